@@ -1,0 +1,182 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type Static, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+/** Property names dropped before storage, compared case-insensitively and exactly. */
+export const DEFAULT_DENY_LIST = [
+  'content',
+  'message',
+  'messages',
+  'prompt',
+  'completion',
+  'email',
+  'phone',
+  'password',
+  'token',
+];
+
+const Bucket = Type.Object({ ratePerSec: Type.Number({ minimum: 0 }), burst: Type.Number({ minimum: 1 }) });
+
+const ConfigSchema = Type.Object({
+  host: Type.String({ minLength: 1 }),
+  port: Type.Integer({ minimum: 0, maximum: 65535 }),
+  dataDir: Type.String({ minLength: 1 }),
+  logLevel: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+  ),
+  adminToken: Type.Optional(Type.String({ minLength: 16 })),
+  adminPassword: Type.Optional(Type.String({ minLength: 8 })),
+  ingest: Type.Object({
+    maxBodyBytes: Type.Integer({ minimum: 1024 }),
+    maxDecompressedBytes: Type.Integer({ minimum: 1024 }),
+    maxEventsPerRequest: Type.Integer({ minimum: 1 }),
+    maxEventBytes: Type.Integer({ minimum: 256 }),
+    maxStringLength: Type.Integer({ minimum: 16 }),
+    maxDepth: Type.Integer({ minimum: 1, maximum: 32 }),
+    maxProps: Type.Integer({ minimum: 1 }),
+    futureToleranceMs: Type.Integer({ minimum: 0 }),
+    lateAfterMs: Type.Integer({ minimum: 0 }),
+    maxAgeMs: Type.Integer({ minimum: 0 }),
+    maxInFlightEvents: Type.Integer({ minimum: 1 }),
+    maxCommitEvents: Type.Integer({ minimum: 1 }),
+    maxConcurrentRequests: Type.Integer({ minimum: 1 }),
+  }),
+  privacy: Type.Object({
+    denyList: Type.Array(Type.String({ minLength: 1 })),
+    detectEmails: Type.Boolean(),
+    detectPhones: Type.Boolean(),
+  }),
+  rateLimits: Type.Object({ ingest: Bucket, read: Bucket, loginPerMinute: Type.Integer({ minimum: 1 }) }),
+  store: Type.Object({ memoryLimit: Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*[KMGT]i?B$' }) }),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+export type IngestLimits = Config['ingest'];
+
+export function defaultConfig(): Config {
+  return {
+    host: '127.0.0.1',
+    port: 4318,
+    dataDir: './vigil-data',
+    logLevel: 'info',
+    ingest: {
+      maxBodyBytes: 10 * 1024 * 1024,
+      maxDecompressedBytes: 50 * 1024 * 1024,
+      maxEventsPerRequest: 10_000,
+      maxEventBytes: 64 * 1024,
+      maxStringLength: 8 * 1024,
+      maxDepth: 5,
+      maxProps: 200,
+      futureToleranceMs: 5 * 60_000,
+      lateAfterMs: 5 * 60_000,
+      maxAgeMs: 365 * 24 * 3_600_000,
+      maxInFlightEvents: 200_000,
+      maxCommitEvents: 50_000,
+      maxConcurrentRequests: 256,
+    },
+    privacy: { denyList: [...DEFAULT_DENY_LIST], detectEmails: true, detectPhones: true },
+    rateLimits: {
+      ingest: { ratePerSec: 2_000, burst: 4_000 },
+      read: { ratePerSec: 50, burst: 100 },
+      loginPerMinute: 10,
+    },
+    store: { memoryLimit: '256MB' },
+  };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K];
+};
+
+/** Flags given on the command line; they win over env and the config file. */
+export interface ConfigOverrides {
+  host?: string | undefined;
+  port?: number | undefined;
+  dataDir?: string | undefined;
+  configFile?: string | undefined;
+}
+
+/**
+ * Resolves the configuration: defaults, then the config file (`--config`, `VIGIL_CONFIG`, or
+ * `./vigil.config.json` when present), then `VIGIL_*` env, then flags.
+ */
+export function loadConfig(
+  overrides: ConfigOverrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): Config {
+  const config = defaultConfig();
+  const explicit = overrides.configFile ?? env.VIGIL_CONFIG;
+  const file = explicit ? resolve(cwd, explicit) : resolve(cwd, 'vigil.config.json');
+  if (explicit && !existsSync(file)) throw new ConfigError(`config file ${file} does not exist`);
+  if (existsSync(file)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError(`config file ${file} must hold a JSON object`);
+    }
+    merge(config, parsed as DeepPartial<Config>, new Set(Object.keys(ConfigSchema.properties)));
+  }
+  const envPort = env.VIGIL_PORT;
+  if (envPort !== undefined && envPort !== '') config.port = parsePort(envPort, 'VIGIL_PORT');
+  if (env.VIGIL_HOST) config.host = env.VIGIL_HOST;
+  if (env.VIGIL_DATA) config.dataDir = env.VIGIL_DATA;
+  if (env.VIGIL_LOG_LEVEL) config.logLevel = env.VIGIL_LOG_LEVEL as Config['logLevel'];
+  if (env.VIGIL_ADMIN_TOKEN) config.adminToken = env.VIGIL_ADMIN_TOKEN;
+  if (env.VIGIL_ADMIN_PASSWORD) config.adminPassword = env.VIGIL_ADMIN_PASSWORD;
+  if (overrides.host !== undefined) config.host = overrides.host;
+  if (overrides.port !== undefined) config.port = overrides.port;
+  if (overrides.dataDir !== undefined) config.dataDir = overrides.dataDir;
+  config.dataDir = resolve(cwd, config.dataDir);
+
+  const errors = [...Value.Errors(ConfigSchema, config)];
+  if (errors.length > 0) {
+    const lines = errors.slice(0, 5).map((e) => {
+      const where =
+        e.path === '/adminToken'
+          ? 'VIGIL_ADMIN_TOKEN'
+          : e.path === '/adminPassword'
+            ? 'VIGIL_ADMIN_PASSWORD'
+            : e.path;
+      return `${where}: ${e.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  return config;
+}
+
+export function parsePort(text: string, what: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`${what} must be a port number 0-65535, got '${text}'`);
+  }
+  return port;
+}
+
+function merge(target: Record<string, unknown>, source: Record<string, unknown>, known?: Set<string>): void {
+  for (const [key, value] of Object.entries(source)) {
+    if (!(known?.has(key) ?? key in target)) throw new ConfigError(`unknown configuration key '${key}'`);
+    const current = target[key];
+    if (
+      value !== null &&
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      current !== null &&
+      typeof current === 'object' &&
+      !Array.isArray(current)
+    ) {
+      merge(current as Record<string, unknown>, value as Record<string, unknown>);
+    } else {
+      target[key] = value;
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The one error catalog of the server: every error a client can see has a stable code,
+ * an HTTP status and a message a person can act on. Bodies are `{"error":{"code","message"}}`.
+ */
+export const ERRORS = {
+  bad_request: { status: 400, message: 'The request is malformed.' },
+  invalid_json: { status: 400, message: 'The body is not valid JSON.' },
+  invalid_ndjson: { status: 400, message: 'A line of the NDJSON body is not valid JSON.' },
+  invalid_gzip: { status: 400, message: 'The body is declared gzip but could not be decompressed.' },
+  invalid_body: { status: 400, message: 'The body does not have the expected shape.' },
+  invalid_query: { status: 400, message: 'A query parameter is invalid.' },
+  invalid_cursor: {
+    status: 400,
+    message: 'The cursor is not one this server issued; start again without it.',
+  },
+  unsupported_encoding: {
+    status: 415,
+    message: 'Unsupported Content-Encoding; send identity or gzip.',
+  },
+  unsupported_media_type: {
+    status: 415,
+    message: 'Unsupported Content-Type; send application/json or application/x-ndjson.',
+  },
+  unauthorized: {
+    status: 401,
+    message: 'Missing or invalid credentials; send Authorization: Bearer <key>.',
+  },
+  key_revoked: { status: 401, message: 'This key has been revoked; create a new one.' },
+  invalid_login: { status: 401, message: 'Unknown user or wrong password.' },
+  forbidden: { status: 403, message: 'This key or user is not allowed to do that.' },
+  not_found: { status: 404, message: 'No such resource.' },
+  method_not_allowed: { status: 405, message: 'Method not allowed on this route.' },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  decompressed_too_large: { status: 413, message: 'The decompressed body is too large.' },
+  too_many_events: { status: 413, message: 'Too many events in one request; split the batch.' },
+  rate_limited: { status: 429, message: 'Rate limit exceeded; retry after the time given in Retry-After.' },
+  overloaded: { status: 429, message: 'The server is busy; retry after the time given in Retry-After.' },
+  shutting_down: { status: 503, message: 'The server is shutting down; retry shortly.' },
+  not_ready: { status: 503, message: 'The store is not open yet.' },
+  internal: { status: 500, message: 'Internal error; the server log has details under this request id.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Codes of per-event rejections inside a 200 response (`rejected[{index,code,message}]`). */
+export const EVENT_REJECTIONS = {
+  invalid_event: 'The event is not a JSON object.',
+  invalid_type:
+    'type must be a string of 1-100 letters, digits, ".", "_", ":" or "-", starting with a letter.',
+  unknown_event_type: 'This project is in strict mode and accepts only the built-in event types.',
+  invalid_id: 'id must be a UUID (UUIDv7 recommended).',
+  invalid_ts: 'ts must be an ISO-8601 date-time or epoch milliseconds.',
+  ts_in_future: 'ts is too far in the future; check the sender clock.',
+  ts_too_old: 'ts is older than the oldest accepted event time.',
+  invalid_version: 'version must be a non-empty string of at most 64 characters.',
+  invalid_field: 'A field does not match the schema of its event type.',
+  missing_field: 'A required field of the event type is missing.',
+  string_too_long: 'A string value is longer than allowed.',
+  too_deep: 'props are nested too deeply.',
+  too_many_props: 'The event has too many properties.',
+  event_too_large: 'The event is too large.',
+  duplicate_outcome: 'This signal already has an outcome; a signal has at most one decision.outcome.',
+} as const;
+
+export type EventRejectionCode = keyof typeof EVENT_REJECTIONS;
+
+export class VigilError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Seconds, sent as Retry-After on 429/503. */
+  readonly retryAfter: number | undefined;
+
+  constructor(code: ErrorCode, options: { message?: string; retryAfter?: number; cause?: unknown } = {}) {
+    super(options.message ?? ERRORS[code].message, { cause: options.cause });
+    this.name = 'VigilError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.retryAfter = options.retryAfter;
+  }
+
+  toBody(): { error: { code: ErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}

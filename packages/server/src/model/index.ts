@@ -1,0 +1,11 @@
+export type { BuiltinType, EventRow, EventView, FieldKind, TypedField, TypedFieldSpec } from './event.js';
+export {
+  BUILTIN_TYPES,
+  emptyRow,
+  isBuiltinType,
+  TYPED_FIELD_NAMES,
+  TYPED_FIELDS,
+  toEventView,
+} from './event.js';
+export type { Principal, Role } from './principal.js';
+export { ROLES } from './principal.js';

@@ -45,6 +45,7 @@ export type ErrorCode = keyof typeof ERRORS;
 /** Codes of per-event rejections inside a 200 response (`rejected[{index,code,message}]`). */
 export const EVENT_REJECTIONS = {
   invalid_event: 'The event is not a JSON object.',
+  invalid_json: 'This NDJSON line is not valid JSON.',
   invalid_type:
     'type must be a string of 1-100 letters, digits, ".", "_", ":" or "-", starting with a letter.',
   unknown_event_type: 'This project is in strict mode and accepts only the built-in event types.',

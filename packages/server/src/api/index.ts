@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { VigilError } from '../errors/index.js';
+import { ingestRoutes } from '../ingest/index.js';
+import type { AppContext } from './context.js';
+import { installErrorHandling } from './errors.js';
+import { eventRoutes } from './events.js';
+import { keyRoutes } from './keys.js';
+import { projectRoutes } from './projects.js';
+import { sessionRoutes } from './session.js';
+
+export type { AppContext } from './context.js';
+export { ProjectCache } from './context.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The HTTP API: one Fastify app, JSON logs with request ids, every error from the catalog. */
+export function buildApp(ctx: AppContext): FastifyInstance {
+  const app = Fastify({
+    logger: { level: ctx.config.logLevel },
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  app.decorateRequest('principal', null);
+  app.addHook('onSend', async (req, reply) => {
+    void reply.header('x-request-id', req.id);
+  });
+  installErrorHandling(app);
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async () => {
+    if (!ctx.state.ready || ctx.state.shuttingDown) throw new VigilError('not_ready');
+    return { status: 'ready' };
+  });
+
+  void app.register(async (scope) => ingestRoutes(scope, ctx));
+  void app.register(async (scope) => keyRoutes(scope, ctx));
+  void app.register(async (scope) => projectRoutes(scope, ctx));
+  void app.register(async (scope) => sessionRoutes(scope, ctx));
+  void app.register(async (scope) => eventRoutes(scope, ctx));
+  return app;
+}

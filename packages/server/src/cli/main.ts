@@ -1,0 +1,205 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { verifyChain } from '../audit/index.js';
+import { ConfigError, loadConfig, parsePort } from '../config/index.js';
+import { startServer } from '../server.js';
+import { openStore, StoreError } from '../store/index.js';
+
+const USAGE = `Usage: vigil <command> [options]
+
+Commands:
+  serve                      run the server (default: http://127.0.0.1:4318, data in ./vigil-data)
+  migrate status|up|down     show or change the store's schema version (--to N)
+  verify                     recompute the audit chain and name the first batch that does not match
+  help                       show this help
+
+Options:
+  --port N       port to listen on (env VIGIL_PORT)
+  --host H       address to bind (env VIGIL_HOST)
+  --data DIR     data directory (env VIGIL_DATA)
+  --config FILE  JSON config file (env VIGIL_CONFIG; default ./vigil.config.json if present)
+  --to N         migration target version
+  --json         machine-readable output
+  -h, --help     show help
+
+Env: VIGIL_ADMIN_TOKEN makes that string an admin bearer token; VIGIL_ADMIN_PASSWORD sets the
+admin user's password when it is first created.`;
+
+class UsageError extends Error {}
+
+function out(json: boolean, value: unknown, text: string): void {
+  console.log(json ? JSON.stringify(value) : text);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [command = 'help', ...rest] = positionals;
+  if (values.help || command === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const config = loadConfig({
+    host: values.host,
+    port: values.port === undefined ? undefined : parsePort(values.port, '--port'),
+    dataDir: values.data,
+    configFile: values.config,
+  });
+  const json = values.json ?? false;
+
+  switch (command) {
+    case 'serve':
+      return serve(config);
+    case 'migrate': {
+      const action = rest[0] ?? 'status';
+      const to = values.to === undefined ? undefined : Number(values.to);
+      if (to !== undefined && (!Number.isInteger(to) || to < 0))
+        throw new UsageError('--to must be a version number ≥ 0');
+      const store = await openStore({
+        dataDir: config.dataDir,
+        memoryLimit: config.store.memoryLimit,
+        migrate: false,
+      });
+      try {
+        if (action === 'status') {
+          const s = await store.migrations.status();
+          const lines = s.migrations.map(
+            (m) =>
+              `  ${m.appliedAt ? '✓' : ' '} ${m.version}  ${m.name}${m.appliedAt ? `  (applied ${new Date(m.appliedAt).toISOString()})` : ''}`,
+          );
+          out(json, s, `schema version ${s.current} of ${s.latest}\n${lines.join('\n')}`);
+        } else if (action === 'up' || action === 'down') {
+          const done = action === 'up' ? await store.migrations.up(to) : await store.migrations.down(to);
+          const s = await store.migrations.status();
+          out(
+            json,
+            { [action === 'up' ? 'applied' : 'reverted']: done, current: s.current, latest: s.latest },
+            done.length === 0
+              ? `nothing to do: schema version ${s.current} of ${s.latest}`
+              : `${action === 'up' ? 'applied' : 'reverted'} ${done.join(', ')}; schema version now ${s.current} of ${s.latest}`,
+          );
+        } else {
+          throw new UsageError(`unknown migrate action '${action}'; use status, up or down`);
+        }
+      } finally {
+        await store.close();
+      }
+      return 0;
+    }
+    case 'verify': {
+      const store = await openStore({
+        dataDir: config.dataDir,
+        memoryLimit: config.store.memoryLimit,
+        migrate: false,
+      });
+      try {
+        const progress = !json && process.stderr.isTTY;
+        const report = await verifyChain(store.events, (batches, events) => {
+          if (progress && batches % 100 === 0)
+            process.stderr.write(`\rverified ${batches} batches, ${events} events…`);
+        });
+        if (progress) process.stderr.write('\r\x1b[K');
+        out(
+          json,
+          report,
+          report.ok
+            ? `ok: ${report.batches} batches, ${report.events} events; the audit chain is intact`
+            : `FAILED at batch ${report.firstBad?.seq}: ${report.firstBad?.reason} (${report.batches} batches before it verified)`,
+        );
+        return report.ok ? 0 : 1;
+      } finally {
+        await store.close();
+      }
+    }
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      data: { type: 'string' },
+      config: { type: 'string' },
+      to: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
+  const server = await startServer(config);
+  const { created } = server.bootstrap;
+  const lines = [
+    '',
+    `Vigil is running at ${server.url}`,
+    `  data directory: ${config.dataDir}`,
+    `  log in at ${server.url}/ as user 'admin'`,
+  ];
+  if (created) {
+    lines.push(
+      created.passwordWasGiven
+        ? '  admin password: the one given in VIGIL_ADMIN_PASSWORD'
+        : `  admin password: ${created.adminPassword}   (shown once; keep it)`,
+      `  ingest key:     ${created.ingestKey}   (shown once; keep it)`,
+      '',
+      '  send a first event:',
+      `    curl -X POST ${server.url}/v1/events -H 'Authorization: Bearer ${created.ingestKey}' \\`,
+      `      -H 'Content-Type: application/json' -d '{"events":[{"type":"hello","props":{"from":"curl"}}]}'`,
+    );
+  } else {
+    lines.push(
+      '  (the admin password and first ingest key were shown on the first start; create keys with POST /api/keys)',
+    );
+  }
+  console.log(`${lines.join('\n')}\n`);
+
+  let signals = 0;
+  const stop = (signal: string) => {
+    signals += 1;
+    if (signals > 1) {
+      server.app.log.warn('second signal: exiting now');
+      process.exit(1);
+    }
+    server.app.log.info({ signal }, 'shutting down: finishing in-flight commits');
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        server.app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return new Promise<number>(() => undefined);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      console.error(`vigil: ${err.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+    } else if (err instanceof ConfigError || err instanceof StoreError) {
+      console.error(`vigil: ${err.message}`);
+      process.exitCode = 1;
+    } else {
+      console.error('vigil: unexpected error:', err);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,180 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { nextLink } from '../audit/index.js';
+import { VigilError } from '../errors/index.js';
+import type { EventRow } from '../model/index.js';
+import type { ChainLink, EventStore, ScrubCount } from '../store/index.js';
+import type { ValidEvent } from './validate.js';
+
+/** What happened to one submitted event: stored now, already stored before, or refused at commit. */
+export type CommitOutcome = 'stored' | 'duplicate' | 'duplicate_outcome';
+
+interface Pending {
+  events: readonly ValidEvent[];
+  resolve: (outcomes: CommitOutcome[]) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface CommitterStats {
+  commits: number;
+  committedEvents: number;
+  lastCommitMs: number;
+}
+
+/**
+ * Group commit: requests that arrive while a commit runs wait together and go into the next
+ * one, as one append and one chain link. A submission resolves only after its batch is
+ * committed (ack means durable). Work waiting is bounded: beyond it, `overloaded`.
+ */
+export class GroupCommitter {
+  private queue: Pending[] = [];
+  private queuedEvents = 0;
+  private committingEvents = 0;
+  private running: Promise<void> | null = null;
+  private head: ChainLink | null = null;
+  private closing = false;
+  readonly stats: CommitterStats = { commits: 0, committedEvents: 0, lastCommitMs: 0 };
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: { maxInFlightEvents: number; maxCommitEvents: number; log: FastifyBaseLogger },
+  ) {}
+
+  async start(): Promise<void> {
+    this.head = await this.store.chainHead();
+  }
+
+  /** Events accepted into memory and not yet committed. */
+  get inFlight(): number {
+    return this.queuedEvents + this.committingEvents;
+  }
+
+  get saturated(): boolean {
+    return this.inFlight >= this.options.maxInFlightEvents;
+  }
+
+  submit(events: readonly ValidEvent[]): Promise<CommitOutcome[]> {
+    if (this.closing) return Promise.reject(new VigilError('shutting_down', { retryAfter: 5 }));
+    if (events.length === 0) return Promise.resolve([]);
+    if (this.inFlight + events.length > this.options.maxInFlightEvents && this.inFlight > 0) {
+      return Promise.reject(new VigilError('overloaded', { retryAfter: 1 }));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, resolve, reject });
+      this.queuedEvents += events.length;
+      this.running ??= this.drainQueue().finally(() => {
+        this.running = null;
+      });
+    });
+  }
+
+  /** Stops taking submissions and waits until everything already taken is committed. */
+  async close(): Promise<void> {
+    this.closing = true;
+    while (this.running) await this.running;
+  }
+
+  private async drainQueue(): Promise<void> {
+    while (this.queue.length > 0) {
+      const group: Pending[] = [];
+      let size = 0;
+      while (this.queue.length > 0) {
+        const next = this.queue[0] as Pending;
+        if (group.length > 0 && size + next.events.length > this.options.maxCommitEvents) break;
+        group.push(next);
+        size += next.events.length;
+        this.queue.shift();
+      }
+      this.queuedEvents -= size;
+      this.committingEvents = size;
+      try {
+        const outcomes = await this.commit(group);
+        group.forEach((p, i) => {
+          p.resolve(outcomes[i] as CommitOutcome[]);
+        });
+      } catch (err) {
+        this.options.log.error(
+          { err, events: size },
+          'commit failed; nothing of this batch was acknowledged',
+        );
+        for (const p of group) p.reject(err);
+      } finally {
+        this.committingEvents = 0;
+      }
+    }
+  }
+
+  private async commit(group: readonly Pending[]): Promise<CommitOutcome[][]> {
+    const started = performance.now();
+    const outcomes = group.map((p) => new Array<CommitOutcome>(p.events.length).fill('stored'));
+    const all: { event: ValidEvent; g: number; i: number }[] = [];
+    group.forEach((p, g) => {
+      p.events.forEach((event, i) => {
+        all.push({ event, g, i });
+      });
+    });
+
+    // Idempotency on id: against the store, and within this group (first one wins).
+    const existing = await this.store.findExistingIds([...new Set(all.map((e) => e.event.row.id))]);
+    const seen = new Set<string>();
+    let fresh = all.filter(({ event, g, i }) => {
+      const id = event.row.id;
+      if (existing.has(id) || seen.has(id)) {
+        (outcomes[g] as CommitOutcome[])[i] = 'duplicate';
+        return false;
+      }
+      seen.add(id);
+      return true;
+    });
+
+    // At most one decision.outcome per signal per project.
+    const outcomeEvents = fresh.filter((e) => e.event.row.type === 'decision.outcome');
+    if (outcomeEvents.length > 0) {
+      const byProject = new Map<string, string[]>();
+      for (const { event } of outcomeEvents) {
+        const list = byProject.get(event.row.project) ?? [];
+        list.push(event.row.signal_id ?? '');
+        byProject.set(event.row.project, list);
+      }
+      const taken = new Set<string>();
+      for (const [project, signals] of byProject) {
+        for (const s of await this.store.findOutcomeSignals(project, signals))
+          taken.add(`${project}\u0000${s}`);
+      }
+      fresh = fresh.filter(({ event, g, i }) => {
+        if (event.row.type !== 'decision.outcome') return true;
+        const key = `${event.row.project}\u0000${event.row.signal_id}`;
+        if (taken.has(key)) {
+          (outcomes[g] as CommitOutcome[])[i] = 'duplicate_outcome';
+          return false;
+        }
+        taken.add(key);
+        return true;
+      });
+    }
+
+    if (fresh.length > 0) {
+      const rows: EventRow[] = fresh.map((e) => e.event.row);
+      const link = nextLink(this.head, rows, Date.now());
+      await this.store.appendBatch({ link, rows, scrubbed: countScrubs(fresh.map((e) => e.event)) });
+      this.head = link;
+      this.stats.commits += 1;
+      this.stats.committedEvents += rows.length;
+    }
+    this.stats.lastCommitMs = performance.now() - started;
+    return outcomes;
+  }
+}
+
+function countScrubs(events: readonly ValidEvent[]): ScrubCount[] {
+  const counts = new Map<string, ScrubCount>();
+  for (const { row, scrubbed } of events) {
+    if (!scrubbed) continue;
+    for (const reason of scrubbed) {
+      const key = `${row.project}\u0000${reason}`;
+      const c = counts.get(key) ?? { project: row.project, reason, count: 0 };
+      c.count += 1;
+      counts.set(key, c);
+    }
+  }
+  return [...counts.values()];
+}

@@ -1,0 +1,72 @@
+import type { FastifyInstance } from 'fastify';
+import { type AppContext, buildApp, ProjectCache } from './api/index.js';
+import { Authenticator, type Bootstrap, bootstrap, RateLimiter } from './auth/index.js';
+import type { Config } from './config/index.js';
+import { GroupCommitter, scrubPolicy } from './ingest/index.js';
+import { openStore } from './store/index.js';
+
+export interface RunningServer {
+  url: string;
+  app: FastifyInstance;
+  context: AppContext;
+  bootstrap: Bootstrap;
+  /** Stops accepting, finishes in-flight requests and their commits, closes the store. */
+  close(): Promise<void>;
+}
+
+export async function startServer(config: Config): Promise<RunningServer> {
+  const store = await openStore({
+    dataDir: config.dataDir,
+    memoryLimit: config.store.memoryLimit,
+    migrate: true,
+  });
+  try {
+    const boot = await bootstrap(store.meta, config.adminPassword);
+    const state = { ready: false, shuttingDown: false };
+    const ctx: AppContext = {
+      config,
+      store,
+      auth: new Authenticator(store.meta, config.adminToken),
+      // Created below, once the app's logger exists.
+      committer: undefined as unknown as GroupCommitter,
+      privacy: scrubPolicy(config.privacy),
+      limiters: {
+        ingest: new RateLimiter(config.rateLimits.ingest.ratePerSec, config.rateLimits.ingest.burst),
+        read: new RateLimiter(config.rateLimits.read.ratePerSec, config.rateLimits.read.burst),
+        login: new RateLimiter(config.rateLimits.loginPerMinute / 60, config.rateLimits.loginPerMinute),
+      },
+      projects: new ProjectCache(store),
+      state,
+    };
+    const app = buildApp(ctx);
+    ctx.committer = new GroupCommitter(store.events, {
+      maxInFlightEvents: config.ingest.maxInFlightEvents,
+      maxCommitEvents: config.ingest.maxCommitEvents,
+      log: app.log,
+    });
+    await ctx.committer.start();
+    await app.listen({ host: config.host, port: config.port });
+    state.ready = true;
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+
+    let closing: Promise<void> | null = null;
+    return {
+      url: `http://${host}:${port}`,
+      app,
+      context: ctx,
+      bootstrap: boot,
+      close: () =>
+        (closing ??= (async () => {
+          state.shuttingDown = true;
+          await app.close();
+          await ctx.committer.close();
+          await store.close();
+        })()),
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

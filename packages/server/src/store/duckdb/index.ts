@@ -1,0 +1,662 @@
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  BIGINT,
+  BOOLEAN,
+  DOUBLE,
+  type DuckDBConnection,
+  DuckDBDataChunk,
+  DuckDBInstance,
+  DuckDBTimestampValue,
+  type DuckDBType,
+  type DuckDBValue,
+  INTEGER,
+  TIMESTAMP,
+  VARCHAR,
+} from '@duckdb/node-api';
+import { type EventRow, emptyRow, type Role, TYPED_FIELD_NAMES, TYPED_FIELDS } from '../../model/index.js';
+import {
+  type AppendBatch,
+  type ChainLink,
+  type EventQuery,
+  type EventStore,
+  type KeyRecord,
+  type MetadataStore,
+  type MigrationStatus,
+  type Migrator,
+  type ProjectRecord,
+  type ScrubCount,
+  type SessionRecord,
+  type Store,
+  StoreError,
+  type UserRecord,
+} from '../types.js';
+import { MIGRATIONS } from './migrations.js';
+
+export const DUCKDB_FILE = 'vigil.duckdb';
+
+export interface DuckDBStoreOptions {
+  dataDir: string;
+  /** DuckDB's buffer pool limit, e.g. '256MB'. */
+  memoryLimit?: string;
+  /** Apply pending migrations on open (the server does; `vigil migrate` does not). */
+  migrate?: boolean;
+}
+
+/** Runs tasks on one connection one at a time: a DuckDB connection holds one transaction. */
+class Serial {
+  private tail: Promise<unknown> = Promise.resolve();
+  constructor(readonly conn: DuckDBConnection) {}
+  run<T>(task: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    const next = this.tail.then(() => task(this.conn));
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+  async transaction<T>(task: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.run(async (conn) => {
+      await conn.run('BEGIN TRANSACTION');
+      try {
+        const result = await task(conn);
+        await conn.run('COMMIT');
+        return result;
+      } catch (err) {
+        await conn.run('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+}
+
+const TS = (param: string) => `make_timestamp(CAST(${param} AS BIGINT) * 1000)`;
+const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : (v as number));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
+
+async function rows(
+  conn: DuckDBConnection,
+  sql: string,
+  values?: DuckDBValue[],
+): Promise<Record<string, unknown>[]> {
+  const reader = await conn.runAndReadAll(sql, values);
+  return reader.getRowObjectsJS() as Record<string, unknown>[];
+}
+
+const DUCK_TYPE = { double: DOUBLE, integer: INTEGER, boolean: BOOLEAN, string: VARCHAR } as const;
+
+/** Column order of the events table, with the types the appender writes. */
+const EVENT_COLUMNS: readonly { name: keyof EventRow | 'batch_seq' | 'batch_row'; type: DuckDBType }[] = [
+  // id is written as text and cast to UUID by DuckDB.
+  { name: 'id', type: VARCHAR },
+  { name: 'project', type: VARCHAR },
+  { name: 'type', type: VARCHAR },
+  { name: 'ts', type: TIMESTAMP },
+  { name: 'received_at', type: TIMESTAMP },
+  { name: 'late', type: BOOLEAN },
+  { name: 'version', type: VARCHAR },
+  ...TYPED_FIELD_NAMES.map((name) => ({ name, type: DUCK_TYPE[TYPED_FIELDS[name].kind] })),
+  { name: 'props', type: VARCHAR },
+  { name: 'batch_seq', type: BIGINT },
+  { name: 'batch_row', type: INTEGER },
+];
+
+const q = (name: string) => `"${name}"`;
+const EVENT_SELECT = [
+  'id::VARCHAR AS id',
+  'project',
+  'type',
+  'epoch_ms(ts) AS ts',
+  'epoch_ms(received_at) AS received_at',
+  'late',
+  'version',
+  ...TYPED_FIELD_NAMES.map(q),
+  'props::VARCHAR AS props',
+].join(', ');
+
+function toEventRow(r: Record<string, unknown>): EventRow {
+  const row = emptyRow();
+  row.id = r.id as string;
+  row.project = r.project as string;
+  row.type = r.type as string;
+  row.ts = num(r.ts);
+  row.received_at = num(r.received_at);
+  row.late = r.late as boolean;
+  row.version = (r.version as string | null) ?? null;
+  const typed = row as unknown as Record<string, unknown>;
+  for (const name of TYPED_FIELD_NAMES) {
+    const v = r[name];
+    typed[name] = v === undefined || v === null ? null : typeof v === 'bigint' ? Number(v) : v;
+  }
+  row.props = (r.props as string | null) ?? null;
+  return row;
+}
+
+/** Groups sorted UUIDs whose leading 48 bits (UUIDv7 milliseconds) lie within an hour, so each
+ * lookup is a narrow range that DuckDB's zone maps can prune. */
+export function idRanges(ids: readonly string[]): { lo: string; hi: string; ids: string[] }[] {
+  const sorted = [...ids].sort();
+  const ranges: { lo: string; hi: string; ids: string[] }[] = [];
+  const HOUR = 3_600_000;
+  const msOf = (id: string) => Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+  for (const id of sorted) {
+    const last = ranges.at(-1);
+    if (last && msOf(id) - msOf(last.lo) <= HOUR) {
+      last.hi = id;
+      last.ids.push(id);
+    } else {
+      ranges.push({ lo: id, hi: id, ids: [id] });
+    }
+  }
+  if (ranges.length <= 16) return ranges;
+  return [{ lo: sorted[0] ?? '', hi: sorted.at(-1) ?? '', ids: sorted }];
+}
+
+// Ids reaching the store are validated UUIDs (hex and dashes), so inlining them is safe.
+const uuidList = (ids: readonly string[]) => ids.map((id) => `'${id}'::UUID`).join(',');
+const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+class DuckDBEventStore implements EventStore {
+  constructor(
+    private readonly writer: Serial,
+    private readonly reader: Serial,
+  ) {}
+
+  async chainHead(): Promise<ChainLink | null> {
+    const [r] = await this.reader.run((c) =>
+      rows(
+        c,
+        'SELECT seq, prev_hash, hash, row_count, epoch_ms(committed_at) AS committed_at FROM batches ORDER BY seq DESC LIMIT 1',
+      ),
+    );
+    return r ? toLink(r) : null;
+  }
+
+  async findExistingIds(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const parts = idRanges(ids).map(
+      (g) => `SELECT id::VARCHAR AS id FROM events WHERE id BETWEEN '${g.lo}'::UUID AND '${g.hi}'::UUID
+              AND id IN (${uuidList(g.ids)})`,
+    );
+    const found = await this.writer.run((c) => rows(c, parts.join(' UNION ALL ')));
+    return new Set(found.map((r) => r.id as string));
+  }
+
+  async findOutcomeSignals(project: string, signalIds: readonly string[]): Promise<Set<string>> {
+    if (signalIds.length === 0) return new Set();
+    const found = await this.writer.run((c) =>
+      rows(
+        c,
+        `SELECT signal_id FROM signal_outcomes WHERE project = $1 AND signal_id IN (${signalIds.map(sqlString).join(',')})`,
+        [project],
+      ),
+    );
+    return new Set(found.map((r) => r.signal_id as string));
+  }
+
+  async appendBatch({ link, rows: batchRows, scrubbed }: AppendBatch): Promise<void> {
+    await this.writer.transaction(async (conn) => {
+      if (batchRows.length > 0) {
+        const appender = await conn.createAppender('events');
+        const types = EVENT_COLUMNS.map((c) => c.type);
+        for (let start = 0; start < batchRows.length; start += 2048) {
+          const part = batchRows.slice(start, start + 2048);
+          const chunk = DuckDBDataChunk.create(types, part.length);
+          chunk.setColumns(EVENT_COLUMNS.map(({ name }) => columnValues(name, part, link.seq, start)));
+          appender.appendDataChunk(chunk);
+        }
+        appender.closeSync();
+        const outcomes = batchRows.filter((r) => r.type === 'decision.outcome' && r.signal_id !== null);
+        if (outcomes.length > 0) {
+          await conn.run(
+            `INSERT INTO signal_outcomes VALUES ${outcomes
+              .map((r) => `(${sqlString(r.project)}, ${sqlString(r.signal_id ?? '')}, '${r.id}'::UUID)`)
+              .join(',')}`,
+          );
+        }
+      }
+      await conn.run(`INSERT INTO batches VALUES ($1, $2, $3, $4, ${TS('$5')})`, [
+        BigInt(link.seq),
+        link.prevHash,
+        link.hash,
+        link.rowCount,
+        link.committedAt,
+      ]);
+      for (const s of scrubbed) {
+        await conn.run(
+          `INSERT INTO scrub_counts VALUES ($1, $2, $3)
+           ON CONFLICT (project, reason) DO UPDATE SET count = scrub_counts.count + excluded.count`,
+          [s.project, s.reason, BigInt(s.count)],
+        );
+      }
+    });
+  }
+
+  async listEvents(query: EventQuery): Promise<EventRow[]> {
+    const where = ['project = $1'];
+    const values: DuckDBValue[] = [query.project];
+    const param = (v: DuckDBValue) => {
+      values.push(v);
+      return `$${values.length}`;
+    };
+    if (query.types && query.types.length > 0)
+      where.push(`type IN (${query.types.map((t) => param(t)).join(',')})`);
+    if (query.from !== undefined) where.push(`ts >= ${TS(param(query.from))}`);
+    if (query.to !== undefined) where.push(`ts < ${TS(param(query.to))}`);
+    for (const w of query.where ?? []) {
+      if (typeof w.field === 'string') {
+        const kind = TYPED_FIELDS[w.field].kind;
+        where.push(
+          kind === 'string'
+            ? `${q(w.field)} = ${param(w.value)}`
+            : `CAST(${q(w.field)} AS VARCHAR) = ${param(w.value)}`,
+        );
+      } else {
+        where.push(
+          `json_extract_string(props, ${param(`$."${w.field.prop.replaceAll('"', '\\"')}"`)}) = ${param(w.value)}`,
+        );
+      }
+    }
+    if (query.before) {
+      const ts = TS(param(query.before.ts));
+      const id = `${param(query.before.id)}::UUID`;
+      where.push(`(ts < ${ts} OR (ts = ${ts} AND id < ${id}))`);
+    }
+    const sql = `SELECT ${EVENT_SELECT} FROM events WHERE ${where.join(' AND ')} ORDER BY ts DESC, id DESC LIMIT ${param(query.limit)}`;
+    return (await this.reader.run((c) => rows(c, sql, values))).map(toEventRow);
+  }
+
+  async countEvents(project?: string): Promise<number> {
+    const [r] = await this.reader.run((c) =>
+      project === undefined
+        ? rows(c, 'SELECT count(*) AS n FROM events')
+        : rows(c, 'SELECT count(*) AS n FROM events WHERE project = $1', [project]),
+    );
+    return num(r?.n ?? 0);
+  }
+
+  async scrubCounts(project?: string): Promise<ScrubCount[]> {
+    const found = await this.reader.run((c) =>
+      project === undefined
+        ? rows(c, 'SELECT project, reason, count FROM scrub_counts ORDER BY project, reason')
+        : rows(c, 'SELECT project, reason, count FROM scrub_counts WHERE project = $1 ORDER BY reason', [
+            project,
+          ]),
+    );
+    return found.map((r) => ({
+      project: r.project as string,
+      reason: r.reason as string,
+      count: num(r.count),
+    }));
+  }
+
+  async *readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[] }> {
+    const PAGE = 64;
+    let after = -1;
+    for (;;) {
+      const links = (
+        await this.reader.run((c) =>
+          rows(
+            c,
+            `SELECT seq, prev_hash, hash, row_count, epoch_ms(committed_at) AS committed_at FROM batches
+             WHERE seq > $1 ORDER BY seq LIMIT ${PAGE}`,
+            [BigInt(after)],
+          ),
+        )
+      ).map(toLink);
+      const first = links[0];
+      const last = links.at(-1);
+      if (!first || !last) return;
+      const found = await this.reader.run((c) =>
+        rows(
+          c,
+          `SELECT ${EVENT_SELECT}, batch_seq FROM events WHERE batch_seq BETWEEN $1 AND $2 ORDER BY batch_seq, batch_row`,
+          [BigInt(first.seq), BigInt(last.seq)],
+        ),
+      );
+      const bySeq = new Map<number, EventRow[]>();
+      for (const r of found) {
+        const seq = num(r.batch_seq);
+        const list = bySeq.get(seq) ?? [];
+        if (list.length === 0) bySeq.set(seq, list);
+        list.push(toEventRow(r));
+      }
+      for (const link of links) yield { link, rows: bySeq.get(link.seq) ?? [] };
+      after = last.seq;
+    }
+  }
+}
+
+function columnValues(
+  name: (typeof EVENT_COLUMNS)[number]['name'],
+  part: readonly EventRow[],
+  seq: number,
+  start: number,
+): DuckDBValue[] {
+  if (name === 'batch_seq') {
+    const s = BigInt(seq);
+    return part.map(() => s);
+  }
+  if (name === 'batch_row') return part.map((_, i) => start + i);
+  if (name === 'ts' || name === 'received_at') {
+    return part.map((r) => new DuckDBTimestampValue(BigInt(r[name]) * 1000n));
+  }
+  return part.map((r) => r[name]);
+}
+
+function toLink(r: Record<string, unknown>): ChainLink {
+  return {
+    seq: num(r.seq),
+    prevHash: r.prev_hash as string,
+    hash: r.hash as string,
+    rowCount: num(r.row_count),
+    committedAt: num(r.committed_at),
+  };
+}
+
+class DuckDBMetadataStore implements MetadataStore {
+  constructor(private readonly conn: Serial) {}
+
+  private all(sql: string, values?: DuckDBValue[]) {
+    return this.conn.run((c) => rows(c, sql, values));
+  }
+
+  async getProject(id: string): Promise<ProjectRecord | null> {
+    const [r] = await this.all(
+      'SELECT id, name, strict_types, epoch_ms(created_at) AS created_at FROM projects WHERE id = $1',
+      [id],
+    );
+    return r ? toProject(r) : null;
+  }
+
+  async listProjects(): Promise<ProjectRecord[]> {
+    return (
+      await this.all(
+        'SELECT id, name, strict_types, epoch_ms(created_at) AS created_at FROM projects ORDER BY id',
+      )
+    ).map(toProject);
+  }
+
+  async ensureProject(p: ProjectRecord): Promise<ProjectRecord> {
+    await this.all(`INSERT INTO projects VALUES ($1, $2, $3, ${TS('$4')}) ON CONFLICT DO NOTHING`, [
+      p.id,
+      p.name,
+      p.strictTypes,
+      p.createdAt,
+    ]);
+    return (await this.getProject(p.id)) ?? p;
+  }
+
+  async setProjectStrict(id: string, strictTypes: boolean): Promise<void> {
+    await this.all('UPDATE projects SET strict_types = $2 WHERE id = $1', [id, strictTypes]);
+  }
+
+  async insertKey(k: KeyRecord): Promise<void> {
+    await this.all(`INSERT INTO api_keys VALUES ($1, $2, $3, $4, $5, ${TS('$6')}, NULL)`, [
+      k.id,
+      k.project,
+      k.role,
+      k.name,
+      k.secretHash,
+      k.createdAt,
+    ]);
+  }
+
+  async getKey(id: string): Promise<KeyRecord | null> {
+    const [r] = await this.all(`${KEY_SELECT} WHERE id = $1`, [id]);
+    return r ? toKey(r) : null;
+  }
+
+  async listKeys(project: string | null): Promise<KeyRecord[]> {
+    const found =
+      project === null
+        ? await this.all(`${KEY_SELECT} ORDER BY created_at, id`)
+        : await this.all(`${KEY_SELECT} WHERE project = $1 ORDER BY created_at, id`, [project]);
+    return found.map(toKey);
+  }
+
+  async revokeKey(id: string, at: number): Promise<boolean> {
+    const found = await this.all(
+      `UPDATE api_keys SET revoked_at = ${TS('$2')} WHERE id = $1 AND revoked_at IS NULL RETURNING id`,
+      [id, at],
+    );
+    return found.length > 0;
+  }
+
+  async insertUser(u: UserRecord): Promise<void> {
+    await this.all(`INSERT INTO users VALUES ($1, $2, $3, $4, ${TS('$5')})`, [
+      u.id,
+      u.name,
+      u.role,
+      u.passwordHash,
+      u.createdAt,
+    ]);
+  }
+
+  async getUserByName(name: string): Promise<UserRecord | null> {
+    const [r] = await this.all(`${USER_SELECT} WHERE name = $1`, [name]);
+    return r ? toUser(r) : null;
+  }
+
+  async getUser(id: string): Promise<UserRecord | null> {
+    const [r] = await this.all(`${USER_SELECT} WHERE id = $1`, [id]);
+    return r ? toUser(r) : null;
+  }
+
+  async countUsers(): Promise<number> {
+    const [r] = await this.all('SELECT count(*) AS n FROM users');
+    return num(r?.n ?? 0);
+  }
+
+  async insertSession(s: SessionRecord): Promise<void> {
+    await this.all(`INSERT INTO sessions VALUES ($1, $2, ${TS('$3')}, ${TS('$4')})`, [
+      s.id,
+      s.userId,
+      s.createdAt,
+      s.expiresAt,
+    ]);
+  }
+
+  async getSession(id: string): Promise<SessionRecord | null> {
+    const [r] = await this.all(
+      'SELECT id, user_id, epoch_ms(created_at) AS created_at, epoch_ms(expires_at) AS expires_at FROM sessions WHERE id = $1',
+      [id],
+    );
+    return r
+      ? {
+          id: r.id as string,
+          userId: r.user_id as string,
+          createdAt: num(r.created_at),
+          expiresAt: num(r.expires_at),
+        }
+      : null;
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    await this.all('DELETE FROM sessions WHERE id = $1', [id]);
+  }
+}
+
+const KEY_SELECT =
+  'SELECT id, project, role, name, secret_hash, epoch_ms(created_at) AS created_at, epoch_ms(revoked_at) AS revoked_at FROM api_keys';
+const USER_SELECT = 'SELECT id, name, role, password_hash, epoch_ms(created_at) AS created_at FROM users';
+
+function toProject(r: Record<string, unknown>): ProjectRecord {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    strictTypes: r.strict_types as boolean,
+    createdAt: num(r.created_at),
+  };
+}
+
+function toKey(r: Record<string, unknown>): KeyRecord {
+  return {
+    id: r.id as string,
+    project: r.project as string,
+    role: r.role as Role,
+    name: (r.name as string | null) ?? null,
+    secretHash: r.secret_hash as string,
+    createdAt: num(r.created_at),
+    revokedAt: numOrNull(r.revoked_at),
+  };
+}
+
+function toUser(r: Record<string, unknown>): UserRecord {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    role: r.role as Role,
+    passwordHash: r.password_hash as string,
+    createdAt: num(r.created_at),
+  };
+}
+
+class DuckDBMigrator implements Migrator {
+  constructor(private readonly conn: Serial) {}
+
+  async status(): Promise<MigrationStatus> {
+    const applied = new Map(
+      (
+        await this.conn.run((c) =>
+          rows(c, 'SELECT version, epoch_ms(applied_at) AS applied_at FROM vigil_migrations'),
+        )
+      ).map((r) => [num(r.version), num(r.applied_at)]),
+    );
+    const latest = MIGRATIONS.at(-1)?.version ?? 0;
+    const current = Math.max(0, ...applied.keys());
+    if (current > latest) {
+      throw new StoreError(
+        'schema_mismatch',
+        `the store is at schema version ${current} but this Vigil knows only up to ${latest}; run the newer Vigil or 'vigil migrate down --to ${latest}' with it`,
+      );
+    }
+    return {
+      current,
+      latest,
+      migrations: MIGRATIONS.map((m) => ({
+        version: m.version,
+        name: m.name,
+        appliedAt: applied.get(m.version) ?? null,
+      })),
+    };
+  }
+
+  async up(to?: number): Promise<number[]> {
+    const { current, latest } = await this.status();
+    const target = to ?? latest;
+    if (target < current || target > latest) {
+      throw new StoreError(
+        'invalid_migration_target',
+        `cannot migrate up from ${current} to ${target} (latest is ${latest})`,
+      );
+    }
+    const done: number[] = [];
+    for (const m of MIGRATIONS.filter((m) => m.version > current && m.version <= target)) {
+      await this.conn.transaction(async (c) => {
+        for (const sql of m.up) await c.run(sql);
+        await c.run(`INSERT INTO vigil_migrations VALUES ($1, $2, ${TS('$3')})`, [
+          m.version,
+          m.name,
+          Date.now(),
+        ]);
+      });
+      done.push(m.version);
+    }
+    return done;
+  }
+
+  async down(to?: number): Promise<number[]> {
+    const { current } = await this.status();
+    const target = to ?? Math.max(0, current - 1);
+    if (target > current || target < 0) {
+      throw new StoreError('invalid_migration_target', `cannot migrate down from ${current} to ${target}`);
+    }
+    const done: number[] = [];
+    for (const m of MIGRATIONS.filter((m) => m.version > target && m.version <= current).reverse()) {
+      await this.conn.transaction(async (c) => {
+        for (const sql of m.down) await c.run(sql);
+        await c.run('DELETE FROM vigil_migrations WHERE version = $1', [m.version]);
+      });
+      done.push(m.version);
+    }
+    return done;
+  }
+}
+
+class DuckDBStore implements Store {
+  readonly engine = 'duckdb';
+  readonly events: EventStore;
+  readonly meta: MetadataStore;
+  readonly migrations: Migrator;
+  private closed = false;
+
+  constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connections: Serial[],
+    private readonly file: string,
+  ) {
+    const [writer, meta, reader] = connections as [Serial, Serial, Serial];
+    this.events = new DuckDBEventStore(writer, reader);
+    this.meta = new DuckDBMetadataStore(meta);
+    this.migrations = new DuckDBMigrator(meta);
+  }
+
+  async sizeBytes(): Promise<number> {
+    let total = 0;
+    for (const f of [this.file, `${this.file}.wal`]) {
+      try {
+        total += statSync(f).size;
+      } catch {
+        // no WAL right after a checkpoint
+      }
+    }
+    return total;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Wait for queued work on every connection, then checkpoint so the file stands alone.
+    await Promise.all(this.connections.map((s) => s.run(async () => undefined)));
+    await this.connections[0]?.run((c) => c.run('CHECKPOINT')).catch(() => undefined);
+    for (const s of this.connections) s.conn.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+export async function openDuckDBStore({
+  dataDir,
+  memoryLimit = '256MB',
+  migrate = true,
+}: DuckDBStoreOptions): Promise<Store> {
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, DUCKDB_FILE);
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(file, { memory_limit: memoryLimit });
+  } catch (err) {
+    const message = (err as Error).message;
+    if (/lock/i.test(message)) {
+      throw new StoreError(
+        'locked',
+        `the data directory ${dataDir} is in use by another process (is a Vigil server running on it?): ${message}`,
+        { cause: err },
+      );
+    }
+    throw new StoreError('corrupt', `cannot open ${file}: ${message}`, { cause: err });
+  }
+  const connections = await Promise.all([instance.connect(), instance.connect(), instance.connect()]);
+  const serials = connections.map((c) => new Serial(c));
+  await serials[1]?.run((c) =>
+    c.run(
+      'CREATE TABLE IF NOT EXISTS vigil_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)',
+    ),
+  );
+  const store = new DuckDBStore(instance, serials, file);
+  try {
+    if (migrate) await store.migrations.up();
+    else await store.migrations.status();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}

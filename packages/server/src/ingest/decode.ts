@@ -53,6 +53,8 @@ export async function decodeEvents(
     throw new VigilError('payload_too_large');
   }
   const text = bytes.toString('utf8');
+  if (text.trim() === '')
+    throw new VigilError('invalid_body', { message: 'The body is empty; expected {"events":[…]}.' });
   const type = mediaType(headers.contentType);
   const events = NDJSON_TYPES.has(type) ? splitNdjson(text) : parseJsonBody(text);
   if (events.length > limits.maxEventsPerRequest) {

@@ -1,0 +1,185 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, startVigil, type Vigil } from '../test/harness.js';
+
+let vigil: Vigil;
+let viewer: string;
+let otherIngest: string;
+let otherViewer: string;
+let projectAdmin: string;
+
+const createKey = async (json: Record<string, unknown>, token = vigil.adminToken) => {
+  const res = await call(vigil, 'POST', '/api/keys', { token, json });
+  expect(res.status).toBe(201);
+  return res.body as { id: string; key: string; role: string; project: string };
+};
+
+beforeAll(async () => {
+  vigil = await startVigil({
+    config: { adminPassword: 'correct horse battery', rateLimits: { loginPerMinute: 3 } },
+  });
+  viewer = (await createKey({ role: 'viewer' })).key;
+  otherIngest = (await createKey({ role: 'ingest', project: 'other' })).key;
+  otherViewer = (await createKey({ role: 'viewer', project: 'other' })).key;
+  projectAdmin = (await createKey({ role: 'admin', project: 'other' })).key;
+});
+afterAll(async () => {
+  await vigil.cleanup();
+});
+
+const events = { events: [{ type: 'auth.test' }] };
+const code = (res: { body: unknown }) => (res.body as { error: { code: string } }).error.code;
+
+describe('keys and roles', () => {
+  it('creates keys with the contract shape and never shows a secret again', async () => {
+    const created = await createKey({ role: 'ingest', name: 'ci' });
+    expect(created).toMatchObject({ role: 'ingest', project: 'default' });
+    expect(created.key).toMatch(/^vgl_[0-9a-f]{16}_/);
+    const list = await call(vigil, 'GET', '/api/keys', { token: vigil.adminToken });
+    expect(list.status).toBe(200);
+    expect(JSON.stringify(list.body)).not.toContain(created.key);
+    expect(JSON.stringify(list.body)).not.toContain(created.key.slice(21));
+    expect((list.body as { keys: { id: string }[] }).keys.map((k) => k.id)).toContain(created.id);
+  });
+
+  it('refuses a missing or unknown key with 401', async () => {
+    expect((await call(vigil, 'POST', '/v1/events', { json: events })).status).toBe(401);
+    const bogus = await call(vigil, 'POST', '/v1/events', {
+      token: `vgl_${'0'.repeat(16)}_${'a'.repeat(32)}`,
+      json: events,
+    });
+    expect([bogus.status, code(bogus)]).toEqual([401, 'unauthorized']);
+    const malformed = await call(vigil, 'GET', '/api/events', { headers: { authorization: 'Basic abc' } });
+    expect(malformed.status).toBe(401);
+  });
+
+  it('a revoked key stops working at once', async () => {
+    const { id, key } = await createKey({ role: 'ingest' });
+    expect((await call(vigil, 'POST', '/v1/events', { token: key, json: events })).status).toBe(200);
+    const revoke = await call(vigil, 'DELETE', `/api/keys/${id}`, { token: vigil.adminToken });
+    expect(revoke.status).toBe(200);
+    expect((revoke.body as { revokedAt: string | null }).revokedAt).not.toBeNull();
+    const after = await call(vigil, 'POST', '/v1/events', { token: key, json: events });
+    expect([after.status, code(after)]).toEqual([401, 'key_revoked']);
+  });
+
+  it('an ingest key cannot read (403) and a viewer cannot write (403)', async () => {
+    const read = await call(vigil, 'GET', '/api/events', { token: vigil.ingestKey });
+    expect([read.status, code(read)]).toEqual([403, 'forbidden']);
+    const keys = await call(vigil, 'GET', '/api/keys', { token: vigil.ingestKey });
+    expect(keys.status).toBe(403);
+    const write = await call(vigil, 'POST', '/v1/events', { token: viewer, json: events });
+    expect([write.status, code(write)]).toEqual([403, 'forbidden']);
+    const mint = await call(vigil, 'POST', '/api/keys', { token: viewer, json: { role: 'admin' } });
+    expect(mint.status).toBe(403);
+    expect((await call(vigil, 'GET', '/api/events', { token: viewer })).status).toBe(200);
+  });
+
+  it("another project's keys see and touch only their own project", async () => {
+    await call(vigil, 'POST', '/v1/events', {
+      token: vigil.ingestKey,
+      json: { events: [{ type: 'default.secret' }] },
+    });
+    await call(vigil, 'POST', '/v1/events', {
+      token: otherIngest,
+      json: { events: [{ type: 'other.event' }] },
+    });
+    const theirs = await call(vigil, 'GET', '/api/events', { token: otherViewer });
+    const types = (theirs.body as { events: { type: string }[] }).events.map((e) => e.type);
+    expect(types).toEqual(['other.event']);
+    const peek = await call(vigil, 'GET', '/api/events?project=default', { token: otherViewer });
+    expect(peek.status).toBe(403);
+    const pushInto = await call(vigil, 'POST', '/v1/events?project=default', {
+      token: otherIngest,
+      json: events,
+    });
+    expect(pushInto.status).toBe(403);
+    // A project admin cannot list or revoke the default project's keys.
+    const list = await call(vigil, 'GET', '/api/keys', { token: projectAdmin });
+    expect((list.body as { keys: { project: string }[] }).keys.every((k) => k.project === 'other')).toBe(
+      true,
+    );
+    const defaultKeys = (await call(vigil, 'GET', '/api/keys?project=default', { token: vigil.adminToken }))
+      .body as {
+      keys: { id: string }[];
+    };
+    const target = defaultKeys.keys[0]?.id ?? '';
+    expect((await call(vigil, 'DELETE', `/api/keys/${target}`, { token: projectAdmin })).status).toBe(404);
+    expect(
+      (
+        await call(vigil, 'POST', '/api/keys', {
+          token: projectAdmin,
+          json: { role: 'viewer', project: 'default' },
+        })
+      ).status,
+    ).toBe(403);
+  });
+
+  it('validates key requests with a message that names the field', async () => {
+    const res = await call(vigil, 'POST', '/api/keys', { token: vigil.adminToken, json: { role: 'boss' } });
+    expect(res.status).toBe(400);
+    expect((res.body as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'invalid_body',
+    });
+    expect((res.body as { error: { message: string } }).error.message).toContain('role');
+    expect((res.body as { error: { message: string } }).error.message).toContain('viewer');
+  });
+
+  it('unknown routes answer 404 in the error shape', async () => {
+    const res = await call(vigil, 'GET', '/nope');
+    expect(res.body).toEqual({ error: { code: 'not_found', message: 'No route GET /nope.' } });
+  });
+});
+
+describe('login', () => {
+  it('logs in with the admin password, reads with the session cookie, and limits attempts', async () => {
+    const ok = await call(vigil, 'POST', '/api/login', {
+      json: { user: 'admin', password: 'correct horse battery' },
+    });
+    expect(ok.status).toBe(200);
+    const setCookie = ok.headers.get('set-cookie') ?? '';
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Strict/);
+    const session = setCookie.split(';')[0] ?? '';
+    const read = await call(vigil, 'GET', '/api/events', { headers: { cookie: session } });
+    expect(read.status).toBe(200);
+    // Until CSRF tokens arrive with the dashboard, a cookie alone cannot change state.
+    const write = await call(vigil, 'POST', '/api/keys', {
+      headers: { cookie: session },
+      json: { role: 'viewer' },
+    });
+    expect(write.status).toBe(401);
+
+    const wrong = await call(vigil, 'POST', '/api/login', { json: { user: 'admin', password: 'nope' } });
+    expect([wrong.status, code(wrong)]).toEqual([401, 'invalid_login']);
+    let limited = wrong;
+    for (let i = 0; i < 3 && limited.status !== 429; i++) {
+      limited = await call(vigil, 'POST', '/api/login', { json: { user: 'admin', password: 'nope' } });
+    }
+    expect([limited.status, code(limited)]).toEqual([429, 'rate_limited']);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
+
+describe('rate limits', () => {
+  it('answers 429 with Retry-After when an ingest key exceeds its bucket, per key', async () => {
+    const limited = await startVigil({ config: { rateLimits: { ingest: { ratePerSec: 1, burst: 3 } } } });
+    try {
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let i = 0; i < 5; i++) {
+        const res = await call(limited, 'POST', '/v1/events', { token: limited.ingestKey, json: events });
+        statuses.push(res.status);
+        if (res.status === 429) retryAfter = res.headers.get('retry-after');
+      }
+      expect(statuses.slice(0, 3)).toEqual([200, 200, 200]);
+      expect(statuses.at(-1)).toBe(429);
+      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+      // The admin token has a bucket of its own.
+      expect(
+        (await call(limited, 'POST', '/v1/events', { token: limited.adminToken, json: events })).status,
+      ).toBe(200);
+    } finally {
+      await limited.cleanup();
+    }
+  });
+});

@@ -1,0 +1,215 @@
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, readEvents, startVigil, type Vigil } from '../test/harness.js';
+
+let vigil: Vigil;
+beforeAll(async () => {
+  vigil = await startVigil();
+});
+afterAll(async () => {
+  await vigil.cleanup();
+});
+
+const post = (body: unknown, headers: Record<string, string> = {}, token = vigil.ingestKey) =>
+  call(vigil, 'POST', '/v1/events', { token, json: body, headers });
+
+describe('POST /v1/events', () => {
+  it('stores every built-in type with typed fields, versions and custom props', async () => {
+    const res = await post({
+      events: [
+        {
+          type: 'llm.request',
+          version: '1.4.2',
+          ts: '2026-11-20T10:00:00Z',
+          props: {
+            total_ms: 820,
+            context_ms: 120,
+            llm_ms: 700,
+            prompt_tokens: 512,
+            completion_tokens: 128,
+            cache_hit: true,
+            error_type: null,
+            user: 'u1',
+            space: 'sp1',
+            model: 'gpt-4o',
+            route: '/chat',
+          },
+        },
+        {
+          type: 'decision.recommendation',
+          version: '1.4.2',
+          props: {
+            action: 'accept',
+            signal_id: 'sig-hp',
+            recommendation_type: 'fraud',
+            confidence: 0.9,
+            decision_time_ms: 4000,
+            admin_user: 'a1',
+            explanation_version: 'v2',
+          },
+        },
+        {
+          type: 'decision.outcome',
+          version: '1.4.2',
+          props: { signal_id: 'sig-hp', outcome_status: 'confirmed' },
+        },
+        { type: 'admin.view', version: '1.4.2', props: { view: 'dashboard_open', admin_user: 'a1' } },
+        { type: 'checkout.completed', ts: 1_795_000_000_000, props: { cart: { items: 3 }, total: 12.5 } },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ accepted: 5, rejected: [] });
+
+    const llm = await readEvents(vigil, { type: 'llm.request' });
+    expect(llm).toHaveLength(1);
+    expect(llm[0]).toMatchObject({
+      type: 'llm.request',
+      version: '1.4.2',
+      ts: '2026-11-20T10:00:00.000Z',
+      props: { total_ms: 820, prompt_tokens: 512, cache_hit: true, model: 'gpt-4o', route: '/chat' },
+    });
+    const custom = await readEvents(vigil, { type: 'checkout.completed' });
+    expect(custom[0]?.props).toEqual({ cart: { items: 3 }, total: 12.5 });
+    expect(custom[0]?.ts).toBe(new Date(1_795_000_000_000).toISOString());
+  });
+
+  it('accepts the valid events of a batch and names each rejected one by index and code', async () => {
+    const res = await post({
+      events: [
+        { type: 'ok.one' },
+        { type: 'llm.request', props: { total_ms: 'fast' } },
+        {
+          type: 'decision.recommendation',
+          props: { action: 'maybe', signal_id: 's', recommendation_type: 'r' },
+        },
+        'not an object',
+        { type: '' },
+        { type: 'ok.two', id: 'not-a-uuid' },
+        { type: 'ok.three', ts: 'yesterday' },
+        { type: 'ok.four', ts: Date.now() + 3_600_000 },
+        { type: 'ok.five', version: 7 },
+        { type: 'ok.six' },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const body = res.body as {
+      accepted: number;
+      rejected: { index: number; code: string; message: string }[];
+    };
+    expect(body.accepted).toBe(2);
+    expect(body.rejected.map((r) => [r.index, r.code])).toEqual([
+      [1, 'invalid_field'],
+      [2, 'invalid_field'],
+      [3, 'invalid_event'],
+      [4, 'invalid_type'],
+      [5, 'invalid_id'],
+      [6, 'invalid_ts'],
+      [7, 'ts_in_future'],
+      [8, 'invalid_version'],
+    ]);
+    expect(body.rejected[0]?.message).toContain('total_ms');
+    for (const r of body.rejected) expect(r.message.length).toBeGreaterThan(10);
+  });
+
+  it('stores an event posted twice with the same id once, across requests and within one', async () => {
+    const id = '01931b6e-8f3a-7cde-8a12-3456789abcde';
+    const event = { id, type: 'idem.test', ts: Date.now(), props: { n: 1 } };
+    for (let i = 0; i < 3; i++) {
+      const res = await post({ events: [event, event] });
+      expect(res.body).toEqual({ accepted: 2, rejected: [] });
+    }
+    // Same id without a ts: the server stamps receive time, and the retry is still recognised.
+    const bare = { id: '01931b6e-8f3a-7cde-8a12-3456789abcdf', type: 'idem.test' };
+    await post({ events: [bare] });
+    await post({ events: [bare] });
+    const stored = await readEvents(vigil, { type: 'idem.test' });
+    expect(stored.map((e) => e.id).sort()).toEqual([id, bare.id]);
+  });
+
+  it('rejects a second outcome for the same signal with its own code', async () => {
+    const first = await post({
+      events: [{ type: 'decision.outcome', props: { signal_id: 'sig-once', outcome_status: 'fp' } }],
+    });
+    expect(first.body).toEqual({ accepted: 1, rejected: [] });
+    const second = await post({
+      events: [
+        { type: 'decision.outcome', props: { signal_id: 'sig-once', outcome_status: 'confirmed' } },
+        { type: 'decision.outcome', props: { signal_id: 'sig-twice', outcome_status: 'confirmed' } },
+        { type: 'decision.outcome', props: { signal_id: 'sig-twice', outcome_status: 'confirmed' } },
+      ],
+    });
+    expect(second.body).toMatchObject({
+      accepted: 1,
+      rejected: [
+        { index: 0, code: 'duplicate_outcome' },
+        { index: 2, code: 'duplicate_outcome' },
+      ],
+    });
+  });
+
+  it('reads NDJSON and gzip, rejecting unreadable lines one by one', async () => {
+    const ndjson = '{"type":"nd.a"}\n\n{"type":"nd.b","props":{"x":1}}\n{oops\n';
+    const res = await call(vigil, 'POST', '/v1/events', {
+      token: vigil.ingestKey,
+      body: gzipSync(ndjson),
+      headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ accepted: 2, rejected: [{ index: 2, code: 'invalid_json' }] });
+    const gz = await call(vigil, 'POST', '/v1/events', {
+      token: vigil.ingestKey,
+      body: gzipSync(JSON.stringify({ events: [{ type: 'gz.json' }] })),
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    });
+    expect(gz.body).toEqual({ accepted: 1, rejected: [] });
+    expect(await readEvents(vigil, { type: 'nd.a,nd.b,gz.json' })).toHaveLength(3);
+  });
+
+  it('marks late events and keeps them', async () => {
+    const ts = Date.now() - 2 * 3_600_000;
+    await post({ events: [{ type: 'late.one', ts }] });
+    const [event] = await readEvents(vigil, { type: 'late.one' });
+    expect(event?.late).toBe(true);
+    expect(event?.ts).toBe(new Date(ts).toISOString());
+  });
+
+  it('drops deny-listed names and personal data before storage and counts them', async () => {
+    const res = await post({
+      events: [
+        {
+          type: 'llm.request',
+          props: {
+            total_ms: 10,
+            prompt_tokens: 5,
+            user: 'jane@example.com',
+            Prompt: 'tell me a secret',
+            nested: { Password: 'hunter2', note: 'call +1 415 555 0100', keep: 'v1.2.3' },
+            messages: [{ content: 'hi' }],
+          },
+        },
+      ],
+    });
+    expect(res.body).toEqual({ accepted: 1, rejected: [] });
+    const [event] = await readEvents(vigil, { type: 'llm.request', 'prop.prompt_tokens': '5' });
+    expect(event?.props).toEqual({ total_ms: 10, prompt_tokens: 5, nested: { keep: 'v1.2.3' } });
+    const counts = await vigil.server.context.store.events.scrubCounts('default');
+    expect(Object.fromEntries(counts.map((c) => [c.reason, c.count]))).toMatchObject({
+      deny_list: 3,
+      email: 1,
+      phone: 1,
+    });
+  });
+
+  it('rejects unknown types in a strict project', async () => {
+    const admin = vigil.adminToken;
+    expect(
+      (await call(vigil, 'PATCH', '/api/projects/default', { token: admin, json: { strictTypes: true } }))
+        .status,
+    ).toBe(200);
+    const res = await post({
+      events: [{ type: 'custom.thing' }, { type: 'admin.view', props: { view: 'dashboard_open' } }],
+    });
+    expect(res.body).toMatchObject({ accepted: 1, rejected: [{ index: 0, code: 'unknown_event_type' }] });
+    await call(vigil, 'PATCH', '/api/projects/default', { token: admin, json: { strictTypes: false } });
+  });
+});

@@ -1,0 +1,122 @@
+/**
+ * Test harness: a real Vigil server on 127.0.0.1 (random port) over a fresh DuckDB file.
+ * Used by the server's and the SDK's integration tests.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Config, defaultConfig } from '../config/index.js';
+import type { EventView } from '../model/index.js';
+import { type RunningServer, startServer } from '../server.js';
+
+type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K];
+};
+
+export interface Vigil {
+  url: string;
+  adminToken: string;
+  /** The ingest key of the default project printed on first start. */
+  ingestKey: string;
+  dataDir: string;
+  server: RunningServer;
+  /** Closes the server; the data directory stays (see `cleanup`). */
+  stop(): Promise<void>;
+  /** Closes the server and removes the data directory. */
+  cleanup(): Promise<void>;
+}
+
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+
+export function tempDir(prefix = 'vigil-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function testConfig(dataDir: string, overrides: DeepPartial<Config> = {}): Config {
+  const base = defaultConfig();
+  const config: Config = {
+    ...base,
+    port: 0,
+    dataDir,
+    logLevel: (process.env.VIGIL_TEST_LOG as Config['logLevel']) ?? 'silent',
+    adminToken: TEST_ADMIN_TOKEN,
+    ...(overrides as Partial<Config>),
+    ingest: { ...base.ingest, ...overrides.ingest },
+    privacy: { ...base.privacy, ...(overrides.privacy as Partial<Config['privacy']>) },
+    rateLimits: { ...base.rateLimits, ...(overrides.rateLimits as Partial<Config['rateLimits']>) },
+    store: { ...base.store, ...overrides.store },
+  };
+  return config;
+}
+
+export async function startVigil(
+  options: { dataDir?: string; config?: DeepPartial<Config>; ingestKey?: string } = {},
+): Promise<Vigil> {
+  const dataDir = options.dataDir ?? tempDir();
+  const server = await startServer(testConfig(dataDir, options.config));
+  const ingestKey = server.bootstrap.created?.ingestKey ?? options.ingestKey ?? '';
+  const vigil: Vigil = {
+    url: server.url,
+    adminToken: TEST_ADMIN_TOKEN,
+    ingestKey,
+    dataDir,
+    server,
+    stop: () => server.close(),
+    cleanup: async () => {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return vigil;
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Headers;
+  body: unknown;
+}
+
+/** One request with a JSON (or raw) body; the answer's JSON is parsed when there is one. */
+export async function call(
+  vigil: { url: string },
+  method: string,
+  path: string,
+  options: {
+    token?: string | undefined;
+    json?: unknown;
+    body?: string | Uint8Array;
+    headers?: Record<string, string>;
+  } = {},
+): Promise<HttpResult> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: string | Uint8Array | undefined = options.body;
+  if (options.json !== undefined) {
+    body = JSON.stringify(options.json);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(`${vigil.url}${path}`, { method, headers, body: body as BodyInit | undefined });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text === '' ? null : JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, headers: res.headers, body: parsed };
+}
+
+/** Reads stored events back through `GET /api/events` (all pages) with the admin token. */
+export async function readEvents(vigil: Vigil, query: Record<string, string> = {}): Promise<EventView[]> {
+  const out: EventView[] = [];
+  let cursor: string | null = null;
+  do {
+    const params = new URLSearchParams({ limit: '1000', ...query, ...(cursor ? { cursor } : {}) });
+    const res = await call(vigil, 'GET', `/api/events?${params}`, { token: vigil.adminToken });
+    if (res.status !== 200) throw new Error(`GET /api/events: ${res.status} ${JSON.stringify(res.body)}`);
+    const body = res.body as { events: EventView[]; nextCursor: string | null };
+    out.push(...body.events);
+    cursor = body.nextCursor;
+  } while (cursor);
+  return out;
+}

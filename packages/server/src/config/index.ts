@@ -81,7 +81,7 @@ export function defaultConfig(): Config {
       read: { ratePerSec: 50, burst: 100 },
       loginPerMinute: 10,
     },
-    store: { memoryLimit: '256MB' },
+    store: { memoryLimit: '128MB' },
   };
 }
 

@@ -149,8 +149,6 @@ export function idRanges(ids: readonly string[]): { lo: string; hi: string; ids:
   return [{ lo: sorted[0] ?? '', hi: sorted.at(-1) ?? '', ids: sorted }];
 }
 
-// Ids reaching the store are validated UUIDs (hex and dashes), so inlining them is safe.
-const uuidList = (ids: readonly string[]) => ids.map((id) => `'${id}'::UUID`).join(',');
 const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 class DuckDBEventStore implements EventStore {
@@ -171,12 +169,20 @@ class DuckDBEventStore implements EventStore {
 
   async findExistingIds(ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
-    const parts = idRanges(ids).map(
-      (g) => `SELECT id::VARCHAR AS id FROM events WHERE id BETWEEN '${g.lo}'::UUID AND '${g.hi}'::UUID
-              AND id IN (${uuidList(g.ids)})`,
-    );
-    const found = await this.writer.run((c) => rows(c, parts.join(' UNION ALL ')));
-    return new Set(found.map((r) => r.id as string));
+    const found = new Set<string>();
+    // One bound string per narrow range: no SQL text grows with the batch, and zone maps prune.
+    for (const g of idRanges(ids)) {
+      const hits = await this.writer.run((c) =>
+        rows(
+          c,
+          `SELECT e.id::VARCHAR AS id FROM events e SEMI JOIN (SELECT unnest(string_split($1, ','))::UUID AS id) b
+           ON e.id = b.id WHERE e.id BETWEEN $2::UUID AND $3::UUID`,
+          [g.ids.join(','), g.lo, g.hi],
+        ),
+      );
+      for (const r of hits) found.add(r.id as string);
+    }
+    return found;
   }
 
   async findOutcomeSignals(project: string, signalIds: readonly string[]): Promise<Set<string>> {
@@ -624,7 +630,7 @@ class DuckDBStore implements Store {
 
 export async function openDuckDBStore({
   dataDir,
-  memoryLimit = '256MB',
+  memoryLimit = '128MB',
   migrate = true,
 }: DuckDBStoreOptions): Promise<Store> {
   mkdirSync(dataDir, { recursive: true });

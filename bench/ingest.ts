@@ -1,0 +1,160 @@
+/**
+ * Ingest throughput: the real server (built JS, own process) on loopback, keep-alive senders
+ * posting batches of 500 realistic llm.request events, 200 only after commit. In the same run,
+ * the raw DuckDB appender rate for the same rows (no HTTP, no validation) as the baseline.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { nextLink } from '../packages/server/src/audit/index.js';
+import { emptyRow, type EventRow } from '../packages/server/src/model/index.js';
+import { openStore } from '../packages/server/src/store/index.js';
+
+const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP_S = 2;
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const BATCH = 500;
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const MODELS = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet', 'llama-3-70b'];
+const ERRORS = ['timeout', 'rate_limit', 'context_length', 'server_error'];
+let seq = 0;
+const idPrefix = () => Date.now().toString(16).padStart(12, '0');
+
+/** A realistic llm.request event as the SDK would send it (fresh UUIDv7-shaped id each time). */
+function eventJson(now: number): string {
+  const n = seq++;
+  const hex = idPrefix();
+  const id = `${hex.slice(0, 8)}-${hex.slice(8)}-7${(n & 0xfff).toString(16).padStart(3, '0')}-8${((n >>> 12) & 0xfff).toString(16).padStart(3, '0')}-${(n * 2654435761 >>> 0).toString(16).padStart(8, '0')}${(n & 0xffff).toString(16).padStart(4, '0')}`;
+  const context = 20 + (n % 97);
+  const llm = 200 + ((n * 7919) % 2800);
+  const failed = n % 50 === 0;
+  return `{"id":"${id}","type":"llm.request","ts":${now},"version":"2.3.1","props":{"total_ms":${context + llm + 3},"context_ms":${context},"llm_ms":${llm},"prompt_tokens":${300 + (n % 1700)},"completion_tokens":${failed ? 0 : 50 + (n % 450)},"cache_hit":${n % 3 === 0},${failed ? `"error_type":"${ERRORS[n % 4]}",` : ''}"user":"user-${n % 1000}","space":"space-${n % 20}","model":"${MODELS[n % 4]}"}}`;
+}
+
+function body(): string {
+  const now = Date.now();
+  const parts = new Array<string>(BATCH);
+  for (let i = 0; i < BATCH; i++) parts[i] = eventJson(now);
+  return `{"events":[${parts.join(',')}]}`;
+}
+
+function post(agent: http.Agent, port: number, key: string, payload: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: '/v1/events', method: 'POST', agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+function rssMb(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+
+async function startServer(dataDir: string): Promise<{ child: ChildProcess; port: number; key: string }> {
+  const config = join(dataDir, 'bench.config.json');
+  writeFileSync(config, JSON.stringify({ logLevel: 'warn', rateLimits: { ingest: { ratePerSec: 1e9, burst: 1e9 } } }));
+  const child = spawn(process.execPath, [join(root, 'packages/server/dist/cli/main.js'), 'serve', '--port', '0', '--data', join(dataDir, 'data'), '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const url = /running at http:\/\/[^:]+:(\d+)/.exec(out);
+      const key = /ingest key:\s+(vgl_\S+)/.exec(out);
+      if (url && key) resolve({ child, port: Number(url[1]), key: key[1] as string });
+    });
+    child.on('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
+  });
+}
+
+async function httpIngest(dataDir: string): Promise<{ rate: number; rss: { rss: number; hwm: number }; statuses: Map<number, number> }> {
+  const { child, port, key } = await startServer(dataDir);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  let counting = false;
+  let acked = 0;
+  let stop = false;
+  let peakRss = { rss: 0, hwm: 0 };
+  const statuses = new Map<number, number>();
+  const sender = async () => {
+    while (!stop) {
+      const status = await post(agent, port, key, body());
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      if (status === 200 && counting) acked += BATCH;
+      else if (status === 429) await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const senders = Array.from({ length: CONCURRENCY }, sender);
+  await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
+  counting = true;
+  const t0 = performance.now();
+  const sampler = setInterval(() => {
+    const m = rssMb(child.pid as number);
+    if (m.rss > peakRss.rss) peakRss = m;
+  }, 250);
+  await new Promise((r) => setTimeout(r, DURATION_S * 1000));
+  const elapsed = (performance.now() - t0) / 1000;
+  counting = false;
+  const counted = acked;
+  stop = true;
+  clearInterval(sampler);
+  await Promise.all(senders);
+  agent.destroy();
+  peakRss.hwm = rssMb(child.pid as number).hwm;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.on('exit', r));
+  return { rate: counted / elapsed, rss: peakRss, statuses };
+}
+
+/** The same rows straight into DuckDB through the store's appender, in group-commit-sized batches. */
+async function rawAppender(dataDir: string, rows: number, batch: number): Promise<number> {
+  const store = await openStore({ dataDir: join(dataDir, 'raw') });
+  const now = Date.now();
+  const make = (): EventRow[] =>
+    Array.from({ length: batch }, () => {
+      const e = JSON.parse(eventJson(now)) as { id: string; version: string; props: Record<string, unknown> };
+      const row = emptyRow();
+      Object.assign(row, e.props);
+      row.id = e.id;
+      row.project = 'default';
+      row.type = 'llm.request';
+      row.ts = now;
+      row.received_at = now;
+      row.version = e.version;
+      return row;
+    });
+  const batches = Array.from({ length: Math.ceil(rows / batch) }, make);
+  let head = null;
+  const t0 = performance.now();
+  for (const b of batches) {
+    const link = nextLink(head, b, Date.now());
+    await store.events.appendBatch({ link, rows: b, scrubbed: [] });
+    head = link;
+  }
+  const rate = (batches.length * batch) / ((performance.now() - t0) / 1000);
+  await store.close();
+  return rate;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
+try {
+  const http = await httpIngest(dir);
+  const raw = await rawAppender(dir, 500_000, 5_000);
+  const codes = [...http.statuses].map(([s, n]) => `${s}:${n}`).join(',');
+  console.log(`ingest.http events_per_s=${Math.round(http.rate)} concurrency=${CONCURRENCY} batch=${BATCH} seconds=${DURATION_S} statuses=${codes} target>=250000 met=${http.rate >= 250_000 ? 'yes' : 'no'}`);
+  console.log(`ingest.raw_appender rows_per_s=${Math.round(raw)} batch=5000 (same rows, no HTTP/validation/dedupe)`);
+  console.log(`ingest.ratio http_over_raw=${(http.rate / raw).toFixed(2)} target>=0.5 met=${http.rate / raw >= 0.5 ? 'yes' : 'no'}`);
+  console.log(`ingest.server_rss_mb peak_sampled=${Math.round(http.rss.rss)} vm_hwm=${Math.round(http.rss.hwm)} target<=300 met=${http.rss.hwm <= 300 ? 'yes' : 'no'}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

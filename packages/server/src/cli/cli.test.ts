@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { call, tempDir } from '../test/harness.js';
+import { runCli, spawnServer } from '../test/process.js';
+
+const dirs: string[] = [];
+const fresh = () => {
+  const d = tempDir();
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const ADMIN = 'cli-test-admin-token-0123456789';
+const uuidv7ish = () => {
+  const hex = Date.now().toString(16).padStart(12, '0');
+  const r = randomUUID();
+  return `${hex.slice(0, 8)}-${hex.slice(8)}-7${r.slice(15, 18)}-${r.slice(19, 23)}-${r.slice(24)}`;
+};
+
+describe('vigil CLI', () => {
+  it('prints help, and refuses unknown commands and flags with exit 2', () => {
+    const help = runCli(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('migrate status|up|down');
+    expect(runCli(['frobnicate']).status).toBe(2);
+    const badFlag = runCli(['serve', '--prot', '1']);
+    expect(badFlag.status).toBe(2);
+    expect(badFlag.stderr).toContain('--prot');
+    expect(runCli(['serve', '--port', 'x']).stderr).toMatch(/--port must be a port number/);
+  });
+
+  it('serve prints the login and a first ingest key once; migrate and verify work on the data it wrote', async () => {
+    const dataDir = fresh();
+    const server = await spawnServer(dataDir, { VIGIL_ADMIN_TOKEN: ADMIN, VIGIL_ADMIN_PASSWORD: 'a-good-password' });
+    const key = /ingest key:\s+(vgl_\S+)/.exec(server.stdout())?.[1] ?? '';
+    expect(key).toMatch(/^vgl_/);
+    expect(server.stdout()).toMatch(/log in at http:\/\/127\.0\.0\.1:\d+\/ as user 'admin'/);
+    const res = await call(server, 'POST', '/v1/events', { token: key, json: { events: [{ type: 'cli.test' }] } });
+    expect(res.body).toEqual({ accepted: 1, rejected: [] });
+    expect((await call({ url: server.url }, 'POST', '/api/login', { json: { user: 'admin', password: 'a-good-password' } })).status).toBe(200);
+
+    // While it runs, the store is locked: the CLI says so instead of corrupting anything.
+    const locked = runCli(['verify', '--data', dataDir]);
+    expect(locked.status).toBe(1);
+    expect(locked.stderr).toMatch(/in use by another process/);
+
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+
+    const status = runCli(['migrate', 'status', '--data', dataDir, '--json']);
+    expect(status.status).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ current: 2, latest: 2 });
+    expect(runCli(['verify', '--data', dataDir]).stdout).toMatch(/^ok: 1 batches, 1 events/);
+
+    const down = runCli(['migrate', 'down', '--to', '1', '--data', dataDir]);
+    expect(down.stdout).toContain('reverted 2; schema version now 1 of 2');
+    expect(runCli(['migrate', 'up', '--data', dataDir]).stdout).toContain('applied 2; schema version now 2 of 2');
+
+    const restarted = await spawnServer(dataDir, { VIGIL_ADMIN_TOKEN: ADMIN });
+    expect(restarted.stdout()).not.toContain('vgl_');
+    expect((await call(restarted, 'GET', '/readyz')).status).toBe(200);
+    restarted.child.kill('SIGINT');
+    expect(await restarted.exited).toBe(0);
+  });
+
+  it('loses no acknowledged event when the server is killed with SIGKILL under load, and retries do not duplicate', async () => {
+    const dataDir = fresh();
+    const server = await spawnServer(dataDir, { VIGIL_ADMIN_TOKEN: ADMIN });
+    const key = /ingest key:\s+(vgl_\S+)/.exec(server.stdout())?.[1] ?? '';
+
+    const acked = new Set<string>();
+    const sent: { id: string; type: string; ts: number }[][] = [];
+    let stop = false;
+    const sender = async () => {
+      while (!stop) {
+        const batch = Array.from({ length: 200 }, () => ({ id: uuidv7ish(), type: 'crash.test', ts: Date.now() }));
+        sent.push(batch);
+        try {
+          const res = await call(server, 'POST', '/v1/events', { token: key, json: { events: batch } });
+          if (res.status === 200) for (const e of batch) acked.add(e.id);
+        } catch {
+          return; // the connection died with the server
+        }
+      }
+    };
+    const senders = Promise.all([sender(), sender(), sender(), sender()]);
+    await new Promise((r) => setTimeout(r, 1500));
+    server.child.kill('SIGKILL');
+    stop = true;
+    await senders;
+    await server.exited;
+    expect(acked.size).toBeGreaterThan(0);
+
+    const again = await spawnServer(dataDir, { VIGIL_ADMIN_TOKEN: ADMIN });
+    try {
+      const stored = new Set<string>();
+      const count = async () => {
+        stored.clear();
+        let cursor: string | null = null;
+        let total = 0;
+        do {
+          const res = await call(again, 'GET', `/api/events?limit=1000${cursor ? `&cursor=${cursor}` : ''}`, { token: ADMIN });
+          const body = res.body as { events: { id: string }[]; nextCursor: string | null };
+          for (const e of body.events) stored.add(e.id);
+          total += body.events.length;
+          cursor = body.nextCursor;
+        } while (cursor);
+        return total;
+      };
+      await count();
+      const lost = [...acked].filter((id) => !stored.has(id));
+      expect(lost).toEqual([]);
+
+      // The SDK's way: resend every batch, acknowledged or not. Nothing is stored twice.
+      for (const batch of sent) {
+        const res = await call(again, 'POST', '/v1/events', { token: key, json: { events: batch } });
+        expect(res.status).toBe(200);
+      }
+      const total = await count();
+      expect(total).toBe(stored.size);
+      expect(total).toBe(sent.flat().length);
+      expect(runCli(['verify', '--data', dataDir]).status).toBe(1); // locked while serving
+    } finally {
+      again.child.kill('SIGTERM');
+      await again.exited;
+    }
+    const verified = runCli(['verify', '--data', dataDir]);
+    expect(verified.stdout).toMatch(/^ok: /);
+  });
+});

@@ -1,0 +1,88 @@
+import { rmSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../config/index.js';
+import type { AppendBatch, EventStore, Store } from '../store/index.js';
+import { openStore } from '../store/index.js';
+import { tempDir } from '../test/harness.js';
+import { GroupCommitter } from './committer.js';
+import { scrubPolicy } from './scrub.js';
+import { isRejection, type ValidEvent, validateEvent } from './validate.js';
+
+const silent = { error: () => undefined } as never;
+const config = defaultConfig();
+const events = (n: number, type = 'c.test'): ValidEvent[] =>
+  Array.from({ length: n }, () => {
+    const v = validateEvent({ type }, { project: 'default', strictTypes: false, receivedAt: Date.now(), limits: config.ingest, privacy: scrubPolicy(config.privacy) });
+    if (isRejection(v)) throw new Error(v.message);
+    return v;
+  });
+
+let store: Store | null = null;
+let dir = '';
+afterEach(async () => {
+  await store?.close();
+  store = null;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The real DuckDB event store, with each append held until the test releases it. */
+function gated(inner: EventStore) {
+  const waiting: (() => void)[] = [];
+  const appended: number[] = [];
+  const events: EventStore = Object.create(inner);
+  events.appendBatch = async (batch: AppendBatch) => {
+    await new Promise<void>((r) => waiting.push(r));
+    appended.push(batch.rows.length);
+    return inner.appendBatch(batch);
+  };
+  return { events, appended, release: () => waiting.splice(0).forEach((r) => r()) };
+}
+
+describe('GroupCommitter', () => {
+  it('groups submissions that arrive during a commit into one append, and sheds beyond its bound', async () => {
+    dir = tempDir();
+    store = await openStore({ dataDir: dir });
+    const gate = gated(store.events);
+    const committer = new GroupCommitter(gate.events, { maxInFlightEvents: 100, maxCommitEvents: 1000, log: silent });
+    await committer.start();
+
+    const first = committer.submit(events(10));
+    await new Promise((r) => setTimeout(r, 20)); // first commit is now held at the gate
+    const queued = [committer.submit(events(30)), committer.submit(events(30)), committer.submit(events(29))];
+    expect(committer.inFlight).toBe(99);
+    await expect(committer.submit(events(2))).rejects.toMatchObject({ code: 'overloaded', retryAfter: 1 });
+
+    gate.release();
+    expect(await first).toHaveLength(10);
+    await new Promise((r) => setTimeout(r, 20));
+    gate.release();
+    const outcomes = await Promise.all(queued);
+    expect(outcomes.map((o) => o.length)).toEqual([30, 30, 29]);
+    expect(outcomes.flat().every((o) => o === 'stored')).toBe(true);
+    expect(gate.appended).toEqual([10, 89]);
+    expect(committer.inFlight).toBe(0);
+    expect(await store.events.countEvents()).toBe(99);
+
+    await committer.close();
+    await expect(committer.submit(events(1))).rejects.toMatchObject({ code: 'shutting_down' });
+  });
+
+  it('acknowledges nothing of a batch whose commit fails, and keeps the chain intact for the next', async () => {
+    dir = tempDir();
+    store = await openStore({ dataDir: dir });
+    const inner = store.events;
+    let fail = true;
+    const flaky: EventStore = Object.create(inner);
+    flaky.appendBatch = async (batch) => {
+      if (fail) throw new Error('disk full');
+      return inner.appendBatch(batch);
+    };
+    const committer = new GroupCommitter(flaky, { maxInFlightEvents: 100, maxCommitEvents: 100, log: silent });
+    await committer.start();
+    const batch = events(5);
+    await expect(committer.submit(batch)).rejects.toThrow('disk full');
+    fail = false;
+    expect(await committer.submit(batch)).toEqual(Array(5).fill('stored'));
+    expect((await inner.chainHead())?.seq).toBe(1);
+  });
+});

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nextLink } from '../packages/server/src/audit/index.js';
-import { emptyRow, type EventRow } from '../packages/server/src/model/index.js';
+import { type EventRow, emptyRow } from '../packages/server/src/model/index.js';
 import { openStore } from '../packages/server/src/store/index.js';
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
@@ -28,7 +28,7 @@ const idPrefix = () => Date.now().toString(16).padStart(12, '0');
 function eventJson(now: number): string {
   const n = seq++;
   const hex = idPrefix();
-  const id = `${hex.slice(0, 8)}-${hex.slice(8)}-7${(n & 0xfff).toString(16).padStart(3, '0')}-8${((n >>> 12) & 0xfff).toString(16).padStart(3, '0')}-${(n * 2654435761 >>> 0).toString(16).padStart(8, '0')}${(n & 0xffff).toString(16).padStart(4, '0')}`;
+  const id = `${hex.slice(0, 8)}-${hex.slice(8)}-7${(n & 0xfff).toString(16).padStart(3, '0')}-8${((n >>> 12) & 0xfff).toString(16).padStart(3, '0')}-${((n * 2654435761) >>> 0).toString(16).padStart(8, '0')}${(n & 0xffff).toString(16).padStart(4, '0')}`;
   const context = 20 + (n % 97);
   const llm = 200 + ((n * 7919) % 2800);
   const failed = n % 50 === 0;
@@ -45,7 +45,18 @@ function body(): string {
 function post(agent: http.Agent, port: number, key: string, payload: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path: '/v1/events', method: 'POST', agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/v1/events',
+        method: 'POST',
+        agent,
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+        },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -64,8 +75,24 @@ function rssMb(pid: number): { rss: number; hwm: number } {
 
 async function startServer(dataDir: string): Promise<{ child: ChildProcess; port: number; key: string }> {
   const config = join(dataDir, 'bench.config.json');
-  writeFileSync(config, JSON.stringify({ logLevel: 'warn', rateLimits: { ingest: { ratePerSec: 1e9, burst: 1e9 } } }));
-  const child = spawn(process.execPath, [join(root, 'packages/server/dist/cli/main.js'), 'serve', '--port', '0', '--data', join(dataDir, 'data'), '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+  writeFileSync(
+    config,
+    JSON.stringify({ logLevel: 'warn', rateLimits: { ingest: { ratePerSec: 1e9, burst: 1e9 } } }),
+  );
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'packages/server/dist/cli/main.js'),
+      'serve',
+      '--port',
+      '0',
+      '--data',
+      join(dataDir, 'data'),
+      '--config',
+      config,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
   return new Promise((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => {
@@ -78,7 +105,9 @@ async function startServer(dataDir: string): Promise<{ child: ChildProcess; port
   });
 }
 
-async function httpIngest(dataDir: string): Promise<{ rate: number; rss: { rss: number; hwm: number }; statuses: Map<number, number> }> {
+async function httpIngest(
+  dataDir: string,
+): Promise<{ rate: number; rss: { rss: number; hwm: number }; statuses: Map<number, number> }> {
   const { child, port, key } = await startServer(dataDir);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   let counting = false;
@@ -151,10 +180,18 @@ try {
   const http = await httpIngest(dir);
   const raw = await rawAppender(dir, 500_000, 5_000);
   const codes = [...http.statuses].map(([s, n]) => `${s}:${n}`).join(',');
-  console.log(`ingest.http events_per_s=${Math.round(http.rate)} concurrency=${CONCURRENCY} batch=${BATCH} seconds=${DURATION_S} statuses=${codes} target>=250000 met=${http.rate >= 250_000 ? 'yes' : 'no'}`);
-  console.log(`ingest.raw_appender rows_per_s=${Math.round(raw)} batch=5000 (same rows, no HTTP/validation/dedupe)`);
-  console.log(`ingest.ratio http_over_raw=${(http.rate / raw).toFixed(2)} target>=0.5 met=${http.rate / raw >= 0.5 ? 'yes' : 'no'}`);
-  console.log(`ingest.server_rss_mb peak_sampled=${Math.round(http.rss.rss)} vm_hwm=${Math.round(http.rss.hwm)} target<=300 met=${http.rss.hwm <= 300 ? 'yes' : 'no'}`);
+  console.log(
+    `ingest.http events_per_s=${Math.round(http.rate)} concurrency=${CONCURRENCY} batch=${BATCH} seconds=${DURATION_S} statuses=${codes} target>=250000 met=${http.rate >= 250_000 ? 'yes' : 'no'}`,
+  );
+  console.log(
+    `ingest.raw_appender rows_per_s=${Math.round(raw)} batch=5000 (same rows, no HTTP/validation/dedupe)`,
+  );
+  console.log(
+    `ingest.ratio http_over_raw=${(http.rate / raw).toFixed(2)} target>=0.5 met=${http.rate / raw >= 0.5 ? 'yes' : 'no'}`,
+  );
+  console.log(
+    `ingest.server_rss_mb peak_sampled=${Math.round(http.rss.rss)} vm_hwm=${Math.round(http.rss.hwm)} target<=300 met=${http.rss.hwm <= 300 ? 'yes' : 'no'}`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const only = process.argv[2];
-const suites = ['ingest.ts', 'sdk.ts'].filter((f) => existsSync(join(here, f)) && (!only || f.startsWith(only)));
+const suites = ['ingest.ts', 'sdk.ts'].filter(
+  (f) => existsSync(join(here, f)) && (!only || f.startsWith(only)),
+);
 let failed = 0;
 for (const suite of suites) {
   console.log(`# ${suite}`);

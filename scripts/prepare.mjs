@@ -23,8 +23,10 @@ function run(cmd, args) {
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
 const installed = join(root, 'node_modules', '.package-lock.json');
 if (!existsSync(installed) || mtime(join(root, 'package-lock.json')) > mtime(installed)) {
-  say('installing dependencies (npm ci)…');
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  // `npm install`, not `npm ci`: with omit-lockfile-registry-resolved (set on these machines) the
+  // lockfile cannot record other platforms' optional binaries, and `npm ci` refuses such a lockfile.
+  say('installing dependencies (npm install)…');
+  run('npm', ['install', '--no-audit', '--no-fund']);
 }
 say('building (tsc -b)…');
 run(join(root, 'node_modules', '.bin', 'tsc'), ['-b']);

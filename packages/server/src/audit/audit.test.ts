@@ -1,12 +1,22 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { emptyRow, TYPED_FIELD_NAMES } from '../model/index.js';
 import { GENESIS_HASH, hashBatch } from './index.js';
-import { createHash } from 'node:crypto';
 
 describe('hashBatch', () => {
   it('hashes exactly the JSON array encoding of each row (the documented canonical form)', () => {
-    const fields = ['id', 'project', 'type', 'ts', 'received_at', 'late', 'version', ...TYPED_FIELD_NAMES, 'props'] as const;
+    const fields = [
+      'id',
+      'project',
+      'type',
+      'ts',
+      'received_at',
+      'late',
+      'version',
+      ...TYPED_FIELD_NAMES,
+      'props',
+    ] as const;
     fc.assert(
       fc.property(
         fc.string(),
@@ -15,7 +25,16 @@ describe('hashBatch', () => {
         fc.integer(),
         fc.boolean(),
         (id, version, total, tokens, late) => {
-          const row = { ...emptyRow(), id, version, total_ms: total, prompt_tokens: tokens, late, ts: 1, received_at: 2 };
+          const row = {
+            ...emptyRow(),
+            id,
+            version,
+            total_ms: total,
+            prompt_tokens: tokens,
+            late,
+            ts: 1,
+            received_at: 2,
+          };
           const expected = createHash('sha256')
             .update(`${GENESIS_HASH}\n1\n5\n1\n${JSON.stringify(fields.map((f) => row[f]))}\n`)
             .digest('hex');

@@ -35,13 +35,25 @@ describe('vigil CLI', () => {
 
   it('serve prints the login and a first ingest key once; migrate and verify work on the data it wrote', async () => {
     const dataDir = fresh();
-    const server = await spawnServer(dataDir, { VIGIL_ADMIN_TOKEN: ADMIN, VIGIL_ADMIN_PASSWORD: 'a-good-password' });
+    const server = await spawnServer(dataDir, {
+      VIGIL_ADMIN_TOKEN: ADMIN,
+      VIGIL_ADMIN_PASSWORD: 'a-good-password',
+    });
     const key = /ingest key:\s+(vgl_\S+)/.exec(server.stdout())?.[1] ?? '';
     expect(key).toMatch(/^vgl_/);
     expect(server.stdout()).toMatch(/log in at http:\/\/127\.0\.0\.1:\d+\/ as user 'admin'/);
-    const res = await call(server, 'POST', '/v1/events', { token: key, json: { events: [{ type: 'cli.test' }] } });
+    const res = await call(server, 'POST', '/v1/events', {
+      token: key,
+      json: { events: [{ type: 'cli.test' }] },
+    });
     expect(res.body).toEqual({ accepted: 1, rejected: [] });
-    expect((await call({ url: server.url }, 'POST', '/api/login', { json: { user: 'admin', password: 'a-good-password' } })).status).toBe(200);
+    expect(
+      (
+        await call({ url: server.url }, 'POST', '/api/login', {
+          json: { user: 'admin', password: 'a-good-password' },
+        })
+      ).status,
+    ).toBe(200);
 
     // While it runs, the store is locked: the CLI says so instead of corrupting anything.
     const locked = runCli(['verify', '--data', dataDir]);
@@ -58,7 +70,9 @@ describe('vigil CLI', () => {
 
     const down = runCli(['migrate', 'down', '--to', '1', '--data', dataDir]);
     expect(down.stdout).toContain('reverted 2; schema version now 1 of 2');
-    expect(runCli(['migrate', 'up', '--data', dataDir]).stdout).toContain('applied 2; schema version now 2 of 2');
+    expect(runCli(['migrate', 'up', '--data', dataDir]).stdout).toContain(
+      'applied 2; schema version now 2 of 2',
+    );
 
     const restarted = await spawnServer(dataDir, { VIGIL_ADMIN_TOKEN: ADMIN });
     expect(restarted.stdout()).not.toContain('vgl_');
@@ -77,7 +91,11 @@ describe('vigil CLI', () => {
     let stop = false;
     const sender = async () => {
       while (!stop) {
-        const batch = Array.from({ length: 200 }, () => ({ id: uuidv7ish(), type: 'crash.test', ts: Date.now() }));
+        const batch = Array.from({ length: 200 }, () => ({
+          id: uuidv7ish(),
+          type: 'crash.test',
+          ts: Date.now(),
+        }));
         sent.push(batch);
         try {
           const res = await call(server, 'POST', '/v1/events', { token: key, json: { events: batch } });
@@ -103,7 +121,9 @@ describe('vigil CLI', () => {
         let cursor: string | null = null;
         let total = 0;
         do {
-          const res = await call(again, 'GET', `/api/events?limit=1000${cursor ? `&cursor=${cursor}` : ''}`, { token: ADMIN });
+          const res = await call(again, 'GET', `/api/events?limit=1000${cursor ? `&cursor=${cursor}` : ''}`, {
+            token: ADMIN,
+          });
           const body = res.body as { events: { id: string }[]; nextCursor: string | null };
           for (const e of body.events) stored.add(e.id);
           total += body.events.length;

@@ -12,7 +12,16 @@ const silent = { error: () => undefined } as never;
 const config = defaultConfig();
 const events = (n: number, type = 'c.test'): ValidEvent[] =>
   Array.from({ length: n }, () => {
-    const v = validateEvent({ type }, { project: 'default', strictTypes: false, receivedAt: Date.now(), limits: config.ingest, privacy: scrubPolicy(config.privacy) });
+    const v = validateEvent(
+      { type },
+      {
+        project: 'default',
+        strictTypes: false,
+        receivedAt: Date.now(),
+        limits: config.ingest,
+        privacy: scrubPolicy(config.privacy),
+      },
+    );
     if (isRejection(v)) throw new Error(v.message);
     return v;
   });
@@ -35,7 +44,13 @@ function gated(inner: EventStore) {
     appended.push(batch.rows.length);
     return inner.appendBatch(batch);
   };
-  return { events, appended, release: () => waiting.splice(0).forEach((r) => r()) };
+  return {
+    events,
+    appended,
+    release: () => {
+      for (const r of waiting.splice(0)) r();
+    },
+  };
 }
 
 describe('GroupCommitter', () => {
@@ -43,7 +58,11 @@ describe('GroupCommitter', () => {
     dir = tempDir();
     store = await openStore({ dataDir: dir });
     const gate = gated(store.events);
-    const committer = new GroupCommitter(gate.events, { maxInFlightEvents: 100, maxCommitEvents: 1000, log: silent });
+    const committer = new GroupCommitter(gate.events, {
+      maxInFlightEvents: 100,
+      maxCommitEvents: 1000,
+      log: silent,
+    });
     await committer.start();
 
     const first = committer.submit(events(10));
@@ -77,7 +96,11 @@ describe('GroupCommitter', () => {
       if (fail) throw new Error('disk full');
       return inner.appendBatch(batch);
     };
-    const committer = new GroupCommitter(flaky, { maxInFlightEvents: 100, maxCommitEvents: 100, log: silent });
+    const committer = new GroupCommitter(flaky, {
+      maxInFlightEvents: 100,
+      maxCommitEvents: 100,
+      log: silent,
+    });
     await committer.start();
     const batch = events(5);
     await expect(committer.submit(batch)).rejects.toThrow('disk full');

@@ -6,7 +6,13 @@ import { isRejection, parseTs, validateEvent } from './validate.js';
 
 const config = defaultConfig();
 const policy = scrubPolicy(config.privacy);
-const ctx = { project: 'p', strictTypes: false, receivedAt: Date.parse('2026-11-23T12:00:00Z'), limits: config.ingest, privacy: policy };
+const ctx = {
+  project: 'p',
+  strictTypes: false,
+  receivedAt: Date.parse('2026-11-23T12:00:00Z'),
+  limits: config.ingest,
+  privacy: policy,
+};
 
 describe('privacy detectors', () => {
   it.each([
@@ -39,7 +45,10 @@ describe('privacy detectors', () => {
   });
 
   it('keeps prompt_tokens while dropping prompt (exact names, any case)', () => {
-    const result = validateEvent({ type: 'llm.request', props: { total_ms: 1, prompt_tokens: 3, PROMPT: 'x', Token: 'y' } }, ctx);
+    const result = validateEvent(
+      { type: 'llm.request', props: { total_ms: 1, prompt_tokens: 3, PROMPT: 'x', Token: 'y' } },
+      ctx,
+    );
     expect(isRejection(result)).toBe(false);
     if (!isRejection(result)) {
       expect(result.row.prompt_tokens).toBe(3);
@@ -51,7 +60,10 @@ describe('privacy detectors', () => {
 
 describe('validateEvent', () => {
   it('takes built-in fields from the top level too, and ts without a zone as UTC', () => {
-    const result = validateEvent({ type: 'admin.view', view: 'signal_detail_open', signal_id: 's1', ts: '2026-11-23 11:00:00' }, ctx);
+    const result = validateEvent(
+      { type: 'admin.view', view: 'signal_detail_open', signal_id: 's1', ts: '2026-11-23 11:00:00' },
+      ctx,
+    );
     expect(isRejection(result)).toBe(false);
     if (!isRejection(result)) {
       expect(result.row.view).toBe('signal_detail_open');
@@ -71,14 +83,33 @@ describe('validateEvent', () => {
 
   it('for any input, returns a row or a rejection with a known code, and never throws', () => {
     const codes = new Set([
-      'invalid_event', 'invalid_type', 'unknown_event_type', 'invalid_id', 'invalid_ts', 'ts_in_future', 'ts_too_old',
-      'invalid_version', 'invalid_field', 'missing_field', 'string_too_long', 'too_deep', 'too_many_props', 'event_too_large',
+      'invalid_event',
+      'invalid_type',
+      'unknown_event_type',
+      'invalid_id',
+      'invalid_ts',
+      'ts_in_future',
+      'ts_too_old',
+      'invalid_version',
+      'invalid_field',
+      'missing_field',
+      'string_too_long',
+      'too_deep',
+      'too_many_props',
+      'event_too_large',
     ]);
     const event = fc.record(
       {
-        type: fc.oneof(fc.constantFrom('llm.request', 'decision.recommendation', 'decision.outcome', 'admin.view', 'a.b'), fc.string()),
+        type: fc.oneof(
+          fc.constantFrom('llm.request', 'decision.recommendation', 'decision.outcome', 'admin.view', 'a.b'),
+          fc.string(),
+        ),
         id: fc.oneof(fc.uuid(), fc.string(), fc.integer()),
-        ts: fc.oneof(fc.integer(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string()),
+        ts: fc.oneof(
+          fc.integer(),
+          fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+          fc.string(),
+        ),
         version: fc.oneof(fc.string(), fc.constant(null), fc.integer()),
         props: fc.oneof(fc.dictionary(fc.string(), fc.jsonValue()), fc.jsonValue()),
         total_ms: fc.oneof(fc.double(), fc.string()),

@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url';
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.ts');
 const NODE_ARGS = ['--import', 'tsx', CLI];
 
-export function runCli(args: string[], env: Record<string, string> = {}): { status: number; stdout: string; stderr: string } {
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [...NODE_ARGS, ...args], {
     encoding: 'utf8',
     env: { ...process.env, ...env },

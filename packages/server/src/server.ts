@@ -60,7 +60,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
       close: () =>
         (closing ??= (async () => {
           state.shuttingDown = true;
-          await app.close();
+          // Connections that go idle after close begins would otherwise hold it for the keep-alive timeout.
+          const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+          try {
+            await app.close();
+          } finally {
+            clearInterval(sweep);
+          }
           await ctx.committer.close();
           await store.close();
         })()),

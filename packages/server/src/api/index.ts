@@ -29,6 +29,8 @@ export function buildApp(ctx: AppContext): FastifyInstance {
   app.decorateRequest('principal', null);
   app.addHook('onSend', async (req, reply) => {
     void reply.header('x-request-id', req.id);
+    // While draining, a keep-alive connection ends with its response instead of idling on.
+    if (ctx.state.shuttingDown) void reply.header('connection', 'close');
   });
   installErrorHandling(app);
 

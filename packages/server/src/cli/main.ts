@@ -145,12 +145,15 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
     '',
     `Vigil is running at ${server.url}`,
     `  data directory: ${config.dataDir}`,
-    `  log in at ${server.url}/ as user 'admin'`,
+    `  log in: POST ${server.url}/api/login as user 'admin' (the dashboard will be served at ${server.url}/)`,
   ];
+  if (config.adminToken !== undefined && config.adminToken.length < 16) {
+    lines.push('  warning: VIGIL_ADMIN_TOKEN is shorter than 16 characters; anyone who guesses it is admin');
+  }
   if (created) {
     lines.push(
       created.passwordWasGiven
-        ? '  admin password: the one given in VIGIL_ADMIN_PASSWORD'
+        ? `  admin password: the one given in VIGIL_ADMIN_PASSWORD${created.adminPassword.length < 8 ? ' (warning: shorter than 8 characters)' : ''}`
         : `  admin password: ${created.adminPassword}   (shown once; keep it)`,
       `  ingest key:     ${created.ingestKey}   (shown once; keep it)`,
       '',

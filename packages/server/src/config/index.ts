@@ -25,8 +25,8 @@ const ConfigSchema = Type.Object({
   logLevel: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
   ),
-  adminToken: Type.Optional(Type.String({ minLength: 16 })),
-  adminPassword: Type.Optional(Type.String({ minLength: 8 })),
+  adminToken: Type.Optional(Type.String({ minLength: 1 })),
+  adminPassword: Type.Optional(Type.String({ minLength: 1 })),
   ingest: Type.Object({
     maxBodyBytes: Type.Integer({ minimum: 1024 }),
     maxDecompressedBytes: Type.Integer({ minimum: 1024 }),

@@ -1,18 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { call, tempDir } from '../test/harness.js';
+import { call, scratchDirs } from '../test/harness.js';
 import { runCli, spawnServer } from '../test/process.js';
 
-const dirs: string[] = [];
-const fresh = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const scratch = scratchDirs();
+const fresh = scratch.fresh;
+afterEach(scratch.cleanup);
 
 const ADMIN = 'cli-test-admin-token-0123456789';
 const uuidv7ish = () => {

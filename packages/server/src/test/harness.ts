@@ -32,6 +32,21 @@ export function tempDir(prefix = 'vigil-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** Temporary data directories for one test file; `cleanup` (in afterEach) removes them. */
+export function scratchDirs(): { fresh: () => string; cleanup: () => void } {
+  const dirs: string[] = [];
+  return {
+    fresh: () => {
+      const d = tempDir();
+      dirs.push(d);
+      return d;
+    },
+    cleanup: () => {
+      for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    },
+  };
+}
+
 export function testConfig(dataDir: string, overrides: DeepPartial<Config> = {}): Config {
   const base = defaultConfig();
   const config: Config = {

@@ -1,21 +1,14 @@
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../audit/index.js';
-import { call, readEvents, startVigil, tempDir, type Vigil } from '../../test/harness.js';
+import { call, readEvents, scratchDirs, startVigil, type Vigil } from '../../test/harness.js';
 import { DUCKDB_FILE, idRanges, openDuckDBStore } from './index.js';
 import { MIGRATIONS } from './migrations.js';
 
-const dirs: string[] = [];
-const fresh = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const scratch = scratchDirs();
+const fresh = scratch.fresh;
+afterEach(scratch.cleanup);
 
 async function populated(): Promise<Vigil> {
   const vigil = await startVigil({ dataDir: fresh() });

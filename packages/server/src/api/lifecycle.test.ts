@@ -74,6 +74,23 @@ describe('server lifecycle', () => {
     }
   });
 
+  it('bounds the body bytes held in flight: a request beyond the budget is shed before its body is read', async () => {
+    const vigil = await startVigil({ config: { ingest: { maxInFlightBytes: 64 * 1024 } } });
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          call(vigil, 'POST', '/v1/events', { token: vigil.ingestKey, json: { events: batch(400) } }),
+        ),
+      );
+      const statuses = results.map((r) => r.status);
+      expect(statuses).toContain(200);
+      expect(statuses).toContain(429);
+      expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+    } finally {
+      await vigil.cleanup();
+    }
+  });
+
   it('takes any VIGIL_ADMIN_TOKEN string as an admin bearer token, and reports readiness', async () => {
     const vigil = await startVigil({ config: { adminToken: 'short' } });
     try {

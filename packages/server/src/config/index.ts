@@ -41,6 +41,7 @@ const ConfigSchema = Type.Object({
     maxInFlightEvents: Type.Integer({ minimum: 1 }),
     maxCommitEvents: Type.Integer({ minimum: 1 }),
     maxConcurrentRequests: Type.Integer({ minimum: 1 }),
+    maxInFlightBytes: Type.Integer({ minimum: 1024 }),
   }),
   privacy: Type.Object({
     denyList: Type.Array(Type.String({ minLength: 1 })),
@@ -73,7 +74,8 @@ export function defaultConfig(): Config {
       maxAgeMs: 365 * 24 * 3_600_000,
       maxInFlightEvents: 200_000,
       maxCommitEvents: 50_000,
-      maxConcurrentRequests: 256,
+      maxConcurrentRequests: 128,
+      maxInFlightBytes: 256 * 1024 * 1024,
     },
     privacy: { denyList: [...DEFAULT_DENY_LIST], detectEmails: true, detectPhones: true },
     rateLimits: {

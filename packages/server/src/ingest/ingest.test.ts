@@ -213,3 +213,23 @@ describe('POST /v1/events', () => {
     await call(vigil, 'PATCH', '/api/projects/default', { token: admin, json: { strictTypes: false } });
   });
 });
+
+describe('event log filters on typed fields', () => {
+  it('matches numbers and booleans by value, and keeps a prop named __proto__', async () => {
+    const res = await post({
+      events: [
+        { type: 'llm.request', props: { total_ms: 820.5, cache_hit: false, model: 'filter-test' } },
+        { type: 'proto.test', props: JSON.parse('{"__proto__":{"polluted":true},"ok":1}') },
+      ],
+    });
+    expect(res.body).toEqual({ accepted: 2, rejected: [] });
+    expect(await readEvents(vigil, { 'prop.total_ms': '820.5' })).toHaveLength(1);
+    expect(await readEvents(vigil, { 'prop.cache_hit': 'false', 'prop.model': 'filter-test' })).toHaveLength(
+      1,
+    );
+    expect(await readEvents(vigil, { 'prop.total_ms': 'abc' })).toHaveLength(0);
+    const [proto] = await readEvents(vigil, { type: 'proto.test' });
+    expect(JSON.stringify(proto?.props)).toBe('{"__proto__":{"polluted":true},"ok":1}');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});

@@ -221,7 +221,8 @@ class PropWalk {
       this.rejection ??= reject('too_deep', `At most ${this.limits.maxDepth} levels are allowed.`);
       return {};
     }
-    const out: Record<string, unknown> = {};
+    // No prototype: a prop named "__proto__" is data like any other.
+    const out: Record<string, unknown> = Object.create(null);
     for (const key in obj) {
       if (this.rejection) return out;
       if (++this.keys > this.limits.maxProps) {

@@ -249,10 +249,11 @@ class DuckDBEventStore implements EventStore {
     for (const w of query.where ?? []) {
       if (typeof w.field === 'string') {
         const kind = TYPED_FIELDS[w.field].kind;
+        const cast = kind === 'string' ? '' : kind === 'boolean' ? 'BOOLEAN' : 'DOUBLE';
         where.push(
-          kind === 'string'
-            ? `${q(w.field)} = ${param(w.value)}`
-            : `CAST(${q(w.field)} AS VARCHAR) = ${param(w.value)}`,
+          cast
+            ? `${q(w.field)} = TRY_CAST(${param(w.value)} AS ${cast})`
+            : `${q(w.field)} = ${param(w.value)}`,
         );
       } else {
         where.push(

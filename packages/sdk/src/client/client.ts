@@ -16,15 +16,21 @@ export const SDK_VERSION = '0.1.0';
 
 /** Same rule as the server: a letter, then up to 99 letters, digits, `.`, `_`, `:` or `-`. */
 const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/;
-/** Events tracked without the event loop turning are encoded in chunks of this many, inside `track()`. */
+/**
+ * Events waiting to be encoded, at most. A caller that tracks more without yielding to the event loop
+ * pays for encoding inside `track()`, in chunks of up to this many events or {@link SYNC_CHUNK_WORK}
+ * units of work (characters of JSON written, plus 16 per property key read), whichever comes first,
+ * so that one call never does work out of proportion with one event.
+ */
 const MAX_STAGED = 512;
+const SYNC_CHUNK_WORK = 256 * 1024;
 
 const isVersion = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 64;
 
 function toEpochMs(value: unknown): number | null {
   if (typeof value === 'number') return Number.isFinite(value) ? Math.round(value) : null;
   if (value instanceof Date) return Number.isFinite(value.getTime()) ? value.getTime() : null;
-  if (typeof value === 'string') {
+  if (typeof value === 'string' && value.length <= 64) {
     const t = Date.parse(value);
     return Number.isNaN(t) ? null : t;
   }
@@ -73,20 +79,15 @@ export class VigilClient {
   private readonly ids = new Uuidv7Generator();
   private accepting: boolean;
 
-  // Events tracked but not yet encoded, in parallel arrays (no allocation per event). Two sets, swapped
-  // while encoding, so that a `beforeSend` that calls `track()` cannot disturb the set being read.
+  // Events tracked but not yet encoded, in parallel arrays (no allocation per event): slots
+  // [stagedHead, staged). Encoding reads from the head; a `beforeSend` that calls `track()` while
+  // encoding appends behind it, so the slots being read are never disturbed.
   private stagedTypes: unknown[] = [];
   private stagedProps: unknown[] = [];
   private stagedTs: number[] = [];
   private stagedOptions: (TrackOptions | undefined)[] = [];
+  private stagedHead = 0;
   private staged = 0;
-  private spare: { types: unknown[]; props: unknown[]; ts: number[]; options: (TrackOptions | undefined)[] } =
-    {
-      types: [],
-      props: [],
-      ts: [],
-      options: [],
-    };
   private encoding = false;
 
   private readonly counters: DeliveryCounters = { sent: 0, failed: 0, requests: 0, retries: 0 };
@@ -164,9 +165,13 @@ export class VigilClient {
    */
   track<T extends string>(type: T, props?: PropsOf<T>, options?: TrackOptions): void {
     if (!this.accepting) {
-      if (this.shutdownPromise) this.droppedClosed += 1;
+      if (this.shutdownPromise) {
+        this.tracked += 1;
+        this.droppedClosed += 1;
+      }
       return;
     }
+    this.tracked += 1;
     try {
       const rate = this.settings.sampleRate;
       if (rate < 1 && !(Math.random() < rate)) {
@@ -174,16 +179,15 @@ export class VigilClient {
         return;
       }
       const n = this.staged;
-      this.stagedProps[n] =
-        typeof props === 'object' && props !== null && !Array.isArray(props) ? { ...props } : undefined;
+      this.stagedProps[n] = snapshot(props, this.settings.limits.maxProps);
       this.stagedTypes[n] = type;
       this.stagedTs[n] = Date.now();
       this.stagedOptions[n] = options;
       this.staged = n + 1;
-      this.tracked += 1;
-      if (n === 0) this.exporter?.eventsWaiting();
-      if (n + 1 >= MAX_STAGED) this.encodeStaged();
-      else if (n + 1 + this.queue.count === this.settings.flushAt) this.exporter?.kick();
+      const waiting = n + 1 - this.stagedHead;
+      if (waiting === 1) this.exporter?.eventsWaiting();
+      if (waiting >= MAX_STAGED) this.encodeStaged(SYNC_CHUNK_WORK);
+      else if (waiting + this.queue.count === this.settings.flushAt) this.exporter?.kick();
     } catch (error) {
       this.droppedInvalid += 1;
       this.note('invalid_event', 'an event could not be read', 1, { cause: error });
@@ -215,7 +219,8 @@ export class VigilClient {
 
   /**
    * Stops accepting events, sends what is queued, and releases timers and connections. Resolves within
-   * `timeoutMs` (events still unsent then are reported as `pending`), never rejects. Idempotent.
+   * `timeoutMs` (events still unsent then are reported as `pending`), never rejects. Calling it again
+   * waits for the first call and gives the current report.
    *
    * @example
    * ```ts
@@ -227,7 +232,7 @@ export class VigilClient {
    * ```
    */
   shutdown({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<DeliveryReport> {
-    if (this.shutdownPromise) return this.shutdownPromise;
+    if (this.shutdownPromise) return this.shutdownPromise.then(() => this.report_());
     this.shutdownPromise = (async () => {
       this.unsubscribeTerminate?.();
       this.unsubscribeTerminate = null;
@@ -279,41 +284,39 @@ export class VigilClient {
       sent: this.counters.sent,
       dropped: this.droppedQueueFull + this.droppedInvalid + this.droppedTooLarge + this.droppedClosed,
       failed: this.counters.failed,
-      pending: this.staged + this.queue.count + (this.exporter?.inFlightCount ?? 0),
+      pending: this.staged - this.stagedHead + this.queue.count + (this.exporter?.inFlightCount ?? 0),
     };
   }
 
-  /** Encodes staged events into the queue: ids, beforeSend, privacy, limits, the byte cap. */
-  private encodeStaged(): void {
-    const n = this.staged;
-    if (n === 0 || this.encoding) return;
+  /**
+   * Encodes staged events into the queue (ids, beforeSend, privacy, limits, the byte cap), oldest
+   * first, until `budget` units of work are done (see {@link SYNC_CHUNK_WORK}).
+   */
+  private encodeStaged(budget = Number.POSITIVE_INFINITY): void {
+    if (this.encoding || this.staged === this.stagedHead) return;
     this.encoding = true;
-    const types = this.stagedTypes;
-    const propsList = this.stagedProps;
-    const tsList = this.stagedTs;
-    const optionsList = this.stagedOptions;
-    this.stagedTypes = this.spare.types;
-    this.stagedProps = this.spare.props;
-    this.stagedTs = this.spare.ts;
-    this.stagedOptions = this.spare.options;
-    this.staged = 0;
-    let queueFull = 0;
+    const end = this.staged;
+    let i = this.stagedHead;
+    let used = 0;
+    const dropsBefore = this.droppedQueueFull;
     try {
-      for (let i = 0; i < n; i++) {
-        const type = types[i];
-        const props = propsList[i];
-        const options = optionsList[i];
-        types[i] = undefined;
-        propsList[i] = undefined;
-        optionsList[i] = undefined;
-        queueFull += this.encodeOne(type, props, tsList[i]!, options);
+      while (i < end && used < budget) {
+        const type = this.stagedTypes[i];
+        const props = this.stagedProps[i];
+        const options = this.stagedOptions[i];
+        this.stagedTypes[i] = undefined;
+        this.stagedProps[i] = undefined;
+        this.stagedOptions[i] = undefined;
+        used += this.encodeOne(type, props, this.stagedTs[i]!, options);
+        i += 1;
       }
     } finally {
-      this.spare = { types, props: propsList, ts: tsList, options: optionsList };
+      this.stagedHead = i;
+      this.compactStaging();
       this.encoding = false;
     }
+    const queueFull = this.droppedQueueFull - dropsBefore;
     if (queueFull > 0) {
-      this.droppedQueueFull += queueFull;
       this.note(
         'queue_full',
         `the queue reached maxQueueBytes (${this.settings.maxQueueBytes}); dropped the oldest events`,
@@ -324,7 +327,26 @@ export class VigilClient {
     if (this.queue.count >= this.settings.flushAt) this.exporter?.kick();
   }
 
-  /** Returns how many events the queue dropped to take this one. */
+  private compactStaging(): void {
+    const head = this.stagedHead;
+    if (head === this.staged) {
+      this.stagedHead = 0;
+      this.staged = 0;
+    } else if (head >= MAX_STAGED) {
+      const n = this.staged - head;
+      this.stagedTypes.copyWithin(0, head, this.staged);
+      this.stagedProps.copyWithin(0, head, this.staged);
+      this.stagedTs.copyWithin(0, head, this.staged);
+      this.stagedOptions.copyWithin(0, head, this.staged);
+      this.stagedTypes.fill(undefined, n, this.staged);
+      this.stagedProps.fill(undefined, n, this.staged);
+      this.stagedOptions.fill(undefined, n, this.staged);
+      this.stagedHead = 0;
+      this.staged = n;
+    }
+  }
+
+  /** Queues one event; returns the work it took (see {@link SYNC_CHUNK_WORK}). */
   private encodeOne(
     type: unknown,
     props: unknown,
@@ -358,7 +380,7 @@ export class VigilClient {
         } catch (error) {
           this.droppedInvalid += 1;
           this.note('before_send', 'beforeSend threw; the event was dropped', 1, { cause: error });
-          return 0;
+          return 1;
         }
         if (result === null || result === undefined || typeof result !== 'object') {
           this.filtered += 1;
@@ -380,20 +402,22 @@ export class VigilClient {
         return 0;
       }
       const json = this.encoder.encode({ id, type: finalType, ts, version }, finalProps);
-      if (json.length > this.settings.limits.maxEventBytes) {
+      if (json === null || json.length > this.settings.limits.maxEventBytes) {
         this.droppedTooLarge += 1;
         this.note(
           'event_too_large',
-          `a ${finalType} event takes ${json.length} bytes; limits.maxEventBytes is ${this.settings.limits.maxEventBytes}`,
+          `a ${finalType} event is larger than limits.maxEventBytes (${this.settings.limits.maxEventBytes})`,
           1,
         );
-        return 0;
+        return this.settings.limits.maxEventBytes + 16 * this.encoder.keysRead;
       }
-      return this.queue.push(json, queuedSize(json));
+      const dropped = this.queue.push(json, queuedSize(json));
+      if (dropped > 0) this.droppedQueueFull += dropped;
+      return json.length + 16 * this.encoder.keysRead;
     } catch (error) {
       this.droppedInvalid += 1;
       this.note('invalid_event', 'an event could not be encoded', 1, { cause: error });
-      return 0;
+      return 1;
     }
   }
 
@@ -457,6 +481,22 @@ export class VigilClient {
       }
     }
   }
+}
+
+/**
+ * What `track()` keeps of its props until they are encoded: a one-level copy of a plain object (at
+ * most `maxKeys` keys, all the encoder would read), so later changes by the caller do not leak in.
+ * Other objects (class instances, Maps…) are kept as given; non-objects mean no props.
+ */
+function snapshot(props: unknown, maxKeys: number): unknown {
+  if (typeof props !== 'object' || props === null || Array.isArray(props)) return undefined;
+  const proto = Object.getPrototypeOf(props) as unknown;
+  if (proto !== Object.prototype && proto !== null) return props;
+  const keys = Object.keys(props);
+  if (keys.length <= maxKeys) return { ...props };
+  const copy: Record<string, unknown> = {};
+  for (let i = 0; i < maxKeys; i++) copy[keys[i]!] = (props as Record<string, unknown>)[keys[i]!];
+  return copy;
 }
 
 function describe(value: unknown): string {

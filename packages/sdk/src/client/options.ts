@@ -68,7 +68,10 @@ export interface DeliveryReport {
 
 /** Live counters, from `client.stats()`. */
 export interface ClientStats extends DeliveryReport {
-  /** `track()` calls that were accepted for processing. */
+  /**
+   * Calls to `track()` (on an enabled client). Each ends up in exactly one of `sampledOut`, `filtered`,
+   * `dropped`, `failed`, `sent` or `pending`, and these add up to `tracked`.
+   */
   tracked: number;
   /** Events left out by `sampleRate`. */
   sampledOut: number;

@@ -12,12 +12,12 @@ const envelope = {
 const encoder = (limits = DEFAULT_LIMITS, deny = DEFAULT_DENY_PROPS) =>
   new EventEncoder(limits, new PropDenyList(deny));
 const propsOf = (value: unknown, e = encoder()) =>
-  (JSON.parse(e.encode(envelope, value)) as { props: Record<string, unknown> }).props;
+  (JSON.parse(e.encode(envelope, value) ?? 'null') as { props: Record<string, unknown> }).props;
 
 describe('EventEncoder', () => {
   it('writes the envelope and props as one JSON object', () => {
     const json = encoder().encode(envelope, { plan: 'team', seats: 12, ok: true, none: null });
-    expect(JSON.parse(json)).toEqual({
+    expect(JSON.parse(json ?? '')).toEqual({
       ...envelope,
       props: { plan: 'team', seats: 12, ok: true, none: null },
     });
@@ -113,6 +113,13 @@ describe('EventEncoder', () => {
     expect(propsOf({ nested: hostile, top: 2 })).toEqual({ nested: { fine: 1 }, top: 2 });
   });
 
+  it('gives up, before serializing, on props with more string characters than maxEventBytes', () => {
+    const e = encoder({ ...DEFAULT_LIMITS, maxEventBytes: 1_000 });
+    expect(e.encode(envelope, { a: 'x'.repeat(600), b: 'y'.repeat(600) })).toBeNull();
+    expect(e.encode(envelope, { nested: { a: 'x'.repeat(600), b: ['y'.repeat(600)] } })).toBeNull();
+    expect(e.encode(envelope, { a: 'x'.repeat(600) })).not.toBeNull();
+  });
+
   it('gives props that are not an object an empty object', () => {
     for (const value of [undefined, null, 'str', 12, [1, 2]]) expect(propsOf(value)).toEqual({});
   });
@@ -139,7 +146,7 @@ describe('EventEncoder', () => {
     })).any;
     fc.assert(
       fc.property(fc.dictionary(key, value, { maxKeys: 8 }), (props) => {
-        const parsed = JSON.parse(e.encode(envelope, props)) as { props: unknown };
+        const parsed = JSON.parse(e.encode(envelope, props) ?? '{"props":{}}') as { props: unknown };
         // `depth` is the level of the container holding v (props itself is level 1, as on the server).
         const walk = (v: unknown, depth: number): void => {
           if (typeof v === 'object' && v !== null) expect(depth).toBeLessThanOrEqual(5);

@@ -52,6 +52,10 @@ export interface WireEnvelope {
 
 export class EventEncoder {
   private budget = 0;
+  /** Characters of keys and strings copied so far; the walk stops once past `maxEventBytes`. */
+  private chars = 0;
+  /** Keys enumerated by the last `encode()`, a measure of the work it did besides writing JSON. */
+  keysRead = 0;
   private readonly ancestors: object[] = [];
 
   constructor(
@@ -60,16 +64,24 @@ export class EventEncoder {
   ) {}
 
   /**
-   * The JSON text of an event; throws only when the props are hostile enough (a throwing Proxy).
+   * The JSON text of an event, or null when its props hold more than `maxEventBytes` characters of
+   * strings (found before serializing them). Throws only for hostile input (a Proxy whose traps throw).
    * `props` must be the SDK's own copy: when it is flat and clean it is serialized as it is.
    */
-  encode(envelope: WireEnvelope, props: unknown): string {
+  encode(envelope: WireEnvelope, props: unknown): string | null {
+    let clean: Record<string, Clean>;
+    this.keysRead = 0;
+    if (this.isClean(props)) clean = props;
+    else {
+      clean = this.props(props);
+      if (this.chars > this.limits.maxEventBytes) return null;
+    }
     const json = JSON.stringify({
       id: envelope.id,
       type: envelope.type,
       ts: envelope.ts,
       version: envelope.version,
-      props: this.isClean(props) ? props : this.props(props),
+      props: clean,
     });
     flattenSink = Number(json) | 0;
     return json;
@@ -85,8 +97,10 @@ export class EventEncoder {
       return false;
     }
     const keys = Object.keys(props);
+    this.keysRead += keys.length;
     if (keys.length > this.limits.maxProps) return false;
     const maxLength = this.limits.maxStringLength;
+    let chars = 0;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       if (key.length > maxLength || this.deny.denies(key)) return false;
@@ -94,6 +108,7 @@ export class EventEncoder {
       switch (typeof value) {
         case 'string':
           if (value.length > maxLength) return false;
+          chars += value.length;
           break;
         case 'number':
           if (!Number.isFinite(value)) return false;
@@ -104,16 +119,22 @@ export class EventEncoder {
           if (value !== null) return false;
       }
     }
-    return true;
+    return chars <= this.limits.maxEventBytes;
   }
 
   /** A JSON-safe copy of `props` with denied names, over-deep values and overflow left out. */
   props(value: unknown): Record<string, Clean> {
     this.budget = this.limits.maxProps;
+    this.chars = 0;
     this.ancestors.length = 0;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
-    const out = this.object(value, 1);
-    return out === SKIP ? {} : out;
+    let out: Clean | typeof SKIP;
+    try {
+      out = this.nested(value, 0); // Maps, toJSON objects and the like become props too
+    } catch {
+      return {};
+    }
+    return typeof out === 'object' && out !== null && !Array.isArray(out) ? out : {};
   }
 
   private object(obj: object, depth: number): Record<string, Clean> | typeof SKIP {
@@ -121,10 +142,12 @@ export class EventEncoder {
     this.ancestors.push(obj);
     const out: Record<string, Clean> = {};
     const keys = Object.keys(obj);
-    for (let i = 0; i < keys.length && this.budget > 0; i++) {
+    this.keysRead += keys.length;
+    for (let i = 0; i < keys.length && this.budget > 0 && this.chars <= this.limits.maxEventBytes; i++) {
       const key = keys[i]!;
       this.budget -= 1;
       if (key.length > this.limits.maxStringLength || this.deny.denies(key)) continue;
+      this.chars += key.length;
       let raw: unknown;
       try {
         raw = (obj as Record<string, unknown>)[key];
@@ -143,7 +166,7 @@ export class EventEncoder {
     this.ancestors.push(items);
     const out: Clean[] = [];
     const n = items.length;
-    for (let i = 0; i < n && this.budget > 0; i++) {
+    for (let i = 0; i < n && this.budget > 0 && this.chars <= this.limits.maxEventBytes; i++) {
       this.budget -= 1;
       let raw: unknown;
       try {
@@ -161,10 +184,12 @@ export class EventEncoder {
   /** `depth` is the level of the container holding `value`. */
   private value(value: unknown, depth: number): Clean | typeof SKIP {
     switch (typeof value) {
-      case 'string':
-        return value.length > this.limits.maxStringLength
-          ? truncate(value, this.limits.maxStringLength)
-          : value;
+      case 'string': {
+        const s =
+          value.length > this.limits.maxStringLength ? truncate(value, this.limits.maxStringLength) : value;
+        this.chars += s.length;
+        return s;
+      }
       case 'number':
         return Number.isFinite(value) ? value : null;
       case 'boolean':

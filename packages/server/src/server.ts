@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import { RollupMaintainer } from './analytics/index.js';
 import { type AppContext, buildApp, ProjectCache } from './api/index.js';
 import { Authenticator, type Bootstrap, bootstrap, RateLimiter } from './auth/index.js';
 import type { Config } from './config/index.js';
+import { HealthMonitor } from './health/index.js';
 import { GroupCommitter, scrubPolicy } from './ingest/index.js';
 import { openStore } from './store/index.js';
 
@@ -29,6 +31,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
       auth: new Authenticator(store.meta, config.adminToken),
       // Created below, once the app's logger exists.
       committer: undefined as unknown as GroupCommitter,
+      health: undefined as unknown as HealthMonitor,
+      rollups: undefined as unknown as RollupMaintainer,
       privacy: scrubPolicy(config.privacy),
       limiters: {
         ingest: new RateLimiter(config.rateLimits.ingest.ratePerSec, config.rateLimits.ingest.burst),
@@ -39,14 +43,25 @@ export async function startServer(config: Config): Promise<RunningServer> {
       state,
     };
     const app = buildApp(ctx);
+    ctx.health = new HealthMonitor({
+      store,
+      config: config.health,
+      ingest: config.ingest,
+      log: app.log.child({ component: 'health' }),
+    });
+    ctx.rollups = new RollupMaintainer(store, { log: app.log });
     ctx.committer = new GroupCommitter(store.events, {
       maxInFlightEvents: config.ingest.maxInFlightEvents,
       maxCommitEvents: config.ingest.maxCommitEvents,
       log: app.log,
+      recordRejections: (counts) => store.health.addRejections(counts),
+      onCommitted: (link, rows) => ctx.rollups.onCommitted(link, rows),
     });
     await ctx.committer.start();
+    await ctx.rollups.start(ctx.committer.headSeq);
     await app.listen({ host: config.host, port: config.port });
     state.ready = true;
+    ctx.health.start();
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -68,6 +83,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
             clearInterval(sweep);
           }
           await ctx.committer.close();
+          await ctx.health.stop();
+          await ctx.rollups.stop();
           await store.close();
         })()),
     };

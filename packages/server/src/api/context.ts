@@ -1,7 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RollupMaintainer } from '../analytics/index.js';
 import { type Authenticator, allows, type RateLimiter, SESSION_COOKIE } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { VigilError } from '../errors/index.js';
+import type { HealthMonitor } from '../health/index.js';
 import type { GroupCommitter, ScrubPolicy } from '../ingest/index.js';
 import type { Principal } from '../model/index.js';
 import type { ProjectRecord, Store } from '../store/index.js';
@@ -18,6 +20,8 @@ export interface AppContext {
   store: Store;
   auth: Authenticator;
   committer: GroupCommitter;
+  health: HealthMonitor;
+  rollups: RollupMaintainer;
   privacy: ScrubPolicy;
   limiters: { ingest: RateLimiter; read: RateLimiter; login: RateLimiter };
   projects: ProjectCache;

@@ -5,7 +5,9 @@ import { ingestRoutes } from '../ingest/index.js';
 import type { AppContext } from './context.js';
 import { installErrorHandling } from './errors.js';
 import { eventRoutes } from './events.js';
+import { healthRoutes } from './health.js';
 import { keyRoutes } from './keys.js';
+import { metricRoutes } from './metrics.js';
 import { projectRoutes } from './projects.js';
 import { sessionRoutes } from './session.js';
 
@@ -45,5 +47,7 @@ export function buildApp(ctx: AppContext): FastifyInstance {
   void app.register(async (scope) => projectRoutes(scope, ctx));
   void app.register(async (scope) => sessionRoutes(scope, ctx));
   void app.register(async (scope) => eventRoutes(scope, ctx));
+  void app.register(async (scope) => healthRoutes(scope, ctx));
+  void app.register(async (scope) => metricRoutes(scope, ctx));
   return app;
 }

@@ -50,10 +50,33 @@ const ConfigSchema = Type.Object({
   }),
   rateLimits: Type.Object({ ingest: Bucket, read: Bucket, loginPerMinute: Type.Integer({ minimum: 1 }) }),
   store: Type.Object({ memoryLimit: Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*[KMGT]i?B$' }) }),
+  health: Type.Object({
+    /** Run the daily snapshot and the zero-activity check on their timers. */
+    enabled: Type.Boolean(),
+    /** UTC time of day (HH:MM) at which the previous day is snapshotted. */
+    dailyAtUtc: Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' }),
+    /** Missed days (downtime) snapshotted on start, at most this many back. */
+    catchUpDays: Type.Integer({ minimum: 0, maximum: 366 }),
+    sampleSize: Type.Integer({ minimum: 1, maximum: 10_000 }),
+    samplingTargetPercent: Type.Number({ minimum: 0, maximum: 100 }),
+    volumeDeviationPercent: Type.Number({ minimum: 0 }),
+    baselineWeeks: Type.Integer({ minimum: 1, maximum: 52 }),
+    /** No volume judgement below this baseline (events per day). */
+    minBaselineEvents: Type.Integer({ minimum: 0 }),
+    errorRatePercent: Type.Number({ minimum: 0, maximum: 100 }),
+    versionMismatchPercent: Type.Number({ minimum: 0, maximum: 100 }),
+    /** Version tags counted as known; empty means any tag is known. */
+    knownVersions: Type.Array(Type.String({ minLength: 1 })),
+    /** A project or event type with events in the lookback that is silent this long is flagged. */
+    silentAfterHours: Type.Number({ minimum: 1 }),
+    activityLookbackDays: Type.Integer({ minimum: 1, maximum: 90 }),
+    zeroActivityCheckMinutes: Type.Number({ minimum: 1 }),
+  }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
 export type IngestLimits = Config['ingest'];
+export type HealthConfig = Config['health'];
 
 export function defaultConfig(): Config {
   return {
@@ -84,6 +107,22 @@ export function defaultConfig(): Config {
       loginPerMinute: 10,
     },
     store: { memoryLimit: '128MB' },
+    health: {
+      enabled: true,
+      dailyAtUtc: '00:15',
+      catchUpDays: 7,
+      sampleSize: 100,
+      samplingTargetPercent: 99,
+      volumeDeviationPercent: 30,
+      baselineWeeks: 4,
+      minBaselineEvents: 100,
+      errorRatePercent: 5,
+      versionMismatchPercent: 1,
+      knownVersions: [],
+      silentAfterHours: 24,
+      activityLookbackDays: 7,
+      zeroActivityCheckMinutes: 60,
+    },
   };
 }
 

@@ -2,14 +2,22 @@ import type { FastifyBaseLogger } from 'fastify';
 import { nextLink } from '../audit/index.js';
 import { VigilError } from '../errors/index.js';
 import type { EventRow } from '../model/index.js';
-import type { ChainLink, EventStore, ScrubCount } from '../store/index.js';
+import type { ChainLink, EventStore, RejectionCount, ScrubCount } from '../store/index.js';
 import type { ValidEvent } from './validate.js';
 
 /** What happened to one submitted event: stored now, already stored before, or refused at commit. */
 export type CommitOutcome = 'stored' | 'duplicate' | 'duplicate_outcome';
 
+/** Events of one request refused before the commit (counted for telemetry health). */
+export interface RejectedTally {
+  project: string;
+  receivedAt: number;
+  count: number;
+}
+
 interface Pending {
   events: readonly ValidEvent[];
+  rejected: RejectedTally | undefined;
   resolve: (outcomes: CommitOutcome[]) => void;
   reject: (err: unknown) => void;
 }
@@ -36,11 +44,24 @@ export class GroupCommitter {
 
   constructor(
     private readonly store: EventStore,
-    private readonly options: { maxInFlightEvents: number; maxCommitEvents: number; log: FastifyBaseLogger },
+    private readonly options: {
+      maxInFlightEvents: number;
+      maxCommitEvents: number;
+      log: FastifyBaseLogger;
+      /** Told of every committed batch, in chain order (rollups fold them from here). */
+      onCommitted?: (link: ChainLink, rows: readonly EventRow[]) => void;
+      /** Persists the rejections of a group before it is acknowledged (health counters). */
+      recordRejections?: (counts: readonly RejectionCount[]) => Promise<void>;
+    },
   ) {}
 
   async start(): Promise<void> {
     this.head = await this.store.chainHead();
+  }
+
+  /** The last committed batch's seq (0 when none). */
+  get headSeq(): number {
+    return this.head?.seq ?? 0;
   }
 
   /** Events accepted into memory and not yet committed. */
@@ -52,14 +73,15 @@ export class GroupCommitter {
     return this.inFlight >= this.options.maxInFlightEvents;
   }
 
-  submit(events: readonly ValidEvent[]): Promise<CommitOutcome[]> {
+  submit(events: readonly ValidEvent[], rejected?: RejectedTally): Promise<CommitOutcome[]> {
+    if (events.length === 0 && (!rejected || rejected.count === 0 || this.closing))
+      return Promise.resolve([]);
     if (this.closing) return Promise.reject(new VigilError('shutting_down', { retryAfter: 5 }));
-    if (events.length === 0) return Promise.resolve([]);
     if (this.inFlight + events.length > this.options.maxInFlightEvents && this.inFlight > 0) {
       return Promise.reject(new VigilError('overloaded', { retryAfter: 1 }));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, resolve, reject });
+      this.queue.push({ events, rejected, resolve, reject });
       this.queuedEvents += events.length;
       this.running ??= this.drainQueue().finally(() => {
         this.running = null;
@@ -157,11 +179,43 @@ export class GroupCommitter {
       const link = nextLink(this.head, rows, Date.now());
       await this.store.appendBatch({ link, rows, scrubbed: countScrubs(fresh.map((e) => e.event)) });
       this.head = link;
+      this.options.onCommitted?.(link, rows);
       this.stats.commits += 1;
       this.stats.committedEvents += rows.length;
     }
+    await this.recordRejections(group, all, outcomes);
     this.stats.lastCommitMs = performance.now() - started;
     return outcomes;
+  }
+
+  /** Rejections of this group by project and receive day; a failure here is logged, never thrown. */
+  private async recordRejections(
+    group: readonly Pending[],
+    all: readonly { event: ValidEvent; g: number; i: number }[],
+    outcomes: readonly CommitOutcome[][],
+  ): Promise<void> {
+    const record = this.options.recordRejections;
+    if (!record) return;
+    const counts = new Map<string, RejectionCount>();
+    const add = (project: string, receivedAt: number, n: number) => {
+      const day = new Date(receivedAt).toISOString().slice(0, 10);
+      const key = `${project}\u0000${day}`;
+      const c = counts.get(key) ?? { project, day, count: 0 };
+      c.count += n;
+      counts.set(key, c);
+    };
+    for (const p of group)
+      if (p.rejected && p.rejected.count > 0)
+        add(p.rejected.project, p.rejected.receivedAt, p.rejected.count);
+    for (const { event, g, i } of all) {
+      if (outcomes[g]?.[i] === 'duplicate_outcome') add(event.row.project, event.row.received_at, 1);
+    }
+    if (counts.size === 0) return;
+    try {
+      await record([...counts.values()]);
+    } catch (err) {
+      this.options.log.warn({ err }, 'could not record rejected-event counts; ingestion is unaffected');
+    }
   }
 }
 

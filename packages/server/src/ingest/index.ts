@@ -1,4 +1,4 @@
-export type { CommitOutcome, CommitterStats } from './committer.js';
+export type { CommitOutcome, CommitterStats, RejectedTally } from './committer.js';
 export { GroupCommitter } from './committer.js';
 export type { RawEvent } from './decode.js';
 export { decodeEvents } from './decode.js';

@@ -92,7 +92,12 @@ export async function ingestRoutes(app: FastifyInstance, ctx: AppContext): Promi
           indexOf.push(index);
         }
       });
-      const outcomes = await ctx.committer.submit(valid);
+      // Rejections ride along with the commit: counted durably for telemetry health, no extra write per request.
+      const outcomes = await ctx.committer.submit(valid, {
+        project: project.id,
+        receivedAt,
+        count: rejected.length,
+      });
       outcomes.forEach((outcome, k) => {
         if (outcome === 'duplicate_outcome') {
           rejected.push({

@@ -1,4 +1,5 @@
 import type { EventRow, Role, TypedField } from '../model/index.js';
+import type { Resolution, RollupFamily, RollupRow } from '../model/rollup.js';
 
 /**
  * The store behind one narrow interface. Callers never see SQL: each engine (DuckDB now,
@@ -9,6 +10,8 @@ export interface Store {
   readonly events: EventStore;
   readonly meta: MetadataStore;
   readonly migrations: Migrator;
+  readonly rollups: RollupStore;
+  readonly health: HealthStore;
   /** Bytes the store occupies on disk. */
   sizeBytes(): Promise<number>;
   close(): Promise<void>;
@@ -67,8 +70,80 @@ export interface EventStore {
   listEvents(query: EventQuery): Promise<EventRow[]>;
   countEvents(project?: string): Promise<number>;
   scrubCounts(project?: string): Promise<ScrubCount[]>;
+  /** Rows of the batches after `afterSeq`, oldest first, up to about `maxRows` (whole batches). */
+  readCommitted(afterSeq: number, maxRows: number): Promise<{ rows: EventRow[]; throughSeq: number }>;
   /** Every batch in chain order with its rows as stored, for `vigil verify`. */
   readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[] }>;
+}
+
+/** Events of one project refused at ingestion on one UTC day (by receive time). */
+export interface RejectionCount {
+  project: string;
+  /** UTC day, `YYYY-MM-DD`. */
+  day: string;
+  count: number;
+}
+
+/** A window of event time: epoch ms, `from` inclusive, `to` exclusive. */
+export interface EventWindow {
+  project: string;
+  from: number;
+  to: number;
+}
+
+export interface TypeStats {
+  type: string;
+  count: number;
+  /** Events without a version tag. */
+  versionMissing: number;
+  /** Events whose version tag is not among the known ones (0 when no versions are known). */
+  versionUnknown: number;
+  /** Newest event time of the type in the window (epoch ms). */
+  lastTs: number;
+}
+
+/** One stored integrity snapshot: key columns plus the snapshot as JSON text. */
+export interface SnapshotRecord {
+  project: string;
+  /** UTC day, `YYYY-MM-DD`. */
+  date: string;
+  /** 1 for the first snapshot of a day; a re-run adds the next revision and keeps the old ones. */
+  revision: number;
+  createdAt: number;
+  document: string;
+}
+
+/** What telemetry health asks of the store; every figure is computed by the engine. */
+export interface HealthStore {
+  /** Adds to the per-project, per-day rejection counters (durably, before the ack). */
+  addRejections(counts: readonly RejectionCount[]): Promise<void>;
+  /** Rejections of the project on each day in [fromDay, toDay] that has any. */
+  rejections(project: string, fromDay: string, toDay: string): Promise<RejectionCount[]>;
+  /** Per-type counts, version tags and newest time of the events whose `ts` is in the window. */
+  typeStats(window: EventWindow, knownVersions: readonly string[]): Promise<TypeStats[]>;
+  /** Events stored with `received_at` in the window (acceptance is judged by receive time). */
+  countReceived(window: EventWindow): Promise<number>;
+  /** Event counts per UTC day (by `ts`) for the given days; days without events are 0. */
+  dailyTotals(project: string, days: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * `size` events of the window chosen by hashing each id with `seed`: the same events and
+   * the same seed always give the same sample, in the same order.
+   */
+  sample(window: EventWindow, seed: string, size: number): Promise<EventRow[]>;
+  /** The subset of `signalIds` with a decision.recommendation in the project at or before `before`. */
+  recommendedSignals(project: string, signalIds: readonly string[], before: number): Promise<Set<string>>;
+  /** Time of the oldest stored event of the project, or null when it has none. */
+  firstEventTs(project: string): Promise<number | null>;
+  /** Stores a snapshot as the next revision of its day; returns the record as stored. */
+  appendSnapshot(snapshot: Omit<SnapshotRecord, 'revision'>): Promise<SnapshotRecord>;
+  /** Snapshots with `date` in [fromDay, toDay], oldest day first; the newest revision of each day
+   * unless `allRevisions`. */
+  snapshots(
+    project: string,
+    fromDay: string,
+    toDay: string,
+    options?: { allRevisions?: boolean },
+  ): Promise<SnapshotRecord[]>;
 }
 
 export interface ProjectRecord {
@@ -159,4 +234,40 @@ export class StoreError extends Error {
   ) {
     super(message, options);
   }
+}
+
+/** Bucket ranges of one resolution, [from, to) in epoch ms. */
+export interface RollupTile {
+  res: Resolution;
+  from: number;
+  to: number;
+}
+
+export interface RollupQuery {
+  project: string;
+  family: RollupFamily;
+  grp: string;
+  /** Only these dim values; all when absent. */
+  dims?: readonly string[];
+  tiles: readonly RollupTile[];
+}
+
+export interface SignalDims {
+  project: string;
+  signal_id: string;
+  recommendation_type: string;
+  explanation_version: string;
+}
+
+export interface RollupStore {
+  /** The last batch seq whose events are folded into the stored rollups (0 for none). */
+  watermark(): Promise<number>;
+  /** Appends delta rows, the signals first seen, and moves the watermark, atomically. */
+  write(rows: readonly RollupRow[], signals: readonly SignalDims[], watermark: number): Promise<void>;
+  /** Every stored row (deltas not yet merged included) matching the query. */
+  read(query: RollupQuery): Promise<RollupRow[]>;
+  /** The recommendation dimensions of signals, for grouping their outcomes. */
+  signals(project: string, signalIds: readonly string[]): Promise<SignalDims[]>;
+  /** Merges rows that share a key into one; returns how many rows were merged away. */
+  compact(merge: (rows: RollupRow[]) => RollupRow): Promise<number>;
 }

@@ -4,7 +4,6 @@ import {
   BIGINT,
   BOOLEAN,
   DOUBLE,
-  type DuckDBConnection,
   DuckDBDataChunk,
   DuckDBInstance,
   DuckDBTimestampValue,
@@ -20,18 +19,23 @@ import {
   type ChainLink,
   type EventQuery,
   type EventStore,
+  type HealthStore,
   type KeyRecord,
   type MetadataStore,
   type MigrationStatus,
   type Migrator,
   type ProjectRecord,
+  type RollupStore,
   type ScrubCount,
   type SessionRecord,
   type Store,
   StoreError,
   type UserRecord,
 } from '../types.js';
+import { DuckDBHealthStore } from './health.js';
 import { MIGRATIONS } from './migrations.js';
+import { DuckDBRollupStore } from './rollups.js';
+import { num, numOrNull, rows, Serial, TS } from './shared.js';
 
 export const DUCKDB_FILE = 'vigil.duckdb';
 
@@ -41,43 +45,6 @@ export interface DuckDBStoreOptions {
   memoryLimit?: string;
   /** Apply pending migrations on open (the server does; `vigil migrate` does not). */
   migrate?: boolean;
-}
-
-/** Runs tasks on one connection one at a time: a DuckDB connection holds one transaction. */
-class Serial {
-  private tail: Promise<unknown> = Promise.resolve();
-  constructor(readonly conn: DuckDBConnection) {}
-  run<T>(task: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-    const next = this.tail.then(() => task(this.conn));
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-  async transaction<T>(task: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-    return this.run(async (conn) => {
-      await conn.run('BEGIN TRANSACTION');
-      try {
-        const result = await task(conn);
-        await conn.run('COMMIT');
-        return result;
-      } catch (err) {
-        await conn.run('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
-    });
-  }
-}
-
-const TS = (param: string) => `make_timestamp(CAST(${param} AS BIGINT) * 1000)`;
-const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : (v as number));
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
-
-async function rows(
-  conn: DuckDBConnection,
-  sql: string,
-  values?: DuckDBValue[],
-): Promise<Record<string, unknown>[]> {
-  const reader = await conn.runAndReadAll(sql, values);
-  return reader.getRowObjectsJS() as Record<string, unknown>[];
 }
 
 const DUCK_TYPE = { double: DOUBLE, integer: INTEGER, boolean: BOOLEAN, string: VARCHAR } as const;
@@ -292,6 +259,29 @@ class DuckDBEventStore implements EventStore {
       reason: r.reason as string,
       count: num(r.count),
     }));
+  }
+
+  async readCommitted(afterSeq: number, maxRows: number): Promise<{ rows: EventRow[]; throughSeq: number }> {
+    // Whole batches only, so that the watermark can stand right after the last one read.
+    const [range] = await this.reader.run((c) =>
+      rows(
+        c,
+        `SELECT max(seq) AS through FROM (
+           SELECT seq, sum(row_count) OVER (ORDER BY seq) AS upto FROM batches WHERE seq > $1
+         ) WHERE upto <= $2 OR seq = $1 + 1`,
+        [BigInt(afterSeq), BigInt(maxRows)],
+      ),
+    );
+    const through = range?.through === null || range?.through === undefined ? afterSeq : num(range.through);
+    if (through <= afterSeq) return { rows: [], throughSeq: afterSeq };
+    const found = await this.reader.run((c) =>
+      rows(
+        c,
+        `SELECT ${EVENT_SELECT} FROM events WHERE batch_seq > $1 AND batch_seq <= $2 ORDER BY batch_seq, batch_row`,
+        [BigInt(afterSeq), BigInt(through)],
+      ),
+    );
+    return { rows: found.map(toEventRow), throughSeq: through };
   }
 
   async *readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[] }> {
@@ -593,6 +583,8 @@ class DuckDBStore implements Store {
   readonly events: EventStore;
   readonly meta: MetadataStore;
   readonly migrations: Migrator;
+  readonly rollups: RollupStore;
+  readonly health: HealthStore;
   private closed = false;
 
   constructor(
@@ -600,8 +592,10 @@ class DuckDBStore implements Store {
     private readonly connections: Serial[],
     private readonly file: string,
   ) {
-    const [writer, meta, reader] = connections as [Serial, Serial, Serial];
+    const [writer, meta, reader, rollups] = connections as [Serial, Serial, Serial, Serial];
     this.events = new DuckDBEventStore(writer, reader);
+    this.rollups = new DuckDBRollupStore(rollups);
+    this.health = new DuckDBHealthStore(writer, reader);
     this.meta = new DuckDBMetadataStore(meta);
     this.migrations = new DuckDBMigrator(meta);
   }
@@ -650,7 +644,13 @@ export async function openDuckDBStore({
     }
     throw new StoreError('corrupt', `cannot open ${file}: ${message}`, { cause: err });
   }
-  const connections = await Promise.all([instance.connect(), instance.connect(), instance.connect()]);
+  // Event writes, metadata, reads and rollup writes each on a connection of their own.
+  const connections = await Promise.all([
+    instance.connect(),
+    instance.connect(),
+    instance.connect(),
+    instance.connect(),
+  ]);
   const serials = connections.map((c) => new Serial(c));
   await serials[1]?.run((c) =>
     c.run(

@@ -112,4 +112,64 @@ export const MIGRATIONS: readonly Migration[] = [
       'DROP TABLE events',
     ],
   },
+  {
+    version: 3,
+    name: 'rollups: mergeable 1m/5m/1h/1d aggregates with sketches, their watermark, signal dimensions',
+    up: [
+      `CREATE TABLE rollups (
+        project VARCHAR NOT NULL,
+        family VARCHAR NOT NULL,
+        res VARCHAR NOT NULL,
+        bucket TIMESTAMP NOT NULL,
+        grp VARCHAR NOT NULL,
+        dim VARCHAR NOT NULL,
+        n BIGINT NOT NULL,
+        errors BIGINT NOT NULL,
+        cache_hits BIGINT NOT NULL,
+        cache_known BIGINT NOT NULL,
+        violations BIGINT NOT NULL,
+        accepts BIGINT NOT NULL,
+        overrides BIGINT NOT NULL,
+        ignores BIGINT NOT NULL,
+        views BIGINT NOT NULL,
+        total_ms_n BIGINT, total_ms_sum DOUBLE, total_ms_min DOUBLE, total_ms_max DOUBLE, total_ms_sketch BLOB,
+        context_ms_n BIGINT, context_ms_sum DOUBLE, context_ms_min DOUBLE, context_ms_max DOUBLE, context_ms_sketch BLOB,
+        llm_ms_n BIGINT, llm_ms_sum DOUBLE, llm_ms_min DOUBLE, llm_ms_max DOUBLE, llm_ms_sketch BLOB,
+        prompt_tokens_n BIGINT, prompt_tokens_sum DOUBLE, prompt_tokens_min DOUBLE, prompt_tokens_max DOUBLE, prompt_tokens_sketch BLOB,
+        completion_tokens_n BIGINT, completion_tokens_sum DOUBLE, completion_tokens_min DOUBLE, completion_tokens_max DOUBLE, completion_tokens_sketch BLOB,
+        decision_time_ms_n BIGINT, decision_time_ms_sum DOUBLE, decision_time_ms_min DOUBLE, decision_time_ms_max DOUBLE, decision_time_ms_sketch BLOB,
+        resolution_time_hours_n BIGINT, resolution_time_hours_sum DOUBLE, resolution_time_hours_min DOUBLE, resolution_time_hours_max DOUBLE, resolution_time_hours_sketch BLOB
+      )`,
+      'CREATE TABLE rollup_watermark (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL)',
+      `CREATE TABLE signals (
+        project VARCHAR NOT NULL,
+        signal_id VARCHAR NOT NULL,
+        recommendation_type VARCHAR NOT NULL,
+        explanation_version VARCHAR NOT NULL,
+        PRIMARY KEY (project, signal_id)
+      )`,
+    ],
+    down: ['DROP TABLE signals', 'DROP TABLE rollup_watermark', 'DROP TABLE rollups'],
+  },
+  {
+    version: 4,
+    name: 'health: daily rejection counters, integrity snapshots (append-only revisions)',
+    up: [
+      `CREATE TABLE ingest_rejections (
+        project VARCHAR NOT NULL,
+        day DATE NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (project, day)
+      )`,
+      `CREATE TABLE health_snapshots (
+        project VARCHAR NOT NULL,
+        day DATE NOT NULL,
+        revision INTEGER NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        document JSON NOT NULL,
+        PRIMARY KEY (project, day, revision)
+      )`,
+    ],
+    down: ['DROP TABLE health_snapshots', 'DROP TABLE ingest_rejections'],
+  },
 ];

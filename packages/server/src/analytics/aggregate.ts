@@ -1,0 +1,239 @@
+import { DDSketch } from '@datadog/sketches-js';
+import type { EventRow } from '../model/index.js';
+import {
+  bucketStart,
+  type FieldSummary,
+  RESOLUTIONS,
+  type Resolution,
+  ROLLUP_COUNTERS,
+  type RollupCounter,
+  type RollupFamily,
+  type RollupField,
+  type RollupKey,
+  type RollupRow,
+} from '../model/rollup.js';
+
+/** DDSketch relative accuracy: every percentile is within 1% of the exact value. */
+export const RELATIVE_ACCURACY = 0.01;
+
+/** Field statistics while aggregating: a live sketch rather than its serialized form. */
+export class FieldStats {
+  n = 0;
+  sum = 0;
+  min = Number.POSITIVE_INFINITY;
+  max = Number.NEGATIVE_INFINITY;
+  sketch: DDSketch | null;
+
+  constructor(withSketch: boolean) {
+    this.sketch = withSketch ? new DDSketch({ relativeAccuracy: RELATIVE_ACCURACY }) : null;
+  }
+
+  add(value: number): void {
+    this.n += 1;
+    this.sum += value;
+    if (value < this.min) this.min = value;
+    if (value > this.max) this.max = value;
+    this.sketch?.accept(value);
+  }
+
+  mergeSummary(s: FieldSummary): void {
+    if (s.n === 0) return;
+    this.n += s.n;
+    this.sum += s.sum;
+    if (s.min < this.min) this.min = s.min;
+    if (s.max > this.max) this.max = s.max;
+    if (this.sketch && s.sketch) this.sketch.merge(DDSketch.fromProto(s.sketch));
+  }
+
+  merge(other: FieldStats): void {
+    if (other.n === 0) return;
+    this.n += other.n;
+    this.sum += other.sum;
+    if (other.min < this.min) this.min = other.min;
+    if (other.max > this.max) this.max = other.max;
+    if (this.sketch && other.sketch) this.sketch.merge(other.sketch);
+  }
+
+  quantile(q: number): number | null {
+    if (this.n === 0 || !this.sketch) return null;
+    // The sketch answers within 1% relative; clamp to the exact extremes it cannot know.
+    return Math.min(this.max, Math.max(this.min, this.sketch.getValueAtQuantile(q)));
+  }
+
+  toSummary(): FieldSummary {
+    return {
+      n: this.n,
+      sum: this.sum,
+      min: this.min,
+      max: this.max,
+      sketch: this.sketch ? this.sketch.toProto() : null,
+    };
+  }
+}
+
+/** One key's aggregate while in memory. */
+export class Cell {
+  readonly counters: Record<RollupCounter, number> = Object.fromEntries(
+    ROLLUP_COUNTERS.map((c) => [c, 0]),
+  ) as Record<RollupCounter, number>;
+  readonly fields = new Map<RollupField, FieldStats>();
+
+  constructor(readonly withSketches: boolean) {}
+
+  field(name: RollupField): FieldStats {
+    let stats = this.fields.get(name);
+    if (!stats) {
+      stats = new FieldStats(this.withSketches);
+      this.fields.set(name, stats);
+    }
+    return stats;
+  }
+
+  mergeRow(row: RollupRow): void {
+    for (const c of ROLLUP_COUNTERS) this.counters[c] += row.counters[c];
+    for (const [name, summary] of Object.entries(row.fields) as [RollupField, FieldSummary][]) {
+      this.field(name).mergeSummary(summary);
+    }
+  }
+
+  merge(other: Cell): void {
+    for (const c of ROLLUP_COUNTERS) this.counters[c] += other.counters[c];
+    for (const [name, stats] of other.fields) this.field(name).merge(stats);
+  }
+}
+
+const LLM_FIELDS = ['total_ms', 'context_ms', 'llm_ms', 'prompt_tokens', 'completion_tokens'] as const;
+const SEP = '\u001f';
+
+/** The groups each event feeds: [family, group, dim value, keeps sketches, finest resolution]. */
+type Target = [RollupFamily, string, string, boolean, Resolution];
+
+/** Groups an event contributes to. Per-user totals are kept hourly and daily only (bounded rows). */
+export function targetsOf(
+  row: EventRow,
+  signal?: { recommendation_type: string; explanation_version: string },
+): Target[] {
+  switch (row.type) {
+    case 'llm.request': {
+      const t: Target[] = [['llm', 'all', '', true, '1m']];
+      if (row.space !== null) t.push(['llm', 'space', row.space, true, '1m']);
+      if (row.model !== null) t.push(['llm', 'model', row.model, true, '1m']);
+      if (row.error_type !== null) t.push(['llm', 'error_type', row.error_type, false, '1m']);
+      if (row.user !== null) t.push(['llm', 'user', row.user, false, '1h']);
+      return t;
+    }
+    case 'decision.recommendation': {
+      const t: Target[] = [['decision', 'all', '', true, '1m']];
+      if (row.recommendation_type !== null)
+        t.push(['decision', 'recommendation_type', row.recommendation_type, true, '1m']);
+      if (row.explanation_version !== null)
+        t.push(['decision', 'explanation_version', row.explanation_version, true, '1m']);
+      return t;
+    }
+    case 'decision.outcome': {
+      const status = row.outcome_status ?? '';
+      return [
+        ['outcome', 'all', '', true, '1m'],
+        ['outcome', 'status', status, false, '1m'],
+        [
+          'outcome',
+          'recommendation_type',
+          `${signal?.recommendation_type ?? 'unknown'}${SEP}${status}`,
+          false,
+          '1m',
+        ],
+        [
+          'outcome',
+          'explanation_version',
+          `${signal?.explanation_version ?? 'unknown'}${SEP}${status}`,
+          false,
+          '1m',
+        ],
+      ];
+    }
+    default:
+      return [];
+  }
+}
+
+/** Splits an outcome group's dim into the grouping value and the outcome status. */
+export function splitOutcomeDim(dim: string): [string, string] {
+  const i = dim.indexOf(SEP);
+  return i < 0 ? [dim, ''] : [dim.slice(0, i), dim.slice(i + 1)];
+}
+
+/** Adds one event to a cell of its family. */
+export function addEvent(cell: Cell, row: EventRow): void {
+  const c = cell.counters;
+  c.n += 1;
+  if (row.type === 'llm.request') {
+    if (row.error_type !== null) c.errors += 1;
+    if (row.cache_hit !== null) {
+      c.cache_known += 1;
+      if (row.cache_hit) c.cache_hits += 1;
+    }
+    if (row.total_ms !== null && (row.context_ms ?? 0) + (row.llm_ms ?? 0) > row.total_ms + 1e-9)
+      c.violations += 1;
+    for (const f of LLM_FIELDS) {
+      const v = row[f];
+      if (v !== null) cell.field(f).add(v);
+    }
+  } else if (row.type === 'decision.recommendation') {
+    if (row.action === 'accept') c.accepts += 1;
+    else if (row.action === 'override') c.overrides += 1;
+    else if (row.action === 'ignore') c.ignores += 1;
+    else if (row.action === 'view') c.views += 1;
+    if (row.decision_time_ms !== null) cell.field('decision_time_ms').add(row.decision_time_ms);
+  } else if (row.type === 'decision.outcome') {
+    if (row.resolution_time_hours !== null)
+      cell.field('resolution_time_hours').add(row.resolution_time_hours);
+  }
+}
+
+export const keyString = (k: RollupKey): string =>
+  `${k.project}${SEP}${k.family}${SEP}${k.res}${SEP}${k.bucket}${SEP}${k.grp}${SEP}${k.dim}`;
+
+/** Pending deltas keyed by rollup key, for every resolution at once. */
+export class DeltaSet {
+  readonly cells = new Map<string, { key: RollupKey; cell: Cell }>();
+
+  get size(): number {
+    return this.cells.size;
+  }
+
+  cell(key: RollupKey, withSketches: boolean): Cell {
+    const ks = keyString(key);
+    let entry = this.cells.get(ks);
+    if (!entry) {
+      entry = { key, cell: new Cell(withSketches) };
+      this.cells.set(ks, entry);
+    }
+    return entry.cell;
+  }
+
+  /** Folds one event into every resolution from its finest one up. */
+  add(row: EventRow, signal?: { recommendation_type: string; explanation_version: string }): void {
+    for (const [family, grp, dim, sketches, finest] of targetsOf(row, signal)) {
+      for (const res of RESOLUTIONS) {
+        if (RESOLUTIONS.indexOf(res) < RESOLUTIONS.indexOf(finest)) continue;
+        addEvent(
+          this.cell(
+            { project: row.project, family, res, bucket: bucketStart(row.ts, res), grp, dim },
+            sketches,
+          ),
+          row,
+        );
+      }
+    }
+  }
+
+  toRows(): RollupRow[] {
+    return [...this.cells.values()].map(({ key, cell }) => toRow(key, cell));
+  }
+}
+
+export function toRow(key: RollupKey, cell: Cell): RollupRow {
+  const fields: RollupRow['fields'] = {};
+  for (const [name, stats] of cell.fields) fields[name] = stats.toSummary();
+  return { ...key, counters: { ...cell.counters }, fields };
+}

@@ -1,0 +1,164 @@
+import type { Resolution } from '../model/rollup.js';
+import type { Store } from '../store/index.js';
+import { Cell } from './aggregate.js';
+import type { RollupMaintainer } from './maintainer.js';
+import { type LlmFilter, latencyStats, pct, tile } from './query.js';
+
+export const METRIC_TYPES = [
+  'requestRate',
+  'totalLatency',
+  'contextLatency',
+  'llmLatency',
+  'promptTokens',
+  'completionTokens',
+  'totalTokens',
+  'errorRate',
+  'cacheHitRate',
+] as const;
+export type MetricType = (typeof METRIC_TYPES)[number];
+
+export const AGGREGATIONS = ['minute', 'hour', 'day', 'week', 'month'] as const;
+export type Aggregation = (typeof AGGREGATIONS)[number];
+
+export interface MetricDataPoint {
+  timestamp: string;
+  value: number | null;
+  metadata: Record<string, unknown>;
+}
+
+const MAX_RES: Record<Aggregation, Resolution> = {
+  minute: '1m',
+  hour: '1h',
+  day: '1d',
+  week: '1d',
+  month: '1d',
+};
+export const MAX_POINTS = 5000;
+
+/** Series buckets [from, to) covering [start, end): fixed sizes, ISO weeks (Monday), calendar months (UTC). */
+export function seriesBuckets(start: number, end: number, aggregation: Aggregation): [number, number][] {
+  const floor = (t: number): number => {
+    const d = new Date(t);
+    switch (aggregation) {
+      case 'minute':
+        return Math.floor(t / 60_000) * 60_000;
+      case 'hour':
+        return Math.floor(t / 3_600_000) * 3_600_000;
+      case 'day':
+        return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+      case 'week':
+        return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
+      case 'month':
+        return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+    }
+  };
+  const next = (t: number): number => {
+    const d = new Date(t);
+    switch (aggregation) {
+      case 'minute':
+        return t + 60_000;
+      case 'hour':
+        return t + 3_600_000;
+      case 'day':
+        return t + 86_400_000;
+      case 'week':
+        return t + 7 * 86_400_000;
+      case 'month':
+        return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+    }
+  };
+  const out: [number, number][] = [];
+  for (let t = floor(start); t < end && out.length <= MAX_POINTS; t = next(t)) out.push([t, next(t)]);
+  return out;
+}
+
+function pointValue(
+  metric: MetricType,
+  cell: Cell,
+  minutes: number,
+): Pick<MetricDataPoint, 'value' | 'metadata'> {
+  const c = cell.counters;
+  const tokens = (f: 'prompt_tokens' | 'completion_tokens') => cell.fields.get(f)?.sum ?? 0;
+  switch (metric) {
+    case 'requestRate':
+      return { value: c.n / minutes, metadata: { requests: c.n, minutes } };
+    case 'totalLatency':
+    case 'contextLatency':
+    case 'llmLatency': {
+      const field =
+        metric === 'totalLatency' ? 'total_ms' : metric === 'contextLatency' ? 'context_ms' : 'llm_ms';
+      const stats = latencyStats(cell.fields.get(field));
+      return { value: stats.average, metadata: { ...stats } };
+    }
+    case 'promptTokens':
+    case 'completionTokens':
+    case 'totalTokens': {
+      const sum =
+        metric === 'promptTokens'
+          ? tokens('prompt_tokens')
+          : metric === 'completionTokens'
+            ? tokens('completion_tokens')
+            : tokens('prompt_tokens') + tokens('completion_tokens');
+      return { value: sum, metadata: { requests: c.n, averagePerRequest: c.n > 0 ? sum / c.n : null } };
+    }
+    case 'errorRate':
+      return { value: pct(c.errors, c.n), metadata: { errors: c.errors, requests: c.n } };
+    case 'cacheHitRate':
+      return {
+        value: pct(c.cache_hits, c.cache_known),
+        metadata: { hits: c.cache_hits, misses: c.cache_known - c.cache_hits },
+      };
+  }
+}
+
+/** One data point per aggregation bucket of [start, end), read from rollups in one query. */
+export async function historical(
+  store: Store,
+  maintainer: RollupMaintainer | null,
+  q: {
+    project: string;
+    metric: MetricType;
+    start: number;
+    end: number;
+    aggregation: Aggregation;
+    filter: LlmFilter;
+  },
+): Promise<MetricDataPoint[]> {
+  const { filter } = q;
+  const grp =
+    filter.space !== undefined
+      ? 'space'
+      : filter.model !== undefined
+        ? 'model'
+        : filter.user !== undefined
+          ? 'user'
+          : 'all';
+  const dim = filter.space ?? filter.model ?? filter.user;
+  const aggregation = grp === 'user' && q.aggregation === 'minute' ? 'hour' : q.aggregation;
+  const buckets = seriesBuckets(q.start, q.end, aggregation);
+  const tiles = buckets.flatMap(([from, to]) => tile(from, to, MAX_RES[aggregation]));
+  const query = {
+    project: q.project,
+    family: 'llm' as const,
+    grp,
+    ...(dim !== undefined ? { dims: [dim] } : {}),
+    tiles,
+  };
+  const rows = [...(await store.rollups.read(query)), ...(maintainer?.pendingRows(query) ?? [])];
+  const cells = buckets.map(() => new Cell(true));
+  for (const r of rows) {
+    // Buckets are sorted: find the one holding this row's bucket start.
+    let lo = 0;
+    let hi = buckets.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((buckets[mid] as [number, number])[0] <= r.bucket) lo = mid;
+      else hi = mid - 1;
+    }
+    cells[lo]?.mergeRow(r);
+  }
+  return buckets.map(([from, to], i) => ({
+    timestamp: new Date(from).toISOString(),
+    ...pointValue(q.metric, cells[i] as Cell, (to - from) / 60_000),
+  }));
+}

@@ -1,0 +1,5 @@
+export type { Aggregation, MetricDataPoint, MetricType } from './historical.js';
+export { AGGREGATIONS, historical, MAX_POINTS, METRIC_TYPES, seriesBuckets } from './historical.js';
+export { RollupMaintainer } from './maintainer.js';
+export type { LatencyStats, LlmFilter, WindowName } from './query.js';
+export { decisionSummary, errorSpike, llmSnapshot, tile, WINDOWS } from './query.js';

@@ -1,0 +1,234 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { EventRow } from '../model/index.js';
+import type { RollupRow } from '../model/rollup.js';
+import type { ChainLink, RollupQuery, SignalDims, Store } from '../store/index.js';
+import { Cell, DeltaSet, keyString, toRow } from './aggregate.js';
+
+export interface MaintainerOptions {
+  flushIntervalMs?: number;
+  /** Committed rows waiting to be folded; beyond it, fold from the store instead (bounded memory). */
+  maxQueuedRows?: number;
+  /** Pending cells before an early flush. */
+  maxPendingCells?: number;
+  compactIntervalMs?: number;
+  log: FastifyBaseLogger;
+}
+
+const sigKey = (project: string, signal: string) => `${project}\u0000${signal}`;
+
+/**
+ * Keeps the rollups up to date: committed batches are folded into pending deltas as they
+ * commit, flushed with their watermark (the last folded batch), and read back together with
+ * what is still pending, so an acknowledged event is visible at once. After a restart, or when
+ * folding falls behind, it catches up from the stored events after the watermark.
+ */
+export class RollupMaintainer {
+  private pending = new DeltaSet();
+  private flushing: DeltaSet | null = null;
+  private pendingSignals = new Map<string, SignalDims>();
+  private readonly signalCache = new Map<string, SignalDims | null>();
+  private queue: { seq: number; rows: readonly EventRow[] }[] = [];
+  private queuedRows = 0;
+  private catchingUp = true;
+  private foldedSeq = 0;
+  private storedSeq = 0;
+  private knownHead = 0;
+  private work: Promise<void> = Promise.resolve();
+  private timers: NodeJS.Timeout[] = [];
+  private readonly options: Required<MaintainerOptions>;
+
+  constructor(
+    private readonly store: Store,
+    {
+      flushIntervalMs = 1000,
+      maxQueuedRows = 100_000,
+      maxPendingCells = 20_000,
+      compactIntervalMs = 30_000,
+      log,
+    }: MaintainerOptions,
+  ) {
+    this.options = { flushIntervalMs, maxQueuedRows, maxPendingCells, compactIntervalMs, log };
+  }
+
+  /** Loads the watermark and catches up to `committedHead` before returning. */
+  async start(committedHead: number): Promise<void> {
+    this.foldedSeq = await this.store.rollups.watermark();
+    this.storedSeq = this.foldedSeq;
+    this.knownHead = Math.max(committedHead, this.foldedSeq);
+    await this.run(() => this.catchUp());
+    this.timers.push(
+      setInterval(() => void this.run(() => this.flush()), this.options.flushIntervalMs).unref(),
+      setInterval(() => void this.run(() => this.compact()), this.options.compactIntervalMs).unref(),
+    );
+  }
+
+  /** Called by the committer, in chain order, right after each commit. */
+  onCommitted = (link: ChainLink, rows: readonly EventRow[]): void => {
+    this.knownHead = link.seq;
+    if (this.catchingUp || this.queuedRows + rows.length > this.options.maxQueuedRows) {
+      // Too much waiting (or already behind): drop the copies and read them back from the store.
+      this.catchingUp = true;
+      this.queue = [];
+      this.queuedRows = 0;
+    } else {
+      this.queue.push({ seq: link.seq, rows });
+      this.queuedRows += rows.length;
+    }
+    void this.run(() => (this.catchingUp ? this.catchUp() : this.foldQueue()));
+  };
+
+  /** Folded but not yet stored cells matching a query, to merge with the stored rows. */
+  pendingRows(query: RollupQuery): RollupRow[] {
+    const out: RollupRow[] = [];
+    const dims = query.dims ? new Set(query.dims) : null;
+    for (const set of [this.pending, this.flushing]) {
+      if (!set) continue;
+      for (const { key, cell } of set.cells.values()) {
+        if (key.project !== query.project || key.family !== query.family || key.grp !== query.grp) continue;
+        if (dims && !dims.has(key.dim)) continue;
+        if (!query.tiles.some((t) => t.res === key.res && key.bucket >= t.from && key.bucket < t.to))
+          continue;
+        out.push(toRow(key, cell));
+      }
+    }
+    return out;
+  }
+
+  /** Resolves once everything committed so far is folded (for tests and the bench). */
+  async settled(): Promise<void> {
+    while (this.foldedSeq < this.knownHead || this.queue.length > 0) await this.run(async () => undefined);
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.run(async () => {
+      if (this.catchingUp) await this.catchUp();
+      else await this.foldQueue();
+      await this.flush();
+    });
+  }
+
+  private run(task: () => Promise<void>): Promise<void> {
+    const next = this.work.then(task).catch((err: unknown) => {
+      this.options.log.error({ err }, 'rollup maintenance failed; will retry from the watermark');
+      this.catchingUp = true;
+    });
+    this.work = next;
+    return next;
+  }
+
+  private async foldQueue(): Promise<void> {
+    while (this.queue.length > 0 && !this.catchingUp) {
+      const entry = this.queue.shift() as { seq: number; rows: readonly EventRow[] };
+      this.queuedRows -= entry.rows.length;
+      await this.fold(entry.rows);
+      this.foldedSeq = entry.seq;
+      if (this.pending.size > this.options.maxPendingCells) await this.flush();
+    }
+  }
+
+  private async catchUp(): Promise<void> {
+    while (this.foldedSeq < this.knownHead) {
+      const { rows, throughSeq } = await this.store.events.readCommitted(this.foldedSeq, 20_000);
+      if (throughSeq <= this.foldedSeq) break;
+      await this.fold(rows);
+      this.foldedSeq = throughSeq;
+      if (this.pending.size > this.options.maxPendingCells) await this.flush();
+    }
+    // No await between this check and the switch: later commits are folded live.
+    if (this.foldedSeq >= this.knownHead) {
+      this.catchingUp = false;
+      this.queue = [];
+      this.queuedRows = 0;
+    }
+  }
+
+  private async fold(rows: readonly EventRow[]): Promise<void> {
+    for (const r of rows) {
+      if (r.type === 'decision.recommendation' && r.signal_id !== null) {
+        const k = sigKey(r.project, r.signal_id);
+        if (!this.signalCache.get(k)) {
+          const dims = {
+            project: r.project,
+            signal_id: r.signal_id,
+            recommendation_type: r.recommendation_type ?? 'unknown',
+            explanation_version: r.explanation_version ?? 'unknown',
+          };
+          this.remember(k, dims);
+          this.pendingSignals.set(k, dims);
+        }
+      }
+    }
+    const missing = new Map<string, Set<string>>();
+    for (const r of rows) {
+      if (
+        r.type === 'decision.outcome' &&
+        r.signal_id !== null &&
+        !this.signalCache.has(sigKey(r.project, r.signal_id))
+      ) {
+        const set = missing.get(r.project) ?? new Set<string>();
+        set.add(r.signal_id);
+        missing.set(r.project, set);
+      }
+    }
+    for (const [project, ids] of missing) {
+      const found = new Map(
+        (await this.store.rollups.signals(project, [...ids])).map((s) => [s.signal_id, s]),
+      );
+      for (const id of ids) this.remember(sigKey(project, id), found.get(id) ?? null);
+    }
+    for (const r of rows) {
+      const signal =
+        r.type === 'decision.outcome' && r.signal_id !== null
+          ? this.signalCache.get(sigKey(r.project, r.signal_id))
+          : undefined;
+      this.pending.add(r, signal ?? undefined);
+    }
+  }
+
+  private remember(key: string, dims: SignalDims | null): void {
+    if (this.signalCache.size >= 100_000) this.signalCache.clear();
+    this.signalCache.set(key, dims);
+  }
+
+  private async flush(): Promise<void> {
+    const through = this.foldedSeq;
+    if (this.pending.size === 0 && this.pendingSignals.size === 0) {
+      if (through > this.storedSeq) await this.store.rollups.write([], [], through);
+      this.storedSeq = through;
+      return;
+    }
+    const batch = this.pending;
+    const signals = [...this.pendingSignals.values()];
+    this.flushing = batch;
+    this.pending = new DeltaSet();
+    this.pendingSignals = new Map();
+    try {
+      await this.store.rollups.write(batch.toRows(), signals, through);
+      this.storedSeq = through;
+    } catch (err) {
+      // Nothing is lost: the deltas go back to pending and the next flush tries again.
+      for (const { key, cell } of batch.cells.values()) this.pending.cell(key, cell.withSketches).merge(cell);
+      for (const s of signals) this.pendingSignals.set(sigKey(s.project, s.signal_id), s);
+      throw err;
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  private async compact(): Promise<void> {
+    const merged = await this.store.rollups.compact(mergeRows);
+    if (merged > 0) this.options.log.debug({ merged }, 'rollup rows compacted');
+  }
+}
+
+/** Merges rows that share one key. */
+export function mergeRows(rows: RollupRow[]): RollupRow {
+  const first = rows[0] as RollupRow;
+  const cell = new Cell(Object.values(first.fields).some((f) => f?.sketch));
+  for (const r of rows) cell.mergeRow(r);
+  return toRow(first, cell);
+}
+
+export { keyString };

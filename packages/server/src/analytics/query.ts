@@ -1,0 +1,293 @@
+import { RESOLUTION_MS, RESOLUTIONS, type Resolution, type RollupFamily } from '../model/rollup.js';
+import type { RollupTile, Store } from '../store/index.js';
+import { Cell, type FieldStats, splitOutcomeDim } from './aggregate.js';
+import type { RollupMaintainer } from './maintainer.js';
+
+const MINUTE = 60_000;
+
+/**
+ * Covers [from, to) (minute-aligned) with the coarsest aligned buckets that fit, up to
+ * `maxRes`: whole days from daily rollups, the hours around them from hourly ones, and so on.
+ */
+export function tile(from: number, to: number, maxRes: Resolution = '1d'): RollupTile[] {
+  const usable = RESOLUTIONS.slice(0, RESOLUTIONS.indexOf(maxRes) + 1).reverse();
+  const tiles: RollupTile[] = [];
+  let t = from;
+  while (t < to) {
+    const res = usable.find((r) => t % RESOLUTION_MS[r] === 0 && t + RESOLUTION_MS[r] <= to) ?? '1m';
+    const size = RESOLUTION_MS[res];
+    const last = tiles.at(-1);
+    if (last && last.res === res && last.to === t) last.to = t + size;
+    else tiles.push({ res, from: t, to: t + size });
+    t += size;
+  }
+  return tiles;
+}
+
+/** Aggregates of one group over [from, to), per dim value (stored rows plus pending deltas). */
+export async function aggregate(
+  store: Store,
+  maintainer: RollupMaintainer | null,
+  q: {
+    project: string;
+    family: RollupFamily;
+    grp: string;
+    dims?: readonly string[];
+    from: number;
+    to: number;
+    maxRes?: Resolution;
+  },
+): Promise<Map<string, Cell>> {
+  const from = Math.floor(q.from / MINUTE) * MINUTE;
+  const to = Math.ceil(q.to / MINUTE) * MINUTE;
+  const query = {
+    project: q.project,
+    family: q.family,
+    grp: q.grp,
+    ...(q.dims ? { dims: q.dims } : {}),
+    tiles: tile(from, to, q.maxRes),
+  };
+  const rows = [...(await store.rollups.read(query)), ...(maintainer?.pendingRows(query) ?? [])];
+  const out = new Map<string, Cell>();
+  for (const r of rows) {
+    let cell = out.get(r.dim);
+    if (!cell) {
+      cell = new Cell(true);
+      out.set(r.dim, cell);
+    }
+    cell.mergeRow(r);
+  }
+  return out;
+}
+
+export interface LatencyStats {
+  average: number | null;
+  median: number | null;
+  p95: number | null;
+  p99: number | null;
+  min: number | null;
+  max: number | null;
+  count: number;
+}
+
+export function latencyStats(stats: FieldStats | undefined): LatencyStats {
+  if (!stats || stats.n === 0)
+    return { average: null, median: null, p95: null, p99: null, min: null, max: null, count: 0 };
+  return {
+    average: stats.sum / stats.n,
+    median: stats.quantile(0.5),
+    p95: stats.quantile(0.95),
+    p99: stats.quantile(0.99),
+    min: stats.min,
+    max: stats.max,
+    count: stats.n,
+  };
+}
+
+/** A percentage 0–100, or null when the denominator is zero. */
+export const pct = (part: number, whole: number): number | null => (whole > 0 ? (part / whole) * 100 : null);
+
+const fieldSum = (cell: Cell | undefined, f: 'prompt_tokens' | 'completion_tokens') =>
+  cell?.fields.get(f)?.sum ?? 0;
+
+export const WINDOWS = {
+  minute: MINUTE,
+  hour: 60 * MINUTE,
+  day: 1440 * MINUTE,
+  week: 7 * 1440 * MINUTE,
+  month: 30 * 1440 * MINUTE,
+} as const;
+export type WindowName = keyof typeof WINDOWS;
+
+export interface LlmFilter {
+  space?: string;
+  model?: string;
+  user?: string;
+}
+
+/** The group and dim that answer a filter from rollups (one filter at a time). */
+function groupFor(filter: LlmFilter): { grp: string; dims?: string[] } {
+  if (filter.space !== undefined) return { grp: 'space', dims: [filter.space] };
+  if (filter.model !== undefined) return { grp: 'model', dims: [filter.model] };
+  if (filter.user !== undefined) return { grp: 'user', dims: [filter.user] };
+  return { grp: 'all' };
+}
+
+/** The LLM snapshot of DESIGN.md for [from, to). */
+export async function llmSnapshot(
+  store: Store,
+  maintainer: RollupMaintainer | null,
+  project: string,
+  from: number,
+  to: number,
+  filter: LlmFilter = {},
+) {
+  const base = { project, family: 'llm' as const, from, to };
+  const { grp, dims } = groupFor(filter);
+  // A user filter is served by hourly/daily rows only; finer edges of the range are rounded to hours.
+  const maxRes = grp === 'user' ? ('1d' as const) : undefined;
+  const hourly = grp === 'user';
+  // The window as actually covered: whole minutes (whole hours for a user filter).
+  const unit = hourly ? 3_600_000 : MINUTE;
+  const range = { from: Math.floor(from / unit) * unit, to: Math.ceil(to / unit) * unit };
+  const total =
+    (
+      await aggregate(store, maintainer, {
+        ...base,
+        ...range,
+        grp,
+        ...(dims ? { dims } : {}),
+        ...(maxRes ? { maxRes } : {}),
+      })
+    ).get(dims?.[0] ?? '') ?? new Cell(true);
+  const filtered = grp !== 'all';
+  const [bySpace, byUser, byError] = await Promise.all([
+    filtered
+      ? Promise.resolve(new Map<string, Cell>())
+      : aggregate(store, maintainer, { ...base, grp: 'space' }),
+    filtered
+      ? Promise.resolve(new Map<string, Cell>())
+      : aggregate(store, maintainer, {
+          ...base,
+          grp: 'user',
+          from: Math.floor(from / 3_600_000) * 3_600_000,
+          to: Math.ceil(to / 3_600_000) * 3_600_000,
+        }),
+    filtered
+      ? Promise.resolve(new Map<string, Cell>())
+      : aggregate(store, maintainer, { ...base, grp: 'error_type' }),
+  ]);
+  const requests = total.counters.n;
+  const minutes = Math.max(1, (range.to - range.from) / MINUTE);
+  const prompt = fieldSum(total, 'prompt_tokens');
+  const completion = fieldSum(total, 'completion_tokens');
+  const tokensOf = (c: Cell) => fieldSum(c, 'prompt_tokens') + fieldSum(c, 'completion_tokens');
+  const errorCountByType = Object.fromEntries([...byError].map(([t, c]) => [t, c.counters.n]));
+  return {
+    start: new Date(range.from).toISOString(),
+    end: new Date(range.to).toISOString(),
+    requestRate: {
+      total: requests,
+      perMinute: requests / minutes,
+      perHour: (requests / minutes) * 60,
+      perDay: (requests / minutes) * 1440,
+    },
+    totalLatency: latencyStats(total.fields.get('total_ms')),
+    contextLatency: latencyStats(total.fields.get('context_ms')),
+    llmLatency: latencyStats(total.fields.get('llm_ms')),
+    tokens: {
+      totalTokens: prompt + completion,
+      promptTokens: prompt,
+      completionTokens: completion,
+      byUser: Object.fromEntries([...byUser].map(([u, c]) => [u, tokensOf(c)])),
+      bySpace: Object.fromEntries([...bySpace].map(([s, c]) => [s, tokensOf(c)])),
+      averagePerRequest: requests > 0 ? (prompt + completion) / requests : null,
+    },
+    errors: {
+      totalErrorRate: pct(total.counters.errors, requests),
+      errorRateByType: Object.fromEntries(
+        Object.entries(errorCountByType).map(([t, n]) => [t, pct(n, requests)]),
+      ),
+      errorCountByType,
+      totalErrors: total.counters.errors,
+      totalRequests: requests,
+    },
+    cacheHitRate: {
+      overall: pct(total.counters.cache_hits, total.counters.cache_known),
+      hits: total.counters.cache_hits,
+      misses: total.counters.cache_known - total.counters.cache_hits,
+      bySpace: Object.fromEntries(
+        [...bySpace].map(([s, c]) => [s, pct(c.counters.cache_hits, c.counters.cache_known)]),
+      ),
+    },
+    latencyViolations: total.counters.violations,
+  };
+}
+
+/** Error-rate spike: the latest 5 minutes against the rest of the window. */
+export async function errorSpike(
+  store: Store,
+  maintainer: RollupMaintainer | null,
+  project: string,
+  from: number,
+  to: number,
+) {
+  const latestFrom = Math.max(from, to - 5 * MINUTE);
+  const [latest, before] = await Promise.all([
+    aggregate(store, maintainer, { project, family: 'llm', grp: 'all', from: latestFrom, to }),
+    aggregate(store, maintainer, { project, family: 'llm', grp: 'all', from, to: latestFrom }),
+  ]);
+  const l = latest.get('') ?? new Cell(false);
+  const b = before.get('') ?? new Cell(false);
+  const latestRate = pct(l.counters.errors, l.counters.n);
+  const baselineRate = pct(b.counters.errors, b.counters.n);
+  const detected =
+    latestRate !== null &&
+    l.counters.n >= 20 &&
+    latestRate >= 5 &&
+    (baselineRate === null || latestRate >= Math.max(2 * baselineRate, baselineRate + 5));
+  return { detected, latestRate, baselineRate, latestRequests: l.counters.n, baselineRequests: b.counters.n };
+}
+
+/** Decision analytics over [from, to), overall and optionally per recommendation type or explanation version. */
+export async function decisionSummary(
+  store: Store,
+  maintainer: RollupMaintainer | null,
+  project: string,
+  from: number,
+  to: number,
+  groupBy?: 'recommendation_type' | 'explanation_version',
+) {
+  const base = { project, from, to };
+  const [recs, outcomes, recGroups, outcomeGroups] = await Promise.all([
+    aggregate(store, maintainer, { ...base, family: 'decision', grp: 'all' }),
+    aggregate(store, maintainer, { ...base, family: 'outcome', grp: 'status' }),
+    groupBy
+      ? aggregate(store, maintainer, { ...base, family: 'decision', grp: groupBy })
+      : Promise.resolve(null),
+    groupBy
+      ? aggregate(store, maintainer, { ...base, family: 'outcome', grp: groupBy })
+      : Promise.resolve(null),
+  ]);
+  const summarize = (rec: Cell | undefined, statuses: Map<string, number>) => {
+    const c = rec?.counters;
+    const acted = (c?.accepts ?? 0) + (c?.overrides ?? 0) + (c?.ignores ?? 0);
+    const time = rec?.fields.get('decision_time_ms');
+    const outcomeTotal = [...statuses.values()].reduce((a, b) => a + b, 0);
+    return {
+      acceptanceRate: pct(c?.accepts ?? 0, acted),
+      overrideRate: pct(c?.overrides ?? 0, acted),
+      averageDecisionTimeMs: time && time.n > 0 ? time.sum / time.n : null,
+      falsePositiveRate: pct(statuses.get('false_positive') ?? 0, outcomeTotal),
+      outcomeDistribution: Object.fromEntries(statuses),
+      counts: {
+        accepted: c?.accepts ?? 0,
+        overridden: c?.overrides ?? 0,
+        ignored: c?.ignores ?? 0,
+        viewed: c?.views ?? 0,
+        outcomes: outcomeTotal,
+      },
+    };
+  };
+  const overall = summarize(recs.get(''), new Map([...outcomes].map(([s, cell]) => [s, cell.counters.n])));
+  let groups: Record<string, ReturnType<typeof summarize>> | undefined;
+  if (recGroups && outcomeGroups) {
+    const statusesBy = new Map<string, Map<string, number>>();
+    for (const [dim, cell] of outcomeGroups) {
+      const [value, status] = splitOutcomeDim(dim);
+      const m = statusesBy.get(value) ?? new Map<string, number>();
+      m.set(status, (m.get(status) ?? 0) + cell.counters.n);
+      statusesBy.set(value, m);
+    }
+    const values = new Set([...recGroups.keys(), ...statusesBy.keys()]);
+    groups = Object.fromEntries(
+      [...values].sort().map((v) => [v, summarize(recGroups.get(v), statusesBy.get(v) ?? new Map())]),
+    );
+  }
+  return {
+    start: new Date(from).toISOString(),
+    end: new Date(to).toISOString(),
+    ...overall,
+    ...(groups ? { groupBy, groups } : {}),
+  };
+}

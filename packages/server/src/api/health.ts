@@ -1,0 +1,75 @@
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { projectFor } from '../auth/index.js';
+import { VigilError } from '../errors/index.js';
+import { addDays, dayOf, dayStart, isDay } from '../health/index.js';
+import { type AppContext, guard, principalOf } from './context.js';
+
+const DAY_PATTERN = '^\\d{4}-\\d{2}-\\d{2}$';
+const MAX_RANGE_DAYS = 366;
+
+const ProjectQuery = Type.Object({ project: Type.Optional(Type.String({ minLength: 1 })) });
+const ListQuery = Type.Object({
+  project: Type.Optional(Type.String({ minLength: 1 })),
+  from: Type.Optional(Type.String({ pattern: DAY_PATTERN })),
+  to: Type.Optional(Type.String({ pattern: DAY_PATTERN })),
+  revisions: Type.Optional(Type.Union([Type.Literal('latest'), Type.Literal('all')])),
+});
+const SnapshotRequest = Type.Object({ date: Type.String({ pattern: DAY_PATTERN }) });
+
+function day(name: string, value: string | undefined, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (!isDay(value)) throw new VigilError('invalid_query', { message: `${name} is not a calendar day.` });
+  return value;
+}
+
+/**
+ * Telemetry health: `GET /api/health/summary`, `GET /api/health/snapshots?from=&to=`,
+ * `POST /api/health/snapshots {date}` (admin; a day that has a snapshot gets a new revision).
+ */
+export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const project = async (req: Parameters<typeof principalOf>[0], requested: string | undefined) => {
+    const id = projectFor(principalOf(req), requested);
+    if (!(await ctx.projects.get(id))) throw new VigilError('not_found', { message: `No project '${id}'.` });
+    return id;
+  };
+
+  app.get<{ Querystring: Static<typeof ProjectQuery> }>(
+    '/api/health/summary',
+    { onRequest: guard(ctx, 'read'), schema: { querystring: ProjectQuery } },
+    async (req) => ctx.health.summary(await project(req, req.query.project)),
+  );
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>(
+    '/api/health/snapshots',
+    { onRequest: guard(ctx, 'read'), schema: { querystring: ListQuery } },
+    async (req) => {
+      const id = await project(req, req.query.project);
+      const to = day('to', req.query.to, addDays(dayOf(Date.now()), -1));
+      const from = day('from', req.query.from, addDays(to, -29));
+      if (from > to) throw new VigilError('invalid_query', { message: 'from is after to.' });
+      if (dayStart(to) - dayStart(from) >= MAX_RANGE_DAYS * 86_400_000) {
+        throw new VigilError('invalid_query', { message: `At most ${MAX_RANGE_DAYS} days at once.` });
+      }
+      const snapshots = await ctx.health.list(id, from, to, { allRevisions: req.query.revisions === 'all' });
+      return { project: id, from, to, snapshots };
+    },
+  );
+
+  app.post<{ Querystring: Static<typeof ProjectQuery>; Body: Static<typeof SnapshotRequest> }>(
+    '/api/health/snapshots',
+    { onRequest: guard(ctx, 'admin'), schema: { querystring: ProjectQuery, body: SnapshotRequest } },
+    async (req, reply) => {
+      const id = await project(req, req.query.project);
+      const { date } = req.body;
+      if (!isDay(date)) throw new VigilError('invalid_body', { message: 'date is not a calendar day.' });
+      if (dayStart(date) + 86_400_000 > Date.now()) {
+        throw new VigilError('invalid_body', {
+          message: `${date} is not over yet (UTC); only a complete day can be snapshotted.`,
+        });
+      }
+      const snapshot = await ctx.health.snapshot(id, date);
+      return reply.status(201).send(snapshot);
+    },
+  );
+}

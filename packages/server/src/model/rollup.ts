@@ -1,0 +1,72 @@
+/**
+ * What a rollup is. A rollup row is a mergeable partial aggregate of the events of one
+ * bucket: rows with the same key (from late events, several writers, or flushes) are summed
+ * at read time, so any number of them may exist until compaction merges them.
+ */
+
+export const RESOLUTIONS = ['1m', '5m', '1h', '1d'] as const;
+export type Resolution = (typeof RESOLUTIONS)[number];
+export const RESOLUTION_MS: Record<Resolution, number> = {
+  '1m': 60_000,
+  '5m': 300_000,
+  '1h': 3_600_000,
+  '1d': 86_400_000,
+};
+
+/** Counters every row carries (zero when they do not apply to its family). */
+export const ROLLUP_COUNTERS = [
+  'n',
+  'errors',
+  'cache_hits',
+  'cache_known',
+  'violations',
+  'accepts',
+  'overrides',
+  'ignores',
+  'views',
+] as const;
+export type RollupCounter = (typeof ROLLUP_COUNTERS)[number];
+
+/** Numeric event fields summarised per row: count, sum, min, max and a DDSketch. */
+export const ROLLUP_FIELDS = [
+  'total_ms',
+  'context_ms',
+  'llm_ms',
+  'prompt_tokens',
+  'completion_tokens',
+  'decision_time_ms',
+  'resolution_time_hours',
+] as const;
+export type RollupField = (typeof ROLLUP_FIELDS)[number];
+
+export type RollupFamily = 'llm' | 'decision' | 'outcome';
+
+export interface RollupKey {
+  project: string;
+  family: RollupFamily;
+  res: Resolution;
+  /** Bucket start, epoch ms. */
+  bucket: number;
+  /** The dimension this row is grouped by ('all' for the total), and its value. */
+  grp: string;
+  dim: string;
+}
+
+export interface FieldSummary {
+  n: number;
+  sum: number;
+  min: number;
+  max: number;
+  /** Serialized DDSketch (protobuf), or null when this group keeps no distribution. */
+  sketch: Uint8Array | null;
+}
+
+export interface RollupRow extends RollupKey {
+  counters: Record<RollupCounter, number>;
+  fields: Partial<Record<RollupField, FieldSummary>>;
+}
+
+export function bucketStart(ts: number, res: Resolution): number {
+  const size = RESOLUTION_MS[res];
+  return Math.floor(ts / size) * size;
+}

@@ -1,0 +1,218 @@
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { type EventRow, emptyRow, TYPED_FIELD_NAMES } from '../../model/index.js';
+import type { EventWindow, HealthStore, RejectionCount, SnapshotRecord, TypeStats } from '../types.js';
+
+/** The part of the engine's one-task-at-a-time connection wrapper this store uses. */
+interface SerialConnection {
+  run<T>(task: (conn: DuckDBConnection) => Promise<T>): Promise<T>;
+  transaction<T>(task: (conn: DuckDBConnection) => Promise<T>): Promise<T>;
+}
+
+const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : (v as number));
+const TS = (param: string) => `make_timestamp(CAST(${param} AS BIGINT) * 1000)`;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+async function rows(
+  conn: DuckDBConnection,
+  sql: string,
+  values?: DuckDBValue[],
+): Promise<Record<string, unknown>[]> {
+  const reader = await conn.runAndReadAll(sql, values);
+  return reader.getRowObjectsJS() as Record<string, unknown>[];
+}
+
+function day(value: unknown): string {
+  if (value instanceof Date) return value.toISOString().slice(0, 10);
+  return String(value).slice(0, 10);
+}
+
+function checkDay(d: string): string {
+  if (!DAY.test(d)) throw new Error(`not a day: ${d}`);
+  return d;
+}
+
+const SAMPLE_SELECT = [
+  'id::VARCHAR AS id',
+  'project',
+  'type',
+  'epoch_ms(ts) AS ts',
+  'epoch_ms(received_at) AS received_at',
+  'late',
+  'version',
+  ...TYPED_FIELD_NAMES.map((n) => `"${n}"`),
+  'props::VARCHAR AS props',
+].join(', ');
+
+function toRow(r: Record<string, unknown>): EventRow {
+  const row = emptyRow();
+  const target = row as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(r)) {
+    target[key] = typeof value === 'bigint' ? Number(value) : (value ?? null);
+  }
+  return row;
+}
+
+/** Telemetry health on DuckDB: reads run on the reader connection, writes on the writer's queue. */
+export class DuckDBHealthStore implements HealthStore {
+  constructor(
+    private readonly writer: SerialConnection,
+    private readonly reader: SerialConnection,
+  ) {}
+
+  async addRejections(counts: readonly RejectionCount[]): Promise<void> {
+    if (counts.length === 0) return;
+    await this.writer.transaction(async (c) => {
+      for (const r of counts) {
+        await c.run(
+          `INSERT INTO ingest_rejections VALUES ($1, $2::DATE, $3)
+           ON CONFLICT (project, day) DO UPDATE SET count = ingest_rejections.count + excluded.count`,
+          [r.project, checkDay(r.day), BigInt(r.count)],
+        );
+      }
+    });
+  }
+
+  async rejections(project: string, fromDay: string, toDay: string): Promise<RejectionCount[]> {
+    const found = await this.reader.run((c) =>
+      rows(
+        c,
+        `SELECT day, count FROM ingest_rejections
+         WHERE project = $1 AND day BETWEEN $2::DATE AND $3::DATE ORDER BY day`,
+        [project, checkDay(fromDay), checkDay(toDay)],
+      ),
+    );
+    return found.map((r) => ({ project, day: day(r.day), count: num(r.count) }));
+  }
+
+  async typeStats(w: EventWindow, knownVersions: readonly string[]): Promise<TypeStats[]> {
+    const unknown =
+      knownVersions.length === 0
+        ? '0'
+        : 'count(*) FILTER (WHERE version IS NOT NULL AND NOT list_contains(json_transform($4, \'["VARCHAR"]\'), version))';
+    const values: DuckDBValue[] = [w.project, w.from, w.to];
+    if (knownVersions.length > 0) values.push(JSON.stringify(knownVersions));
+    const found = await this.reader.run((c) =>
+      rows(
+        c,
+        `SELECT type, count(*) AS n, count(*) FILTER (WHERE version IS NULL) AS missing, ${unknown} AS unknown,
+           epoch_ms(max(ts)) AS last_ts
+         FROM events WHERE project = $1 AND ts >= ${TS('$2')} AND ts < ${TS('$3')}
+         GROUP BY type ORDER BY type`,
+        values,
+      ),
+    );
+    return found.map((r) => ({
+      type: r.type as string,
+      count: num(r.n),
+      versionMissing: num(r.missing),
+      versionUnknown: num(r.unknown),
+      lastTs: num(r.last_ts),
+    }));
+  }
+
+  async countReceived(w: EventWindow): Promise<number> {
+    const [r] = await this.reader.run((c) =>
+      rows(
+        c,
+        `SELECT count(*) AS n FROM events
+         WHERE project = $1 AND received_at >= ${TS('$2')} AND received_at < ${TS('$3')}`,
+        [w.project, w.from, w.to],
+      ),
+    );
+    return num(r?.n ?? 0);
+  }
+
+  async dailyTotals(project: string, days: readonly string[]): Promise<Map<string, number>> {
+    const totals = new Map<string, number>(days.map((d) => [checkDay(d), 0]));
+    if (days.length === 0) return totals;
+    // One narrow range per day so zone maps on ts prune everything else.
+    const ranges = days.map((d) => `(ts >= DATE '${d}' AND ts < DATE '${d}' + INTERVAL 1 DAY)`).join(' OR ');
+    const found = await this.reader.run((c) =>
+      rows(
+        c,
+        `SELECT strftime(ts, '%Y-%m-%d') AS day, count(*) AS n FROM events
+         WHERE project = $1 AND (${ranges}) GROUP BY day`,
+        [project],
+      ),
+    );
+    for (const r of found) totals.set(r.day as string, num(r.n));
+    return totals;
+  }
+
+  async sample(w: EventWindow, seed: string, size: number): Promise<EventRow[]> {
+    const found = await this.reader.run((c) =>
+      rows(
+        c,
+        `SELECT ${SAMPLE_SELECT} FROM events
+         WHERE project = $1 AND ts >= ${TS('$2')} AND ts < ${TS('$3')}
+         ORDER BY hash(id::VARCHAR || $4), id LIMIT $5`,
+        [w.project, w.from, w.to, seed, size],
+      ),
+    );
+    return found.map(toRow);
+  }
+
+  async recommendedSignals(
+    project: string,
+    signalIds: readonly string[],
+    before: number,
+  ): Promise<Set<string>> {
+    if (signalIds.length === 0) return new Set();
+    const found = await this.reader.run((c) =>
+      rows(
+        c,
+        `SELECT DISTINCT signal_id FROM events
+         WHERE project = $1 AND type = 'decision.recommendation' AND ts <= ${TS('$2')}
+           AND list_contains(json_transform($3, '["VARCHAR"]'), signal_id)`,
+        [project, before, JSON.stringify(signalIds)],
+      ),
+    );
+    return new Set(found.map((r) => r.signal_id as string));
+  }
+
+  async firstEventTs(project: string): Promise<number | null> {
+    const [r] = await this.reader.run((c) =>
+      rows(c, 'SELECT epoch_ms(min(ts)) AS first FROM events WHERE project = $1', [project]),
+    );
+    return r?.first === null || r?.first === undefined ? null : num(r.first);
+  }
+
+  async appendSnapshot(s: Omit<SnapshotRecord, 'revision'>): Promise<SnapshotRecord> {
+    const [r] = await this.writer.transaction((c) =>
+      rows(
+        c,
+        `INSERT INTO health_snapshots
+         SELECT $1, $2::DATE, coalesce(max(revision), 0) + 1, ${TS('$3')}, $4
+         FROM health_snapshots WHERE project = $1 AND day = $2::DATE
+         RETURNING revision`,
+        [s.project, checkDay(s.date), s.createdAt, s.document],
+      ),
+    );
+    return { ...s, revision: num(r?.revision) };
+  }
+
+  async snapshots(
+    project: string,
+    fromDay: string,
+    toDay: string,
+    { allRevisions = false }: { allRevisions?: boolean } = {},
+  ): Promise<SnapshotRecord[]> {
+    const found = await this.reader.run((c) =>
+      rows(
+        c,
+        `SELECT day, revision, epoch_ms(created_at) AS created_at, document::VARCHAR AS document
+         FROM health_snapshots WHERE project = $1 AND day BETWEEN $2::DATE AND $3::DATE
+         ${allRevisions ? '' : 'QUALIFY revision = max(revision) OVER (PARTITION BY day)'}
+         ORDER BY day, revision`,
+        [project, checkDay(fromDay), checkDay(toDay)],
+      ),
+    );
+    return found.map((r) => ({
+      project,
+      date: day(r.day),
+      revision: num(r.revision),
+      createdAt: num(r.created_at),
+      document: r.document as string,
+    }));
+  }
+}

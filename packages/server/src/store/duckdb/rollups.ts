@@ -1,0 +1,163 @@
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { DuckDBTimestampValue, listValue } from '@duckdb/node-api';
+import {
+  type FieldSummary,
+  type Resolution,
+  ROLLUP_COUNTERS,
+  ROLLUP_FIELDS,
+  type RollupCounter,
+  type RollupFamily,
+  type RollupField,
+  type RollupRow,
+} from '../../model/rollup.js';
+import type { RollupQuery, RollupStore, SignalDims } from '../types.js';
+import { num, rows, type Serial, TS } from './shared.js';
+
+const KEY = ['project', 'family', 'res', 'bucket', 'grp', 'dim'] as const;
+const SELECT = [
+  'project',
+  'family',
+  'res',
+  'epoch_ms(bucket) AS bucket',
+  'grp',
+  'dim',
+  ...ROLLUP_COUNTERS,
+  ...ROLLUP_FIELDS.flatMap((f) => [`${f}_n`, `${f}_sum`, `${f}_min`, `${f}_max`, `${f}_sketch`]),
+].join(', ');
+
+function toRow(r: Record<string, unknown>): RollupRow {
+  const counters = {} as Record<RollupCounter, number>;
+  for (const c of ROLLUP_COUNTERS) counters[c] = num(r[c]);
+  const fields: RollupRow['fields'] = {};
+  for (const f of ROLLUP_FIELDS) {
+    const n = r[`${f}_n`];
+    if (n === null || n === undefined) continue;
+    const sketch = r[`${f}_sketch`];
+    fields[f] = {
+      n: num(n),
+      sum: r[`${f}_sum`] as number,
+      min: r[`${f}_min`] as number,
+      max: r[`${f}_max`] as number,
+      sketch: sketch instanceof Uint8Array ? sketch : null,
+    };
+  }
+  return {
+    project: r.project as string,
+    family: r.family as RollupFamily,
+    res: r.res as Resolution,
+    bucket: num(r.bucket),
+    grp: r.grp as string,
+    dim: r.dim as string,
+    counters,
+    fields,
+  };
+}
+
+async function append(conn: DuckDBConnection, list: readonly RollupRow[]): Promise<void> {
+  if (list.length === 0) return;
+  const a = await conn.createAppender('rollups');
+  for (const r of list) {
+    a.appendVarchar(r.project);
+    a.appendVarchar(r.family);
+    a.appendVarchar(r.res);
+    a.appendTimestamp(new DuckDBTimestampValue(BigInt(r.bucket) * 1000n));
+    a.appendVarchar(r.grp);
+    a.appendVarchar(r.dim);
+    for (const c of ROLLUP_COUNTERS) a.appendBigInt(BigInt(r.counters[c]));
+    for (const f of ROLLUP_FIELDS) {
+      const s: FieldSummary | undefined = r.fields[f as RollupField];
+      if (!s) {
+        for (let i = 0; i < 5; i++) a.appendNull();
+        continue;
+      }
+      a.appendBigInt(BigInt(s.n));
+      a.appendDouble(s.sum);
+      a.appendDouble(s.min);
+      a.appendDouble(s.max);
+      if (s.sketch) a.appendBlob(s.sketch);
+      else a.appendNull();
+    }
+    a.endRow();
+  }
+  a.closeSync();
+}
+
+export class DuckDBRollupStore implements RollupStore {
+  constructor(private readonly conn: Serial) {}
+
+  async watermark(): Promise<number> {
+    const [r] = await this.conn.run((c) => rows(c, 'SELECT seq FROM rollup_watermark WHERE id = 1'));
+    return r ? num(r.seq) : 0;
+  }
+
+  async write(list: readonly RollupRow[], signals: readonly SignalDims[], watermark: number): Promise<void> {
+    await this.conn.transaction(async (c) => {
+      await append(c, list);
+      for (const s of signals) {
+        await c.run('INSERT INTO signals VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
+          s.project,
+          s.signal_id,
+          s.recommendation_type,
+          s.explanation_version,
+        ]);
+      }
+      await c.run(
+        'INSERT INTO rollup_watermark VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET seq = greatest(rollup_watermark.seq, excluded.seq)',
+        [BigInt(watermark)],
+      );
+    });
+  }
+
+  async read(query: RollupQuery): Promise<RollupRow[]> {
+    if (query.tiles.length === 0) return [];
+    const values: DuckDBValue[] = [query.project, query.family, query.grp];
+    const param = (v: DuckDBValue) => {
+      values.push(v);
+      return `$${values.length}`;
+    };
+    const ranges = query.tiles.map(
+      (t) => `(res = ${param(t.res)} AND bucket >= ${TS(param(t.from))} AND bucket < ${TS(param(t.to))})`,
+    );
+    const dims = query.dims ? ` AND dim IN (${query.dims.map((d) => param(d)).join(',') || 'NULL'})` : '';
+    const sql = `SELECT ${SELECT} FROM rollups WHERE project = $1 AND family = $2 AND grp = $3${dims} AND (${ranges.join(' OR ')})`;
+    return (await this.conn.run((c) => rows(c, sql, values))).map(toRow);
+  }
+
+  async signals(project: string, signalIds: readonly string[]): Promise<SignalDims[]> {
+    if (signalIds.length === 0) return [];
+    const found = await this.conn.run((c) =>
+      rows(
+        c,
+        `SELECT project, signal_id, recommendation_type, explanation_version FROM signals
+         WHERE project = $1 AND signal_id IN (SELECT unnest($2::VARCHAR[]))`,
+        [project, listValue([...signalIds])],
+      ),
+    );
+    return found as unknown as SignalDims[];
+  }
+
+  async compact(merge: (list: RollupRow[]) => RollupRow): Promise<number> {
+    return this.conn.transaction(async (c) => {
+      const keyCols = KEY.join(', ');
+      await c.run('DROP TABLE IF EXISTS compact_keys');
+      await c.run(
+        `CREATE TEMP TABLE compact_keys AS SELECT ${keyCols} FROM rollups GROUP BY ${keyCols} HAVING count(*) > 1 LIMIT 20000`,
+      );
+      const found = (
+        await rows(c, `SELECT ${SELECT} FROM rollups SEMI JOIN compact_keys USING (${keyCols})`)
+      ).map(toRow);
+      if (found.length === 0) return 0;
+      const groups = new Map<string, RollupRow[]>();
+      for (const r of found) {
+        const k = `${r.project}\u001f${r.family}\u001f${r.res}\u001f${r.bucket}\u001f${r.grp}\u001f${r.dim}`;
+        const g = groups.get(k);
+        if (g) g.push(r);
+        else groups.set(k, [r]);
+      }
+      await c.run(`DELETE FROM rollups WHERE (${keyCols}) IN (SELECT (${keyCols}) FROM compact_keys)`);
+      await append(c, [...groups.values()].map(merge));
+      await c.run('DROP TABLE compact_keys');
+      return found.length - groups.size;
+    });
+  }
+}

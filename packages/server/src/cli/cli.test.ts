@@ -65,7 +65,9 @@ describe('vigil CLI', () => {
 
     const down = runCli(['migrate', 'down', '--to', '1', '--data', dataDir]);
     const above = MIGRATIONS.filter((m) => m.version > 1).map((m) => m.version);
-    expect(down.stdout).toContain(`reverted ${[...above].reverse().join(', ')}; schema version now 1 of ${latest}`);
+    expect(down.stdout).toContain(
+      `reverted ${[...above].reverse().join(', ')}; schema version now 1 of ${latest}`,
+    );
     expect(runCli(['migrate', 'up', '--data', dataDir]).stdout).toContain(
       `applied ${above.join(', ')}; schema version now ${latest} of ${latest}`,
     );

@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { defaultConfig } from '../config/index.js';
+import { call, startVigil, type Vigil } from '../test/harness.js';
+import { addDays, dayOf, dayStart } from './days.js';
+
+let vigil: Vigil;
+const yesterday = addDays(dayOf(Date.now()), -1);
+const BATCH = 500;
+
+const llm = (ts: number, i: number) => ({
+  type: 'llm.request',
+  ts,
+  version: '3.1.0',
+  props: { total_ms: 100 + (i % 900), prompt_tokens: i % 2000, model: 'm', user: `u${i % 50}` },
+});
+
+beforeAll(async () => {
+  vigil = await startVigil({ config: { health: { ...defaultConfig().health, enabled: false } } });
+  // A day of history for the snapshot to chew on.
+  const start = dayStart(yesterday);
+  for (let b = 0; b < 40; b++) {
+    const events = Array.from({ length: BATCH }, (_, i) => llm(start + (b * BATCH + i) * 4_000, i));
+    const res = await call(vigil, 'POST', '/v1/events', { token: vigil.ingestKey, json: { events } });
+    expect(res.status).toBe(200);
+  }
+});
+afterAll(async () => {
+  await vigil.cleanup();
+});
+
+/** Events acknowledged per second by 4 concurrent senders for `ms`. */
+async function ingestRate(ms: number): Promise<number> {
+  const body = JSON.stringify({ events: Array.from({ length: BATCH }, (_, i) => llm(Date.now(), i)) });
+  const until = performance.now() + ms;
+  const started = performance.now();
+  let acked = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (performance.now() < until) {
+        const res = await call(vigil, 'POST', '/v1/events', {
+          token: vigil.ingestKey,
+          body,
+          headers: { 'content-type': 'application/json' },
+        });
+        expect(res.status).toBe(200);
+        acked += (res.body as { accepted: number }).accepted;
+      }
+    }),
+  );
+  return acked / ((performance.now() - started) / 1000);
+}
+
+it('ingestion throughput is unchanged (within noise) while snapshots run back to back', async () => {
+  await ingestRate(300); // warm-up
+  const before = await ingestRate(1_200);
+  let running = true;
+  let snapshots = 0;
+  const loop = (async () => {
+    while (running) {
+      const s = await vigil.server.context.health.snapshot('default', yesterday);
+      expect(s.totalEvents).toBe(40 * BATCH);
+      snapshots += 1;
+    }
+  })();
+  const during = await ingestRate(1_200);
+  running = false;
+  await loop;
+  const after = await ingestRate(1_200);
+  const ratio = during / ((before + after) / 2);
+  console.log(
+    `ingest events/s: before ${before.toFixed(0)}, during ${snapshots} snapshots ${during.toFixed(0)}, after ${after.toFixed(0)}; ratio ${ratio.toFixed(2)}`,
+  );
+  expect(snapshots).toBeGreaterThanOrEqual(3);
+  // Two cores shared with the test client and DuckDB's own threads: "unchanged" within a generous noise band.
+  expect(ratio).toBeGreaterThan(0.6);
+});

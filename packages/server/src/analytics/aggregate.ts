@@ -211,24 +211,28 @@ export class DeltaSet {
     return entry.cell;
   }
 
-  /** Folds one event into every resolution from its finest one up. */
+  /** Folds one event into its finest resolution only; coarser ones are derived when written. */
   add(row: EventRow, signal?: { recommendation_type: string; explanation_version: string }): void {
     for (const [family, grp, dim, sketches, finest] of targetsOf(row, signal)) {
-      for (const res of RESOLUTIONS) {
-        if (RESOLUTIONS.indexOf(res) < RESOLUTIONS.indexOf(finest)) continue;
-        addEvent(
-          this.cell(
-            { project: row.project, family, res, bucket: bucketStart(row.ts, res), grp, dim },
-            sketches,
-          ),
-          row,
-        );
-      }
+      addEvent(
+        this.cell(
+          { project: row.project, family, res: finest, bucket: bucketStart(row.ts, finest), grp, dim },
+          sketches,
+        ),
+        row,
+      );
     }
   }
 
+  /** Every cell at its own resolution and merged into each coarser bucket: coarse = merge of fine. */
   toRows(): RollupRow[] {
-    return [...this.cells.values()].map(({ key, cell }) => toRow(key, cell));
+    const all = new DeltaSet();
+    for (const { key, cell } of this.cells.values()) {
+      for (const res of RESOLUTIONS.slice(RESOLUTIONS.indexOf(key.res))) {
+        all.cell({ ...key, res, bucket: bucketStart(key.bucket, res) }, cell.withSketches).merge(cell);
+      }
+    }
+    return [...all.cells.values()].map(({ key, cell }) => toRow(key, cell));
   }
 }
 

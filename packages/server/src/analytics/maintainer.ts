@@ -86,8 +86,8 @@ export class RollupMaintainer {
       for (const { key, cell } of set.cells.values()) {
         if (key.project !== query.project || key.family !== query.family || key.grp !== query.grp) continue;
         if (dims && !dims.has(key.dim)) continue;
-        if (!query.tiles.some((t) => t.res === key.res && key.bucket >= t.from && key.bucket < t.to))
-          continue;
+        // Pending cells sit at their finest resolution: they count for any tile covering their time.
+        if (!query.tiles.some((t) => key.bucket >= t.from && key.bucket < t.to)) continue;
         out.push(toRow(key, cell));
       }
     }

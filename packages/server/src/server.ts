@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { RollupMaintainer } from './analytics/index.js';
+import { RetentionJob, RollupMaintainer } from './analytics/index.js';
 import { type AppContext, buildApp, ProjectCache } from './api/index.js';
 import { Authenticator, type Bootstrap, bootstrap, RateLimiter } from './auth/index.js';
 import type { Config } from './config/index.js';
@@ -33,6 +33,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       committer: undefined as unknown as GroupCommitter,
       health: undefined as unknown as HealthMonitor,
       rollups: undefined as unknown as RollupMaintainer,
+      retention: undefined as unknown as RetentionJob,
       privacy: scrubPolicy(config.privacy),
       limiters: {
         ingest: new RateLimiter(config.rateLimits.ingest.ratePerSec, config.rateLimits.ingest.burst),
@@ -59,6 +60,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     });
     await ctx.committer.start();
     await ctx.rollups.start(ctx.committer.headSeq);
+    ctx.retention = new RetentionJob(store, config.retention, app.log);
+    ctx.retention.start();
     await app.listen({ host: config.host, port: config.port });
     state.ready = true;
     ctx.health.start();
@@ -84,6 +87,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           }
           await ctx.committer.close();
           await ctx.health.stop();
+          await ctx.retention.stop();
           await ctx.rollups.stop();
           await store.close();
         })()),

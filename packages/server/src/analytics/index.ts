@@ -3,3 +3,5 @@ export { AGGREGATIONS, historical, MAX_POINTS, METRIC_TYPES, seriesBuckets } fro
 export { RollupMaintainer } from './maintainer.js';
 export type { LatencyStats, LlmFilter, WindowName } from './query.js';
 export { decisionSummary, errorSpike, llmSnapshot, tile, WINDOWS } from './query.js';
+export type { Retention, RetentionResult } from './retention.js';
+export { applyRetention, effectiveRetention, RetentionJob, retentionProblem } from './retention.js';

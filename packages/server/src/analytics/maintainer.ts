@@ -99,6 +99,12 @@ export class RollupMaintainer {
     while (this.foldedSeq < this.knownHead || this.queue.length > 0) await this.run(async () => undefined);
   }
 
+  /** Folds and stores everything committed so far, moving the watermark. */
+  async flushNow(): Promise<void> {
+    await this.settled();
+    await this.run(() => this.flush());
+  }
+
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RollupMaintainer } from '../analytics/index.js';
+import type { RetentionJob, RollupMaintainer } from '../analytics/index.js';
 import { type Authenticator, allows, type RateLimiter, SESSION_COOKIE } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { VigilError } from '../errors/index.js';
@@ -22,6 +22,7 @@ export interface AppContext {
   committer: GroupCommitter;
   health: HealthMonitor;
   rollups: RollupMaintainer;
+  retention: RetentionJob;
   privacy: ScrubPolicy;
   limiters: { ingest: RateLimiter; read: RateLimiter; login: RateLimiter };
   projects: ProjectCache;

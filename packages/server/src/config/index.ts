@@ -49,6 +49,12 @@ const ConfigSchema = Type.Object({
     detectPhones: Type.Boolean(),
   }),
   rateLimits: Type.Object({ ingest: Bucket, read: Bucket, loginPerMinute: Type.Integer({ minimum: 1 }) }),
+  retention: Type.Object({
+    rawDays: Type.Integer({ minimum: 1 }),
+    rollupDays: Type.Integer({ minimum: 1 }),
+    dailyRollupDays: Type.Integer({ minimum: 1 }),
+    intervalMs: Type.Integer({ minimum: 1000 }),
+  }),
   store: Type.Object({ memoryLimit: Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*[KMGT]i?B$' }) }),
   health: Type.Object({
     /** Run the daily snapshot and the zero-activity check on their timers. */
@@ -106,6 +112,7 @@ export function defaultConfig(): Config {
       read: { ratePerSec: 50, burst: 100 },
       loginPerMinute: 10,
     },
+    retention: { rawDays: 7, rollupDays: 30, dailyRollupDays: 400, intervalMs: 3_600_000 },
     store: { memoryLimit: '128MB' },
     health: {
       enabled: true,

@@ -83,9 +83,7 @@ export class GroupCommitter {
     return new Promise((resolve, reject) => {
       this.queue.push({ events, rejected, resolve, reject });
       this.queuedEvents += events.length;
-      this.running ??= this.drainQueue().finally(() => {
-        this.running = null;
-      });
+      this.running ??= this.drainQueue();
     });
   }
 
@@ -96,32 +94,38 @@ export class GroupCommitter {
   }
 
   private async drainQueue(): Promise<void> {
-    while (this.queue.length > 0) {
-      const group: Pending[] = [];
-      let size = 0;
+    try {
       while (this.queue.length > 0) {
-        const next = this.queue[0] as Pending;
-        if (group.length > 0 && size + next.events.length > this.options.maxCommitEvents) break;
-        group.push(next);
-        size += next.events.length;
-        this.queue.shift();
+        const group: Pending[] = [];
+        let size = 0;
+        while (this.queue.length > 0) {
+          const next = this.queue[0] as Pending;
+          if (group.length > 0 && size + next.events.length > this.options.maxCommitEvents) break;
+          group.push(next);
+          size += next.events.length;
+          this.queue.shift();
+        }
+        this.queuedEvents -= size;
+        this.committingEvents = size;
+        try {
+          const outcomes = await this.commit(group);
+          group.forEach((p, i) => {
+            p.resolve(outcomes[i] as CommitOutcome[]);
+          });
+        } catch (err) {
+          this.options.log.error(
+            { err, events: size },
+            'commit failed; nothing of this batch was acknowledged',
+          );
+          for (const p of group) p.reject(err);
+        } finally {
+          this.committingEvents = 0;
+        }
       }
-      this.queuedEvents -= size;
-      this.committingEvents = size;
-      try {
-        const outcomes = await this.commit(group);
-        group.forEach((p, i) => {
-          p.resolve(outcomes[i] as CommitOutcome[]);
-        });
-      } catch (err) {
-        this.options.log.error(
-          { err, events: size },
-          'commit failed; nothing of this batch was acknowledged',
-        );
-        for (const p of group) p.reject(err);
-      } finally {
-        this.committingEvents = 0;
-      }
+    } finally {
+      // Cleared in the same tick the queue is seen empty: a submit made by a caller resumed by the
+      // last resolve (before a `.finally` callback would run) must start a new drain, not strand.
+      this.running = null;
     }
   }
 

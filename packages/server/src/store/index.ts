@@ -15,6 +15,7 @@ export type {
   ProjectRecord,
   PropEquals,
   RejectionCount,
+  RetentionOverrides,
   RollupQuery,
   RollupStore,
   RollupTile,

@@ -72,8 +72,13 @@ export interface EventStore {
   scrubCounts(project?: string): Promise<ScrubCount[]>;
   /** Rows of the batches after `afterSeq`, oldest first, up to about `maxRows` (whole batches). */
   readCommitted(afterSeq: number, maxRows: number): Promise<{ rows: EventRow[]; throughSeq: number }>;
-  /** Every batch in chain order with its rows as stored, for `vigil verify`. */
-  readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[] }>;
+  /** Every batch in chain order with its rows as stored, for `vigil verify`; `expired` batches
+   * lost rows to retention and can only be checked for their place in the chain. */
+  readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[]; expired: boolean }>;
+  /** The newest batch holding an event of the project older than `before` (0 if none). */
+  lastBatchBefore(project: string, before: number): Promise<number>;
+  /** Deletes the project's events older than `before` and marks their batches expired. */
+  expire(project: string, before: number): Promise<{ deleted: number; batches: number }>;
 }
 
 /** Events of one project refused at ingestion on one UTC day (by receive time). */
@@ -152,6 +157,14 @@ export interface ProjectRecord {
   /** Reject event types other than the built-in ones. */
   strictTypes: boolean;
   createdAt: number;
+  /** Days to keep each kind of data; null means the server's default. */
+  retention: RetentionOverrides;
+}
+
+export interface RetentionOverrides {
+  rawDays: number | null;
+  rollupDays: number | null;
+  dailyRollupDays: number | null;
 }
 
 export interface KeyRecord {
@@ -185,8 +198,8 @@ export interface MetadataStore {
   getProject(id: string): Promise<ProjectRecord | null>;
   listProjects(): Promise<ProjectRecord[]>;
   /** Inserts the project unless one with the same id exists; returns the stored record. */
-  ensureProject(project: ProjectRecord): Promise<ProjectRecord>;
-  setProjectStrict(id: string, strictTypes: boolean): Promise<void>;
+  ensureProject(project: Omit<ProjectRecord, 'retention'>): Promise<ProjectRecord>;
+  updateProject(id: string, patch: { strictTypes?: boolean; retention?: RetentionOverrides }): Promise<void>;
 
   insertKey(key: KeyRecord): Promise<void>;
   getKey(id: string): Promise<KeyRecord | null>;
@@ -268,6 +281,8 @@ export interface RollupStore {
   read(query: RollupQuery): Promise<RollupRow[]>;
   /** The recommendation dimensions of signals, for grouping their outcomes. */
   signals(project: string, signalIds: readonly string[]): Promise<SignalDims[]>;
+  /** Deletes the project's rows of these resolutions in buckets before `before`. */
+  expire(project: string, resolutions: readonly Resolution[], before: number): Promise<number>;
   /** Merges rows that share a key into one; returns how many rows were merged away. */
   compact(merge: (rows: RollupRow[]) => RollupRow): Promise<number>;
 }

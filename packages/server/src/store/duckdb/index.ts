@@ -25,6 +25,7 @@ import {
   type MigrationStatus,
   type Migrator,
   type ProjectRecord,
+  type RetentionOverrides,
   type RollupStore,
   type ScrubCount,
   type SessionRecord,
@@ -284,7 +285,32 @@ class DuckDBEventStore implements EventStore {
     return { rows: found.map(toEventRow), throughSeq: through };
   }
 
-  async *readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[] }> {
+  async lastBatchBefore(project: string, before: number): Promise<number> {
+    const [r] = await this.reader.run((c) =>
+      rows(c, `SELECT max(batch_seq) AS seq FROM events WHERE project = $1 AND ts < ${TS('$2')}`, [
+        project,
+        before,
+      ]),
+    );
+    return numOrNull(r?.seq) ?? 0;
+  }
+
+  async expire(project: string, before: number): Promise<{ deleted: number; batches: number }> {
+    return this.writer.transaction(async (c) => {
+      const marked = await c.run(
+        `INSERT INTO expired_batches SELECT DISTINCT batch_seq, now()::TIMESTAMP FROM events
+         WHERE project = $1 AND ts < ${TS('$2')} ON CONFLICT DO NOTHING`,
+        [project, before],
+      );
+      const deleted = await c.run(`DELETE FROM events WHERE project = $1 AND ts < ${TS('$2')}`, [
+        project,
+        before,
+      ]);
+      return { deleted: Number(deleted.rowsChanged), batches: Number(marked.rowsChanged) };
+    });
+  }
+
+  async *readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[]; expired: boolean }> {
     const PAGE = 64;
     let after = -1;
     for (;;) {
@@ -315,7 +341,18 @@ class DuckDBEventStore implements EventStore {
         if (list.length === 0) bySeq.set(seq, list);
         list.push(toEventRow(r));
       }
-      for (const link of links) yield { link, rows: bySeq.get(link.seq) ?? [] };
+      const expired = new Set(
+        (
+          await this.reader.run((c) =>
+            rows(c, 'SELECT seq FROM expired_batches WHERE seq BETWEEN $1 AND $2', [
+              BigInt(first.seq),
+              BigInt(last.seq),
+            ]),
+          )
+        ).map((r) => num(r.seq)),
+      );
+      for (const link of links)
+        yield { link, rows: bySeq.get(link.seq) ?? [], expired: expired.has(link.seq) };
       after = last.seq;
     }
   }
@@ -356,33 +393,41 @@ class DuckDBMetadataStore implements MetadataStore {
   }
 
   async getProject(id: string): Promise<ProjectRecord | null> {
-    const [r] = await this.all(
-      'SELECT id, name, strict_types, epoch_ms(created_at) AS created_at FROM projects WHERE id = $1',
-      [id],
-    );
+    const [r] = await this.all(`${PROJECT_SELECT} WHERE id = $1`, [id]);
     return r ? toProject(r) : null;
   }
 
   async listProjects(): Promise<ProjectRecord[]> {
+    return (await this.all(`${PROJECT_SELECT} ORDER BY id`)).map(toProject);
+  }
+
+  async ensureProject(p: Omit<ProjectRecord, 'retention'>): Promise<ProjectRecord> {
+    await this.all(
+      `INSERT INTO projects (id, name, strict_types, created_at) VALUES ($1, $2, $3, ${TS('$4')}) ON CONFLICT DO NOTHING`,
+      [p.id, p.name, p.strictTypes, p.createdAt],
+    );
     return (
+      (await this.getProject(p.id)) ?? {
+        ...p,
+        retention: { rawDays: null, rollupDays: null, dailyRollupDays: null },
+      }
+    );
+  }
+
+  async updateProject(
+    id: string,
+    patch: { strictTypes?: boolean; retention?: RetentionOverrides },
+  ): Promise<void> {
+    if (patch.strictTypes !== undefined) {
+      await this.all('UPDATE projects SET strict_types = $2 WHERE id = $1', [id, patch.strictTypes]);
+    }
+    if (patch.retention) {
+      const r = patch.retention;
       await this.all(
-        'SELECT id, name, strict_types, epoch_ms(created_at) AS created_at FROM projects ORDER BY id',
-      )
-    ).map(toProject);
-  }
-
-  async ensureProject(p: ProjectRecord): Promise<ProjectRecord> {
-    await this.all(`INSERT INTO projects VALUES ($1, $2, $3, ${TS('$4')}) ON CONFLICT DO NOTHING`, [
-      p.id,
-      p.name,
-      p.strictTypes,
-      p.createdAt,
-    ]);
-    return (await this.getProject(p.id)) ?? p;
-  }
-
-  async setProjectStrict(id: string, strictTypes: boolean): Promise<void> {
-    await this.all('UPDATE projects SET strict_types = $2 WHERE id = $1', [id, strictTypes]);
+        'UPDATE projects SET retention_raw_days = $2, retention_rollup_days = $3, retention_daily_rollup_days = $4 WHERE id = $1',
+        [id, r.rawDays, r.rollupDays, r.dailyRollupDays],
+      );
+    }
   }
 
   async insertKey(k: KeyRecord): Promise<void> {
@@ -475,12 +520,20 @@ const KEY_SELECT =
   'SELECT id, project, role, name, secret_hash, epoch_ms(created_at) AS created_at, epoch_ms(revoked_at) AS revoked_at FROM api_keys';
 const USER_SELECT = 'SELECT id, name, role, password_hash, epoch_ms(created_at) AS created_at FROM users';
 
+const PROJECT_SELECT = `SELECT id, name, strict_types, epoch_ms(created_at) AS created_at,
+  retention_raw_days, retention_rollup_days, retention_daily_rollup_days FROM projects`;
+
 function toProject(r: Record<string, unknown>): ProjectRecord {
   return {
     id: r.id as string,
     name: r.name as string,
     strictTypes: r.strict_types as boolean,
     createdAt: num(r.created_at),
+    retention: {
+      rawDays: numOrNull(r.retention_raw_days),
+      rollupDays: numOrNull(r.retention_rollup_days),
+      dailyRollupDays: numOrNull(r.retention_daily_rollup_days),
+    },
   };
 }
 

@@ -172,4 +172,20 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
     down: ['DROP TABLE health_snapshots', 'DROP TABLE ingest_rejections'],
   },
+  {
+    version: 5,
+    name: 'retention: per-project retention settings, expired batches of the audit chain',
+    up: [
+      'ALTER TABLE projects ADD COLUMN retention_raw_days INTEGER',
+      'ALTER TABLE projects ADD COLUMN retention_rollup_days INTEGER',
+      'ALTER TABLE projects ADD COLUMN retention_daily_rollup_days INTEGER',
+      'CREATE TABLE expired_batches (seq BIGINT PRIMARY KEY, expired_at TIMESTAMP NOT NULL)',
+    ],
+    down: [
+      'DROP TABLE expired_batches',
+      'ALTER TABLE projects DROP COLUMN retention_daily_rollup_days',
+      'ALTER TABLE projects DROP COLUMN retention_rollup_days',
+      'ALTER TABLE projects DROP COLUMN retention_raw_days',
+    ],
+  },
 ];

@@ -136,6 +136,17 @@ export class DuckDBRollupStore implements RollupStore {
     return found as unknown as SignalDims[];
   }
 
+  async expire(project: string, resolutions: readonly Resolution[], before: number): Promise<number> {
+    if (resolutions.length === 0) return 0;
+    const result = await this.conn.run((c) =>
+      c.run(
+        `DELETE FROM rollups WHERE project = $1 AND res IN (SELECT unnest($2::VARCHAR[])) AND bucket < ${TS('$3')}`,
+        [project, listValue([...resolutions]), before],
+      ),
+    );
+    return Number(result.rowsChanged);
+  }
+
   async compact(merge: (list: RollupRow[]) => RollupRow): Promise<number> {
     return this.conn.transaction(async (c) => {
       const keyCols = KEY.join(', ');

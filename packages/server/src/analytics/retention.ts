@@ -1,0 +1,98 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../config/index.js';
+import type { ProjectRecord, RetentionOverrides, Store } from '../store/index.js';
+
+const DAY = 86_400_000;
+
+export interface Retention {
+  rawDays: number;
+  rollupDays: number;
+  dailyRollupDays: number;
+}
+
+export interface RetentionResult {
+  project: string;
+  rawDeleted: number;
+  rollupsDeleted: number;
+  /** Raw events were kept because the rollups do not cover them yet. */
+  rawDeferred: boolean;
+}
+
+/** A project's retention: its own overrides over the server's defaults. */
+export function effectiveRetention(defaults: Config['retention'], overrides: RetentionOverrides): Retention {
+  return {
+    rawDays: overrides.rawDays ?? defaults.rawDays,
+    rollupDays: overrides.rollupDays ?? defaults.rollupDays,
+    dailyRollupDays: overrides.dailyRollupDays ?? defaults.dailyRollupDays,
+  };
+}
+
+/** Why a retention setting cannot be, or null: rollups must outlive the raw events they summarise. */
+export function retentionProblem(r: Retention): string | null {
+  if (r.rollupDays < r.rawDays)
+    return 'rollupDays must be at least rawDays: rollups are what remains of expired events.';
+  if (r.dailyRollupDays < r.rollupDays) return 'dailyRollupDays must be at least rollupDays.';
+  return null;
+}
+
+/**
+ * Deletes whole days past each project's retention: raw events only once the rollups cover
+ * them (their batches are at or below the rollup watermark), finer rollups before daily ones.
+ */
+export async function applyRetention(
+  store: Store,
+  defaults: Config['retention'],
+  now = Date.now(),
+  projects?: ProjectRecord[],
+): Promise<RetentionResult[]> {
+  const results: RetentionResult[] = [];
+  const watermark = await store.rollups.watermark();
+  for (const project of projects ?? (await store.meta.listProjects())) {
+    const r = effectiveRetention(defaults, project.retention);
+    const day = Math.floor(now / DAY) * DAY;
+    const rawBefore = day - r.rawDays * DAY;
+    const covered = (await store.events.lastBatchBefore(project.id, rawBefore)) <= watermark;
+    const raw = covered ? await store.events.expire(project.id, rawBefore) : { deleted: 0 };
+    const fine = await store.rollups.expire(project.id, ['1m', '5m', '1h'], day - r.rollupDays * DAY);
+    const daily = await store.rollups.expire(project.id, ['1d'], day - r.dailyRollupDays * DAY);
+    results.push({
+      project: project.id,
+      rawDeleted: raw.deleted,
+      rollupsDeleted: fine + daily,
+      rawDeferred: !covered,
+    });
+  }
+  return results;
+}
+
+/** Runs retention on an interval, off the ingest path. */
+export class RetentionJob {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly defaults: Config['retention'],
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running = this.run().catch((err: unknown) => this.log.error({ err }, 'retention run failed'));
+    }, this.defaults.intervalMs).unref();
+  }
+
+  async run(now = Date.now()): Promise<RetentionResult[]> {
+    const results = await applyRetention(this.store, this.defaults, now);
+    for (const r of results) {
+      if (r.rawDeleted > 0 || r.rollupsDeleted > 0) this.log.info(r, 'retention: expired data deleted');
+      if (r.rawDeferred) this.log.warn(r, 'retention: raw events kept until the rollups cover them');
+    }
+    return results;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}

@@ -22,7 +22,9 @@ export interface ReceivedRequest {
   headers: IncomingHttpHeaders;
   /** Bytes on the wire. */
   bytes: number;
+  /** The events sent (empty in `requests` when `keepEvents` is false). */
   events: WireEvent[];
+  eventCount: number;
 }
 
 export type Reply =
@@ -43,11 +45,13 @@ export class LoopbackVigil {
   readonly requests: ReceivedRequest[] = [];
   /** Events committed, by id, as the idempotent server keeps them. */
   readonly stored = new Map<string, WireEvent>();
-  /** How many 2xx answers that reached the client (fully written) carried each id. */
+  /** How many storing 2xx answers that reached the client (fully written) carried each id. */
   readonly acked = new Map<string, number>();
   /** Events received again after they were stored (retries after a lost answer). */
   duplicates = 0;
   respond: Responder = accept;
+  /** False keeps `requests` light (events counted, not kept) for long runs. */
+  keepEvents = true;
   private server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -113,8 +117,9 @@ export class LoopbackVigil {
           headers: req.headers,
           bytes: raw.length,
           events,
+          eventCount: events.length,
         };
-        this.requests.push(request);
+        this.requests.push(this.keepEvents ? request : { ...request, events: [] });
         this.reply(request, this.respond(request), res);
       });
     });
@@ -145,7 +150,7 @@ export class LoopbackVigil {
       }
       if (res.destroyed || res.socket?.destroyed) return;
       res.on('finish', () => {
-        if (!ok) return;
+        if (!ok || reply.store === false) return;
         for (const e of request.events) this.acked.set(e.id, (this.acked.get(e.id) ?? 0) + 1);
       });
       res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });

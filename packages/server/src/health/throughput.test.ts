@@ -52,25 +52,32 @@ async function ingestRate(ms: number): Promise<number> {
 
 it('ingestion throughput is unchanged (within noise) while snapshots run back to back', async () => {
   await ingestRate(300); // warm-up
-  const before = await ingestRate(1_200);
-  let running = true;
+  // Interleaved phases, so a change in the machine's other load hits both sides alike.
+  const quiet: number[] = [];
+  const busy: number[] = [];
   let snapshots = 0;
-  const loop = (async () => {
-    while (running) {
-      const s = await vigil.server.context.health.snapshot('default', yesterday);
-      expect(s.totalEvents).toBe(40 * BATCH);
-      snapshots += 1;
-    }
-  })();
-  const during = await ingestRate(1_200);
-  running = false;
-  await loop;
-  const after = await ingestRate(1_200);
-  const ratio = during / ((before + after) / 2);
+  for (let round = 0; round < 3; round++) {
+    quiet.push(await ingestRate(500));
+    let running = true;
+    const loop = (async () => {
+      while (running) {
+        const s = await vigil.server.context.health.snapshot('default', yesterday);
+        expect(s.totalEvents).toBe(40 * BATCH);
+        snapshots += 1;
+      }
+    })();
+    busy.push(await ingestRate(500));
+    running = false;
+    await loop;
+  }
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const ratio = sum(busy) / sum(quiet);
   console.log(
-    `ingest events/s: before ${before.toFixed(0)}, during ${snapshots} snapshots ${during.toFixed(0)}, after ${after.toFixed(0)}; ratio ${ratio.toFixed(2)}`,
+    `ingest events/s without snapshots ${quiet.map((r) => r.toFixed(0)).join('/')}, with ${snapshots} back-to-back snapshots ${busy.map((r) => r.toFixed(0)).join('/')}; ratio ${ratio.toFixed(2)}`,
   );
-  expect(snapshots).toBeGreaterThanOrEqual(3);
-  // Two cores shared with the test client and DuckDB's own threads: "unchanged" within a generous noise band.
-  expect(ratio).toBeGreaterThan(0.6);
+  expect(snapshots).toBeGreaterThanOrEqual(6);
+  // Snapshots read on their own connection and never take the writer: ingestion keeps its pace.
+  // On a quiet machine the ratio is about 0.9-1.0; the bound leaves room for 2 shared cores, while a
+  // snapshot that held up commits (back to back, it would hold them most of the time) fails it.
+  expect(ratio).toBeGreaterThan(0.5);
 });

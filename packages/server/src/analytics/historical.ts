@@ -1,4 +1,4 @@
-import type { Resolution } from '../model/rollup.js';
+import type { Resolution, RollupFamily } from '../model/rollup.js';
 import type { Store } from '../store/index.js';
 import { Cell } from './aggregate.js';
 import type { RollupMaintainer } from './maintainer.js';
@@ -26,7 +26,7 @@ export interface MetricDataPoint {
   metadata: Record<string, unknown>;
 }
 
-const MAX_RES: Record<Aggregation, Resolution> = {
+export const MAX_RES: Record<Aggregation, Resolution> = {
   minute: '1m',
   hour: '1h',
   day: '1d',
@@ -111,6 +111,48 @@ function pointValue(
   }
 }
 
+/** Cells per dim value and series bucket, from one read of the rollups (plus pending deltas). */
+export async function readSeries(
+  store: Store,
+  maintainer: RollupMaintainer | null,
+  q: {
+    project: string;
+    family: RollupFamily;
+    grp: string;
+    dims?: readonly string[];
+    buckets: [number, number][];
+    maxRes: Resolution;
+  },
+): Promise<Map<string, Cell[]>> {
+  const tiles = q.buckets.flatMap(([from, to]) => tile(from, to, q.maxRes));
+  const query = {
+    project: q.project,
+    family: q.family,
+    grp: q.grp,
+    ...(q.dims ? { dims: q.dims } : {}),
+    tiles,
+  };
+  const rows = [...(await store.rollups.read(query)), ...(maintainer?.pendingRows(query) ?? [])];
+  const out = new Map<string, Cell[]>();
+  for (const r of rows) {
+    // Buckets are sorted: find the one holding this row's bucket start.
+    let lo = 0;
+    let hi = q.buckets.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((q.buckets[mid] as [number, number])[0] <= r.bucket) lo = mid;
+      else hi = mid - 1;
+    }
+    let cells = out.get(r.dim);
+    if (!cells) {
+      cells = q.buckets.map(() => new Cell(true));
+      out.set(r.dim, cells);
+    }
+    cells[lo]?.mergeRow(r);
+  }
+  return out;
+}
+
 /** One data point per aggregation bucket of [start, end), read from rollups in one query. */
 export async function historical(
   store: Store,
@@ -133,30 +175,18 @@ export async function historical(
         : filter.user !== undefined
           ? 'user'
           : 'all';
-  const dim = filter.space ?? filter.model ?? filter.user;
+  const dim = filter.space ?? filter.model ?? filter.user ?? '';
   const aggregation = grp === 'user' && q.aggregation === 'minute' ? 'hour' : q.aggregation;
   const buckets = seriesBuckets(q.start, q.end, aggregation);
-  const tiles = buckets.flatMap(([from, to]) => tile(from, to, MAX_RES[aggregation]));
-  const query = {
+  const series = await readSeries(store, maintainer, {
     project: q.project,
-    family: 'llm' as const,
+    family: 'llm',
     grp,
-    ...(dim !== undefined ? { dims: [dim] } : {}),
-    tiles,
-  };
-  const rows = [...(await store.rollups.read(query)), ...(maintainer?.pendingRows(query) ?? [])];
-  const cells = buckets.map(() => new Cell(true));
-  for (const r of rows) {
-    // Buckets are sorted: find the one holding this row's bucket start.
-    let lo = 0;
-    let hi = buckets.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((buckets[mid] as [number, number])[0] <= r.bucket) lo = mid;
-      else hi = mid - 1;
-    }
-    cells[lo]?.mergeRow(r);
-  }
+    ...(grp !== 'all' ? { dims: [dim] } : {}),
+    buckets,
+    maxRes: MAX_RES[aggregation],
+  });
+  const cells = series.get(dim) ?? buckets.map(() => new Cell(true));
   return buckets.map(([from, to], i) => ({
     timestamp: new Date(from).toISOString(),
     ...pointValue(q.metric, cells[i] as Cell, (to - from) / 60_000),

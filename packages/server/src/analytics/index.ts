@@ -1,3 +1,5 @@
+export type { Aggregate, ExploreQuery, ExploreResult } from './explore.js';
+export { AGGREGATES, explore } from './explore.js';
 export type { Aggregation, MetricDataPoint, MetricType } from './historical.js';
 export { AGGREGATIONS, historical, MAX_POINTS, METRIC_TYPES, seriesBuckets } from './historical.js';
 export { RollupMaintainer } from './maintainer.js';

@@ -7,7 +7,7 @@ import { installErrorHandling } from './errors.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { keyRoutes } from './keys.js';
-import { metricRoutes } from './metrics.js';
+import { metricRoutes, queryRoutes } from './metrics.js';
 import { projectRoutes } from './projects.js';
 import { sessionRoutes } from './session.js';
 
@@ -49,5 +49,6 @@ export function buildApp(ctx: AppContext): FastifyInstance {
   void app.register(async (scope) => eventRoutes(scope, ctx));
   void app.register(async (scope) => healthRoutes(scope, ctx));
   void app.register(async (scope) => metricRoutes(scope, ctx));
+  void app.register(async (scope) => queryRoutes(scope, ctx));
   return app;
 }

@@ -1,9 +1,12 @@
+import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import {
+  AGGREGATES,
   AGGREGATIONS,
   type Aggregation,
   decisionSummary,
   errorSpike,
+  explore,
   historical,
   type LlmFilter,
   llmSnapshot,
@@ -110,4 +113,67 @@ export async function metricRoutes(app: FastifyInstance, ctx: AppContext): Promi
     const from = to - (window === '7d' ? 7 : 30) * 86_400_000;
     return { window, ...(await decisionSummary(ctx.store, ctx.rollups, project, from, to, groupBy)) };
   });
+}
+
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Time = Type.Union([Type.String({ minLength: 1, maxLength: 40 }), Type.Number()]);
+const QueryBody = Type.Object(
+  {
+    project: Type.Optional(Type.String({ maxLength: 64 })),
+    type: Name,
+    field: Type.Optional(Name),
+    aggregate: Type.Unsafe<(typeof AGGREGATES)[number]>({ type: 'string', enum: [...AGGREGATES] }),
+    from: Time,
+    to: Time,
+    bucket: Type.Optional(Type.Unsafe<Aggregation>({ type: 'string', enum: [...AGGREGATIONS] })),
+    groupBy: Type.Optional(Type.Array(Name, { maxItems: 2 })),
+    filters: Type.Optional(
+      Type.Record(Type.String({ minLength: 1, maxLength: 200 }), Type.String({ maxLength: 1000 })),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** `POST /api/query`: the dashboard's general aggregate query (viewer). */
+export async function queryRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  app.post<{ Body: Static<typeof QueryBody> }>(
+    '/api/query',
+    { onRequest: guard(ctx, 'read'), schema: { body: QueryBody } },
+    async (req) => {
+      const b = req.body;
+      const project = projectFor(principalOf(req), b.project);
+      const at = (name: 'from' | 'to') => {
+        const v = b[name];
+        // Ajv may have turned a number into a string for the union type: digits are epoch ms.
+        const ms = parseTs(typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v);
+        if (ms === null)
+          throw new VigilError('invalid_body', {
+            message: `${name} must be an ISO-8601 time or epoch milliseconds.`,
+          });
+        return ms;
+      };
+      const from = at('from');
+      const to = at('to');
+      if (from >= to) throw new VigilError('invalid_body', { message: 'from must be before to.' });
+      if (b.field === undefined && b.aggregate !== 'count' && b.aggregate !== 'rate') {
+        throw new VigilError('invalid_body', { message: `field is required for ${b.aggregate}.` });
+      }
+      if (b.bucket && seriesBuckets(from, to, b.bucket).length > MAX_POINTS) {
+        throw new VigilError('invalid_body', {
+          message: `That is more than ${MAX_POINTS} buckets; use a coarser bucket.`,
+        });
+      }
+      return explore(ctx.store, ctx.rollups, {
+        project,
+        type: b.type,
+        ...(b.field !== undefined ? { field: b.field } : {}),
+        aggregate: b.aggregate,
+        from,
+        to,
+        ...(b.bucket ? { bucket: b.bucket } : {}),
+        groupBy: b.groupBy ?? [],
+        filters: b.filters ?? {},
+      });
+    },
+  );
 }

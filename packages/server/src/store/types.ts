@@ -68,6 +68,8 @@ export interface EventStore {
   appendBatch(batch: AppendBatch): Promise<void>;
   /** Newest first by (ts, id). */
   listEvents(query: EventQuery): Promise<EventRow[]>;
+  /** An exact aggregate over raw events (for questions the rollups cannot answer). */
+  aggregateRaw(query: RawAggregateQuery): Promise<RawAggregateRow[]>;
   countEvents(project?: string): Promise<number>;
   scrubCounts(project?: string): Promise<ScrubCount[]>;
   /** Rows of the batches after `afterSeq`, oldest first, up to about `maxRows` (whole batches). */
@@ -285,4 +287,31 @@ export interface RollupStore {
   expire(project: string, resolutions: readonly Resolution[], before: number): Promise<number>;
   /** Merges rows that share a key into one; returns how many rows were merged away. */
   compact(merge: (rows: RollupRow[]) => RollupRow): Promise<number>;
+}
+
+export type RawAggregate = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'p50' | 'p90' | 'p95' | 'p99' | 'rate';
+
+/** A field of the event: a typed column, or a prop of the JSON column. */
+export type FieldRef = TypedField | { prop: string };
+
+export interface RawAggregateQuery {
+  project: string;
+  type: string;
+  /** Absent for count and rate. */
+  field?: FieldRef;
+  aggregate: RawAggregate;
+  from: number;
+  to: number;
+  /** Bucket width; absent for one value over the whole range. */
+  bucket?: 'minute' | 'hour' | 'day' | 'week' | 'month';
+  groupBy: readonly FieldRef[];
+  filters: readonly PropEquals[];
+}
+
+export interface RawAggregateRow {
+  /** Bucket start (epoch ms), or `from` when there is no bucketing. */
+  bucket: number;
+  groups: (string | null)[];
+  value: number | null;
+  count: number;
 }

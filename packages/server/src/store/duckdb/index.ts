@@ -19,12 +19,17 @@ import {
   type ChainLink,
   type EventQuery,
   type EventStore,
+  type FieldRef,
   type HealthStore,
   type KeyRecord,
   type MetadataStore,
   type MigrationStatus,
   type Migrator,
   type ProjectRecord,
+  type PropEquals,
+  type RawAggregate,
+  type RawAggregateQuery,
+  type RawAggregateRow,
   type RetentionOverrides,
   type RollupStore,
   type ScrubCount,
@@ -67,6 +72,45 @@ const EVENT_COLUMNS: readonly { name: keyof EventRow | 'batch_seq' | 'batch_row'
 ];
 
 const q = (name: string) => `"${name}"`;
+type Param = (v: DuckDBValue) => string;
+
+/** SQL for a field: its typed column, or a prop of the JSON column (numeric when asked). */
+function fieldSql(field: FieldRef, param: Param, numeric = false): string {
+  if (typeof field === 'string') return q(field);
+  const path = param(`$."${field.prop.replaceAll('"', '\\"')}"`);
+  return numeric ? `TRY_CAST(json_extract(props, ${path}) AS DOUBLE)` : `json_extract_string(props, ${path})`;
+}
+
+/** SQL for `field = value`, comparing typed numbers and booleans by value. */
+function propEquals(w: PropEquals, param: Param): string {
+  if (typeof w.field !== 'string') return `${fieldSql(w.field, param)} = ${param(w.value)}`;
+  const kind = TYPED_FIELDS[w.field].kind;
+  const cast = kind === 'string' ? '' : kind === 'boolean' ? 'BOOLEAN' : 'DOUBLE';
+  return cast
+    ? `${q(w.field)} = TRY_CAST(${param(w.value)} AS ${cast})`
+    : `${q(w.field)} = ${param(w.value)}`;
+}
+
+const AGGREGATE_SQL: Record<RawAggregate, (v: string) => string> = {
+  count: () => 'count(*)',
+  rate: () => 'count(*)',
+  sum: (v) => `sum(${v})`,
+  avg: (v) => `avg(${v})`,
+  min: (v) => `min(${v})`,
+  max: (v) => `max(${v})`,
+  p50: (v) => `quantile_disc(${v}, 0.5)`,
+  p90: (v) => `quantile_disc(${v}, 0.9)`,
+  p95: (v) => `quantile_disc(${v}, 0.95)`,
+  p99: (v) => `quantile_disc(${v}, 0.99)`,
+};
+
+const BUCKET_SQL = {
+  minute: "time_bucket(INTERVAL '1 minute', ts)",
+  hour: "time_bucket(INTERVAL '1 hour', ts)",
+  day: "time_bucket(INTERVAL '1 day', ts)",
+  week: "date_trunc('week', ts)",
+  month: "date_trunc('month', ts)",
+} as const;
 const EVENT_SELECT = [
   'id::VARCHAR AS id',
   'project',
@@ -214,21 +258,7 @@ class DuckDBEventStore implements EventStore {
       where.push(`type IN (${query.types.map((t) => param(t)).join(',')})`);
     if (query.from !== undefined) where.push(`ts >= ${TS(param(query.from))}`);
     if (query.to !== undefined) where.push(`ts < ${TS(param(query.to))}`);
-    for (const w of query.where ?? []) {
-      if (typeof w.field === 'string') {
-        const kind = TYPED_FIELDS[w.field].kind;
-        const cast = kind === 'string' ? '' : kind === 'boolean' ? 'BOOLEAN' : 'DOUBLE';
-        where.push(
-          cast
-            ? `${q(w.field)} = TRY_CAST(${param(w.value)} AS ${cast})`
-            : `${q(w.field)} = ${param(w.value)}`,
-        );
-      } else {
-        where.push(
-          `json_extract_string(props, ${param(`$."${w.field.prop.replaceAll('"', '\\"')}"`)}) = ${param(w.value)}`,
-        );
-      }
-    }
+    for (const w of query.where ?? []) where.push(propEquals(w, param));
     if (query.before) {
       const ts = TS(param(query.before.ts));
       const id = `${param(query.before.id)}::UUID`;
@@ -236,6 +266,36 @@ class DuckDBEventStore implements EventStore {
     }
     const sql = `SELECT ${EVENT_SELECT} FROM events WHERE ${where.join(' AND ')} ORDER BY ts DESC, id DESC LIMIT ${param(query.limit)}`;
     return (await this.reader.run((c) => rows(c, sql, values))).map(toEventRow);
+  }
+
+  async aggregateRaw(query: RawAggregateQuery): Promise<RawAggregateRow[]> {
+    const values: DuckDBValue[] = [query.project, query.type, query.from, query.to];
+    const param: Param = (v) => {
+      values.push(v);
+      return `$${values.length}`;
+    };
+    const value = query.field === undefined ? 'NULL' : fieldSql(query.field, param, true);
+    const groups = query.groupBy.map((g, i) => `${fieldSql(g, param)} AS g${i}`);
+    const where = [
+      `project = $1`,
+      `type = $2`,
+      `ts >= ${TS('$3')}`,
+      `ts < ${TS('$4')}`,
+      ...query.filters.map((f) => propEquals(f, param)),
+    ];
+    const bucket = query.bucket ? `epoch_ms(${BUCKET_SQL[query.bucket]})` : '$3::BIGINT';
+    const sql = `SELECT ${bucket} AS bucket, ${[...groups, `${AGGREGATE_SQL[query.aggregate]('v')} AS value`, 'count(*) AS n'].join(', ')}
+      FROM (SELECT *, ${value} AS v FROM events WHERE ${where.join(' AND ')})
+      GROUP BY ALL ORDER BY ALL`;
+    return (await this.reader.run((c) => rows(c, sql, values))).map((r) => ({
+      bucket: num(r.bucket),
+      groups: query.groupBy.map((_, i) => {
+        const g = r[`g${i}`];
+        return g === null || g === undefined ? null : String(g);
+      }),
+      value: numOrNull(r.value),
+      count: num(r.n),
+    }));
   }
 
   async countEvents(project?: string): Promise<number> {

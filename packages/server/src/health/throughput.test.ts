@@ -18,7 +18,7 @@ beforeAll(async () => {
   vigil = await startVigil({ config: { health: { ...defaultConfig().health, enabled: false } } });
   // A day of history for the snapshot to chew on.
   const start = dayStart(yesterday);
-  for (let b = 0; b < 40; b++) {
+  for (let b = 0; b < 20; b++) {
     const events = Array.from({ length: BATCH }, (_, i) => llm(start + (b * BATCH + i) * 4_000, i));
     const res = await call(vigil, 'POST', '/v1/events', { token: vigil.ingestKey, json: { events } });
     expect(res.status).toBe(200);
@@ -57,16 +57,16 @@ it('ingestion throughput is unchanged (within noise) while snapshots run back to
   const busy: number[] = [];
   let snapshots = 0;
   for (let round = 0; round < 3; round++) {
-    quiet.push(await ingestRate(500));
+    quiet.push(await ingestRate(700));
     let running = true;
     const loop = (async () => {
       while (running) {
         const s = await vigil.server.context.health.snapshot('default', yesterday);
-        expect(s.totalEvents).toBe(40 * BATCH);
-        snapshots += 1;
+        expect(s.totalEvents).toBe(20 * BATCH);
+        if (running) snapshots += 1; // finished inside the measured phase
       }
     })();
-    busy.push(await ingestRate(500));
+    busy.push(await ingestRate(700));
     running = false;
     await loop;
   }
@@ -75,7 +75,7 @@ it('ingestion throughput is unchanged (within noise) while snapshots run back to
   console.log(
     `ingest events/s without snapshots ${quiet.map((r) => r.toFixed(0)).join('/')}, with ${snapshots} back-to-back snapshots ${busy.map((r) => r.toFixed(0)).join('/')}; ratio ${ratio.toFixed(2)}`,
   );
-  expect(snapshots).toBeGreaterThanOrEqual(6);
+  expect(snapshots).toBeGreaterThanOrEqual(3);
   // Snapshots read on their own connection and never take the writer: ingestion keeps its pace.
   // On a quiet machine the ratio is about 0.9-1.0; the bound leaves room for 2 shared cores, while a
   // snapshot that held up commits (back to back, it would hold them most of the time) fails it.

@@ -88,6 +88,11 @@ export async function verifySample(
     ),
   ] as string[];
   const recommended = await store.health.recommendedSignals(window.project, signals, window.to);
+  // Raw events expire (retention); the signal index of the rollups remembers older recommendations.
+  const unseen = signals.filter((id) => !recommended.has(id));
+  if (unseen.length > 0) {
+    for (const s of await store.rollups.signals(window.project, unseen)) recommended.add(s.signal_id);
+  }
   const checks: SampleChecks = {
     window,
     knownVersions: options.knownVersions,

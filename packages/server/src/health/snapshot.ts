@@ -82,13 +82,12 @@ export async function computeSnapshot(
 
   const baselineDays = Array.from({ length: cfg.baselineWeeks }, (_, i) => addDays(date, -7 * (i + 1)));
   const oldest = baselineDays.at(-1) ?? date;
-  const [dayTypes, lookbackTypes, accepted, rejections, priorSnapshots, firstTs] = await Promise.all([
+  const [dayTypes, lookbackTypes, accepted, rejections, priorSnapshots] = await Promise.all([
     store.health.typeStats(window, cfg.knownVersions),
     store.health.typeStats(lookback, []),
     store.health.countReceived(window),
     store.health.rejections(project, date, date),
     store.health.snapshots(project, oldest, addDays(date, -1)),
-    store.health.firstEventTs(project),
   ]);
 
   const samplingStarted = performance.now();
@@ -106,10 +105,17 @@ export async function computeSnapshot(
   // are counted from the raw events.
   const snapshotOf = new Map(priorSnapshots.map((r) => [r.date, fromRecord(r)]));
   const unsnapshotted = baselineDays.filter((d) => !snapshotOf.has(d));
-  const rawTotals = await store.health.dailyTotals(project, unsnapshotted);
+  // Days before the oldest stored event (before the project began, or expired) are no baseline.
+  const [rawTotals, firstTs] =
+    unsnapshotted.length === 0
+      ? [new Map<string, number>(), null]
+      : await Promise.all([
+          store.health.dailyTotals(project, unsnapshotted),
+          store.health.firstEventTs(project),
+        ]);
   const firstDay = firstTs === null ? null : dayStart(new Date(firstTs).toISOString().slice(0, 10));
   const baseline = baselineDays
-    .filter((d) => firstDay !== null && dayStart(d) >= firstDay)
+    .filter((d) => snapshotOf.has(d) || (firstDay !== null && dayStart(d) >= firstDay))
     .map((d) => {
       const s = snapshotOf.get(d);
       return s

@@ -145,7 +145,7 @@ export class DuckDBHealthStore implements HealthStore {
         c,
         `SELECT ${SAMPLE_SELECT} FROM events
          WHERE project = $1 AND ts >= ${TS('$2')} AND ts < ${TS('$3')}
-         ORDER BY hash(id::VARCHAR || $4), id LIMIT $5`,
+         ORDER BY hash(id, $4), id LIMIT $5`,
         [w.project, w.from, w.to, seed, size],
       ),
     );

@@ -23,6 +23,8 @@ const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/;
  * so that one call never does work out of proportion with one event.
  */
 const MAX_STAGED = 512;
+/** Staged events that make `track()` ask for a deferred encode (and send, once `flushAt` are queued). */
+const ENCODE_SOON_AT = 128;
 const SYNC_CHUNK_WORK = 256 * 1024;
 
 const isVersion = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 64;
@@ -89,6 +91,7 @@ export class VigilClient {
   private stagedHead = 0;
   private staged = 0;
   private encoding = false;
+  private readonly kickAt: number;
 
   private readonly counters: DeliveryCounters = { sent: 0, failed: 0, requests: 0, retries: 0 };
   private tracked = 0;
@@ -113,6 +116,7 @@ export class VigilClient {
     this.settings = settings;
     this.platform = platform;
     this.accepting = settings.enabled;
+    this.kickAt = Math.min(settings.flushAt, ENCODE_SOON_AT);
     this.queue = new EventQueue(settings.maxQueueBytes);
     this.encoder = new EventEncoder(settings.limits, new PropDenyList(settings.denyProps));
     this.exporter = settings.enabled
@@ -187,7 +191,7 @@ export class VigilClient {
       const waiting = n + 1 - this.stagedHead;
       if (waiting === 1) this.exporter?.eventsWaiting();
       if (waiting >= MAX_STAGED) this.encodeStaged(SYNC_CHUNK_WORK);
-      else if (waiting + this.queue.count === this.settings.flushAt) this.exporter?.kick();
+      else if (waiting >= this.kickAt) this.exporter?.kick();
     } catch (error) {
       this.droppedInvalid += 1;
       this.note('invalid_event', 'an event could not be read', 1, { cause: error });

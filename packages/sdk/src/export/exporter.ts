@@ -79,7 +79,7 @@ export class Exporter {
     }, this.options.flushIntervalMs);
   }
 
-  /** `flushAt` events are waiting: send soon, after the caller's current task. */
+  /** Events are waiting to be encoded or sent: do it soon, after the caller's current task. */
   kick(): void {
     if (this.kickScheduled || this.stopped) return;
     this.kickScheduled = true;
@@ -156,9 +156,10 @@ export class Exporter {
   }
 
   private pump(due: boolean): void {
-    if (this.stopped || this.inFlight || this.cancelRetry) return;
+    if (this.stopped) return;
+    // Encode what was tracked even when nothing can be sent now, so it never piles up for track() to do.
     this.hooks.collect();
-    if (this.queue.count === 0) return;
+    if (this.inFlight || this.cancelRetry || this.queue.count === 0) return;
     if (!due && this.waiters.length === 0 && this.queue.count < this.options.flushAt) {
       this.eventsWaiting();
       return;

@@ -129,7 +129,7 @@ export class EventQueue {
       this.seqs = [];
       this.sizes = [];
       this.head = 0;
-    } else if (this.head >= 4096 && this.head * 2 >= this.events.length) {
+    } else if (this.head >= 1024 && this.head * 4 >= this.events.length) {
       this.events = this.events.slice(this.head);
       this.seqs = this.seqs.slice(this.head);
       this.sizes = this.sizes.slice(this.head);

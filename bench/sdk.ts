@@ -1,0 +1,232 @@
+/**
+ * SDK cost on the caller's thread: `track()` latency over 1 M calls, against posthog-node's
+ * `capture()` and an OpenTelemetry counter `add()` measured the same way in the same run; then heap
+ * memory after a 10 M-event burst with the server down, against the queue cap.
+ *
+ * Run: `npx tsx bench/sdk.ts` (or `npm run bench -- sdk`). Nothing leaves 127.0.0.1: the SDK talks to
+ * a loopback sink (or a closed loopback port), posthog-node gets the loopback host and a local `fetch`
+ * stub, so it never touches the network.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { PostHog } from 'posthog-node';
+import { createClient } from '../packages/sdk/src/index.js';
+
+const CALLS = Number(process.env.BENCH_SDK_CALLS ?? 1_000_000);
+/** posthog-node does its batching work between calls (tens of µs of wall time per call here): 1 M would take minutes. */
+const POSTHOG_CALLS = Number(process.env.BENCH_POSTHOG_CALLS ?? 200_000);
+const BURST = Number(process.env.BENCH_SDK_BURST ?? 10_000_000);
+/** Calls between yields to the event loop in the "host" runs: an app does other work between events. */
+const YIELD_EVERY = 100;
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const heapAfterGc = () => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+};
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+const MB = 1024 * 1024;
+
+const MODELS = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet', 'llama-3-70b'];
+/** A realistic llm.request payload, varied per call like an app's would be. */
+function props(i: number) {
+  return {
+    total_ms: 812.4 + (i % 300),
+    context_ms: 40 + (i % 17),
+    llm_ms: 772.4 + (i % 283),
+    prompt_tokens: 300 + (i % 1700),
+    completion_tokens: 50 + (i % 450),
+    cache_hit: i % 3 === 0,
+    user: `user-${i % 1000}`,
+    space: `space-${i % 20}`,
+    model: MODELS[i % 4]!,
+  };
+}
+
+interface Latency {
+  median: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+  /** Wall time per call over the whole run, including the work done between calls (yields, deferred). */
+  wallPerCall: number;
+}
+
+/** Times each call with hrtime; `yieldEvery` > 0 lets the event loop run between groups of calls. */
+async function measure(call: (i: number) => void, n: number, yieldEvery: number): Promise<Latency> {
+  const samples = new Float64Array(n);
+  for (let i = 0; i < Math.min(n, 50_000); i++) call(i); // warm up the JIT
+  await yieldToLoop();
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    call(i);
+    samples[i] = Number(process.hrtime.bigint() - t0);
+    if (yieldEvery > 0 && i % yieldEvery === yieldEvery - 1) await yieldToLoop();
+  }
+  const wall = Number(process.hrtime.bigint() - started);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += samples[i]!;
+  samples.sort();
+  const at = (q: number) => samples[Math.min(n - 1, Math.floor(q * n))]!;
+  return {
+    median: at(0.5),
+    p99: at(0.99),
+    p999: at(0.999),
+    max: samples[n - 1]!,
+    mean: sum / n,
+    wallPerCall: wall / n,
+  };
+}
+
+const fmt = (l: Latency) =>
+  `median_ns=${Math.round(l.median)} p99_ns=${Math.round(l.p99)} p999_ns=${Math.round(l.p999)} max_ns=${Math.round(l.max)} mean_ns=${Math.round(l.mean)}`;
+
+/** A loopback Vigil stand-in that drains bodies and acknowledges them, without parsing. */
+async function startSink(): Promise<{ port: number; requests: () => number; close: () => Promise<void> }> {
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      requests += 1;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"accepted":0,"rejected":[]}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    requests: () => requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function closedPort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const sink = await startSink();
+const results: string[] = [];
+const emit = (line: string) => {
+  results.push(line);
+  console.log(line);
+};
+
+// Timer overhead: what every figure below includes.
+const empty = await measure(() => {}, CALLS, 0);
+emit(
+  `sdk.timer_overhead median_ns=${Math.round(empty.median)} p99_ns=${Math.round(empty.p99)} (hrtime pair, included in all figures)`,
+);
+
+// --- Vigil SDK -------------------------------------------------------------------------------------
+const vigil = createClient({
+  endpoint: `http://127.0.0.1:${sink.port}`,
+  key: 'bench',
+  version: '2.3.1',
+  onError: () => {},
+});
+const vigilHost = await measure((i) => vigil.track('llm.request', props(i)), CALLS, YIELD_EVERY);
+await vigil.flush({ timeoutMs: 30_000 });
+const vigilTight = await measure((i) => vigil.track('llm.request', props(i)), CALLS, 0);
+const tightFlushStart = process.hrtime.bigint();
+const vigilReport = await vigil.shutdown({ timeoutMs: 60_000 });
+const tightDrainPerCall = Number(process.hrtime.bigint() - tightFlushStart) / CALLS;
+emit(
+  `sdk.track ${fmt(vigilHost)} calls=${CALLS} yield_every=${YIELD_EVERY} target_median<=1000 target_p99<=20000 met=${vigilHost.median <= 1000 && vigilHost.p99 <= 20_000 ? 'yes' : 'no'}`,
+);
+emit(
+  `sdk.track_tight ${fmt(vigilTight)} calls=${CALLS} yield_every=none (back-to-back: encoding runs inside track() in chunks) met=${vigilTight.median <= 1000 && vigilTight.p99 <= 20_000 ? 'yes' : 'no'}`,
+);
+emit(
+  `sdk.track_full_cost ns_per_event_host=${Math.round(vigilHost.wallPerCall)} ns_per_event_tight=${Math.round(vigilTight.wallPerCall + tightDrainPerCall)} (track + encode + send, wall clock incl. the loopback sink in-process) sent=${vigilReport.sent} pending=${vigilReport.pending} requests=${sink.requests()}`,
+);
+
+// --- posthog-node capture() ------------------------------------------------------------------------
+let posthogFetches = 0;
+const posthog = new PostHog('phc_bench_key', {
+  host: `http://127.0.0.1:${sink.port}`,
+  // Never the network: posthog-node sends everything through this.
+  fetch: async () => {
+    posthogFetches += 1;
+    return {
+      status: 200,
+      text: async () => '{}',
+      json: async () => ({}),
+      headers: { get: () => null },
+    } as never;
+  },
+  featureFlagsPollingInterval: null,
+  enableLocalEvaluation: false,
+  preloadFeatureFlags: false,
+  disableRemoteConfig: true,
+  disableGeoip: true,
+  enableExceptionAutocapture: false,
+});
+posthog.on('error', () => {});
+const posthogHost = await measure(
+  (i) => posthog.capture({ distinctId: `user-${i % 1000}`, event: 'llm.request', properties: props(i) }),
+  POSTHOG_CALLS,
+  YIELD_EVERY,
+);
+await posthog.shutdown(10_000);
+emit(
+  `posthog.capture ${fmt(posthogHost)} calls=${POSTHOG_CALLS} yield_every=${YIELD_EVERY} full_cost_ns_per_event=${Math.round(posthogHost.wallPerCall)} fetches=${posthogFetches} (local fetch stub)`,
+);
+
+// --- OpenTelemetry counter add() -------------------------------------------------------------------
+const meterProvider = new MeterProvider();
+const counter = meterProvider.getMeter('bench').createCounter('llm.requests');
+const otel = await measure(
+  (i) => counter.add(1, { model: MODELS[i % 4]!, space: `space-${i % 20}` }),
+  CALLS,
+  YIELD_EVERY,
+);
+await meterProvider.shutdown();
+emit(`otel.counter_add ${fmt(otel)} calls=${CALLS} yield_every=${YIELD_EVERY}`);
+
+const ratioMedian = vigilHost.median / posthogHost.median;
+const ratioMean = vigilHost.wallPerCall / posthogHost.wallPerCall;
+emit(
+  `sdk.ratio_vs_posthog median=${ratioMedian.toFixed(3)} p99=${(vigilHost.p99 / posthogHost.p99).toFixed(3)} full_cost=${ratioMean.toFixed(3)} target<=0.5 met=${ratioMedian <= 0.5 && ratioMean <= 0.5 ? 'yes' : 'no'}`,
+);
+emit(
+  `sdk.ratio_vs_otel_counter median=${(vigilHost.median / otel.median).toFixed(2)} p99=${(vigilHost.p99 / otel.p99).toFixed(2)} (a counter increment does far less than recording an event)`,
+);
+await sink.close();
+
+// --- 10 M-event burst with the server down ---------------------------------------------------------
+const cap = 50 * MB;
+const down = createClient({
+  endpoint: `http://127.0.0.1:${await closedPort()}`,
+  key: 'bench',
+  version: '2.3.1',
+  maxQueueBytes: cap,
+  flushOnExit: false,
+  onError: () => {},
+});
+const before = heapAfterGc();
+const rssBefore = process.memoryUsage().rss;
+let peakHeap = 0;
+const burstStart = process.hrtime.bigint();
+for (let i = 0; i < BURST; i++) {
+  down.track('llm.request', props(i));
+  if (i % 1_000_000 === 999_999) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed - before);
+}
+const burstNs = Number(process.hrtime.bigint() - burstStart);
+const stats = down.stats();
+const after = heapAfterGc() - before;
+const rssAfter = process.memoryUsage().rss;
+emit(
+  `sdk.burst_memory heap_growth_mb=${(after / MB).toFixed(1)} cap_mb=${cap / MB} queued_bytes_mb=${(stats.queuedBytes / MB).toFixed(1)} queued_events=${stats.queuedEvents} dropped=${stats.droppedBy.queueFull} events=${BURST} ns_per_event=${Math.round(burstNs / BURST)} peak_heap_growth_before_gc_mb=${(peakHeap / MB).toFixed(0)} rss_growth_mb=${((rssAfter - rssBefore) / MB).toFixed(0)} target<=cap met=${after <= cap ? 'yes' : 'no'}`,
+);
+await down.shutdown({ timeoutMs: 100 });

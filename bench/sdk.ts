@@ -148,7 +148,7 @@ emit(
   `sdk.track_tight ${fmt(vigilTight)} calls=${CALLS} yield_every=none (back-to-back: encoding runs inside track() in chunks) met=${vigilTight.median <= 1000 && vigilTight.p99 <= 20_000 ? 'yes' : 'no'}`,
 );
 emit(
-  `sdk.track_full_cost ns_per_event_host=${Math.round(vigilHost.wallPerCall)} ns_per_event_tight=${Math.round(vigilTight.wallPerCall + tightDrainPerCall)} (track + encode + send, wall clock incl. the loopback sink in-process) sent=${vigilReport.sent} pending=${vigilReport.pending} requests=${sink.requests()}`,
+  `sdk.track_full_cost ns_per_event_host=${Math.round(vigilHost.wallPerCall)} ns_per_event_tight=${Math.round(vigilTight.wallPerCall + tightDrainPerCall)} (track + encode + send, wall clock incl. the loopback sink in-process) sent=${vigilReport.sent} dropped_at_cap=${vigilReport.dropped} pending=${vigilReport.pending} requests=${sink.requests()}`,
 );
 
 // --- posthog-node capture() ------------------------------------------------------------------------

@@ -131,8 +131,20 @@ try {
     );
   }
 
+  // The lookback days' newest revisions come from this build (a reused set may hold older ones).
+  for (let back = 6; back >= 1; back--) {
+    await monitor.snapshot('default', new Date(today - (2 + back) * DAY_MS).toISOString().slice(0, 10));
+  }
+
   const sampling = await time(() =>
-    verifySample(store, { window, seed: day, size: 100, knownVersions: [], futureToleranceMs: 300_000 }),
+    verifySample(store, {
+      window,
+      seed: day,
+      size: 100,
+      knownVersions: [],
+      futureToleranceMs: 300_000,
+      population: PER_DAY,
+    }),
   );
   const detectorRuns: number[] = [];
   const snapshot = await time(async () => {

@@ -67,6 +67,8 @@ export class HealthMonitor {
   private readonly timers: NodeJS.Timeout[] = [];
   private tail: Promise<unknown> = Promise.resolve();
   private readonly live = new Map<string, LiveActivity>();
+  /** Newest event time per type of each project, as of the last live check. */
+  private readonly activity = new Map<string, { at: number; last: Map<string, number> }>();
   private stopped = false;
 
   constructor(private readonly o: HealthMonitorOptions) {
@@ -139,14 +141,23 @@ export class HealthMonitor {
     return this.serial(async () => {
       const at = this.now();
       const cfg = this.o.config;
+      const lookbackFrom = at - cfg.activityLookbackDays * DAY_MS;
       for (const project of await this.o.store.meta.listProjects()) {
-        const types = await this.o.store.health.typeStats(
-          { project: project.id, from: at - cfg.activityLookbackDays * DAY_MS, to: at + 1 },
+        // The first check reads the whole lookback; later ones only what arrived since (with an
+        // hour of slack for stragglers), folded into the newest time per type kept here.
+        const known = this.activity.get(project.id);
+        const since = known ? Math.max(lookbackFrom, known.at - 3_600_000) : lookbackFrom;
+        const fresh = await this.o.store.health.typeStats(
+          { project: project.id, from: since, to: at + 1 },
           [],
         );
+        const last = new Map(known?.last ?? []);
+        for (const t of fresh) last.set(t.type, Math.max(t.lastTs, last.get(t.type) ?? t.lastTs));
+        for (const [type, ts] of last) if (ts < lookbackFrom) last.delete(type);
+        this.activity.set(project.id, { at, last });
         const judged = judgeZeroActivity({
           at,
-          types,
+          types: [...last].map(([type, lastTs]) => ({ type, count: 1, lastTs })),
           silentAfterMs: cfg.silentAfterHours * 3_600_000,
           lookbackDays: cfg.activityLookbackDays,
         });

@@ -1,6 +1,6 @@
 import type { HealthConfig, IngestLimits } from '../config/index.js';
-import type { SnapshotRecord, Store } from '../store/index.js';
-import { addDays, DAY_MS, dayStart } from './days.js';
+import type { SnapshotRecord, Store, TypeStats } from '../store/index.js';
+import { addDays, DAY_MS, dayStart, daysBetween } from './days.js';
 import {
   judgeErrorRate,
   judgeVersions,
@@ -40,6 +40,8 @@ export interface IntegritySnapshot {
   versionMissingPercent: number;
   versionUnknownPercent: number;
   eventsByType: Record<string, number>;
+  /** Newest event time of each type on the day (feeds the next days' zero-activity lookback). */
+  lastEventByType: Record<string, string>;
   flags: Record<HealthFlag, boolean>;
   /** Event types active in the lookback that went silent. */
   silentTypes: string[];
@@ -63,6 +65,19 @@ export interface SnapshotSettings {
 const round = (v: number, digits = 4) => Number(v.toFixed(digits));
 const percent = (part: number, whole: number) => (whole === 0 ? 0 : round((part / whole) * 100));
 
+/** Per-type activity of the day merged with the days before (each type's newest event time). */
+function mergeActivity(
+  day: readonly TypeStats[],
+  before: readonly Record<string, string>[],
+): Pick<TypeStats, 'type' | 'count' | 'lastTs'>[] {
+  const last = new Map<string, number>();
+  const seen = (type: string, ts: number) => last.set(type, Math.max(ts, last.get(type) ?? ts));
+  for (const t of day) seen(t.type, t.lastTs);
+  for (const snapshot of before)
+    for (const [type, at] of Object.entries(snapshot)) seen(type, Date.parse(at));
+  return [...last].map(([type, lastTs]) => ({ type, count: 1, lastTs }));
+}
+
 /** Reads a stored snapshot back (the revision lives in the record, not the document). */
 export function fromRecord(record: SnapshotRecord): IntegritySnapshot {
   return { ...(JSON.parse(record.document) as IntegritySnapshot), revision: record.revision };
@@ -81,14 +96,15 @@ export async function computeSnapshot(
   const lookback = { project, from: window.to - cfg.activityLookbackDays * DAY_MS, to: window.to };
 
   const baselineDays = Array.from({ length: cfg.baselineWeeks }, (_, i) => addDays(date, -7 * (i + 1)));
-  const oldest = baselineDays.at(-1) ?? date;
-  const [dayTypes, lookbackTypes, accepted, rejections, priorSnapshots] = await Promise.all([
+  const lookbackDays = daysBetween(addDays(date, 1 - cfg.activityLookbackDays), addDays(date, -1));
+  const oldest = [baselineDays.at(-1) ?? date, lookbackDays[0] ?? date].sort()[0] as string;
+  const [dayTypes, accepted, rejections, priorSnapshots] = await Promise.all([
     store.health.typeStats(window, cfg.knownVersions),
-    store.health.typeStats(lookback, []),
     store.health.countReceived(window),
     store.health.rejections(project, date, date),
     store.health.snapshots(project, oldest, addDays(date, -1)),
   ]);
+  const totalEvents = dayTypes.reduce((n, t) => n + t.count, 0);
 
   const samplingStarted = performance.now();
   const sampling = await verifySample(store, {
@@ -97,6 +113,7 @@ export async function computeSnapshot(
     size: cfg.sampleSize,
     knownVersions: cfg.knownVersions,
     futureToleranceMs: settings.ingest.futureToleranceMs,
+    population: totalEvents,
   });
   const samplingMs = performance.now() - samplingStarted;
 
@@ -104,6 +121,12 @@ export async function computeSnapshot(
   // Baseline days come from their snapshots (so flagged days can be left out); days without one
   // are counted from the raw events.
   const snapshotOf = new Map(priorSnapshots.map((r) => [r.date, fromRecord(r)]));
+  // Activity in the lookback: from the day itself plus the snapshots of the days before, or from
+  // the raw events when one of those days has no snapshot.
+  const prior = lookbackDays.map((d) => snapshotOf.get(d)?.lastEventByType);
+  const lookbackTypes = prior.every((p) => p !== undefined)
+    ? mergeActivity(dayTypes, prior as Record<string, string>[])
+    : await store.health.typeStats(lookback, []);
   const unsnapshotted = baselineDays.filter((d) => !snapshotOf.has(d));
   // Days before the oldest stored event (before the project began, or expired) are no baseline.
   const [rawTotals, firstTs] =
@@ -127,7 +150,6 @@ export async function computeSnapshot(
         : { date: d, total: rawTotals.get(d) ?? 0, flagged: false };
     });
 
-  const totalEvents = dayTypes.reduce((n, t) => n + t.count, 0);
   const missing = dayTypes.reduce((n, t) => n + t.versionMissing, 0);
   const unknown = dayTypes.reduce((n, t) => n + t.versionUnknown, 0);
   const rejectedEvents = rejections.reduce((n, r) => n + r.count, 0);
@@ -176,6 +198,7 @@ export async function computeSnapshot(
     versionMissingPercent: percent(missing, totalEvents),
     versionUnknownPercent: percent(unknown, totalEvents),
     eventsByType: Object.fromEntries(dayTypes.map((t) => [t.type, t.count])),
+    lastEventByType: Object.fromEntries(dayTypes.map((t) => [t.type, new Date(t.lastTs).toISOString()])),
     flags,
     silentTypes: zero.silentTypes,
     baselines: {

@@ -78,10 +78,12 @@ export async function verifySample(
     size: number;
     knownVersions: readonly string[];
     futureToleranceMs: number;
+    /** The window's event count, when known (a faster sample, the same result). */
+    population?: number;
   },
 ): Promise<SampleResult> {
   const { window } = options;
-  const sample = await store.health.sample(window, options.seed, options.size);
+  const sample = await store.health.sample(window, options.seed, options.size, options.population);
   const signals = [
     ...new Set(
       sample.filter((r) => r.type === 'decision.outcome' && r.signal_id !== null).map((r) => r.signal_id),

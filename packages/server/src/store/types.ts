@@ -134,9 +134,10 @@ export interface HealthStore {
   dailyTotals(project: string, days: readonly string[]): Promise<Map<string, number>>;
   /**
    * `size` events of the window chosen by hashing each id with `seed`: the same events and
-   * the same seed always give the same sample, in the same order.
+   * the same seed always give the same sample, in the same order. `population` (the window's
+   * event count, when known) only makes it faster.
    */
-  sample(window: EventWindow, seed: string, size: number): Promise<EventRow[]>;
+  sample(window: EventWindow, seed: string, size: number, population?: number): Promise<EventRow[]>;
   /** The subset of `signalIds` with a decision.recommendation in the project at or before `before`. */
   recommendedSignals(project: string, signalIds: readonly string[], before: number): Promise<Set<string>>;
   /** Time of the oldest stored event of the project, or null when it has none. */

@@ -139,17 +139,29 @@ export class DuckDBHealthStore implements HealthStore {
     return totals;
   }
 
-  async sample(w: EventWindow, seed: string, size: number): Promise<EventRow[]> {
-    const found = await this.reader.run((c) =>
-      rows(
-        c,
-        `SELECT ${SAMPLE_SELECT} FROM events
-         WHERE project = $1 AND ts >= ${TS('$2')} AND ts < ${TS('$3')}
-         ORDER BY hash(id, $4), id LIMIT $5`,
-        [w.project, w.from, w.to, seed, size],
-      ),
-    );
-    return found.map(toRow);
+  async sample(w: EventWindow, seed: string, size: number, population?: number): Promise<EventRow[]> {
+    const query = (threshold: bigint | null) =>
+      this.reader.run((c) =>
+        rows(
+          c,
+          `SELECT ${SAMPLE_SELECT} FROM events
+           WHERE project = $1 AND ts >= ${TS('$2')} AND ts < ${TS('$3')}
+             ${threshold === null ? '' : 'AND hash(id, $4) < $6::UBIGINT'}
+           ORDER BY hash(id, $4), id LIMIT $5`,
+          threshold === null
+            ? [w.project, w.from, w.to, seed, size]
+            : [w.project, w.from, w.to, seed, size, threshold],
+        ),
+      );
+    // Hashes are uniform: the `size` smallest lie below a threshold that about 3×size rows pass. A
+    // pre-filter on it keeps the other columns of all the other rows unread; the result is the
+    // same as without it whenever at least `size` rows pass (else the plain query runs).
+    if (population !== undefined && population > size * 20) {
+      const threshold = ((1n << 64n) * BigInt(size * 3)) / BigInt(population);
+      const found = await query(threshold);
+      if (found.length === size) return found.map(toRow);
+    }
+    return (await query(null)).map(toRow);
   }
 
   async recommendedSignals(
@@ -162,9 +174,9 @@ export class DuckDBHealthStore implements HealthStore {
       rows(
         c,
         `SELECT DISTINCT signal_id FROM events
-         WHERE project = $1 AND type = 'decision.recommendation' AND ts <= ${TS('$2')}
-           AND list_contains(json_transform($3, '["VARCHAR"]'), signal_id)`,
-        [project, before, JSON.stringify(signalIds)],
+         WHERE signal_id IN (${signalIds.map((_, i) => `$${i + 3}`).join(', ')})
+           AND project = $1 AND type = 'decision.recommendation' AND ts <= ${TS('$2')}`,
+        [project, before, ...signalIds],
       ),
     );
     return new Set(found.map((r) => r.signal_id as string));

@@ -259,6 +259,14 @@ describe('sampling verifier', () => {
     expect(b.digest).toBe(a.digest);
     const c = await verifySample(store, { ...opts, seed: addDays(day, 1) });
     expect(c.ids).not.toEqual(a.ids);
+    // The hash-threshold pre-filter (used when the population is known) picks the very same sample.
+    const small = { ...opts, size: 10 };
+    const plain = await verifySample(store, small);
+    const population = (await store.health.typeStats(window, [])).reduce((n, t) => n + t.count, 0);
+    expect(population).toBeGreaterThan(small.size * 20);
+    expect((await verifySample(store, { ...small, population })).ids).toEqual(plain.ids);
+    // Even when the population is overstated and too few rows pass the threshold.
+    expect((await verifySample(store, { ...small, population: population * 1_000 })).ids).toEqual(plain.ids);
     // Two stored snapshot revisions of the day carry the same sample.
     const m = monitor(dayStart(day) + 60 * DAY_MS, captureLog());
     const [r1, r2] = [await m.snapshot('steady', day), await m.snapshot('steady', day)];

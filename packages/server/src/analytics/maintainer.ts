@@ -96,7 +96,10 @@ export class RollupMaintainer {
 
   /** Resolves once everything committed so far is folded (for tests and the bench). */
   async settled(): Promise<void> {
-    while (this.foldedSeq < this.knownHead || this.queue.length > 0) await this.run(async () => undefined);
+    // Drives the work itself: after a failure only a catch-up from the store makes progress.
+    while (this.foldedSeq < this.knownHead || this.queue.length > 0) {
+      await this.run(() => (this.catchingUp ? this.catchUp() : this.foldQueue()));
+    }
   }
 
   /** Folds and stores everything committed so far, moving the watermark. */

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import type { FastifyBaseLogger } from 'fastify';
+import { pino } from 'pino';
 import { verifyChain } from '../audit/index.js';
 import { ConfigError, loadConfig, parsePort } from '../config/index.js';
+import { generateEvents } from '../ops/index.js';
 import { startServer } from '../server.js';
 import { openStore, StoreError } from '../store/index.js';
 
@@ -11,6 +14,7 @@ Commands:
   serve                      run the server (default: http://127.0.0.1:4318, data in ./vigil-data)
   migrate status|up|down     show or change the store's schema version (--to N)
   verify                     recompute the audit chain and name the first batch that does not match
+  generate --events N --days D   write N synthetic llm.request events over the last D days (benchmarks, demos)
   help                       show this help
 
 Options:
@@ -116,9 +120,56 @@ async function main(argv: string[]): Promise<number> {
         await store.close();
       }
     }
+    case 'generate': {
+      const events = Number(values.events ?? '1000000');
+      const days = Number(values.days ?? '30');
+      if (!Number.isInteger(events) || events < 1)
+        throw new UsageError('--events must be a positive integer');
+      if (!Number.isInteger(days) || days < 1) throw new UsageError('--days must be a positive integer');
+      const store = await openStore({
+        dataDir: config.dataDir,
+        memoryLimit: config.store.memoryLimit,
+        migrate: true,
+      });
+      try {
+        const started = Date.now();
+        const log = pino({ level: config.logLevel }, process.stderr) as unknown as FastifyBaseLogger;
+        const result = await generateEvents(store, {
+          events,
+          days,
+          log,
+          onProgress: progressBar('generating', started),
+        });
+        process.stderr.write('\n');
+        out(
+          json,
+          result,
+          `wrote ${result.events} events in ${result.batches} batches over ${days} days (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+        );
+      } finally {
+        await store.close();
+      }
+      return 0;
+    }
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
+}
+
+/** A one-line progress bar on stderr (a line per 10% when stderr is not a terminal). */
+function progressBar(label: string, started: number) {
+  let lastDecile = -1;
+  return (done: number, total: number) => {
+    const frac = done / total;
+    const rate = done / Math.max(0.001, (Date.now() - started) / 1000);
+    const eta = rate > 0 ? Math.round((total - done) / rate) : 0;
+    const line = `${label} ${'#'.repeat(Math.round(frac * 30)).padEnd(30, '.')} ${(frac * 100).toFixed(1)}% ${done}/${total} ${Math.round(rate)}/s ETA ${eta}s`;
+    if (process.stderr.isTTY) process.stderr.write(`\r${line}`);
+    else if (Math.floor(frac * 10) > lastDecile) {
+      lastDecile = Math.floor(frac * 10);
+      process.stderr.write(`${line}\n`);
+    }
+  };
 }
 
 function parse(argv: string[]) {
@@ -132,6 +183,8 @@ function parse(argv: string[]) {
       data: { type: 'string' },
       config: { type: 'string' },
       to: { type: 'string' },
+      events: { type: 'string' },
+      days: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

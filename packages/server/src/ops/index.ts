@@ -1,0 +1,2 @@
+export type { GenerateOptions } from './generate.js';
+export { generateEvents } from './generate.js';

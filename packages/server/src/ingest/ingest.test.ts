@@ -233,3 +233,28 @@ describe('event log filters on typed fields', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
+
+describe('browser access', () => {
+  it('answers the CORS preflight without credentials and lets any origin post with a key', async () => {
+    const pre = await fetch(`${vigil.url}/v1/events`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('*');
+    expect(pre.headers.get('access-control-allow-headers')).toContain('authorization');
+    const res = await post({ events: [{ type: 'cors.test' }] }, { origin: 'https://app.example' });
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-expose-headers')).toContain('retry-after');
+    // Other routes stay same-origin only.
+    const keys = await call(vigil, 'GET', '/api/keys', {
+      token: vigil.adminToken,
+      headers: { origin: 'https://app.example' },
+    });
+    expect(keys.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});

@@ -52,6 +52,27 @@ export async function ingestRoutes(app: FastifyInstance, ctx: AppContext): Promi
     reservations.set(req, bytes);
   };
 
+  // Browsers send events from any origin with a bearer ingest key (never cookies), so any
+  // origin may post; Retry-After is exposed so clients can honour it.
+  const CORS = {
+    'access-control-allow-origin': '*',
+    'access-control-expose-headers': 'retry-after, x-request-id',
+  };
+  app.addHook('onSend', async (_req, reply) => {
+    void reply.headers(CORS);
+  });
+  app.options('/v1/events', async (_req, reply) =>
+    reply
+      .status(204)
+      .headers({
+        ...CORS,
+        'access-control-allow-methods': 'POST',
+        'access-control-allow-headers': 'authorization, content-type, content-encoding',
+        'access-control-max-age': '86400',
+      })
+      .send(),
+  );
+
   app.post<{ Querystring: { project?: string } }>(
     '/v1/events',
     { bodyLimit: limits.maxBodyBytes, onRequest: [guard(ctx, 'ingest'), admit] },

@@ -1,6 +1,7 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import { type EventRow, emptyRow, TYPED_FIELD_NAMES } from '../../model/index.js';
+import type { EventRow } from '../../model/index.js';
 import type { EventWindow, HealthStore, RejectionCount, SnapshotRecord, TypeStats } from '../types.js';
+import { EVENT_SELECT, num, rows, TS, toEventRow } from './shared.js';
 
 /** The part of the engine's one-task-at-a-time connection wrapper this store uses. */
 interface SerialConnection {
@@ -8,18 +9,7 @@ interface SerialConnection {
   transaction<T>(task: (conn: DuckDBConnection) => Promise<T>): Promise<T>;
 }
 
-const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : (v as number));
-const TS = (param: string) => `make_timestamp(CAST(${param} AS BIGINT) * 1000)`;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
-async function rows(
-  conn: DuckDBConnection,
-  sql: string,
-  values?: DuckDBValue[],
-): Promise<Record<string, unknown>[]> {
-  const reader = await conn.runAndReadAll(sql, values);
-  return reader.getRowObjectsJS() as Record<string, unknown>[];
-}
 
 function day(value: unknown): string {
   if (value instanceof Date) return value.toISOString().slice(0, 10);
@@ -29,27 +19,6 @@ function day(value: unknown): string {
 function checkDay(d: string): string {
   if (!DAY.test(d)) throw new Error(`not a day: ${d}`);
   return d;
-}
-
-const SAMPLE_SELECT = [
-  'id::VARCHAR AS id',
-  'project',
-  'type',
-  'epoch_ms(ts) AS ts',
-  'epoch_ms(received_at) AS received_at',
-  'late',
-  'version',
-  ...TYPED_FIELD_NAMES.map((n) => `"${n}"`),
-  'props::VARCHAR AS props',
-].join(', ');
-
-function toRow(r: Record<string, unknown>): EventRow {
-  const row = emptyRow();
-  const target = row as unknown as Record<string, unknown>;
-  for (const [key, value] of Object.entries(r)) {
-    target[key] = typeof value === 'bigint' ? Number(value) : (value ?? null);
-  }
-  return row;
 }
 
 /** Telemetry health on DuckDB: reads run on the reader connection, writes on the writer's queue. */
@@ -144,7 +113,7 @@ export class DuckDBHealthStore implements HealthStore {
       this.reader.run((c) =>
         rows(
           c,
-          `SELECT ${SAMPLE_SELECT} FROM events
+          `SELECT ${EVENT_SELECT} FROM events
            WHERE project = $1 AND ts >= ${TS('$2')} AND ts < ${TS('$3')}
              ${threshold === null ? '' : 'AND hash(id, $4) < $6::UBIGINT'}
            ORDER BY hash(id, $4), id LIMIT $5`,
@@ -159,9 +128,9 @@ export class DuckDBHealthStore implements HealthStore {
     if (population !== undefined && population > size * 20) {
       const threshold = ((1n << 64n) * BigInt(size * 3)) / BigInt(population);
       const found = await query(threshold);
-      if (found.length === size) return found.map(toRow);
+      if (found.length === size) return found.map(toEventRow);
     }
-    return (await query(null)).map(toRow);
+    return (await query(null)).map(toEventRow);
   }
 
   async recommendedSignals(

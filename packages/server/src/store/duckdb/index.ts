@@ -13,7 +13,7 @@ import {
   TIMESTAMP,
   VARCHAR,
 } from '@duckdb/node-api';
-import { type EventRow, emptyRow, type Role, TYPED_FIELD_NAMES, TYPED_FIELDS } from '../../model/index.js';
+import { type EventRow, type Role, TYPED_FIELD_NAMES, TYPED_FIELDS } from '../../model/index.js';
 import {
   type AppendBatch,
   type ChainLink,
@@ -41,7 +41,7 @@ import {
 import { DuckDBHealthStore } from './health.js';
 import { MIGRATIONS } from './migrations.js';
 import { DuckDBRollupStore } from './rollups.js';
-import { num, numOrNull, rows, Serial, TS } from './shared.js';
+import { EVENT_SELECT, num, numOrNull, rows, Serial, TS, toEventRow } from './shared.js';
 
 export const DUCKDB_FILE = 'vigil.duckdb';
 
@@ -111,35 +111,6 @@ const BUCKET_SQL = {
   week: "date_trunc('week', ts)",
   month: "date_trunc('month', ts)",
 } as const;
-const EVENT_SELECT = [
-  'id::VARCHAR AS id',
-  'project',
-  'type',
-  'epoch_ms(ts) AS ts',
-  'epoch_ms(received_at) AS received_at',
-  'late',
-  'version',
-  ...TYPED_FIELD_NAMES.map(q),
-  'props::VARCHAR AS props',
-].join(', ');
-
-function toEventRow(r: Record<string, unknown>): EventRow {
-  const row = emptyRow();
-  row.id = r.id as string;
-  row.project = r.project as string;
-  row.type = r.type as string;
-  row.ts = num(r.ts);
-  row.received_at = num(r.received_at);
-  row.late = r.late as boolean;
-  row.version = (r.version as string | null) ?? null;
-  const typed = row as unknown as Record<string, unknown>;
-  for (const name of TYPED_FIELD_NAMES) {
-    const v = r[name];
-    typed[name] = v === undefined || v === null ? null : typeof v === 'bigint' ? Number(v) : v;
-  }
-  row.props = (r.props as string | null) ?? null;
-  return row;
-}
 
 /** Groups sorted UUIDs whose leading 48 bits (UUIDv7 milliseconds) lie within an hour, so each
  * lookup is a narrow range that DuckDB's zone maps can prune. */

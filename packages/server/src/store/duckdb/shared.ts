@@ -1,4 +1,5 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { type EventRow, emptyRow, TYPED_FIELD_NAMES } from '../../model/index.js';
 
 /** Runs tasks on one connection one at a time: a DuckDB connection holds one transaction. */
 export class Serial {
@@ -35,4 +36,35 @@ export async function rows(
 ): Promise<Record<string, unknown>[]> {
   const reader = await conn.runAndReadAll(sql, values);
   return reader.getRowObjectsJS() as Record<string, unknown>[];
+}
+
+/** The columns of an event row, as `toEventRow` reads them. */
+export const EVENT_SELECT = [
+  'id::VARCHAR AS id',
+  'project',
+  'type',
+  'epoch_ms(ts) AS ts',
+  'epoch_ms(received_at) AS received_at',
+  'late',
+  'version',
+  ...TYPED_FIELD_NAMES.map((n) => `"${n}"`),
+  'props::VARCHAR AS props',
+].join(', ');
+
+export function toEventRow(r: Record<string, unknown>): EventRow {
+  const row = emptyRow();
+  row.id = r.id as string;
+  row.project = r.project as string;
+  row.type = r.type as string;
+  row.ts = num(r.ts);
+  row.received_at = num(r.received_at);
+  row.late = r.late as boolean;
+  row.version = (r.version as string | null) ?? null;
+  const typed = row as unknown as Record<string, unknown>;
+  for (const name of TYPED_FIELD_NAMES) {
+    const v = r[name];
+    typed[name] = v === undefined || v === null ? null : typeof v === 'bigint' ? Number(v) : v;
+  }
+  row.props = (r.props as string | null) ?? null;
+  return row;
 }

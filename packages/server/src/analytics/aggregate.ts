@@ -1,4 +1,4 @@
-import { DDSketch } from '@datadog/sketches-js';
+import type { DDSketch } from '@datadog/sketches-js';
 import type { EventRow } from '../model/index.js';
 import {
   bucketStart,
@@ -12,9 +12,7 @@ import {
   type RollupKey,
   type RollupRow,
 } from '../model/rollup.js';
-
-/** DDSketch relative accuracy: every percentile is within 1% of the exact value. */
-export const RELATIVE_ACCURACY = 0.01;
+import { decodeSketch, encodeSketch, newSketch } from './sketch.js';
 
 /** Field statistics while aggregating: a live sketch rather than its serialized form. */
 export class FieldStats {
@@ -25,7 +23,7 @@ export class FieldStats {
   sketch: DDSketch | null;
 
   constructor(withSketch: boolean) {
-    this.sketch = withSketch ? new DDSketch({ relativeAccuracy: RELATIVE_ACCURACY }) : null;
+    this.sketch = withSketch ? newSketch() : null;
   }
 
   add(value: number): void {
@@ -42,7 +40,7 @@ export class FieldStats {
     this.sum += s.sum;
     if (s.min < this.min) this.min = s.min;
     if (s.max > this.max) this.max = s.max;
-    if (this.sketch && s.sketch) this.sketch.merge(DDSketch.fromProto(s.sketch));
+    if (this.sketch && s.sketch) this.sketch.merge(decodeSketch(s.sketch));
   }
 
   merge(other: FieldStats): void {
@@ -66,7 +64,7 @@ export class FieldStats {
       sum: this.sum,
       min: this.min,
       max: this.max,
-      sketch: this.sketch ? this.sketch.toProto() : null,
+      sketch: this.sketch ? encodeSketch(this.sketch) : null,
     };
   }
 }

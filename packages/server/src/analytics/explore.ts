@@ -142,6 +142,7 @@ export async function explore(
       ...(plan.dims ? { dims: plan.dims } : {}),
       buckets,
       maxRes: q.bucket ? MAX_RES[q.bucket] : '1d',
+      scalarOnly: QUANTILE[q.aggregate] === undefined,
     });
     return {
       source: 'rollups',

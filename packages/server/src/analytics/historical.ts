@@ -122,6 +122,8 @@ export async function readSeries(
     dims?: readonly string[];
     buckets: [number, number][];
     maxRes: Resolution;
+    /** No percentiles needed: let the store sum the rows per dim and bucket. */
+    scalarOnly?: boolean;
   },
 ): Promise<Map<string, Cell[]>> {
   const tiles = q.buckets.flatMap(([from, to]) => tile(from, to, q.maxRes));
@@ -131,6 +133,7 @@ export async function readSeries(
     grp: q.grp,
     ...(q.dims ? { dims: q.dims } : {}),
     tiles,
+    ...(q.scalarOnly ? { scalarOnly: 'by_bucket' as const } : {}),
   };
   const rows = [...(await store.rollups.read(query)), ...(maintainer?.pendingRows(query) ?? [])];
   const out = new Map<string, Cell[]>();
@@ -145,7 +148,7 @@ export async function readSeries(
     }
     let cells = out.get(r.dim);
     if (!cells) {
-      cells = q.buckets.map(() => new Cell(true));
+      cells = q.buckets.map(() => new Cell(!q.scalarOnly));
       out.set(r.dim, cells);
     }
     cells[lo]?.mergeRow(r);
@@ -185,6 +188,7 @@ export async function historical(
     ...(grp !== 'all' ? { dims: [dim] } : {}),
     buckets,
     maxRes: MAX_RES[aggregation],
+    scalarOnly: !q.metric.endsWith('Latency'),
   });
   const cells = series.get(dim) ?? buckets.map(() => new Cell(true));
   return buckets.map(([from, to], i) => ({

@@ -36,6 +36,8 @@ export async function aggregate(
     from: number;
     to: number;
     maxRes?: Resolution;
+    /** No percentiles needed: let the store sum the rows. */
+    scalarOnly?: boolean;
   },
 ): Promise<Map<string, Cell>> {
   const from = Math.floor(q.from / MINUTE) * MINUTE;
@@ -46,13 +48,14 @@ export async function aggregate(
     grp: q.grp,
     ...(q.dims ? { dims: q.dims } : {}),
     tiles: tile(from, to, q.maxRes),
+    ...(q.scalarOnly ? { scalarOnly: 'by_dim' as const } : {}),
   };
   const rows = [...(await store.rollups.read(query)), ...(maintainer?.pendingRows(query) ?? [])];
   const out = new Map<string, Cell>();
   for (const r of rows) {
     let cell = out.get(r.dim);
     if (!cell) {
-      cell = new Cell(true);
+      cell = new Cell(!q.scalarOnly);
       out.set(r.dim, cell);
     }
     cell.mergeRow(r);
@@ -144,18 +147,19 @@ export async function llmSnapshot(
   const [bySpace, byUser, byError] = await Promise.all([
     filtered
       ? Promise.resolve(new Map<string, Cell>())
-      : aggregate(store, maintainer, { ...base, grp: 'space' }),
+      : aggregate(store, maintainer, { ...base, grp: 'space', scalarOnly: true }),
     filtered
       ? Promise.resolve(new Map<string, Cell>())
       : aggregate(store, maintainer, {
           ...base,
           grp: 'user',
+          scalarOnly: true,
           from: Math.floor(from / 3_600_000) * 3_600_000,
           to: Math.ceil(to / 3_600_000) * 3_600_000,
         }),
     filtered
       ? Promise.resolve(new Map<string, Cell>())
-      : aggregate(store, maintainer, { ...base, grp: 'error_type' }),
+      : aggregate(store, maintainer, { ...base, grp: 'error_type', scalarOnly: true }),
   ]);
   const requests = total.counters.n;
   const minutes = Math.max(1, (range.to - range.from) / MINUTE);
@@ -214,8 +218,22 @@ export async function errorSpike(
 ) {
   const latestFrom = Math.max(from, to - 5 * MINUTE);
   const [latest, before] = await Promise.all([
-    aggregate(store, maintainer, { project, family: 'llm', grp: 'all', from: latestFrom, to }),
-    aggregate(store, maintainer, { project, family: 'llm', grp: 'all', from, to: latestFrom }),
+    aggregate(store, maintainer, {
+      project,
+      family: 'llm',
+      grp: 'all',
+      from: latestFrom,
+      to,
+      scalarOnly: true,
+    }),
+    aggregate(store, maintainer, {
+      project,
+      family: 'llm',
+      grp: 'all',
+      from,
+      to: latestFrom,
+      scalarOnly: true,
+    }),
   ]);
   const l = latest.get('') ?? new Cell(false);
   const b = before.get('') ?? new Cell(false);
@@ -240,13 +258,13 @@ export async function decisionSummary(
 ) {
   const base = { project, from, to };
   const [recs, outcomes, recGroups, outcomeGroups] = await Promise.all([
-    aggregate(store, maintainer, { ...base, family: 'decision', grp: 'all' }),
-    aggregate(store, maintainer, { ...base, family: 'outcome', grp: 'status' }),
+    aggregate(store, maintainer, { ...base, family: 'decision', grp: 'all', scalarOnly: true }),
+    aggregate(store, maintainer, { ...base, family: 'outcome', grp: 'status', scalarOnly: true }),
     groupBy
-      ? aggregate(store, maintainer, { ...base, family: 'decision', grp: groupBy })
+      ? aggregate(store, maintainer, { ...base, family: 'decision', grp: groupBy, scalarOnly: true })
       : Promise.resolve(null),
     groupBy
-      ? aggregate(store, maintainer, { ...base, family: 'outcome', grp: groupBy })
+      ? aggregate(store, maintainer, { ...base, family: 'outcome', grp: groupBy, scalarOnly: true })
       : Promise.resolve(null),
   ]);
   const summarize = (rec: Cell | undefined, statuses: Map<string, number>) => {

@@ -266,6 +266,9 @@ export interface RollupQuery {
   /** Only these dim values; all when absent. */
   dims?: readonly string[];
   tiles: readonly RollupTile[];
+  /** Counters and field statistics only (no sketches), summed by the engine per dim, or per
+   * dim and bucket: far fewer rows for questions that need no percentiles. */
+  scalarOnly?: 'by_dim' | 'by_bucket';
 }
 
 export interface SignalDims {

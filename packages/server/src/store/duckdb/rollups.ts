@@ -25,6 +25,25 @@ const SELECT = [
   ...ROLLUP_FIELDS.flatMap((f) => [`${f}_n`, `${f}_sum`, `${f}_min`, `${f}_max`, `${f}_sketch`]),
 ].join(', ');
 
+/** Rows summed per dim (and bucket) by DuckDB: counters and field statistics, no sketches. */
+function mergedSelect(byBucket: boolean): string {
+  return [
+    'project',
+    'family',
+    byBucket ? 'res' : "'1m' AS res",
+    byBucket ? 'epoch_ms(bucket) AS bucket' : 'epoch_ms(min(bucket)) AS bucket',
+    'grp',
+    'dim',
+    ...ROLLUP_COUNTERS.map((c) => `sum(${c})::BIGINT AS ${c}`),
+    ...ROLLUP_FIELDS.flatMap((f) => [
+      `sum(${f}_n)::BIGINT AS ${f}_n`,
+      `sum(${f}_sum) AS ${f}_sum`,
+      `min(${f}_min) AS ${f}_min`,
+      `max(${f}_max) AS ${f}_max`,
+    ]),
+  ].join(', ');
+}
+
 function toRow(r: Record<string, unknown>): RollupRow {
   const counters = {} as Record<RollupCounter, number>;
   for (const c of ROLLUP_COUNTERS) counters[c] = num(r[c]);
@@ -119,7 +138,11 @@ export class DuckDBRollupStore implements RollupStore {
       (t) => `(res = ${param(t.res)} AND bucket >= ${TS(param(t.from))} AND bucket < ${TS(param(t.to))})`,
     );
     const dims = query.dims ? ` AND dim IN (${query.dims.map((d) => param(d)).join(',') || 'NULL'})` : '';
-    const sql = `SELECT ${SELECT} FROM rollups WHERE project = $1 AND family = $2 AND grp = $3${dims} AND (${ranges.join(' OR ')})`;
+    const where = `WHERE project = $1 AND family = $2 AND grp = $3${dims} AND (${ranges.join(' OR ')})`;
+    const sql = query.scalarOnly
+      ? `SELECT ${mergedSelect(query.scalarOnly === 'by_bucket')} FROM rollups ${where}
+         GROUP BY project, family, grp, dim${query.scalarOnly === 'by_bucket' ? ', res, bucket' : ''}`
+      : `SELECT ${SELECT} FROM rollups ${where}`;
     return (await this.conn.run((c) => rows(c, sql, values))).map(toRow);
   }
 

@@ -1,0 +1,120 @@
+/**
+ * Dashboard queries from rollups against the same questions on raw rows, in one run, on a
+ * generated data set (cached in .vigil-bench/; BENCH_ANALYTICS_EVENTS, default 1 M over 30 days).
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { historical, llmSnapshot } from '../packages/server/src/analytics/index.js';
+import { generateEvents } from '../packages/server/src/ops/index.js';
+import { openStore, type Store } from '../packages/server/src/store/index.js';
+
+const EVENTS = Number(process.env.BENCH_ANALYTICS_EVENTS ?? 1_000_000);
+const DAYS = 30;
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dir = process.env.BENCH_ANALYTICS_DIR ?? join(root, '.vigil-bench', `analytics-${EVENTS}`);
+const DAY = 86_400_000;
+const silent = {
+  error: () => undefined,
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+} as never;
+
+async function p95(fn: () => Promise<unknown>, runs = 20): Promise<number> {
+  await fn(); // warm
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.ceil(0.95 * times.length) - 1] as number;
+}
+
+const fresh = !existsSync(join(dir, 'vigil.duckdb'));
+let store: Store = await openStore({ dataDir: dir });
+if (fresh) {
+  const started = Date.now();
+  await generateEvents(store, {
+    events: EVENTS,
+    days: DAYS,
+    log: silent,
+    onProgress: (n, total) =>
+      process.stderr.write(
+        `\rgenerating ${n}/${total} (${Math.round(n / ((Date.now() - started) / 1000))}/s)`,
+      ),
+  });
+  process.stderr.write('\n');
+  await store.close();
+  store = await openStore({ dataDir: dir });
+}
+const project = 'default';
+const end = Math.floor(Date.now() / 60_000) * 60_000;
+const q = (days: number) => ({ from: end - days * DAY, to: end });
+const raw = (body: Partial<Parameters<Store['events']['aggregateRaw']>[0]> & { days: number }) =>
+  store.events.aggregateRaw({
+    project,
+    type: 'llm.request',
+    aggregate: 'count',
+    groupBy: [],
+    filters: [],
+    ...q(body.days),
+    ...body,
+  });
+
+const cases: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
+  [
+    'current_7d',
+    () => llmSnapshot(store, null, project, q(7).from, end),
+    () =>
+      Promise.all([
+        raw({ days: 7, aggregate: 'p95', field: 'total_ms' }),
+        raw({ days: 7, aggregate: 'sum', field: 'prompt_tokens' }),
+        raw({ days: 7, aggregate: 'count', groupBy: ['user'] }),
+      ]),
+  ],
+  [
+    'current_30d',
+    () => llmSnapshot(store, null, project, q(30).from, end),
+    () =>
+      Promise.all([
+        raw({ days: 30, aggregate: 'p95', field: 'total_ms' }),
+        raw({ days: 30, aggregate: 'sum', field: 'prompt_tokens' }),
+        raw({ days: 30, aggregate: 'count', groupBy: ['user'] }),
+      ]),
+  ],
+  [
+    'hourly_latency_p95_7d',
+    () =>
+      historical(store, null, {
+        project,
+        metric: 'totalLatency',
+        start: q(7).from,
+        end,
+        aggregation: 'hour',
+        filter: {},
+      }),
+    () => raw({ days: 7, aggregate: 'p95', field: 'total_ms', bucket: 'hour' }),
+  ],
+  [
+    'error_rate_by_type_30d',
+    () => llmSnapshot(store, null, project, q(30).from, end),
+    () => raw({ days: 30, aggregate: 'count', groupBy: ['error_type'] }),
+  ],
+];
+for (const [name, fromRollups, fromRaw] of cases) {
+  const r = await p95(fromRollups);
+  const w = await p95(fromRaw, 5);
+  console.log(
+    `analytics.${name} rollups_p95_ms=${r.toFixed(1)} raw_p95_ms=${w.toFixed(1)} speedup=${(w / r).toFixed(1)} events=${EVENTS} target_p95<=50 met=${r <= 50 ? 'yes' : 'no'} target_speedup>=10 met=${w / r >= 10 ? 'yes' : 'no'}`,
+  );
+}
+const snap = await llmSnapshot(store, null, project, q(30).from, end);
+const [exact] = await raw({ days: 30, aggregate: 'p95', field: 'total_ms' });
+const err = Math.abs((snap.totalLatency.p95 ?? 0) - (exact?.value ?? 0)) / (exact?.value ?? 1);
+console.log(
+  `analytics.percentile_error p95_rollup=${snap.totalLatency.p95?.toFixed(2)} p95_exact=${exact?.value} relative_error=${(err * 100).toFixed(3)}% target<=1% met=${err <= 0.01 ? 'yes' : 'no'}`,
+);
+await store.close();

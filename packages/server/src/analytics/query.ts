@@ -1,9 +1,17 @@
-import { RESOLUTION_MS, RESOLUTIONS, type Resolution, type RollupFamily } from '../model/rollup.js';
+import {
+  RESOLUTION_MS,
+  RESOLUTIONS,
+  type Resolution,
+  type RollupFamily,
+  type RollupField,
+} from '../model/rollup.js';
 import type { RollupTile, Store } from '../store/index.js';
 import { Cell, type FieldStats, splitOutcomeDim } from './aggregate.js';
 import type { RollupMaintainer } from './maintainer.js';
 
 const MINUTE = 60_000;
+/** byUser lists the users with the most tokens; the rest are summed in byUserOthers. */
+export const TOP_USERS = 100;
 
 /**
  * Covers [from, to) (minute-aligned) with the coarsest aligned buckets that fit, up to
@@ -38,6 +46,7 @@ export async function aggregate(
     maxRes?: Resolution;
     /** No percentiles needed: let the store sum the rows. */
     scalarOnly?: boolean;
+    top?: { fields: readonly RollupField[]; limit: number };
   },
 ): Promise<Map<string, Cell>> {
   const from = Math.floor(q.from / MINUTE) * MINUTE;
@@ -49,6 +58,7 @@ export async function aggregate(
     ...(q.dims ? { dims: q.dims } : {}),
     tiles: tile(from, to, q.maxRes),
     ...(q.scalarOnly ? { scalarOnly: 'by_dim' as const } : {}),
+    ...(q.top ? { top: q.top } : {}),
   };
   const rows = [...(await store.rollups.read(query)), ...(maintainer?.pendingRows(query) ?? [])];
   const out = new Map<string, Cell>();
@@ -154,6 +164,7 @@ export async function llmSnapshot(
           ...base,
           grp: 'user',
           scalarOnly: true,
+          top: { fields: ['prompt_tokens', 'completion_tokens'], limit: TOP_USERS },
           from: Math.floor(from / 3_600_000) * 3_600_000,
           to: Math.ceil(to / 3_600_000) * 3_600_000,
         }),
@@ -183,7 +194,23 @@ export async function llmSnapshot(
       totalTokens: prompt + completion,
       promptTokens: prompt,
       completionTokens: completion,
-      byUser: Object.fromEntries([...byUser].map(([u, c]) => [u, tokensOf(c)])),
+      byUser: Object.fromEntries(
+        [...byUser]
+          .map(([u, c]) => [u, tokensOf(c)] as const)
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, TOP_USERS),
+      ),
+      /** Tokens of the users not listed in byUser (it holds the top ones). */
+      byUserOthers: Math.max(
+        0,
+        prompt +
+          completion -
+          [...byUser.values()]
+            .map(tokensOf)
+            .sort((a, b) => b - a)
+            .slice(0, TOP_USERS)
+            .reduce((a, b) => a + b, 0),
+      ),
       bySpace: Object.fromEntries([...bySpace].map(([s, c]) => [s, tokensOf(c)])),
       averagePerRequest: requests > 0 ? (prompt + completion) / requests : null,
     },

@@ -1,5 +1,5 @@
 import type { EventRow, Role, TypedField } from '../model/index.js';
-import type { Resolution, RollupFamily, RollupRow } from '../model/rollup.js';
+import type { Resolution, RollupFamily, RollupField, RollupRow } from '../model/rollup.js';
 
 /**
  * The store behind one narrow interface. Callers never see SQL: each engine (DuckDB now,
@@ -269,6 +269,8 @@ export interface RollupQuery {
   /** Counters and field statistics only (no sketches), summed by the engine per dim, or per
    * dim and bucket: far fewer rows for questions that need no percentiles. */
   scalarOnly?: 'by_dim' | 'by_bucket';
+  /** With `by_dim`: only the `limit` dims with the largest sum of these fields. */
+  top?: { fields: readonly RollupField[]; limit: number };
 }
 
 export interface SignalDims {

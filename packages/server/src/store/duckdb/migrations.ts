@@ -188,4 +188,24 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE projects DROP COLUMN retention_raw_days',
     ],
   },
+  {
+    version: 6,
+    name: 'rollups: one table per resolution, so each query scans only the buckets of its resolution',
+    up: [
+      "CREATE TABLE rollups_5m AS SELECT * FROM rollups WHERE res = '5m'",
+      "CREATE TABLE rollups_1h AS SELECT * FROM rollups WHERE res = '1h'",
+      "CREATE TABLE rollups_1d AS SELECT * FROM rollups WHERE res = '1d'",
+      "DELETE FROM rollups WHERE res <> '1m'",
+      'ALTER TABLE rollups RENAME TO rollups_1m',
+    ],
+    down: [
+      'ALTER TABLE rollups_1m RENAME TO rollups',
+      'INSERT INTO rollups SELECT * FROM rollups_5m',
+      'INSERT INTO rollups SELECT * FROM rollups_1h',
+      'INSERT INTO rollups SELECT * FROM rollups_1d',
+      'DROP TABLE rollups_1d',
+      'DROP TABLE rollups_1h',
+      'DROP TABLE rollups_5m',
+    ],
+  },
 ];

@@ -2,6 +2,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { DuckDBTimestampValue, listValue } from '@duckdb/node-api';
 import {
   type FieldSummary,
+  RESOLUTIONS,
   type Resolution,
   ROLLUP_COUNTERS,
   ROLLUP_FIELDS,
@@ -72,9 +73,18 @@ function toRow(r: Record<string, unknown>): RollupRow {
   };
 }
 
+/** Rollups live in one table per resolution, so a query scans only the buckets it can use. */
+const table = (res: Resolution) => `rollups_${res}`;
+
 async function append(conn: DuckDBConnection, list: readonly RollupRow[]): Promise<void> {
-  if (list.length === 0) return;
-  const a = await conn.createAppender('rollups');
+  for (const res of RESOLUTIONS) {
+    const part = list.filter((r) => r.res === res);
+    if (part.length > 0) await appendTo(conn, table(res), part);
+  }
+}
+
+async function appendTo(conn: DuckDBConnection, name: string, list: readonly RollupRow[]): Promise<void> {
+  const a = await conn.createAppender(name);
   for (const r of list) {
     a.appendVarchar(r.project);
     a.appendVarchar(r.family);
@@ -134,15 +144,29 @@ export class DuckDBRollupStore implements RollupStore {
       values.push(v);
       return `$${values.length}`;
     };
-    const ranges = query.tiles.map(
-      (t) => `(res = ${param(t.res)} AND bucket >= ${TS(param(t.from))} AND bucket < ${TS(param(t.to))})`,
-    );
     const dims = query.dims ? ` AND dim IN (${query.dims.map((d) => param(d)).join(',') || 'NULL'})` : '';
-    const where = `WHERE project = $1 AND family = $2 AND grp = $3${dims} AND (${ranges.join(' OR ')})`;
-    const sql = query.scalarOnly
-      ? `SELECT ${mergedSelect(query.scalarOnly === 'by_bucket')} FROM rollups ${where}
-         GROUP BY project, family, grp, dim${query.scalarOnly === 'by_bucket' ? ', res, bucket' : ''}`
-      : `SELECT ${SELECT} FROM rollups ${where}`;
+    const byRes = new Map<Resolution, string[]>();
+    for (const t of query.tiles) {
+      const list = byRes.get(t.res) ?? [];
+      list.push(`(bucket >= ${TS(param(t.from))} AND bucket < ${TS(param(t.to))})`);
+      byRes.set(t.res, list);
+    }
+    const filtered = [...byRes].map(
+      ([res, ranges]) =>
+        `SELECT * FROM ${table(res)} WHERE project = $1 AND family = $2 AND grp = $3${dims} AND (${ranges.join(' OR ')})`,
+    );
+    let sql: string;
+    if (query.scalarOnly === 'by_dim') {
+      // Merged across resolutions by the engine: one row per dim, optionally only the top ones.
+      const order = query.top
+        ? ` ORDER BY ${query.top.fields.map((f) => `coalesce(sum(${f}_sum), 0)`).join(' + ')} DESC, dim LIMIT ${Math.max(1, Math.floor(query.top.limit))}`
+        : '';
+      sql = `SELECT ${mergedSelect(false)} FROM (${filtered.join(' UNION ALL ')}) GROUP BY project, family, grp, dim${order}`;
+    } else if (query.scalarOnly === 'by_bucket') {
+      sql = `SELECT ${mergedSelect(true)} FROM (${filtered.join(' UNION ALL ')}) GROUP BY project, family, grp, dim, res, bucket`;
+    } else {
+      sql = filtered.map((f) => `SELECT ${SELECT} FROM (${f})`).join(' UNION ALL ');
+    }
     return (await this.conn.run((c) => rows(c, sql, values))).map(toRow);
   }
 
@@ -160,27 +184,36 @@ export class DuckDBRollupStore implements RollupStore {
   }
 
   async expire(project: string, resolutions: readonly Resolution[], before: number): Promise<number> {
-    if (resolutions.length === 0) return 0;
-    const result = await this.conn.run((c) =>
-      c.run(
-        `DELETE FROM rollups WHERE project = $1 AND res IN (SELECT unnest($2::VARCHAR[])) AND bucket < ${TS('$3')}`,
-        [project, listValue([...resolutions]), before],
-      ),
-    );
-    return Number(result.rowsChanged);
+    let deleted = 0;
+    for (const res of resolutions) {
+      const result = await this.conn.run((c) =>
+        c.run(`DELETE FROM ${table(res)} WHERE project = $1 AND bucket < ${TS('$2')}`, [project, before]),
+      );
+      deleted += Number(result.rowsChanged);
+    }
+    return deleted;
   }
 
   async compact(merge: (list: RollupRow[]) => RollupRow): Promise<number> {
+    let merged = 0;
+    for (const res of RESOLUTIONS) merged += await this.compactTable(table(res), merge);
+    return merged;
+  }
+
+  private compactTable(name: string, merge: (list: RollupRow[]) => RollupRow): Promise<number> {
     return this.conn.transaction(async (c) => {
       const keyCols = KEY.join(', ');
       await c.run('DROP TABLE IF EXISTS compact_keys');
       await c.run(
-        `CREATE TEMP TABLE compact_keys AS SELECT ${keyCols} FROM rollups GROUP BY ${keyCols} HAVING count(*) > 1 LIMIT 20000`,
+        `CREATE TEMP TABLE compact_keys AS SELECT ${keyCols} FROM ${name} GROUP BY ${keyCols} HAVING count(*) > 1 LIMIT 20000`,
       );
       const found = (
-        await rows(c, `SELECT ${SELECT} FROM rollups SEMI JOIN compact_keys USING (${keyCols})`)
+        await rows(c, `SELECT ${SELECT} FROM ${name} SEMI JOIN compact_keys USING (${keyCols})`)
       ).map(toRow);
-      if (found.length === 0) return 0;
+      if (found.length === 0) {
+        await c.run('DROP TABLE compact_keys');
+        return 0;
+      }
       const groups = new Map<string, RollupRow[]>();
       for (const r of found) {
         const k = `${r.project}\u001f${r.family}\u001f${r.res}\u001f${r.bucket}\u001f${r.grp}\u001f${r.dim}`;
@@ -188,8 +221,8 @@ export class DuckDBRollupStore implements RollupStore {
         if (g) g.push(r);
         else groups.set(k, [r]);
       }
-      await c.run(`DELETE FROM rollups WHERE (${keyCols}) IN (SELECT (${keyCols}) FROM compact_keys)`);
-      await append(c, [...groups.values()].map(merge));
+      await c.run(`DELETE FROM ${name} WHERE (${keyCols}) IN (SELECT (${keyCols}) FROM compact_keys)`);
+      await appendTo(c, name, [...groups.values()].map(merge));
       await c.run('DROP TABLE compact_keys');
       return found.length - groups.size;
     });

@@ -1,5 +1,5 @@
 import { TYPED_FIELDS, type TypedField } from '../model/index.js';
-import type { RollupFamily } from '../model/rollup.js';
+import { FAMILY_FIELDS, type RollupFamily } from '../model/rollup.js';
 import type { FieldRef, PropEquals, RawAggregate, Store } from '../store/index.js';
 import type { Cell } from './aggregate.js';
 import { type Aggregation, MAX_RES, readSeries, seriesBuckets } from './historical.js';
@@ -37,13 +37,13 @@ const FAMILIES: Record<
   string,
   {
     family: RollupFamily;
-    fields: string[];
+    fields: readonly string[];
     groups: Record<string, { grp: string; sketches: boolean; hourly?: boolean }>;
   }
 > = {
   'llm.request': {
     family: 'llm',
-    fields: ['total_ms', 'context_ms', 'llm_ms', 'prompt_tokens', 'completion_tokens'],
+    fields: FAMILY_FIELDS.llm,
     groups: {
       '': { grp: 'all', sketches: true },
       space: { grp: 'space', sketches: true },
@@ -54,7 +54,7 @@ const FAMILIES: Record<
   },
   'decision.recommendation': {
     family: 'decision',
-    fields: ['decision_time_ms'],
+    fields: FAMILY_FIELDS.decision,
     groups: {
       '': { grp: 'all', sketches: true },
       recommendation_type: { grp: 'recommendation_type', sketches: true },
@@ -63,7 +63,7 @@ const FAMILIES: Record<
   },
   'decision.outcome': {
     family: 'outcome',
-    fields: ['resolution_time_hours'],
+    fields: FAMILY_FIELDS.outcome,
     groups: { '': { grp: 'all', sketches: true }, outcome_status: { grp: 'status', sketches: false } },
   },
 };

@@ -41,6 +41,13 @@ export type RollupField = (typeof ROLLUP_FIELDS)[number];
 
 export type RollupFamily = 'llm' | 'decision' | 'outcome';
 
+/** The fields each family summarises (the other field columns of its rows stay empty). */
+export const FAMILY_FIELDS: Record<RollupFamily, readonly RollupField[]> = {
+  llm: ['total_ms', 'context_ms', 'llm_ms', 'prompt_tokens', 'completion_tokens'],
+  decision: ['decision_time_ms'],
+  outcome: ['resolution_time_hours'],
+};
+
 export interface RollupKey {
   project: string;
   family: RollupFamily;

@@ -729,12 +729,7 @@ export async function openDuckDBStore({
     throw new StoreError('corrupt', `cannot open ${file}: ${message}`, { cause: err });
   }
   // Event writes, metadata, reads and rollup writes each on a connection of their own.
-  const connections = await Promise.all([
-    instance.connect(),
-    instance.connect(),
-    instance.connect(),
-    instance.connect(),
-  ]);
+  const connections = await Promise.all(Array.from({ length: 4 }, () => instance.connect()));
   const serials = connections.map((c) => new Serial(c));
   await serials[1]?.run((c) =>
     c.run(

@@ -1,6 +1,7 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { DuckDBTimestampValue, listValue } from '@duckdb/node-api';
 import {
+  FAMILY_FIELDS,
   type FieldSummary,
   RESOLUTIONS,
   type Resolution,
@@ -26,8 +27,16 @@ const SELECT = [
   ...ROLLUP_FIELDS.flatMap((f) => [`${f}_n`, `${f}_sum`, `${f}_min`, `${f}_max`, `${f}_sketch`]),
 ].join(', ');
 
+/** The columns a scalar read of a family needs: no sketch blobs, no other families' fields. */
+const scalarColumns = (family: RollupFamily) =>
+  [
+    ...KEY,
+    ...ROLLUP_COUNTERS,
+    ...FAMILY_FIELDS[family].flatMap((f) => [`${f}_n`, `${f}_sum`, `${f}_min`, `${f}_max`]),
+  ].join(', ');
+
 /** Rows summed per dim (and bucket) by DuckDB: counters and field statistics, no sketches. */
-function mergedSelect(byBucket: boolean): string {
+function mergedSelect(byBucket: boolean, family: RollupFamily): string {
   return [
     'project',
     'family',
@@ -36,7 +45,7 @@ function mergedSelect(byBucket: boolean): string {
     'grp',
     'dim',
     ...ROLLUP_COUNTERS.map((c) => `sum(${c})::BIGINT AS ${c}`),
-    ...ROLLUP_FIELDS.flatMap((f) => [
+    ...FAMILY_FIELDS[family].flatMap((f) => [
       `sum(${f}_n)::BIGINT AS ${f}_n`,
       `sum(${f}_sum) AS ${f}_sum`,
       `min(${f}_min) AS ${f}_min`,
@@ -153,7 +162,7 @@ export class DuckDBRollupStore implements RollupStore {
     }
     const filtered = [...byRes].map(
       ([res, ranges]) =>
-        `SELECT * FROM ${table(res)} WHERE project = $1 AND family = $2 AND grp = $3${dims} AND (${ranges.join(' OR ')})`,
+        `SELECT ${query.scalarOnly ? scalarColumns(query.family) : '*'} FROM ${table(res)} WHERE project = $1 AND family = $2 AND grp = $3${dims} AND (${ranges.join(' OR ')})`,
     );
     let sql: string;
     if (query.scalarOnly === 'by_dim') {
@@ -161,9 +170,9 @@ export class DuckDBRollupStore implements RollupStore {
       const order = query.top
         ? ` ORDER BY ${query.top.fields.map((f) => `coalesce(sum(${f}_sum), 0)`).join(' + ')} DESC, dim LIMIT ${Math.max(1, Math.floor(query.top.limit))}`
         : '';
-      sql = `SELECT ${mergedSelect(false)} FROM (${filtered.join(' UNION ALL ')}) GROUP BY project, family, grp, dim${order}`;
+      sql = `SELECT ${mergedSelect(false, query.family)} FROM (${filtered.join(' UNION ALL ')}) GROUP BY project, family, grp, dim${order}`;
     } else if (query.scalarOnly === 'by_bucket') {
-      sql = `SELECT ${mergedSelect(true)} FROM (${filtered.join(' UNION ALL ')}) GROUP BY project, family, grp, dim, res, bucket`;
+      sql = `SELECT ${mergedSelect(true, query.family)} FROM (${filtered.join(' UNION ALL ')}) GROUP BY project, family, grp, dim, res, bucket`;
     } else {
       sql = filtered.map((f) => `SELECT ${SELECT} FROM (${f})`).join(' UNION ALL ');
     }

@@ -14,6 +14,9 @@ export interface MaintainerOptions {
   log: FastifyBaseLogger;
 }
 
+/** Rows folded between checks of the pending size. */
+const FOLD_CHUNK = 2_000;
+
 const sigKey = (project: string, signal: string) => `${project}\u0000${signal}`;
 
 /**
@@ -30,11 +33,14 @@ export class RollupMaintainer {
   private queue: { seq: number; rows: readonly EventRow[] }[] = [];
   private queuedRows = 0;
   private catchingUp = true;
+  /** Batches up to foldedSeq are folded, and the first foldedRows rows of the next one. */
   private foldedSeq = 0;
-  private storedSeq = 0;
+  private foldedRows = 0;
+  private stored = { seq: 0, rows: 0 };
   private knownHead = 0;
   private work: Promise<void> = Promise.resolve();
   private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
   private readonly options: Required<MaintainerOptions>;
 
   constructor(
@@ -52,8 +58,11 @@ export class RollupMaintainer {
 
   /** Loads the watermark and catches up to `committedHead` before returning. */
   async start(committedHead: number): Promise<void> {
-    this.foldedSeq = await this.store.rollups.watermark();
-    this.storedSeq = this.foldedSeq;
+    this.stopped = false;
+    const mark = await this.store.rollups.watermark();
+    this.foldedSeq = mark.seq;
+    this.foldedRows = mark.rows;
+    this.stored = mark;
     this.knownHead = Math.max(committedHead, this.foldedSeq);
     await this.run(() => this.catchUp());
     this.timers.push(
@@ -97,7 +106,7 @@ export class RollupMaintainer {
   /** Resolves once everything committed so far is folded (for tests and the bench). */
   async settled(): Promise<void> {
     // Drives the work itself: after a failure only a catch-up from the store makes progress.
-    while (this.foldedSeq < this.knownHead || this.queue.length > 0) {
+    while (!this.stopped && (this.foldedSeq < this.knownHead || this.queue.length > 0)) {
       await this.run(() => (this.catchingUp ? this.catchUp() : this.foldQueue()));
     }
   }
@@ -109,6 +118,7 @@ export class RollupMaintainer {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await this.run(async () => {
@@ -131,19 +141,20 @@ export class RollupMaintainer {
     while (this.queue.length > 0 && !this.catchingUp) {
       const entry = this.queue.shift() as { seq: number; rows: readonly EventRow[] };
       this.queuedRows -= entry.rows.length;
-      await this.fold(entry.rows);
-      this.foldedSeq = entry.seq;
-      if (this.pending.size > this.options.maxPendingCells) await this.flush();
+      await this.foldBatch(entry.seq, entry.rows);
     }
   }
 
   private async catchUp(): Promise<void> {
     while (this.foldedSeq < this.knownHead) {
-      const { rows, throughSeq } = await this.store.events.readCommitted(this.foldedSeq, 20_000);
+      const { batches, throughSeq } = await this.store.events.readCommitted(this.foldedSeq, 20_000);
       if (throughSeq <= this.foldedSeq) break;
-      await this.fold(rows);
-      this.foldedSeq = throughSeq;
-      if (this.pending.size > this.options.maxPendingCells) await this.flush();
+      for (const b of batches) await this.foldBatch(b.seq, b.rows);
+      // Batches whose events all expired hold no rows but still count as folded.
+      if (throughSeq > this.foldedSeq) {
+        this.foldedSeq = throughSeq;
+        this.foldedRows = 0;
+      }
     }
     // No await between this check and the switch: later commits are folded live.
     if (this.foldedSeq >= this.knownHead) {
@@ -151,6 +162,23 @@ export class RollupMaintainer {
       this.queue = [];
       this.queuedRows = 0;
     }
+  }
+
+  /**
+   * Folds one committed batch in chunks, flushing between chunks when too much is pending: the
+   * watermark then records how many rows of this batch are in, so none is folded twice.
+   */
+  private async foldBatch(seq: number, rows: readonly EventRow[]): Promise<void> {
+    let start = seq === this.foldedSeq + 1 ? this.foldedRows : 0;
+    while (start < rows.length) {
+      const end = Math.min(rows.length, start + FOLD_CHUNK);
+      await this.fold(rows.slice(start, end));
+      this.foldedRows = end;
+      start = end;
+      if (this.pending.size > this.options.maxPendingCells) await this.flush();
+    }
+    this.foldedSeq = seq;
+    this.foldedRows = 0;
   }
 
   private async fold(rows: readonly EventRow[]): Promise<void> {
@@ -202,10 +230,12 @@ export class RollupMaintainer {
   }
 
   private async flush(): Promise<void> {
-    const through = this.foldedSeq;
+    const through = { seq: this.foldedSeq, rows: this.foldedRows };
     if (this.pending.size === 0 && this.pendingSignals.size === 0) {
-      if (through > this.storedSeq) await this.store.rollups.write([], [], through);
-      this.storedSeq = through;
+      if (through.seq !== this.stored.seq || through.rows !== this.stored.rows) {
+        await this.store.rollups.write([], [], through);
+      }
+      this.stored = through;
       return;
     }
     const batch = this.pending;
@@ -215,7 +245,7 @@ export class RollupMaintainer {
     this.pendingSignals = new Map();
     try {
       await this.store.rollups.write(batch.toRows(), signals, through);
-      this.storedSeq = through;
+      this.stored = through;
     } catch (err) {
       // Nothing is lost: the deltas go back to pending and the next flush tries again.
       for (const { key, cell } of batch.cells.values()) this.pending.cell(key, cell.withSketches).merge(cell);

@@ -46,7 +46,7 @@ export async function applyRetention(
   projects?: ProjectRecord[],
 ): Promise<RetentionResult[]> {
   const results: RetentionResult[] = [];
-  const watermark = await store.rollups.watermark();
+  const watermark = (await store.rollups.watermark()).seq;
   for (const project of projects ?? (await store.meta.listProjects())) {
     const r = effectiveRetention(defaults, project.retention);
     const day = Math.floor(now / DAY) * DAY;

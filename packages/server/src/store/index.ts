@@ -23,6 +23,7 @@ export type {
   RollupQuery,
   RollupStore,
   RollupTile,
+  RollupWatermark,
   ScrubCount,
   SessionRecord,
   SignalDims,

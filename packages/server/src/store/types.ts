@@ -72,8 +72,11 @@ export interface EventStore {
   aggregateRaw(query: RawAggregateQuery): Promise<RawAggregateRow[]>;
   countEvents(project?: string): Promise<number>;
   scrubCounts(project?: string): Promise<ScrubCount[]>;
-  /** Rows of the batches after `afterSeq`, oldest first, up to about `maxRows` (whole batches). */
-  readCommitted(afterSeq: number, maxRows: number): Promise<{ rows: EventRow[]; throughSeq: number }>;
+  /** The batches after `afterSeq`, oldest first, up to about `maxRows` rows (whole batches). */
+  readCommitted(
+    afterSeq: number,
+    maxRows: number,
+  ): Promise<{ batches: { seq: number; rows: EventRow[] }[]; throughSeq: number }>;
   /** Every batch in chain order with its rows as stored, for `vigil verify`; `expired` batches
    * lost rows to retention and can only be checked for their place in the chain. */
   readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[]; expired: boolean }>;
@@ -280,11 +283,21 @@ export interface SignalDims {
   explanation_version: string;
 }
 
+/** Every event of the batches up to `seq` is folded, and the first `rows` rows of batch seq + 1. */
+export interface RollupWatermark {
+  seq: number;
+  rows: number;
+}
+
 export interface RollupStore {
-  /** The last batch seq whose events are folded into the stored rollups (0 for none). */
-  watermark(): Promise<number>;
+  /** How far the stored rollups reach. */
+  watermark(): Promise<RollupWatermark>;
   /** Appends delta rows, the signals first seen, and moves the watermark, atomically. */
-  write(rows: readonly RollupRow[], signals: readonly SignalDims[], watermark: number): Promise<void>;
+  write(
+    rows: readonly RollupRow[],
+    signals: readonly SignalDims[],
+    watermark: RollupWatermark,
+  ): Promise<void>;
   /** Every stored row (deltas not yet merged included) matching the query. */
   read(query: RollupQuery): Promise<RollupRow[]>;
   /** The recommendation dimensions of signals, for grouping their outcomes. */

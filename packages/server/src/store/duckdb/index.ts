@@ -293,7 +293,10 @@ class DuckDBEventStore implements EventStore {
     }));
   }
 
-  async readCommitted(afterSeq: number, maxRows: number): Promise<{ rows: EventRow[]; throughSeq: number }> {
+  async readCommitted(
+    afterSeq: number,
+    maxRows: number,
+  ): Promise<{ batches: { seq: number; rows: EventRow[] }[]; throughSeq: number }> {
     // Whole batches only, so that the watermark can stand right after the last one read.
     const [range] = await this.reader.run((c) =>
       rows(
@@ -305,15 +308,22 @@ class DuckDBEventStore implements EventStore {
       ),
     );
     const through = range?.through === null || range?.through === undefined ? afterSeq : num(range.through);
-    if (through <= afterSeq) return { rows: [], throughSeq: afterSeq };
+    if (through <= afterSeq) return { batches: [], throughSeq: afterSeq };
     const found = await this.reader.run((c) =>
       rows(
         c,
-        `SELECT ${EVENT_SELECT} FROM events WHERE batch_seq > $1 AND batch_seq <= $2 ORDER BY batch_seq, batch_row`,
+        `SELECT ${EVENT_SELECT}, batch_seq FROM events WHERE batch_seq > $1 AND batch_seq <= $2 ORDER BY batch_seq, batch_row`,
         [BigInt(afterSeq), BigInt(through)],
       ),
     );
-    return { rows: found.map(toEventRow), throughSeq: through };
+    const batches: { seq: number; rows: EventRow[] }[] = [];
+    for (const r of found) {
+      const seq = num(r.batch_seq);
+      const last = batches.at(-1);
+      if (last && last.seq === seq) last.rows.push(toEventRow(r));
+      else batches.push({ seq, rows: [toEventRow(r)] });
+    }
+    return { batches, throughSeq: through };
   }
 
   async lastBatchBefore(project: string, before: number): Promise<number> {

@@ -208,4 +208,10 @@ export const MIGRATIONS: readonly Migration[] = [
       'DROP TABLE rollups_5m',
     ],
   },
+  {
+    version: 7,
+    name: 'rollups: the watermark also counts rows folded of the next batch, so large batches flush in parts',
+    up: ['ALTER TABLE rollup_watermark ADD COLUMN rows_into_next BIGINT DEFAULT 0'],
+    down: ['ALTER TABLE rollup_watermark DROP COLUMN rows_into_next'],
+  },
 ];

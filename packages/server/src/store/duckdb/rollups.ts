@@ -12,7 +12,7 @@ import {
   type RollupField,
   type RollupRow,
 } from '../../model/rollup.js';
-import type { RollupQuery, RollupStore, SignalDims } from '../types.js';
+import type { RollupQuery, RollupStore, RollupWatermark, SignalDims } from '../types.js';
 import { num, rows, type Serial, TS } from './shared.js';
 
 const KEY = ['project', 'family', 'res', 'bucket', 'grp', 'dim'] as const;
@@ -123,12 +123,18 @@ async function appendTo(conn: DuckDBConnection, name: string, list: readonly Rol
 export class DuckDBRollupStore implements RollupStore {
   constructor(private readonly conn: Serial) {}
 
-  async watermark(): Promise<number> {
-    const [r] = await this.conn.run((c) => rows(c, 'SELECT seq FROM rollup_watermark WHERE id = 1'));
-    return r ? num(r.seq) : 0;
+  async watermark(): Promise<RollupWatermark> {
+    const [r] = await this.conn.run((c) =>
+      rows(c, 'SELECT seq, rows_into_next FROM rollup_watermark WHERE id = 1'),
+    );
+    return r ? { seq: num(r.seq), rows: num(r.rows_into_next ?? 0) } : { seq: 0, rows: 0 };
   }
 
-  async write(list: readonly RollupRow[], signals: readonly SignalDims[], watermark: number): Promise<void> {
+  async write(
+    list: readonly RollupRow[],
+    signals: readonly SignalDims[],
+    watermark: RollupWatermark,
+  ): Promise<void> {
     await this.conn.transaction(async (c) => {
       await append(c, list);
       for (const s of signals) {
@@ -139,9 +145,11 @@ export class DuckDBRollupStore implements RollupStore {
           s.explanation_version,
         ]);
       }
+      // One writer moves it, forward only: the maintainer flushes in order.
       await c.run(
-        'INSERT INTO rollup_watermark VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET seq = greatest(rollup_watermark.seq, excluded.seq)',
-        [BigInt(watermark)],
+        `INSERT INTO rollup_watermark (id, seq, rows_into_next) VALUES (1, $1, $2)
+         ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, rows_into_next = excluded.rows_into_next`,
+        [BigInt(watermark.seq), BigInt(watermark.rows)],
       );
     });
   }

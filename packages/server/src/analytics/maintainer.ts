@@ -8,7 +8,8 @@ export interface MaintainerOptions {
   flushIntervalMs?: number;
   /** Committed rows waiting to be folded; beyond it, fold from the store instead (bounded memory). */
   maxQueuedRows?: number;
-  /** Pending cells before an early flush. */
+  /** Pending cells before an early flush. A cell with sketches holds up to ~6 KB, so the
+   * default keeps live state near 30 MB whatever the cardinality. */
   maxPendingCells?: number;
   compactIntervalMs?: number;
   log: FastifyBaseLogger;
@@ -48,7 +49,7 @@ export class RollupMaintainer {
     {
       flushIntervalMs = 1000,
       maxQueuedRows = 100_000,
-      maxPendingCells = 20_000,
+      maxPendingCells = 5_000,
       compactIntervalMs = 30_000,
       log,
     }: MaintainerOptions,

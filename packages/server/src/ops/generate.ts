@@ -45,7 +45,7 @@ export async function generateEvents(
   const maintainer = new RollupMaintainer(store, {
     log,
     flushIntervalMs: 3_600_000,
-    maxPendingCells: 50_000,
+    maxPendingCells: 20_000,
   });
   let head: ChainLink | null = await store.events.chainHead();
   await maintainer.start(head?.seq ?? 0);

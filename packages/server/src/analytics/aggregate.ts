@@ -11,6 +11,7 @@ import {
   type RollupField,
   type RollupKey,
   type RollupRow,
+  rollupKeyString,
 } from '../model/rollup.js';
 import { decodeSketch, encodeSketch, newSketch } from './sketch.js';
 
@@ -188,9 +189,6 @@ export function addEvent(cell: Cell, row: EventRow): void {
   }
 }
 
-export const keyString = (k: RollupKey): string =>
-  `${k.project}${SEP}${k.family}${SEP}${k.res}${SEP}${k.bucket}${SEP}${k.grp}${SEP}${k.dim}`;
-
 /** Pending deltas keyed by rollup key, for every resolution at once. */
 export class DeltaSet {
   readonly cells = new Map<string, { key: RollupKey; cell: Cell }>();
@@ -200,7 +198,7 @@ export class DeltaSet {
   }
 
   cell(key: RollupKey, withSketches: boolean): Cell {
-    const ks = keyString(key);
+    const ks = rollupKeyString(key);
     let entry = this.cells.get(ks);
     if (!entry) {
       entry = { key, cell: new Cell(withSketches) };

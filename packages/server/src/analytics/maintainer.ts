@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { EventRow } from '../model/index.js';
 import type { RollupRow } from '../model/rollup.js';
 import type { ChainLink, RollupQuery, SignalDims, Store } from '../store/index.js';
-import { Cell, DeltaSet, keyString, toRow } from './aggregate.js';
+import { Cell, DeltaSet, toRow } from './aggregate.js';
 
 export interface MaintainerOptions {
   flushIntervalMs?: number;
@@ -270,5 +270,3 @@ export function mergeRows(rows: RollupRow[]): RollupRow {
   for (const r of rows) cell.mergeRow(r);
   return toRow(first, cell);
 }
-
-export { keyString };

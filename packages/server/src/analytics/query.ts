@@ -10,6 +10,7 @@ import { Cell, type FieldStats, splitOutcomeDim } from './aggregate.js';
 import type { RollupMaintainer } from './maintainer.js';
 
 const MINUTE = 60_000;
+const HOUR = 3_600_000;
 /** byUser lists the users with the most tokens; the rest are summed in byUserOthers. */
 export const TOP_USERS = 100;
 
@@ -137,46 +138,41 @@ export async function llmSnapshot(
 ) {
   const base = { project, family: 'llm' as const, from, to };
   const { grp, dims } = groupFor(filter);
-  // A user filter is served by hourly/daily rows only; finer edges of the range are rounded to hours.
-  const maxRes = grp === 'user' ? ('1d' as const) : undefined;
-  const hourly = grp === 'user';
-  // The window as actually covered: whole minutes (whole hours for a user filter).
-  const unit = hourly ? 3_600_000 : MINUTE;
-  const range = { from: Math.floor(from / unit) * unit, to: Math.ceil(to / unit) * unit };
+  const hours = { from: Math.floor(from / HOUR) * HOUR, to: Math.ceil(to / HOUR) * HOUR };
+  // The window as actually covered: whole minutes, or whole hours where per-user rows are read
+  // (they exist hourly and daily only).
+  const range =
+    grp === 'user'
+      ? hours
+      : { from: Math.floor(from / MINUTE) * MINUTE, to: Math.ceil(to / MINUTE) * MINUTE };
   const total =
-    (
-      await aggregate(store, maintainer, {
-        ...base,
-        ...range,
-        grp,
-        ...(dims ? { dims } : {}),
-        ...(maxRes ? { maxRes } : {}),
-      })
-    ).get(dims?.[0] ?? '') ?? new Cell(true);
+    (await aggregate(store, maintainer, { ...base, ...range, grp, ...(dims ? { dims } : {}) })).get(
+      dims?.[0] ?? '',
+    ) ?? new Cell(true);
+  const none = Promise.resolve(new Map<string, Cell>());
   const filtered = grp !== 'all';
   const [bySpace, byUser, byError] = await Promise.all([
+    filtered ? none : aggregate(store, maintainer, { ...base, grp: 'space', scalarOnly: true }),
     filtered
-      ? Promise.resolve(new Map<string, Cell>())
-      : aggregate(store, maintainer, { ...base, grp: 'space', scalarOnly: true }),
-    filtered
-      ? Promise.resolve(new Map<string, Cell>())
+      ? none
       : aggregate(store, maintainer, {
           ...base,
+          ...hours,
           grp: 'user',
           scalarOnly: true,
           top: { fields: ['prompt_tokens', 'completion_tokens'], limit: TOP_USERS },
-          from: Math.floor(from / 3_600_000) * 3_600_000,
-          to: Math.ceil(to / 3_600_000) * 3_600_000,
         }),
-    filtered
-      ? Promise.resolve(new Map<string, Cell>())
-      : aggregate(store, maintainer, { ...base, grp: 'error_type', scalarOnly: true }),
+    filtered ? none : aggregate(store, maintainer, { ...base, grp: 'error_type', scalarOnly: true }),
   ]);
   const requests = total.counters.n;
   const minutes = Math.max(1, (range.to - range.from) / MINUTE);
   const prompt = fieldSum(total, 'prompt_tokens');
   const completion = fieldSum(total, 'completion_tokens');
   const tokensOf = (c: Cell) => fieldSum(c, 'prompt_tokens') + fieldSum(c, 'completion_tokens');
+  const topUsers = [...byUser]
+    .map(([u, c]) => [u, tokensOf(c)] as const)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, TOP_USERS);
   const errorCountByType = Object.fromEntries([...byError].map(([t, c]) => [t, c.counters.n]));
   return {
     start: new Date(range.from).toISOString(),
@@ -194,23 +190,9 @@ export async function llmSnapshot(
       totalTokens: prompt + completion,
       promptTokens: prompt,
       completionTokens: completion,
-      byUser: Object.fromEntries(
-        [...byUser]
-          .map(([u, c]) => [u, tokensOf(c)] as const)
-          .sort((a, b) => b[1] - a[1])
-          .slice(0, TOP_USERS),
-      ),
+      byUser: Object.fromEntries(topUsers),
       /** Tokens of the users not listed in byUser (it holds the top ones). */
-      byUserOthers: Math.max(
-        0,
-        prompt +
-          completion -
-          [...byUser.values()]
-            .map(tokensOf)
-            .sort((a, b) => b - a)
-            .slice(0, TOP_USERS)
-            .reduce((a, b) => a + b, 0),
-      ),
+      byUserOthers: Math.max(0, prompt + completion - topUsers.reduce((a, [, t]) => a + t, 0)),
       bySpace: Object.fromEntries([...bySpace].map(([s, c]) => [s, tokensOf(c)])),
       averagePerRequest: requests > 0 ? (prompt + completion) / requests : null,
     },

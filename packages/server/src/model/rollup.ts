@@ -73,6 +73,10 @@ export interface RollupRow extends RollupKey {
   fields: Partial<Record<RollupField, FieldSummary>>;
 }
 
+/** One string per rollup key: rows with equal keys are merged. */
+export const rollupKeyString = (k: RollupKey): string =>
+  `${k.project}\u001f${k.family}\u001f${k.res}\u001f${k.bucket}\u001f${k.grp}\u001f${k.dim}`;
+
 export function bucketStart(ts: number, res: Resolution): number {
   const size = RESOLUTION_MS[res];
   return Math.floor(ts / size) * size;

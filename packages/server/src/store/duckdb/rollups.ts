@@ -11,6 +11,7 @@ import {
   type RollupFamily,
   type RollupField,
   type RollupRow,
+  rollupKeyString,
 } from '../../model/rollup.js';
 import type { RollupQuery, RollupStore, RollupWatermark, SignalDims } from '../types.js';
 import { num, rows, type Serial, TS } from './shared.js';
@@ -233,7 +234,7 @@ export class DuckDBRollupStore implements RollupStore {
       }
       const groups = new Map<string, RollupRow[]>();
       for (const r of found) {
-        const k = `${r.project}\u001f${r.family}\u001f${r.res}\u001f${r.bucket}\u001f${r.grp}\u001f${r.dim}`;
+        const k = rollupKeyString(r);
         const g = groups.get(k);
         if (g) g.push(r);
         else groups.set(k, [r]);

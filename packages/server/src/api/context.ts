@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { RetentionJob, RollupMaintainer } from '../analytics/index.js';
 import { type Authenticator, allows, type RateLimiter, SESSION_COOKIE } from '../auth/index.js';
 import type { Config } from '../config/index.js';
@@ -62,7 +62,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * the dashboard brings CSRF tokens), checks the role and takes a rate-limit token.
  */
 export function guard(ctx: AppContext, need: 'ingest' | 'read' | 'admin') {
-  return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  return async (req: FastifyRequest): Promise<void> => {
     const header = req.headers.authorization;
     let principal: Principal;
     if (header !== undefined) {
@@ -86,7 +86,6 @@ export function guard(ctx: AppContext, need: 'ingest' | 'read' | 'admin') {
     const wait = limiter.take(principal.subject);
     if (wait > 0) throw new VigilError('rate_limited', { retryAfter: wait });
     req.principal = principal;
-    void reply;
   };
 }
 

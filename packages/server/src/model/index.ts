@@ -9,3 +9,5 @@ export {
 } from './event.js';
 export type { Principal, Role } from './principal.js';
 export { ROLES } from './principal.js';
+export type { MetricSample, SampleKind } from './sample.js';
+export { labelsKey, SAMPLE_KINDS } from './sample.js';

@@ -1,4 +1,4 @@
-import type { EventRow, Role, TypedField } from '../model/index.js';
+import type { EventRow, MetricSample, Role, TypedField } from '../model/index.js';
 import type { Resolution, RollupFamily, RollupField, RollupRow } from '../model/rollup.js';
 
 /**
@@ -12,6 +12,7 @@ export interface Store {
   readonly migrations: Migrator;
   readonly rollups: RollupStore;
   readonly health: HealthStore;
+  readonly samples: SampleStore;
   /** Bytes the store occupies on disk. */
   sizeBytes(): Promise<number>;
   close(): Promise<void>;
@@ -333,4 +334,40 @@ export interface RawAggregateRow {
   groups: (string | null)[];
   value: number | null;
   count: number;
+}
+
+export interface SampleQuery {
+  project: string;
+  /** Exact metric name; every name when absent. */
+  name?: string;
+  /** Epoch ms, `from` inclusive, `to` exclusive. */
+  from: number;
+  to: number;
+  /** Only series carrying every one of these label values. */
+  labels?: Readonly<Record<string, string>>;
+  /** Newest first; at most this many. */
+  limit: number;
+}
+
+/** One series (name + label set) and its newest sample. */
+export interface SeriesInfo {
+  name: string;
+  labels: Record<string, string>;
+  kind: MetricSample['kind'];
+  source: string;
+  samples: number;
+  lastTs: number;
+  lastValue: number;
+}
+
+/** Metric samples: append-only like events, outside the audit chain (they are measurements). */
+export interface SampleStore {
+  /** Appends the samples atomically; returns how many were written. */
+  append(samples: readonly MetricSample[]): Promise<number>;
+  /** Samples of the range, newest first. */
+  list(query: SampleQuery): Promise<MetricSample[]>;
+  /** The series with a sample in the range (optionally of one name or name prefix), with their newest sample. */
+  series(query: Omit<SampleQuery, 'limit'> & { namePrefix?: string }): Promise<SeriesInfo[]>;
+  /** Deletes the project's samples older than `before`; returns how many. */
+  expire(project: string, before: number): Promise<number>;
 }

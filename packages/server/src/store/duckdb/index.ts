@@ -32,6 +32,7 @@ import {
   type RawAggregateRow,
   type RetentionOverrides,
   type RollupStore,
+  type SampleStore,
   type ScrubCount,
   type SessionRecord,
   type Store,
@@ -41,6 +42,7 @@ import {
 import { DuckDBHealthStore } from './health.js';
 import { MIGRATIONS } from './migrations.js';
 import { DuckDBRollupStore } from './rollups.js';
+import { DuckDBSampleStore } from './samples.js';
 import { EVENT_SELECT, num, numOrNull, rows, Serial, TS, toEventRow } from './shared.js';
 
 export const DUCKDB_FILE = 'vigil.duckdb';
@@ -679,6 +681,7 @@ class DuckDBStore implements Store {
   readonly migrations: Migrator;
   readonly rollups: RollupStore;
   readonly health: HealthStore;
+  readonly samples: SampleStore;
   private closed = false;
 
   constructor(
@@ -690,6 +693,7 @@ class DuckDBStore implements Store {
     this.events = new DuckDBEventStore(writer, reader);
     this.rollups = new DuckDBRollupStore(rollups);
     this.health = new DuckDBHealthStore(writer, reader);
+    this.samples = new DuckDBSampleStore(writer, reader);
     this.meta = new DuckDBMetadataStore(meta);
     this.migrations = new DuckDBMigrator(meta);
   }

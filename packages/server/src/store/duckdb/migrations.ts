@@ -214,4 +214,21 @@ export const MIGRATIONS: readonly Migration[] = [
     up: ['ALTER TABLE rollup_watermark ADD COLUMN rows_into_next BIGINT DEFAULT 0'],
     down: ['ALTER TABLE rollup_watermark DROP COLUMN rows_into_next'],
   },
+  {
+    version: 8,
+    name: 'samples: metric samples from collectors, OTLP metrics and webhooks',
+    up: [
+      `CREATE TABLE samples (
+        project VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        labels VARCHAR NOT NULL,
+        value DOUBLE NOT NULL,
+        ts TIMESTAMP NOT NULL,
+        kind VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        snapshot_id VARCHAR
+      )`,
+    ],
+    down: ['DROP TABLE samples'],
+  },
 ];

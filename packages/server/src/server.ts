@@ -5,6 +5,7 @@ import { Authenticator, type Bootstrap, bootstrap, RateLimiter } from './auth/in
 import type { Config } from './config/index.js';
 import { HealthMonitor } from './health/index.js';
 import { GroupCommitter, scrubPolicy } from './ingest/index.js';
+import { createSelfMetrics } from './ops/index.js';
 import { openStore } from './store/index.js';
 
 export interface RunningServer {
@@ -42,6 +43,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       },
       projects: new ProjectCache(store),
       state,
+      metrics: createSelfMetrics(),
     };
     const app = buildApp(ctx);
     ctx.health = new HealthMonitor({

@@ -6,6 +6,7 @@ import { VigilError } from '../errors/index.js';
 import type { HealthMonitor } from '../health/index.js';
 import type { GroupCommitter, ScrubPolicy } from '../ingest/index.js';
 import type { Principal } from '../model/index.js';
+import type { SelfMetrics } from '../ops/index.js';
 import type { ProjectRecord, Store } from '../store/index.js';
 
 declare module 'fastify' {
@@ -27,6 +28,8 @@ export interface AppContext {
   limiters: { ingest: RateLimiter; read: RateLimiter; login: RateLimiter };
   projects: ProjectCache;
   state: { ready: boolean; shuttingDown: boolean };
+  /** Vigil's own Prometheus metrics (`GET /metrics`), one registry per server instance. */
+  metrics: SelfMetrics;
 }
 
 /** Project records change rarely and are read on every ingest request. */

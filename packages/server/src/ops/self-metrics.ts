@@ -1,0 +1,137 @@
+/**
+ * Vigil's own metrics (`GET /metrics`, Prometheus text format).
+ *
+ * One registry per server instance, never prom-client's global one: tests start several
+ * servers in one process and each must report only its own numbers. `startServer` calls
+ * `createSelfMetrics()` once and puts the result on the context as `ctx.metrics`
+ * (`AppContext.metrics`). Other parts get at it that way:
+ *
+ * - routes: `ctx.metrics.ingestEvents.inc({ outcome: 'stored' }, n)`;
+ * - engines built in `server.ts` (alert evaluator, collector orchestrator) take it as an
+ *   option typed `SelfMetrics` (import the type from `ops/index.js`) and increment e.g.
+ *   `metrics.ruleEvaluations.inc({ result: 'ok' })`,
+ *   `metrics.collectorRuns.inc({ collector: 'docker', result: 'ok' })`,
+ *   `metrics.collectorRunSeconds.observe({ collector: 'docker' }, seconds)`.
+ *
+ * Gauges that describe live state (queue depth, in-flight, store size) read it at scrape
+ * time through `observe(sources)`; until it is called they report 0.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Live state read when Prometheus scrapes. */
+export interface SelfMetricSources {
+  /** Events accepted into memory and waiting for the next commit. */
+  queuedEvents(): number;
+  /** Events in memory, waiting or being committed. */
+  inFlightEvents(): number;
+  /** Bytes of the store on disk (database file and its write-ahead log). */
+  storeBytes(): number | Promise<number>;
+}
+
+export type SelfMetrics = ReturnType<typeof createSelfMetrics>;
+
+/** A fresh registry with every Vigil metric registered on it. */
+export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  let sources: SelfMetricSources | null = null;
+  const registers = [registry];
+
+  const metrics = {
+    registry,
+    /** Events of ingest requests by outcome: `stored`, `duplicate` (idempotent replay), `rejected`. */
+    ingestEvents: new Counter({
+      name: 'vigil_ingest_events_total',
+      help: 'Events received on the ingest routes, by outcome (stored, duplicate, rejected).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    /** Request body bytes as sent (before decompression). */
+    ingestBytes: new Counter({
+      name: 'vigil_ingest_bytes_total',
+      help: 'Body bytes received on the ingest routes, as sent (compressed when gzip).',
+      registers,
+    }),
+    /** Rejections by stable code: per event (inside a 200) and per request (4xx/5xx). */
+    ingestRejects: new Counter({
+      name: 'vigil_ingest_rejects_total',
+      help: 'Ingest rejections by code; scope=event for events refused inside a 200, scope=request for refused requests.',
+      labelNames: ['code', 'scope'] as const,
+      registers,
+    }),
+    scrubbedFields: new Counter({
+      name: 'vigil_scrubbed_fields_total',
+      help: 'Properties dropped before storage by the privacy scrubber, by reason.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    commitSeconds: new Histogram({
+      name: 'vigil_commit_duration_seconds',
+      help: 'Time of one group commit (dedup, append, chain link), from start to durable.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    commitEvents: new Counter({
+      name: 'vigil_committed_events_total',
+      help: 'Events durably committed to the store.',
+      registers,
+    }),
+    commits: new Counter({
+      name: 'vigil_commits_total',
+      help: 'Group commits, by result (ok, error).',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    /** Alert rule evaluations, by `result`: `ok`, `firing`, `error` (the alerting part decides). */
+    ruleEvaluations: new Counter({
+      name: 'vigil_rule_evaluations_total',
+      help: 'Alert rule evaluations, by result.',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    /** Collector runs, by `collector` name and `result`: `ok`, `error`, `timeout`. */
+    collectorRuns: new Counter({
+      name: 'vigil_collector_runs_total',
+      help: 'Collector runs, by collector and result.',
+      labelNames: ['collector', 'result'] as const,
+      registers,
+    }),
+    collectorRunSeconds: new Histogram({
+      name: 'vigil_collector_run_seconds',
+      help: 'Duration of one collector run.',
+      labelNames: ['collector'] as const,
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    /** Feed the scrape-time gauges from live state. */
+    observe(next: SelfMetricSources): void {
+      sources = next;
+    },
+  };
+
+  new Gauge({
+    name: 'vigil_ingest_queue_events',
+    help: 'Events accepted into memory and waiting for the next group commit.',
+    registers,
+    collect() {
+      this.set(sources?.queuedEvents() ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'vigil_ingest_in_flight_events',
+    help: 'Events in memory, waiting for or inside a commit (not yet acknowledged).',
+    registers,
+    collect() {
+      this.set(sources?.inFlightEvents() ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'vigil_store_bytes',
+    help: 'Size of the store on disk (database file and write-ahead log).',
+    registers,
+    async collect() {
+      this.set(sources ? await sources.storeBytes() : 0);
+    },
+  });
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  return metrics;
+}

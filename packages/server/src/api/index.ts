@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { VigilError } from '../errors/index.js';
-import { ingestRoutes } from '../ingest/index.js';
+import { IngestAdmission, ingestRoutes } from '../ingest/index.js';
+import { otlpRoutes } from '../otlp/index.js';
 import type { AppContext } from './context.js';
 import { installErrorHandling } from './errors.js';
 import { eventRoutes } from './events.js';
@@ -42,7 +43,10 @@ export function buildApp(ctx: AppContext): FastifyInstance {
     return { status: 'ready' };
   });
 
-  void app.register(async (scope) => ingestRoutes(scope, ctx));
+  // One admission budget for every ingest route.
+  const admission = new IngestAdmission(ctx);
+  void app.register(async (scope) => ingestRoutes(scope, ctx, admission));
+  void app.register(async (scope) => otlpRoutes(scope, ctx, admission));
   void app.register(async (scope) => keyRoutes(scope, ctx));
   void app.register(async (scope) => projectRoutes(scope, ctx));
   void app.register(async (scope) => sessionRoutes(scope, ctx));

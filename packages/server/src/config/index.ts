@@ -16,6 +16,29 @@ export const DEFAULT_DENY_LIST = [
   'token',
 ];
 
+/** Attributes that carry LLM message content (GenAI semantic conventions and common instrumentations). */
+export const DEFAULT_CONTENT_ATTRIBUTES = [
+  'gen_ai.input.messages',
+  'gen_ai.output.messages',
+  'gen_ai.system_instructions',
+  'gen_ai.prompt',
+  'gen_ai.completion',
+  'gen_ai.tool.call.arguments',
+  'gen_ai.tool.call.result',
+  'gen_ai.request.messages',
+  'gen_ai.response.messages',
+  'gen_ai.content.prompt',
+  'gen_ai.content.completion',
+  'llm.prompts',
+  'llm.completions',
+  'llm.input_messages',
+  'llm.output_messages',
+  'input.value',
+  'output.value',
+  'traceloop.entity.input',
+  'traceloop.entity.output',
+];
+
 const Bucket = Type.Object({ ratePerSec: Type.Number({ minimum: 0 }), burst: Type.Number({ minimum: 1 }) });
 
 const ConfigSchema = Type.Object({
@@ -56,6 +79,19 @@ const ConfigSchema = Type.Object({
     intervalMs: Type.Integer({ minimum: 1000 }),
   }),
   store: Type.Object({ memoryLimit: Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*[KMGT]i?B$' }) }),
+  /** OTLP/HTTP receivers: which span/resource attributes carry what Vigil needs. */
+  otlp: Type.Object({
+    /** The first of these attributes present (span, then resource) is an llm.request's `user`. */
+    userAttributes: Type.Array(Type.String({ minLength: 1 })),
+    /** The first of these attributes present (span, then resource) is an llm.request's `space`. */
+    spaceAttributes: Type.Array(Type.String({ minLength: 1 })),
+    /** A child span of a GenAI span counts as context assembly when one of these attributes… */
+    contextSpanAttributes: Type.Array(Type.String({ minLength: 1 })),
+    /** …has one of these values (case-insensitive). */
+    contextSpanValues: Type.Array(Type.String({ minLength: 1 })),
+    /** Message content: dropped and counted, never stored (exact names or dotted prefixes). */
+    contentAttributes: Type.Array(Type.String({ minLength: 1 })),
+  }),
   health: Type.Object({
     /** Run the daily snapshot and the zero-activity check on their timers. */
     enabled: Type.Boolean(),
@@ -114,6 +150,13 @@ export function defaultConfig(): Config {
     },
     retention: { rawDays: 7, rollupDays: 30, dailyRollupDays: 400, intervalMs: 3_600_000 },
     store: { memoryLimit: '128MB' },
+    otlp: {
+      userAttributes: ['user.id', 'enduser.id', 'vigil.user'],
+      spaceAttributes: ['vigil.space', 'space.id', 'tenant.id'],
+      contextSpanAttributes: ['gen_ai.operation.name', 'openinference.span.kind', 'vigil.span.kind'],
+      contextSpanValues: ['retrieval', 'retriever', 'reranker', 'rerank', 'context'],
+      contentAttributes: [...DEFAULT_CONTENT_ATTRIBUTES],
+    },
     health: {
       enabled: true,
       dailyAtUtc: '00:15',

@@ -9,6 +9,8 @@ export const ERRORS = {
   invalid_gzip: { status: 400, message: 'The body is declared gzip but could not be decompressed.' },
   invalid_body: { status: 400, message: 'The body does not have the expected shape.' },
   invalid_query: { status: 400, message: 'A query parameter is invalid.' },
+  invalid_protobuf: { status: 400, message: 'The body is not a valid protobuf OTLP export request.' },
+  invalid_otlp: { status: 400, message: 'The body is not a valid OTLP export request.' },
   invalid_cursor: {
     status: 400,
     message: 'The cursor is not one this server issued; start again without it.',

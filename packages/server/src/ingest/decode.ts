@@ -2,11 +2,17 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { IngestLimits } from '../config/index.js';
 import { VigilError } from '../errors/index.js';
+import type { ScrubReason } from './scrub.js';
 
 const gunzipAsync = promisify(gunzip);
 
-/** One event as it arrived, or the reason its NDJSON line could not be read. */
-export type RawEvent = { ok: true; value: unknown } | { ok: false; message: string };
+/**
+ * One event as it arrived, or the reason its NDJSON line could not be read. `scrubbed` lists
+ * what a decoder already dropped for privacy (OTLP message content), to be counted with the rest.
+ */
+export type RawEvent =
+  | { ok: true; value: unknown; scrubbed?: readonly ScrubReason[] }
+  | { ok: false; message: string };
 
 const NDJSON_TYPES = new Set([
   'application/x-ndjson',
@@ -32,7 +38,27 @@ export async function decodeEvents(
   headers: { contentType: string | undefined; contentEncoding: string | undefined },
   limits: Pick<IngestLimits, 'maxDecompressedBytes' | 'maxEventsPerRequest'>,
 ): Promise<RawEvent[]> {
-  const encoding = (headers.contentEncoding ?? 'identity').trim().toLowerCase();
+  const bytes = await decompress(body, headers.contentEncoding, limits);
+  const text = bytes.toString('utf8');
+  if (text.trim() === '')
+    throw new VigilError('invalid_body', { message: 'The body is empty; expected {"events":[…]}.' });
+  const type = mediaType(headers.contentType);
+  const events = NDJSON_TYPES.has(type) ? splitNdjson(text) : parseJsonBody(text);
+  if (events.length > limits.maxEventsPerRequest) {
+    throw new VigilError('too_many_events', {
+      message: `The request holds ${events.length} events; at most ${limits.maxEventsPerRequest} are allowed in one request.`,
+    });
+  }
+  return events;
+}
+
+/** The body as sent, decompressed per Content-Encoding (bounded: a gzip bomb stops at the limit). */
+export async function decompress(
+  body: Buffer,
+  contentEncoding: string | undefined,
+  limits: Pick<IngestLimits, 'maxDecompressedBytes'>,
+): Promise<Buffer> {
+  const encoding = (contentEncoding ?? 'identity').trim().toLowerCase();
   let bytes = body;
   if (encoding === 'gzip' || encoding === 'x-gzip') {
     try {
@@ -52,17 +78,7 @@ export async function decodeEvents(
   } else if (bytes.length > limits.maxDecompressedBytes) {
     throw new VigilError('payload_too_large');
   }
-  const text = bytes.toString('utf8');
-  if (text.trim() === '')
-    throw new VigilError('invalid_body', { message: 'The body is empty; expected {"events":[…]}.' });
-  const type = mediaType(headers.contentType);
-  const events = NDJSON_TYPES.has(type) ? splitNdjson(text) : parseJsonBody(text);
-  if (events.length > limits.maxEventsPerRequest) {
-    throw new VigilError('too_many_events', {
-      message: `The request holds ${events.length} events; at most ${limits.maxEventsPerRequest} are allowed in one request.`,
-    });
-  }
-  return events;
+  return bytes;
 }
 
 function parseJsonBody(text: string): RawEvent[] {

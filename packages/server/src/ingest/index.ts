@@ -1,7 +1,10 @@
-export type { CommitOutcome, CommitterStats, RejectedTally } from './committer.js';
+export type { AcceptResult, RejectedEvent } from './accept.js';
+export { acceptEvents } from './accept.js';
+export { allowBrowsers, IngestAdmission } from './admission.js';
+export type { CommitObservation, CommitOutcome, CommitterStats, RejectedTally } from './committer.js';
 export { GroupCommitter } from './committer.js';
 export type { RawEvent } from './decode.js';
-export { decodeEvents } from './decode.js';
+export { decodeEvents, decompress, mediaType } from './decode.js';
 export { ingestRoutes } from './route.js';
 export type { ScrubPolicy, ScrubReason } from './scrub.js';
 export { scrubPolicy, sensitiveValue } from './scrub.js';

@@ -1,8 +1,9 @@
 /**
  * Privacy scrubbing: properties whose name is on the deny-list, and string values that look
- * like e-mail addresses or phone numbers, are dropped before anything is stored.
+ * like e-mail addresses or phone numbers, are dropped before anything is stored; `content` is
+ * LLM message content (OTLP `gen_ai.input.messages`, prompt/completion attributes, …).
  */
-export type ScrubReason = 'deny_list' | 'email' | 'phone';
+export type ScrubReason = 'deny_list' | 'email' | 'phone' | 'content';
 
 export interface ScrubPolicy {
   denyList: ReadonlySet<string>;

@@ -1,0 +1,76 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AppContext } from '../api/context.js';
+import { VigilError } from '../errors/index.js';
+
+/**
+ * Admission control for every ingest route (`/v1/events` and the OTLP receivers share one
+ * budget): requests admitted and the body bytes they may hold are reserved before the body
+ * is read and released when the response is sent or the client goes away.
+ */
+export class IngestAdmission {
+  private active = 0;
+  private reservedBytes = 0;
+  private readonly reservations = new WeakMap<FastifyRequest, number>();
+
+  constructor(private readonly ctx: Pick<AppContext, 'config' | 'state' | 'committer'>) {}
+
+  /** Adds the release hooks to a route scope; call once per scope that uses `admit`. */
+  install(app: FastifyInstance): void {
+    app.addHook('onResponse', this.release);
+    app.addHook('onRequestAbort', this.release);
+  }
+
+  /** An onRequest hook: sheds with 429/503 + Retry-After before anything is buffered. */
+  readonly admit = async (req: FastifyRequest): Promise<void> => {
+    const { ctx } = this;
+    const limits = ctx.config.ingest;
+    if (ctx.state.shuttingDown) throw new VigilError('shutting_down', { retryAfter: 5 });
+    const declared = Number(req.headers['content-length']);
+    const bytes =
+      Number.isFinite(declared) && declared >= 0
+        ? Math.min(declared, limits.maxBodyBytes)
+        : limits.maxBodyBytes;
+    const overBudget = this.active > 0 && this.reservedBytes + bytes > limits.maxInFlightBytes;
+    if (ctx.committer.saturated || this.active >= limits.maxConcurrentRequests || overBudget) {
+      throw new VigilError('overloaded', { retryAfter: 1 });
+    }
+    this.active += 1;
+    this.reservedBytes += bytes;
+    this.reservations.set(req, bytes);
+  };
+
+  private readonly release = async (req: FastifyRequest): Promise<void> => {
+    const bytes = this.reservations.get(req);
+    if (bytes === undefined) return;
+    this.reservations.delete(req);
+    this.active -= 1;
+    this.reservedBytes -= bytes;
+  };
+}
+
+// Browsers send telemetry from any origin with a bearer ingest key (never cookies), so any
+// origin may post; Retry-After is exposed so clients can honour it.
+const CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'retry-after, x-request-id',
+};
+
+/** CORS for browser senders on the scope's routes, and preflight answers for `paths`. */
+export function allowBrowsers(app: FastifyInstance, paths: readonly string[]): void {
+  app.addHook('onSend', async (_req, reply) => {
+    void reply.headers(CORS);
+  });
+  for (const path of paths) {
+    app.options(path, async (_req, reply) =>
+      reply
+        .status(204)
+        .headers({
+          ...CORS,
+          'access-control-allow-methods': 'POST',
+          'access-control-allow-headers': 'authorization, content-type, content-encoding',
+          'access-control-max-age': '86400',
+        })
+        .send(),
+    );
+  }
+}

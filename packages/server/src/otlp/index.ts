@@ -1,0 +1,1 @@
+export { otlpRoutes } from './route.js';

@@ -1,0 +1,195 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type AppContext, guard, principalOf } from '../api/context.js';
+import { projectFor } from '../auth/index.js';
+import { type ErrorCode, VigilError } from '../errors/index.js';
+import {
+  acceptEvents,
+  allowBrowsers,
+  decompress,
+  IngestAdmission,
+  mediaType,
+  type RawEvent,
+  type RejectedEvent,
+} from '../ingest/index.js';
+import { decodeRequest, type OtlpEncoding, otlpEncoding } from './decode.js';
+import { logsToEvents } from './logs.js';
+import { metricsToSamples } from './metrics.js';
+import { SIGNALS, type Signal, type SignalRequest, StatusMessage } from './proto.js';
+import { ContextSpans, spansToEvents } from './traces.js';
+import { ContentAttributes } from './values.js';
+
+const PATHS = ['/v1/traces', '/v1/metrics', '/v1/logs'];
+
+/** gRPC status codes for the `code` of an OTLP error `Status`, by HTTP status. */
+const GRPC_CODES: Record<number, number> = {
+  400: 3, // INVALID_ARGUMENT
+  401: 16, // UNAUTHENTICATED
+  403: 7, // PERMISSION_DENIED
+  404: 5, // NOT_FOUND
+  413: 3,
+  415: 3,
+  429: 8, // RESOURCE_EXHAUSTED
+  503: 14, // UNAVAILABLE
+};
+
+/**
+ * OTLP/HTTP receivers (`POST /v1/traces`, `/v1/metrics`, `/v1/logs`), protobuf or JSON, gzip
+ * or not, authenticated by ingest keys and admitted under the same budget as `/v1/events`.
+ * Spans and log records become events through the same validation, scrubbing, group commit
+ * and audit chain; metric points become samples. 200 only after the data is stored.
+ */
+export async function otlpRoutes(
+  app: FastifyInstance,
+  ctx: AppContext,
+  admission = new IngestAdmission(ctx),
+): Promise<void> {
+  const limits = ctx.config.ingest;
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: limits.maxBodyBytes }, (_req, body, done) => {
+    done(null, body);
+  });
+  admission.install(app);
+  allowBrowsers(app, PATHS);
+  app.addHook('onSend', statusBody);
+
+  const content = new ContentAttributes(ctx.config.otlp.contentAttributes);
+  const contextSpans = new ContextSpans();
+
+  const receive = <S extends Signal>(
+    signal: S,
+    handle: (
+      request: SignalRequest[S],
+      project: { id: string; strictTypes: boolean },
+      receivedAt: number,
+    ) => Promise<{ rejected: number; message: string }>,
+  ) =>
+    app.post<{ Querystring: { project?: string } }>(
+      `/v1/${signal}`,
+      { bodyLimit: limits.maxBodyBytes, onRequest: [guard(ctx, 'ingest'), admission.admit] },
+      async (req, reply) => {
+        const receivedAt = Date.now();
+        const encoding = otlpEncoding(mediaType(req.headers['content-type']));
+        if (!encoding) {
+          throw new VigilError('unsupported_media_type', {
+            message: `Content-Type '${req.headers['content-type'] ?? ''}' is not OTLP/HTTP; send application/x-protobuf or application/json.`,
+          });
+        }
+        const projectId = projectFor(principalOf(req), req.query.project);
+        const project = await ctx.projects.get(projectId);
+        if (!project) throw new VigilError('not_found', { message: `No project '${projectId}'.` });
+        const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        const bytes = await decompress(body, req.headers['content-encoding'], limits);
+        const request = decodeRequest(signal, bytes, encoding);
+        const { rejected, message } = await handle(request, project, receivedAt);
+        return respond(reply, signal, encoding, rejected, message);
+      },
+    );
+
+  const acceptAll = async (
+    raw: RawEvent[],
+    noun: string,
+    project: { id: string; strictTypes: boolean },
+    receivedAt: number,
+  ) => {
+    if (raw.length > limits.maxEventsPerRequest) {
+      throw new VigilError('too_many_events', {
+        message: `The request holds ${raw.length} ${noun}; at most ${limits.maxEventsPerRequest} are allowed in one request.`,
+      });
+    }
+    const result = await acceptEvents(raw, ctx.committer, {
+      project: project.id,
+      strictTypes: project.strictTypes,
+      receivedAt,
+      limits,
+      privacy: ctx.privacy,
+    });
+    return { rejected: result.rejected.length, message: summary(result.rejected, raw.length, noun) };
+  };
+
+  receive('traces', async (request, project, receivedAt) =>
+    acceptAll(
+      spansToEvents(request, { project: project.id, config: ctx.config.otlp, content, contextSpans }),
+      'spans',
+      project,
+      receivedAt,
+    ),
+  );
+  receive('logs', async (request, project, receivedAt) =>
+    acceptAll(logsToEvents(request, { project: project.id, content }), 'log records', project, receivedAt),
+  );
+  receive('metrics', async (request, project, receivedAt) => {
+    const result = metricsToSamples(request, {
+      project: project.id,
+      receivedAt,
+      limits,
+      privacy: ctx.privacy,
+      content,
+    });
+    if (result.points > limits.maxEventsPerRequest * 10) {
+      throw new VigilError('too_many_events', {
+        message: `The request holds ${result.points} data points; at most ${limits.maxEventsPerRequest * 10} are allowed in one request.`,
+      });
+    }
+    await ctx.store.samples.append(result.samples);
+    const message =
+      result.rejected > 0
+        ? `${result.rejected} of ${result.points} data points rejected: ${result.errors.join('; ')}`
+        : '';
+    return { rejected: result.rejected, message };
+  });
+}
+
+function summary(rejected: readonly RejectedEvent[], total: number, noun: string): string {
+  if (rejected.length === 0) return '';
+  const first = rejected
+    .slice(0, 3)
+    .map((r) => `#${r.index}: ${r.code}: ${r.message}`)
+    .join('; ');
+  return `${rejected.length} of ${total} ${noun} rejected: ${first}${rejected.length > 3 ? '; …' : ''}`;
+}
+
+/** ExportXServiceResponse in the request's encoding; partial_success only when something was rejected. */
+function respond(
+  reply: FastifyReply,
+  signal: Signal,
+  encoding: OtlpEncoding,
+  rejected: number,
+  errorMessage: string,
+): Buffer | string {
+  const { response, rejectedField } = SIGNALS[signal];
+  const partialSuccess = rejected > 0 ? { [rejectedField]: rejected, errorMessage } : undefined;
+  if (encoding === 'protobuf') {
+    void reply.type('application/x-protobuf');
+    return Buffer.from(response.encode(response.create(partialSuccess ? { partialSuccess } : {})).finish());
+  }
+  void reply.type('application/json');
+  // proto3 JSON writes 64-bit integers as strings.
+  return JSON.stringify(
+    partialSuccess ? { partialSuccess: { [rejectedField]: String(rejected), errorMessage } } : {},
+  );
+}
+
+/**
+ * OTLP error bodies are a `google.rpc.Status` in the request's encoding. For protobuf clients
+ * the catalog error becomes one; JSON clients get the Status fields next to Vigil's `error`.
+ */
+async function statusBody(req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  if (reply.statusCode < 400 || typeof payload !== 'string') return payload;
+  let error: { code: ErrorCode; message: string } | undefined;
+  try {
+    error = (JSON.parse(payload) as { error?: { code: ErrorCode; message: string } }).error;
+  } catch {
+    return payload;
+  }
+  if (!error) return payload;
+  const code = GRPC_CODES[reply.statusCode] ?? 13;
+  if (otlpEncoding(mediaType(req.headers['content-type'])) === 'protobuf') {
+    void reply.type('application/x-protobuf');
+    return Buffer.from(
+      StatusMessage.encode(
+        StatusMessage.create({ code, message: `${error.code}: ${error.message}` }),
+      ).finish(),
+    );
+  }
+  return JSON.stringify({ code, message: error.message, error });
+}

@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import type { AnyValue, Int64, KeyValue } from './proto.js';
+
+/** A 64-bit protobuf integer as a JS number (exact up to 2^53; nanosecond times lose < 1 µs). */
+export function int64(value: Int64 | null | undefined): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === 'number' ? value : value.toNumber();
+}
+
+/** Epoch milliseconds of an OTLP `*_unix_nano` time (0 when unset). */
+export function nanosToMs(value: Int64 | null | undefined): number {
+  return int64(value) / 1e6;
+}
+
+export function hex(bytes: Uint8Array | null | undefined): string {
+  return bytes && bytes.length > 0
+    ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex')
+    : '';
+}
+
+/** An attribute value as JSON: int64 beyond 2^53 as a decimal string, bytes as base64. */
+export function anyValue(value: AnyValue | null | undefined, depth = 0): unknown {
+  if (!value || depth > 32) return null;
+  switch (value.value) {
+    case 'stringValue':
+      return value.stringValue ?? '';
+    case 'boolValue':
+      return value.boolValue ?? false;
+    case 'intValue': {
+      const v = value.intValue;
+      if (v === null || v === undefined) return 0;
+      const n = int64(v);
+      return Number.isSafeInteger(n) ? n : String(v);
+    }
+    case 'doubleValue': {
+      const d = value.doubleValue ?? 0;
+      // JSON has no NaN or infinities; keep what they were as text.
+      return Number.isFinite(d) ? d : String(d);
+    }
+    case 'arrayValue':
+      return (value.arrayValue?.values ?? []).map((v) => anyValue(v, depth + 1));
+    case 'kvlistValue':
+      return attributes(value.kvlistValue?.values, depth + 1);
+    case 'bytesValue':
+      return Buffer.from(value.bytesValue ?? new Uint8Array()).toString('base64');
+    default:
+      return null;
+  }
+}
+
+/** Key/value attributes as a plain object (later duplicates win, as in the OTel SDKs). */
+export function attributes(list: readonly KeyValue[] | null | undefined, depth = 0): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null);
+  for (const kv of list ?? []) {
+    if (kv.key) out[kv.key] = anyValue(kv.value, depth);
+  }
+  return out;
+}
+
+/**
+ * Which attribute names carry message content: a name matches an entry exactly or as a
+ * dotted prefix (`gen_ai.prompt` matches `gen_ai.prompt.0.content`).
+ */
+export class ContentAttributes {
+  private readonly exact: Set<string>;
+  private readonly prefixes: string[];
+  constructor(names: readonly string[]) {
+    this.exact = new Set(names);
+    this.prefixes = names.map((n) => `${n}.`);
+  }
+  matches(key: string): boolean {
+    if (this.exact.has(key)) return true;
+    for (const p of this.prefixes) if (key.startsWith(p)) return true;
+    return false;
+  }
+  /** Removes the content attributes from `attrs` in place; returns how many were removed. */
+  strip(attrs: Record<string, unknown>): number {
+    let n = 0;
+    for (const key of Object.keys(attrs)) {
+      if (this.matches(key)) {
+        delete attrs[key];
+        n += 1;
+      }
+    }
+    return n;
+  }
+}
+
+/**
+ * A deterministic UUIDv7 for an OTLP item: the time gives the leading 48 bits (so the id
+ * sorts and prunes like any other event id), a SHA-256 of the item's identity the rest.
+ * The same span (or log record) exported again gets the same id, so retries are idempotent.
+ */
+export function deterministicId(ms: number, ...identity: string[]): string {
+  const digest = createHash('sha256').update(identity.join('\u0000')).digest();
+  const bytes = Buffer.alloc(16);
+  const t = Math.max(0, Math.min(Math.trunc(ms), 2 ** 48 - 1));
+  bytes.writeUIntBE(t, 0, 6);
+  digest.copy(bytes, 6, 0, 10);
+  bytes[6] = 0x70 | ((bytes[6] as number) & 0x0f);
+  bytes[8] = 0x80 | ((bytes[8] as number) & 0x3f);
+  const h = bytes.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

@@ -13,6 +13,7 @@ export interface Store {
   readonly rollups: RollupStore;
   readonly health: HealthStore;
   readonly samples: SampleStore;
+  readonly collectors: CollectorStore;
   /** Bytes the store occupies on disk. */
   sizeBytes(): Promise<number>;
   close(): Promise<void>;
@@ -370,4 +371,111 @@ export interface SampleStore {
   series(query: Omit<SampleQuery, 'limit'> & { namePrefix?: string }): Promise<SeriesInfo[]>;
   /** Deletes the project's samples older than `before`; returns how many. */
   expire(project: string, before: number): Promise<number>;
+  /** Per-series buckets of one metric, read from the sample rollups (never from raw samples). */
+  history(query: SampleHistoryQuery): Promise<SampleHistoryRow[]>;
+  /** Merges rollup delta rows that share a key (buckets at or after `since`); returns rows merged away. */
+  compactRollups(since: number): Promise<number>;
+  /** Deletes the project's rollup rows of these resolutions in buckets before `before`. */
+  expireRollups(project: string, resolutions: readonly SampleResolution[], before: number): Promise<number>;
+}
+
+/** Resolutions of the sample rollups: every append adds a delta row per series to each. */
+export type SampleResolution = '1m' | '1h' | '1d';
+
+export interface SampleHistoryQuery {
+  project: string;
+  name: string;
+  /** Epoch ms; `from` is floored to the bucket of `bucket`. */
+  from: number;
+  to: number;
+  /** Bucket width; week (ISO, Monday) and month are merged from daily rollups. */
+  bucket: 'minute' | 'hour' | 'day' | 'week' | 'month';
+  labels?: Readonly<Record<string, string>>;
+  /** At most this many series (by label set order). */
+  maxSeries: number;
+}
+
+/** One bucket of one series: finite values only (NaN and ±Inf are kept raw, not rolled up). */
+export interface SampleHistoryRow {
+  labels: Record<string, string>;
+  kind: MetricSample['kind'];
+  bucket: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  lastTs: number;
+  lastValue: number;
+}
+
+/** A collector configured through the API; `secret` is the sealed credentials (never plain). */
+export interface CollectorRecord {
+  id: string;
+  project: string;
+  name: string;
+  type: string;
+  /** The spec as JSON text, credentials removed. */
+  spec: string;
+  secret: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One collector's run in one collection round. */
+export interface CollectorRunRecord {
+  snapshotId: string;
+  project: string;
+  collector: string;
+  type: string;
+  startedAt: number;
+  durationMs: number;
+  /** `ok`, `error` or `timeout`. */
+  outcome: 'ok' | 'error' | 'timeout';
+  error: string | null;
+  samples: number;
+  /** The typed result as JSON text (null when the run failed). */
+  result: string | null;
+}
+
+/** The newest run of a collector, with its streaks. */
+export interface CollectorLatest {
+  run: CollectorRunRecord;
+  lastOkAt: number | null;
+  consecutiveFailures: number;
+}
+
+export interface DeploymentRecord {
+  id: string;
+  project: string;
+  service: string;
+  version: string;
+  status: 'started' | 'succeeded' | 'failed' | 'rolled_back';
+  startedAt: number;
+  finishedAt: number | null;
+  receivedAt: number;
+  source: string;
+}
+
+/** Infrastructure telemetry metadata: collector configs, run log, latest runs, deployments, settings. */
+export interface CollectorStore {
+  listCollectors(project: string | null): Promise<CollectorRecord[]>;
+  /** Inserts; false when the project already has a collector of that name. */
+  insertCollector(record: CollectorRecord): Promise<boolean>;
+  deleteCollector(project: string, name: string): Promise<boolean>;
+  /** Appends the runs to the log and makes each its collector's latest, atomically. */
+  recordRuns(runs: readonly CollectorRunRecord[]): Promise<void>;
+  /** The latest run of every collector of the project that ever ran. */
+  latest(project: string): Promise<CollectorLatest[]>;
+  /** Runs of the project, newest first. */
+  runs(project: string, options: { collector?: string; limit: number }): Promise<CollectorRunRecord[]>;
+  /** Forgets the latest-run entry of a deleted collector (its log stays). */
+  forgetLatest(project: string, collector: string): Promise<void>;
+  /** Deletes runs older than `before`; returns how many. */
+  expireRuns(before: number): Promise<number>;
+  insertDeployment(record: DeploymentRecord): Promise<void>;
+  /** Deployments of the project, newest start first. */
+  deployments(project: string, options: { service?: string; limit: number }): Promise<DeploymentRecord[]>;
+  /** Whether the anonymous public view of the project is on (default true). */
+  publicEnabled(project: string): Promise<boolean>;
+  setPublicEnabled(project: string, enabled: boolean): Promise<void>;
 }

@@ -17,6 +17,7 @@ import { type EventRow, type Role, TYPED_FIELD_NAMES, TYPED_FIELDS } from '../..
 import {
   type AppendBatch,
   type ChainLink,
+  type CollectorStore,
   type EventQuery,
   type EventStore,
   type FieldRef,
@@ -39,6 +40,7 @@ import {
   StoreError,
   type UserRecord,
 } from '../types.js';
+import { DuckDBCollectorStore } from './collectors.js';
 import { DuckDBHealthStore } from './health.js';
 import { MIGRATIONS } from './migrations.js';
 import { DuckDBRollupStore } from './rollups.js';
@@ -682,6 +684,7 @@ class DuckDBStore implements Store {
   readonly rollups: RollupStore;
   readonly health: HealthStore;
   readonly samples: SampleStore;
+  readonly collectors: CollectorStore;
   private closed = false;
 
   constructor(
@@ -694,6 +697,7 @@ class DuckDBStore implements Store {
     this.rollups = new DuckDBRollupStore(rollups);
     this.health = new DuckDBHealthStore(writer, reader);
     this.samples = new DuckDBSampleStore(writer, reader);
+    this.collectors = new DuckDBCollectorStore(meta);
     this.meta = new DuckDBMetadataStore(meta);
     this.migrations = new DuckDBMigrator(meta);
   }

@@ -231,4 +231,89 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
     down: ['DROP TABLE samples'],
   },
+  {
+    version: 9,
+    name: 'telemetry: sample rollups (1m/1h/1d deltas), collector configs, run log, latest runs, deployments, public switch',
+    up: [
+      `CREATE TABLE sample_rollups (
+        project VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        labels VARCHAR NOT NULL,
+        res VARCHAR NOT NULL,
+        bucket TIMESTAMP NOT NULL,
+        kind VARCHAR NOT NULL,
+        count BIGINT NOT NULL,
+        sum DOUBLE NOT NULL,
+        min DOUBLE NOT NULL,
+        max DOUBLE NOT NULL,
+        last_ts TIMESTAMP NOT NULL,
+        last_value DOUBLE NOT NULL
+      )`,
+      ...['1 minute', '1 hour', '1 day'].map(
+        (width) => `INSERT INTO sample_rollups
+          SELECT project, name, labels, '${width === '1 minute' ? '1m' : width === '1 hour' ? '1h' : '1d'}',
+            time_bucket(INTERVAL '${width}', ts), arg_max(kind, ts), count(*), sum(value), min(value), max(value),
+            max(ts), arg_max(value, ts)
+          FROM samples WHERE isfinite(value) GROUP BY ALL`,
+      ),
+      `CREATE TABLE collectors (
+        id VARCHAR PRIMARY KEY,
+        project VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        type VARCHAR NOT NULL,
+        spec JSON NOT NULL,
+        secret VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        updated_at TIMESTAMP NOT NULL,
+        UNIQUE (project, name)
+      )`,
+      `CREATE TABLE collector_runs (
+        snapshot_id VARCHAR NOT NULL,
+        project VARCHAR NOT NULL,
+        collector VARCHAR NOT NULL,
+        type VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        duration_ms DOUBLE NOT NULL,
+        outcome VARCHAR NOT NULL,
+        error VARCHAR,
+        samples INTEGER NOT NULL,
+        result JSON
+      )`,
+      `CREATE TABLE collector_latest (
+        snapshot_id VARCHAR NOT NULL,
+        project VARCHAR NOT NULL,
+        collector VARCHAR NOT NULL,
+        type VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        duration_ms DOUBLE NOT NULL,
+        outcome VARCHAR NOT NULL,
+        error VARCHAR,
+        samples INTEGER NOT NULL,
+        result JSON,
+        last_ok_at TIMESTAMP,
+        consecutive_failures INTEGER NOT NULL,
+        PRIMARY KEY (project, collector)
+      )`,
+      `CREATE TABLE deployments (
+        id VARCHAR PRIMARY KEY,
+        project VARCHAR NOT NULL,
+        service VARCHAR NOT NULL,
+        version VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        finished_at TIMESTAMP,
+        received_at TIMESTAMP NOT NULL,
+        source VARCHAR NOT NULL
+      )`,
+      'CREATE TABLE telemetry_settings (project VARCHAR PRIMARY KEY, public_enabled BOOLEAN NOT NULL)',
+    ],
+    down: [
+      'DROP TABLE telemetry_settings',
+      'DROP TABLE deployments',
+      'DROP TABLE collector_latest',
+      'DROP TABLE collector_runs',
+      'DROP TABLE collectors',
+      'DROP TABLE sample_rollups',
+    ],
+  },
 ];

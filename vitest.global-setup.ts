@@ -10,6 +10,7 @@ const PACKAGES: readonly { name: string; binary: string }[] = [
   { name: 'chromium', binary: '/usr/bin/chromium' },
   { name: 'prometheus', binary: '/usr/bin/prometheus' },
   { name: 'prometheus-alertmanager', binary: '/usr/bin/prometheus-alertmanager' },
+  { name: 'prometheus-node-exporter', binary: '/usr/bin/prometheus-node-exporter' },
 ];
 
 export default function setup(): void {

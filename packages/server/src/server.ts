@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { RetentionJob, RollupMaintainer } from './analytics/index.js';
 import { type AppContext, buildApp, ProjectCache } from './api/index.js';
 import { Authenticator, type Bootstrap, bootstrap, RateLimiter } from './auth/index.js';
+import { CollectorOrchestrator } from './collectors/index.js';
 import type { Config } from './config/index.js';
 import { HealthMonitor } from './health/index.js';
 import { GroupCommitter, scrubPolicy } from './ingest/index.js';
@@ -33,6 +34,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       // Created below, once the app's logger exists.
       committer: undefined as unknown as GroupCommitter,
       health: undefined as unknown as HealthMonitor,
+      collectors: undefined as unknown as CollectorOrchestrator,
       rollups: undefined as unknown as RollupMaintainer,
       retention: undefined as unknown as RetentionJob,
       privacy: scrubPolicy(config.privacy),
@@ -64,6 +66,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await ctx.rollups.start(ctx.committer.headSeq);
     ctx.retention = new RetentionJob(store, config.retention, app.log);
     ctx.retention.start();
+    ctx.collectors = new CollectorOrchestrator({
+      store,
+      log: app.log.child({ component: 'collectors' }),
+      configured: config.telemetry.collectors,
+      secretKey: config.secretKey,
+      schedule: config.telemetry.enabled,
+      metrics: ctx.metrics,
+      runRetentionDays: config.telemetry.runRetentionDays,
+    });
+    await ctx.collectors.start();
     await app.listen({ host: config.host, port: config.port });
     state.ready = true;
     ctx.health.start();
@@ -88,6 +100,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
             clearInterval(sweep);
           }
           await ctx.committer.close();
+          await ctx.collectors.stop();
           await ctx.health.stop();
           await ctx.retention.stop();
           await ctx.rollups.stop();

@@ -1,9 +1,19 @@
+export type { Cell } from './aggregate.js';
 export type { Aggregate, ExploreQuery, ExploreResult } from './explore.js';
 export { AGGREGATES, explore } from './explore.js';
 export type { Aggregation, MetricDataPoint, MetricType } from './historical.js';
 export { AGGREGATIONS, historical, MAX_POINTS, METRIC_TYPES, seriesBuckets } from './historical.js';
 export { RollupMaintainer } from './maintainer.js';
 export type { LatencyStats, LlmFilter, WindowName } from './query.js';
-export { decisionSummary, errorSpike, llmSnapshot, tile, WINDOWS } from './query.js';
+export {
+  aggregate,
+  decisionSummary,
+  errorSpike,
+  latencyStats,
+  llmSnapshot,
+  pct,
+  tile,
+  WINDOWS,
+} from './query.js';
 export type { Retention, RetentionResult } from './retention.js';
 export { applyRetention, effectiveRetention, RetentionJob, retentionProblem } from './retention.js';

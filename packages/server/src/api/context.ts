@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { RetentionJob, RollupMaintainer } from '../analytics/index.js';
 import { type Authenticator, allows, type RateLimiter, SESSION_COOKIE } from '../auth/index.js';
+import type { CollectorOrchestrator } from '../collectors/index.js';
 import type { Config } from '../config/index.js';
 import { VigilError } from '../errors/index.js';
 import type { HealthMonitor } from '../health/index.js';
@@ -22,6 +23,8 @@ export interface AppContext {
   auth: Authenticator;
   committer: GroupCommitter;
   health: HealthMonitor;
+  /** Infrastructure collectors: schedule, on-demand rounds, configs. */
+  collectors: CollectorOrchestrator;
   rollups: RollupMaintainer;
   retention: RetentionJob;
   privacy: ScrubPolicy;

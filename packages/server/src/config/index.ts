@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { parseCollectorSpec, SpecError } from '../collectors/spec.js';
 
 /** Property names dropped before storage, compared case-insensitively and exactly. */
 export const DEFAULT_DENY_LIST = [
@@ -92,6 +93,19 @@ const ConfigSchema = Type.Object({
     /** Message content: dropped and counted, never stored (exact names or dotted prefixes). */
     contentAttributes: Type.Array(Type.String({ minLength: 1 })),
   }),
+  /** Infrastructure telemetry: collectors, the public view, the run log. */
+  telemetry: Type.Object({
+    /** Run collectors on their intervals (off: only `POST /telemetry/collect`). */
+    enabled: Type.Boolean(),
+    /** Serve the anonymous `GET /telemetry/public` (a project can also switch its own off). */
+    publicEnabled: Type.Boolean(),
+    /** Days of the collector run log kept. */
+    runRetentionDays: Type.Integer({ minimum: 1, maximum: 400 }),
+    /** Collectors from the config file: `{type, name, url, intervalMs, timeoutMs, …}` (checked per type). */
+    collectors: Type.Array(Type.Object({ type: Type.String(), name: Type.String() })),
+  }),
+  /** Key that seals collector credentials at rest (env VIGIL_SECRET_KEY only). */
+  secretKey: Type.Optional(Type.String({ minLength: 16 })),
   health: Type.Object({
     /** Run the daily snapshot and the zero-activity check on their timers. */
     enabled: Type.Boolean(),
@@ -157,6 +171,7 @@ export function defaultConfig(): Config {
       contextSpanValues: ['retrieval', 'retriever', 'reranker', 'rerank', 'context'],
       contentAttributes: [...DEFAULT_CONTENT_ATTRIBUTES],
     },
+    telemetry: { enabled: true, publicEnabled: true, runRetentionDays: 7, collectors: [] },
     health: {
       enabled: true,
       dailyAtUtc: '00:15',
@@ -224,6 +239,7 @@ export function loadConfig(
   if (env.VIGIL_LOG_LEVEL) config.logLevel = env.VIGIL_LOG_LEVEL as Config['logLevel'];
   if (env.VIGIL_ADMIN_TOKEN) config.adminToken = env.VIGIL_ADMIN_TOKEN;
   if (env.VIGIL_ADMIN_PASSWORD) config.adminPassword = env.VIGIL_ADMIN_PASSWORD;
+  if (env.VIGIL_SECRET_KEY) config.secretKey = env.VIGIL_SECRET_KEY;
   if (overrides.host !== undefined) config.host = overrides.host;
   if (overrides.port !== undefined) config.port = overrides.port;
   if (overrides.dataDir !== undefined) config.dataDir = overrides.dataDir;
@@ -237,11 +253,25 @@ export function loadConfig(
           ? 'VIGIL_ADMIN_TOKEN'
           : e.path === '/adminPassword'
             ? 'VIGIL_ADMIN_PASSWORD'
-            : e.path;
+            : e.path === '/secretKey'
+              ? 'VIGIL_SECRET_KEY'
+              : e.path;
       return `${where}: ${e.message}`;
     });
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
+  const names = new Set<string>();
+  config.telemetry.collectors.forEach((c, i) => {
+    try {
+      parseCollectorSpec(c, `telemetry.collectors[${i}]`);
+    } catch (err) {
+      if (err instanceof SpecError) throw new ConfigError(`invalid configuration: ${err.message}`);
+      throw err;
+    }
+    const key = `${(c as { project?: string }).project ?? 'default'}/${c.name}`;
+    if (names.has(key)) throw new ConfigError(`invalid configuration: two collectors named '${c.name}'`);
+    names.add(key);
+  });
   return config;
 }
 

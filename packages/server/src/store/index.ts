@@ -1,6 +1,14 @@
 export type { DuckDBStoreOptions } from './duckdb/index.js';
 export { DUCKDB_FILE, openDuckDBStore as openStore } from './duckdb/index.js';
 export type {
+  AlertCycleWrite,
+  AlertProjectRecord,
+  AlertRecord,
+  AlertRuleRecord,
+  AlertSilenceRecord,
+  AlertStateRecord,
+  AlertStore,
+  AlertTransitionRecord,
   AppendBatch,
   ChainLink,
   CollectorLatest,

@@ -60,6 +60,7 @@ export function testConfig(dataDir: string, overrides: DeepPartial<Config> = {})
     privacy: { ...base.privacy, ...(overrides.privacy as Partial<Config['privacy']>) },
     rateLimits: { ...base.rateLimits, ...(overrides.rateLimits as Partial<Config['rateLimits']>) },
     store: { ...base.store, ...overrides.store },
+    telemetry: { ...base.telemetry, ...(overrides.telemetry as Partial<Config['telemetry']>) },
   };
   return config;
 }

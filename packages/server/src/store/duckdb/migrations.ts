@@ -316,4 +316,65 @@ export const MIGRATIONS: readonly Migration[] = [
       'DROP TABLE sample_rollups',
     ],
   },
+  {
+    version: 10,
+    name: 'alerts: rules, project settings, evaluation state, alerts, transitions, silences',
+    up: [
+      `CREATE TABLE alert_rules (
+        id VARCHAR PRIMARY KEY,
+        project VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        updated_at TIMESTAMP NOT NULL,
+        document VARCHAR NOT NULL
+      )`,
+      `CREATE TABLE alert_projects (
+        project VARCHAR PRIMARY KEY,
+        defaults_created_at TIMESTAMP,
+        receivers VARCHAR NOT NULL
+      )`,
+      `CREATE TABLE alert_states (
+        rule_id VARCHAR PRIMARY KEY,
+        project VARCHAR NOT NULL,
+        updated_at TIMESTAMP NOT NULL,
+        document VARCHAR NOT NULL
+      )`,
+      `CREATE TABLE alerts (
+        alert_id VARCHAR PRIMARY KEY,
+        project VARCHAR NOT NULL,
+        rule_id VARCHAR NOT NULL,
+        state VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        updated_at TIMESTAMP NOT NULL,
+        document VARCHAR NOT NULL,
+        acknowledged_at TIMESTAMP,
+        acknowledged_by VARCHAR
+      )`,
+      `CREATE TABLE alert_transitions (
+        project VARCHAR NOT NULL,
+        alert_id VARCHAR NOT NULL,
+        rule_id VARCHAR NOT NULL,
+        from_state VARCHAR NOT NULL,
+        to_state VARCHAR NOT NULL,
+        at_time TIMESTAMP NOT NULL,
+        value DOUBLE
+      )`,
+      `CREATE TABLE alert_silences (
+        id VARCHAR PRIMARY KEY,
+        project VARCHAR NOT NULL,
+        rule_id VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        ends_at TIMESTAMP NOT NULL,
+        created_by VARCHAR NOT NULL,
+        comment VARCHAR
+      )`,
+    ],
+    down: [
+      'DROP TABLE alert_silences',
+      'DROP TABLE alert_transitions',
+      'DROP TABLE alerts',
+      'DROP TABLE alert_states',
+      'DROP TABLE alert_projects',
+      'DROP TABLE alert_rules',
+    ],
+  },
 ];

@@ -1,0 +1,678 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { RollupMaintainer } from '../analytics/index.js';
+import type { AlertsConfig } from '../config/index.js';
+import type {
+  AlertRecord,
+  AlertSilenceRecord,
+  AlertStateRecord,
+  AlertTransitionRecord,
+  Store,
+} from '../store/index.js';
+import { defaultRules } from './defaults.js';
+import { type MetricSources, readMetrics } from './metrics.js';
+import { type Delivery, Notifier } from './notify.js';
+import {
+  type AlertPayload,
+  alertAnnotations,
+  alertLabels,
+  alertMessage,
+  alertmanagerBody,
+  fingerprint,
+  webhookBody,
+  ZERO_TIME,
+} from './payload.js';
+import {
+  type AlertRule,
+  buildReceivers,
+  buildRule,
+  type Receiver,
+  type RuleInput,
+  type RuleTimes,
+  ruleTimes,
+} from './rule.js';
+import { INITIAL_STATE, type RuleState, step, type Transition, verdictOf } from './state.js';
+
+export interface AlertEngineOptions {
+  store: Store;
+  rollups: RollupMaintainer | null;
+  health: MetricSources['health'];
+  config: AlertsConfig;
+  log: FastifyBaseLogger;
+  now?: () => number;
+  /** How often the scheduler looks for due rules. */
+  tickMs?: number;
+  /** Called after each cycle with its evaluations by result (self-monitoring). */
+  onEvaluated?: (result: 'ok' | 'firing' | 'error', count: number) => void;
+}
+
+/** What is persisted per rule: the state machine's state and whether its firing was notified. */
+interface StoredState extends RuleState {
+  notified: boolean;
+}
+
+interface Entry {
+  rule: AlertRule;
+  times: RuleTimes;
+  state: StoredState;
+  nextDue: number;
+  /** Last time the firing alert was pushed to Alertmanager (it expires alerts not re-sent). */
+  pushedAt: number;
+  last: { at: number; value: number | null; samples: number } | null;
+}
+
+export interface CycleReport {
+  evaluated: number;
+  transitions: { ruleId: string; alertId: string; from: string; to: string; value: number | null }[];
+  notifications: number;
+  durationMs: number;
+}
+
+/** An alert as the read API shows it. */
+export interface AlertView {
+  alertId: string;
+  ruleId: string;
+  rule: string;
+  project: string;
+  state: string;
+  metric: string;
+  filters: Record<string, string>;
+  operator: string;
+  threshold: number;
+  actualValue: number | null;
+  message: string;
+  severity: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  fingerprint: string;
+  startedAt: string;
+  triggeredAt: string | null;
+  resolvedAt: string | null;
+}
+
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+
+export class RuleNotFound extends Error {}
+
+/**
+ * Alert evaluation: every rule on its own interval, off the ingest path. One cycle reads the
+ * metrics of every due rule (shared reads), steps each rule's state machine, persists what
+ * changed in one transaction, then hands notifications to the Notifier (never waiting on them).
+ * Rule changes and cycles run one at a time, so they never interleave.
+ */
+export class AlertEngine {
+  readonly notifier: Notifier;
+  private readonly entries = new Map<string, Entry>();
+  private readonly receivers = new Map<string, Receiver[]>();
+  private readonly now: () => number;
+  private tail: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private stopped = false;
+  private projectsCheckedAt = Number.NEGATIVE_INFINITY;
+  externalUrl = 'http://127.0.0.1:4318';
+
+  constructor(private readonly o: AlertEngineOptions) {
+    this.now = o.now ?? Date.now;
+    this.notifier = new Notifier(o.config.delivery, o.log);
+    if (o.config.externalUrl) this.externalUrl = o.config.externalUrl;
+  }
+
+  /** Loads rules and their persisted state, creates default rules for projects that lack them. */
+  async load(): Promise<void> {
+    await this.serial(async () => {
+      const states = new Map((await this.o.store.alerts.states()).map((s) => [s.ruleId, s]));
+      const now = this.now();
+      for (const r of await this.o.store.alerts.rules(null)) {
+        const rule = JSON.parse(r.document) as AlertRule;
+        const stored = states.get(rule.id);
+        const state: StoredState = stored
+          ? (JSON.parse(stored.document) as StoredState)
+          : { ...INITIAL_STATE, notified: false };
+        this.entries.set(rule.id, {
+          rule,
+          times: ruleTimes(rule),
+          state,
+          nextDue: now,
+          pushedAt: 0,
+          last: null,
+        });
+      }
+      await this.seedProjects(now);
+    });
+  }
+
+  /** Starts the scheduler (when enabled in the configuration). */
+  start(): void {
+    if (!this.o.config.enabled || this.timer) return;
+    const tick = this.o.tickMs ?? 250;
+    this.timer = setInterval(() => {
+      if (this.running || this.stopped) return;
+      this.running = true;
+      void this.evaluateOnce(this.now(), { dueOnly: true })
+        .catch((err) => this.o.log.error({ err }, 'alert evaluation cycle failed'))
+        .finally(() => {
+          this.running = false;
+        });
+    }, tick);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.tail.catch(() => undefined);
+    await this.notifier.stop();
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(task);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * One evaluation cycle at `now`: every enabled rule, or with `dueOnly` those whose interval
+   * has come round. Tests call it directly with a chosen time instead of waiting on timers.
+   */
+  evaluateOnce(now = this.now(), { dueOnly = false }: { dueOnly?: boolean } = {}): Promise<CycleReport> {
+    return this.serial(() => this.cycle(now, dueOnly));
+  }
+
+  private async cycle(now: number, dueOnly: boolean): Promise<CycleReport> {
+    const started = performance.now();
+    if (now - this.projectsCheckedAt >= 10_000) await this.seedProjects(now);
+    const due = [...this.entries.values()].filter((e) => e.rule.enabled && (!dueOnly || e.nextDue <= now));
+    const report: CycleReport = { evaluated: 0, transitions: [], notifications: 0, durationMs: 0 };
+    if (due.length > 0) {
+      let values: Awaited<ReturnType<typeof readMetrics>>;
+      try {
+        values = await readMetrics(
+          { store: this.o.store, rollups: this.o.rollups, health: this.o.health },
+          due.map((e) => ({
+            project: e.rule.project,
+            metric: e.rule.metric,
+            filters: e.rule.filters,
+            from: now - e.times.delayMs - e.times.windowMs,
+            to: now - e.times.delayMs,
+          })),
+        );
+      } catch (err) {
+        // No state changes on a failed read: the rules stay due and run again on the next tick.
+        this.o.onEvaluated?.('error', due.length);
+        throw err;
+      }
+      const states: AlertStateRecord[] = [];
+      const alerts: Omit<AlertRecord, 'acknowledgedAt' | 'acknowledgedBy'>[] = [];
+      const transitions: AlertTransitionRecord[] = [];
+      const changed: { entry: Entry; next: StoredState; transition: Transition | null }[] = [];
+      due.forEach((e, i) => {
+        const v = values[i] ?? { value: null, samples: 0 };
+        e.last = { at: now, value: v.value, samples: v.samples };
+        e.nextDue =
+          e.nextDue + e.times.intervalMs > now ? e.nextDue + e.times.intervalMs : now + e.times.intervalMs;
+        const policy = { ...e.rule, keepFiringForMs: e.times.keepFiringForMs };
+        const verdict = verdictOf(
+          v.value === null ? { kind: 'nodata' } : { kind: 'value', value: v.value, samples: v.samples },
+          policy,
+        );
+        const { state, transition } = step(e.state, verdict, policy, {
+          now,
+          value: v.value,
+          newId: randomUUID,
+        });
+        if (state === e.state) return;
+        // A new alert (new id) has not been notified yet.
+        const next: StoredState = {
+          ...state,
+          notified: state.alertId === e.state.alertId && e.state.notified,
+        };
+        changed.push({ entry: e, next, transition });
+        states.push(this.stateRecord(e.rule, next, now));
+        if (transition) {
+          alerts.push(this.alertRecord(e.rule, next, now));
+          transitions.push({
+            project: e.rule.project,
+            alertId: next.alertId as string,
+            ruleId: e.rule.id,
+            from: transition.from,
+            to: transition.to === 'inactive' ? 'inactive' : transition.to,
+            at: now,
+            value: v.value,
+          });
+        }
+      });
+      // Persist before telling anyone: a restart must find what receivers were told.
+      await this.o.store.alerts.writeCycle({ states, alerts, transitions });
+      for (const { entry, next, transition } of changed) {
+        entry.state = next;
+        if (!transition) continue;
+        report.transitions.push({
+          ruleId: entry.rule.id,
+          alertId: next.alertId as string,
+          from: transition.from,
+          to: transition.to,
+          value: next.value,
+        });
+        this.logTransition(entry.rule, next, transition);
+      }
+      report.evaluated = due.length;
+      const firing = due.filter((e) => e.state.status === 'firing').length;
+      this.o.onEvaluated?.('firing', firing);
+      this.o.onEvaluated?.('ok', due.length - firing);
+    }
+    report.notifications = await this.notify(now);
+    report.durationMs = performance.now() - started;
+    return report;
+  }
+
+  private logTransition(rule: AlertRule, s: RuleState, t: Transition): void {
+    const fields = {
+      alertId: s.alertId,
+      ruleId: rule.id,
+      rule: rule.name,
+      project: rule.project,
+      from: t.from,
+      to: t.to,
+      metric: rule.metric,
+      value: s.value,
+      threshold: rule.threshold,
+      severity: rule.severity,
+    };
+    const msg = `alert ${t.to}: ${alertMessage(rule, s.value, t.to === 'resolved' ? 'resolved' : 'firing')}`;
+    if (t.to === 'firing') this.o.log.warn(fields, msg);
+    else this.o.log.info(fields, msg);
+  }
+
+  /**
+   * Hands out what receivers must hear: firing alerts not yet notified (new, or a silence that
+   * ended), resolved alerts whose firing was notified, and Alertmanager re-sends.
+   */
+  private async notify(now: number): Promise<number> {
+    const wants = [...this.entries.values()].filter(
+      (e) =>
+        (e.state.status === 'firing' && (!e.state.notified || this.pushDue(e, now))) ||
+        (e.state.status === 'resolved' && e.state.notified),
+    );
+    if (wants.length === 0) return 0;
+    const silences = await this.o.store.alerts.silences(null, now);
+    const silenced = (ruleId: string) => silences.some((s) => s.ruleId === ruleId && s.endsAt > now);
+    const persist: AlertStateRecord[] = [];
+    let sent = 0;
+    for (const e of wants) {
+      const receivers = await this.receiversOf(e.rule);
+      if (e.state.status === 'resolved') {
+        sent += this.deliver(e, receivers, 'resolved', now);
+        e.state = { ...e.state, notified: false };
+        persist.push(this.stateRecord(e.rule, e.state, now));
+      } else if (!e.state.notified) {
+        if (silenced(e.rule.id)) continue;
+        sent += this.deliver(e, receivers, 'firing', now);
+        e.state = { ...e.state, notified: true };
+        persist.push(this.stateRecord(e.rule, e.state, now));
+      } else if (!silenced(e.rule.id)) {
+        sent += this.deliver(
+          e,
+          receivers.filter((r) => r.type === 'alertmanager'),
+          'firing',
+          now,
+        );
+      }
+    }
+    await this.o.store.alerts.writeCycle({ states: persist, alerts: [], transitions: [] });
+    return sent;
+  }
+
+  private pushDue(e: Entry, now: number): boolean {
+    return now - e.pushedAt >= this.o.config.alertmanagerResendMs;
+  }
+
+  private deliver(e: Entry, receivers: Receiver[], status: 'firing' | 'resolved', now: number): number {
+    const s = e.state;
+    const labels = alertLabels(e.rule);
+    const base: Omit<AlertPayload, 'endsAt'> = {
+      status,
+      labels,
+      annotations: alertAnnotations(e.rule, s.value, status),
+      startsAt: iso(s.firingSince ?? s.activeSince ?? now) as string,
+      generatorURL: `${this.externalUrl}/api/metrics/alerts?project=${encodeURIComponent(e.rule.project)}`,
+      fingerprint: fingerprint(labels),
+    };
+    const resolvedAt = iso(s.resolvedAt ?? now) as string;
+    let n = 0;
+    for (const r of receivers) {
+      let delivery: Delivery;
+      if (r.type === 'webhook') {
+        const payload = { ...base, endsAt: status === 'resolved' ? resolvedAt : ZERO_TIME };
+        const body = webhookBody(payload, {
+          receiver: `vigil/${e.rule.project}`,
+          externalURL: this.externalUrl,
+        });
+        delivery = { receiver: r, body: JSON.stringify(body), alertId: s.alertId ?? '', status };
+      } else {
+        // Like Prometheus: a firing alert ends by itself unless re-sent before endsAt.
+        const ttl = 4 * Math.max(this.o.config.alertmanagerResendMs, e.times.intervalMs);
+        const payload = { ...base, endsAt: status === 'resolved' ? resolvedAt : (iso(now + ttl) as string) };
+        const url = r.url.replace(/\/+$/, '');
+        delivery = {
+          receiver: { ...r, url: url.endsWith('/api/v2/alerts') ? url : `${url}/api/v2/alerts` },
+          body: JSON.stringify(alertmanagerBody(payload)),
+          alertId: s.alertId ?? '',
+          status,
+        };
+        e.pushedAt = now;
+      }
+      if (this.notifier.enqueue(delivery)) n += 1;
+    }
+    return n;
+  }
+
+  private async receiversOf(rule: AlertRule): Promise<Receiver[]> {
+    const all = [
+      ...rule.receivers,
+      ...(rule.useDefaultReceivers ? await this.projectReceivers(rule.project) : []),
+    ];
+    const seen = new Set<string>();
+    return all.filter((r) => {
+      const key = `${r.type} ${r.url}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+  }
+
+  private async projectReceivers(project: string): Promise<Receiver[]> {
+    let found = this.receivers.get(project);
+    if (!found) {
+      const settings = await this.o.store.alerts.settings(project);
+      found = settings ? (JSON.parse(settings.receivers) as Receiver[]) : [];
+      this.receivers.set(project, found);
+    }
+    return found;
+  }
+
+  private stateRecord(rule: AlertRule, s: StoredState, now: number): AlertStateRecord {
+    return { ruleId: rule.id, project: rule.project, updatedAt: now, document: JSON.stringify(s) };
+  }
+
+  private alertRecord(
+    rule: AlertRule,
+    s: RuleState,
+    now: number,
+  ): Omit<AlertRecord, 'acknowledgedAt' | 'acknowledgedBy'> {
+    const labels = alertLabels(rule);
+    const view: AlertView = {
+      alertId: s.alertId as string,
+      ruleId: rule.id,
+      rule: rule.name,
+      project: rule.project,
+      state: s.status,
+      metric: rule.metric,
+      filters: rule.filters,
+      operator: rule.operator,
+      threshold: rule.threshold,
+      actualValue: s.value,
+      message: alertMessage(
+        rule,
+        s.value,
+        s.status === 'resolved' ? 'resolved' : s.status === 'firing' ? 'firing' : 'pending',
+      ),
+      severity: rule.severity,
+      labels,
+      annotations: { ...rule.annotations },
+      fingerprint: fingerprint(labels),
+      startedAt: iso(s.activeSince ?? now) as string,
+      triggeredAt: iso(s.firingSince),
+      resolvedAt: iso(s.resolvedAt),
+    };
+    return {
+      alertId: view.alertId,
+      project: rule.project,
+      ruleId: rule.id,
+      state: s.status,
+      startedAt: s.activeSince ?? now,
+      updatedAt: now,
+      document: JSON.stringify(view),
+    };
+  }
+
+  // ---- rules -------------------------------------------------------------------------------
+
+  private defaultsOf() {
+    return {
+      intervalMs: this.o.config.defaultIntervalMs,
+      evaluationDelayMs: this.o.config.evaluationDelayMs,
+    };
+  }
+
+  /** Creates the default rules of every project that never had them. */
+  private async seedProjects(now: number): Promise<void> {
+    this.projectsCheckedAt = now;
+    for (const p of await this.o.store.meta.listProjects()) await this.seed(p.id, now);
+  }
+
+  private async seed(project: string, now: number): Promise<void> {
+    const settings = await this.o.store.alerts.settings(project);
+    if (settings?.defaultsCreatedAt != null) return;
+    const rules = defaultRules(this.o.config).map((input, i) =>
+      buildRule(
+        input,
+        { id: randomUUID(), project, createdAt: now + i, now, builtin: true },
+        this.defaultsOf(),
+      ),
+    );
+    const records = rules.map((r, i) => ({
+      id: r.id,
+      project,
+      createdAt: now + i,
+      updatedAt: now,
+      document: JSON.stringify(r),
+    }));
+    if (!(await this.o.store.alerts.createDefaults(project, records, now))) return;
+    for (const rule of rules) this.add(rule, now);
+    this.o.log.info({ project, rules: rules.length }, 'default alert rules created');
+  }
+
+  /** Makes sure a project has its default rules (once; deleting them later is respected). */
+  ensureDefaults(project: string): Promise<void> {
+    return this.serial(() => this.seed(project, this.now()));
+  }
+
+  private add(rule: AlertRule, now: number): void {
+    this.entries.set(rule.id, {
+      rule,
+      times: ruleTimes(rule),
+      state: { ...INITIAL_STATE, notified: false },
+      nextDue: now,
+      pushedAt: 0,
+      last: null,
+    });
+  }
+
+  rules(project: string | null): AlertRule[] {
+    return [...this.entries.values()]
+      .map((e) => e.rule)
+      .filter((r) => project === null || r.project === project)
+      .sort((a, b) =>
+        a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1,
+      );
+  }
+
+  rule(id: string): AlertRule | null {
+    return this.entries.get(id)?.rule ?? null;
+  }
+
+  /** The rule's live state: status, violations in a row, last evaluation. */
+  ruleStatus(id: string) {
+    const e = this.entries.get(id);
+    if (!e) return null;
+    return {
+      status: e.state.status,
+      violations: e.state.violations,
+      alertId: e.state.alertId,
+      lastEvaluation: e.last ? { at: iso(e.last.at), value: e.last.value, samples: e.last.samples } : null,
+    };
+  }
+
+  createRule(project: string, input: RuleInput): Promise<AlertRule> {
+    return this.serial(async () => {
+      const now = this.now();
+      const rule = buildRule(
+        input,
+        { id: randomUUID(), project, createdAt: now, now, builtin: false },
+        this.defaultsOf(),
+      );
+      await this.o.store.alerts.putRule({
+        id: rule.id,
+        project,
+        createdAt: now,
+        updatedAt: now,
+        document: JSON.stringify(rule),
+      });
+      this.add(rule, now);
+      this.o.log.info({ ruleId: rule.id, project, name: rule.name }, 'alert rule created');
+      return rule;
+    });
+  }
+
+  /**
+   * Replaces a rule. Its state carries over (a pending count keeps counting against the new
+   * condition) unless the alert's identity (its labels) changed or the rule was disabled: then
+   * an active alert is resolved first.
+   */
+  updateRule(id: string, input: RuleInput): Promise<AlertRule> {
+    return this.serial(async () => {
+      const e = this.entries.get(id);
+      if (!e) throw new RuleNotFound(id);
+      const now = this.now();
+      const createdAt = Date.parse(e.rule.createdAt);
+      const rule = buildRule(
+        input,
+        { id, project: e.rule.project, createdAt, now, builtin: e.rule.builtin, previous: e.rule },
+        this.defaultsOf(),
+      );
+      const identityChanged = fingerprint(alertLabels(rule)) !== fingerprint(alertLabels(e.rule));
+      if (identityChanged || !rule.enabled) await this.retire(e, now, 'rule changed');
+      await this.o.store.alerts.putRule({
+        id,
+        project: rule.project,
+        createdAt,
+        updatedAt: now,
+        document: JSON.stringify(rule),
+      });
+      e.rule = rule;
+      e.times = ruleTimes(rule);
+      e.nextDue = Math.min(e.nextDue, now + e.times.intervalMs);
+      this.o.log.info({ ruleId: id, project: rule.project, name: rule.name }, 'alert rule updated');
+      return rule;
+    });
+  }
+
+  deleteRule(id: string): Promise<AlertRule> {
+    return this.serial(async () => {
+      const e = this.entries.get(id);
+      if (!e) throw new RuleNotFound(id);
+      await this.retire(e, this.now(), 'rule deleted');
+      await this.o.store.alerts.deleteRule(id);
+      this.entries.delete(id);
+      this.o.log.info({ ruleId: id, project: e.rule.project, name: e.rule.name }, 'alert rule deleted');
+      return e.rule;
+    });
+  }
+
+  /** Ends the rule's active alert (resolved, receivers told if they heard it fire) and resets its state. */
+  private async retire(e: Entry, now: number, reason: string): Promise<void> {
+    const s = e.state;
+    if (s.status !== 'pending' && s.status !== 'firing') return;
+    const to = s.status === 'firing' ? 'resolved' : 'inactive';
+    const ended: StoredState = {
+      ...s,
+      status: to,
+      violations: 0,
+      resolvedAt: to === 'resolved' ? now : null,
+    };
+    await this.o.store.alerts.writeCycle({
+      states: [this.stateRecord(e.rule, { ...INITIAL_STATE, notified: false }, now)],
+      alerts: [this.alertRecord(e.rule, ended, now)],
+      transitions: [
+        {
+          project: e.rule.project,
+          alertId: s.alertId as string,
+          ruleId: e.rule.id,
+          from: s.status,
+          to,
+          at: now,
+          value: s.value,
+        },
+      ],
+    });
+    this.logTransition(e.rule, ended, { from: s.status, to });
+    this.o.log.info({ ruleId: e.rule.id, alertId: s.alertId, reason }, 'alert ended with its rule');
+    if (ended.notified) this.deliver({ ...e, state: ended }, await this.receiversOf(e.rule), 'resolved', now);
+    e.state = { ...INITIAL_STATE, notified: false };
+  }
+
+  // ---- receivers ---------------------------------------------------------------------------
+
+  async defaultReceivers(project: string): Promise<Receiver[]> {
+    return this.projectReceivers(project);
+  }
+
+  setDefaultReceivers(project: string, input: Receiver[]): Promise<Receiver[]> {
+    return this.serial(async () => {
+      const receivers = buildReceivers(input, await this.projectReceivers(project));
+      await this.o.store.alerts.putReceivers(project, JSON.stringify(receivers));
+      this.receivers.set(project, receivers);
+      return receivers;
+    });
+  }
+
+  // ---- alerts ------------------------------------------------------------------------------
+
+  /** Active alerts (pending, firing) and the history of the project, newest first. */
+  async alerts(project: string, options: { limit: number; from?: number }) {
+    const [active, history, silences] = await Promise.all([
+      this.o.store.alerts.alerts({ project, states: ['pending', 'firing'], limit: 1000 }),
+      this.o.store.alerts.alerts({
+        project,
+        limit: options.limit,
+        ...(options.from !== undefined ? { from: options.from } : {}),
+      }),
+      this.o.store.alerts.silences(project, this.now()),
+    ]);
+    return {
+      active: active.map((a) => this.view(a, silences)),
+      history: history.map((a) => this.view(a, silences)),
+    };
+  }
+
+  async alert(alertId: string) {
+    const a = await this.o.store.alerts.alert(alertId);
+    if (!a) return null;
+    const [silences, transitions] = await Promise.all([
+      this.o.store.alerts.silences(a.project, this.now()),
+      this.o.store.alerts.transitions(alertId),
+    ]);
+    return {
+      ...this.view(a, silences),
+      transitions: transitions.map((t) => ({ from: t.from, to: t.to, at: iso(t.at), value: t.value })),
+    };
+  }
+
+  private view(a: AlertRecord, silences: AlertSilenceRecord[]) {
+    const doc = JSON.parse(a.document) as AlertView;
+    const entry = this.entries.get(a.ruleId);
+    const active = a.state === 'pending' || a.state === 'firing';
+    const silence = silences.filter((s) => s.ruleId === a.ruleId).sort((x, y) => y.endsAt - x.endsAt)[0];
+    return {
+      ...doc,
+      state: a.state,
+      currentValue: active && entry?.state.alertId === a.alertId ? (entry.last?.value ?? null) : null,
+      acknowledgedAt: iso(a.acknowledgedAt),
+      acknowledgedBy: a.acknowledgedBy,
+      silencedUntil: active && silence ? iso(silence.endsAt) : null,
+      silenceId: active && silence ? silence.id : null,
+    };
+  }
+}

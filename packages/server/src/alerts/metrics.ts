@@ -1,0 +1,371 @@
+import {
+  aggregate,
+  type Cell,
+  decisionSummary,
+  explore,
+  latencyStats,
+  pct,
+  type RollupMaintainer,
+} from '../analytics/index.js';
+import type { HealthSummary } from '../health/index.js';
+import type { Store } from '../store/index.js';
+
+/**
+ * What a rule can watch. Every value is computed the way the read API computes it (rates are
+ * percentages 0–100, latencies in ms), through the analytics and health layers.
+ */
+const LATENCY_STATS = ['average', 'median', 'p95', 'p99', 'min', 'max'] as const;
+type LatencyStat = (typeof LATENCY_STATS)[number];
+const LATENCIES = { totalLatency: 'total_ms', contextLatency: 'context_ms', llmLatency: 'llm_ms' } as const;
+
+const LLM_SCALARS = [
+  'requestRate',
+  'requestCount',
+  'totalTokens',
+  'promptTokens',
+  'completionTokens',
+  'tokensPerRequest',
+  'errorRate',
+  'errorCount',
+  'cacheHitRate',
+] as const;
+const DECISION = [
+  'acceptanceRate',
+  'overrideRate',
+  'averageDecisionTimeMs',
+  'falsePositiveRate',
+  'decisionCount',
+] as const;
+const HEALTH = [
+  'health.errorRatePercent',
+  'health.samplingSuccessRate',
+  'health.versionMissingPercent',
+  'health.totalEvents',
+  'health.openFlags',
+  'health.zeroActivity',
+  'health.healthyPercent7d',
+] as const;
+
+/** Every metric name a rule accepts. */
+export const METRICS: readonly string[] = [
+  ...LLM_SCALARS,
+  ...Object.keys(LATENCIES).flatMap((l) => LATENCY_STATS.map((s) => `${l}.${s}`)),
+  ...DECISION,
+  ...HEALTH,
+  'events.count',
+];
+
+type Source = 'llm' | 'decision' | 'health' | 'events';
+
+function sourceOf(metric: string): Source | null {
+  if ((LLM_SCALARS as readonly string[]).includes(metric)) return 'llm';
+  const [head, stat] = metric.split('.');
+  if (head && head in LATENCIES && (LATENCY_STATS as readonly string[]).includes(stat ?? '')) return 'llm';
+  if ((DECISION as readonly string[]).includes(metric)) return 'decision';
+  if ((HEALTH as readonly string[]).includes(metric)) return 'health';
+  if (metric === 'events.count') return 'events';
+  return null;
+}
+
+const LLM_FILTERS = ['space', 'model', 'user'];
+const DECISION_FILTERS = ['recommendation_type', 'explanation_version'];
+
+/** Why a metric and its filters cannot be evaluated, or null when they can. */
+export function metricProblem(
+  metric: string,
+  filters: Record<string, string>,
+): { field: string; why: string } | null {
+  const source = sourceOf(metric);
+  if (!source) {
+    return {
+      field: 'metric',
+      why: `'${metric}' is not a metric; use one of ${METRICS.slice(0, 12).join(', ')}, … (see the README)`,
+    };
+  }
+  const keys = Object.keys(filters);
+  if (source === 'llm') {
+    const allowed =
+      metric === 'errorRate' || metric === 'errorCount' ? [...LLM_FILTERS, 'error_type'] : LLM_FILTERS;
+    const bad = keys.find((k) => !allowed.includes(k));
+    if (bad)
+      return { field: `filters.${bad}`, why: `${metric} can be filtered by ${allowed.join(', ')} only` };
+    if (keys.length > 1)
+      return { field: 'filters', why: `filter ${metric} by one of ${allowed.join(', ')} at a time` };
+    const stat = metric.split('.')[1];
+    if (keys[0] === 'user' && (stat === 'median' || stat === 'p95' || stat === 'p99'))
+      return { field: 'filters.user', why: 'percentiles are not kept per user; filter by space or model' };
+  } else if (source === 'decision') {
+    const bad = keys.find((k) => !DECISION_FILTERS.includes(k));
+    if (bad)
+      return {
+        field: `filters.${bad}`,
+        why: `${metric} can be filtered by ${DECISION_FILTERS.join(', ')} only`,
+      };
+    if (keys.length > 1)
+      return { field: 'filters', why: `filter ${metric} by one of ${DECISION_FILTERS.join(', ')} at a time` };
+  } else if (source === 'health') {
+    if (keys.length > 0)
+      return { field: `filters.${keys[0]}`, why: 'health metrics are per project and take no filters' };
+  } else if (filters.type === undefined) {
+    return { field: 'filters.type', why: 'events.count needs filters.type (the event type to count)' };
+  }
+  return null;
+}
+
+/** One value to compute: a rule's metric over [from, to). */
+export interface MetricAsk {
+  project: string;
+  metric: string;
+  filters: Record<string, string>;
+  from: number;
+  to: number;
+}
+
+/** A metric's value (null: no data) and how many events it rests on (for minSamples). */
+export interface MetricValue {
+  value: number | null;
+  samples: number;
+}
+
+export interface MetricSources {
+  store: Store;
+  rollups: RollupMaintainer | null;
+  health: { summary(project: string): Promise<HealthSummary> } | null;
+}
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+
+interface LlmRead {
+  project: string;
+  grp: string;
+  from: number;
+  to: number;
+  sketches: boolean;
+  dims: Set<string>;
+  result?: Map<string, Cell>;
+}
+
+function llmGroup(filters: Record<string, string>): { grp: string; dim: string } {
+  for (const grp of ['space', 'model', 'user', 'error_type']) {
+    const v = filters[grp];
+    if (v !== undefined) return { grp, dim: v };
+  }
+  return { grp: 'all', dim: '' };
+}
+
+/** The range a read covers: whole minutes, or whole hours for per-user rows (kept hourly). */
+function cover(grp: string, from: number, to: number): { from: number; to: number } {
+  const unit = grp === 'user' ? HOUR : MINUTE;
+  return { from: Math.floor(from / unit) * unit, to: Math.ceil(to / unit) * unit };
+}
+
+const needsSketch = (metric: string) => /\.(median|p95|p99)$/.test(metric);
+
+/**
+ * Computes many metric values at once: asks that share a rollup read (same project, group and
+ * covered range) are answered by one read, so a cycle of many rules costs a few queries.
+ */
+export async function readMetrics(
+  sources: MetricSources,
+  asks: readonly MetricAsk[],
+): Promise<MetricValue[]> {
+  const llm = new Map<string, LlmRead>();
+  const plan = (project: string, grp: string, dim: string, from: number, to: number, sketches: boolean) => {
+    const range = cover(grp, from, to);
+    const key = `${project}\u001f${grp}\u001f${range.from}\u001f${range.to}`;
+    let read = llm.get(key);
+    if (!read) {
+      read = { project, grp, ...range, sketches: false, dims: new Set() };
+      llm.set(key, read);
+    }
+    read.sketches ||= sketches && grp !== 'error_type' && grp !== 'user';
+    read.dims.add(dim);
+    return read;
+  };
+  const decisions = new Map<string, Promise<Awaited<ReturnType<typeof decisionSummary>>>>();
+  const health = new Map<string, Promise<HealthSummary | null>>();
+  const events = new Map<string, Promise<MetricValue>>();
+
+  // First pass: plan the reads each ask needs.
+  const planned = asks.map((a) => {
+    const source = sourceOf(a.metric);
+    if (source === 'llm') {
+      const { grp, dim } = llmGroup(a.filters);
+      const main = plan(a.project, grp, dim, a.from, a.to, needsSketch(a.metric));
+      // Error counts per type need the request total as denominator.
+      const total = grp === 'error_type' ? plan(a.project, 'all', '', a.from, a.to, false) : null;
+      return { source, main, total, dim } as const;
+    }
+    if (source === 'decision') {
+      const groupBy =
+        a.filters.recommendation_type !== undefined
+          ? 'recommendation_type'
+          : a.filters.explanation_version !== undefined
+            ? 'explanation_version'
+            : undefined;
+      const range = cover('all', a.from, a.to);
+      const key = `${a.project}\u001f${groupBy ?? ''}\u001f${range.from}\u001f${range.to}`;
+      let p = decisions.get(key);
+      if (!p) {
+        p = decisionSummary(sources.store, sources.rollups, a.project, range.from, range.to, groupBy);
+        decisions.set(key, p);
+      }
+      return { source, summary: p, dim: groupBy ? (a.filters[groupBy] as string) : null } as const;
+    }
+    if (source === 'health') {
+      let p = health.get(a.project);
+      if (!p) {
+        p = sources.health ? sources.health.summary(a.project) : Promise.resolve(null);
+        health.set(a.project, p);
+      }
+      return { source, summary: p } as const;
+    }
+    const { type, ...rest } = a.filters;
+    const range = cover('all', a.from, a.to);
+    const key = JSON.stringify([a.project, type, rest, range.from, range.to]);
+    let p = events.get(key);
+    if (!p) {
+      p = explore(sources.store, sources.rollups, {
+        project: a.project,
+        type: type as string,
+        aggregate: 'count',
+        ...range,
+        groupBy: [],
+        filters: rest,
+      }).then((r) => {
+        const n = r.series.reduce((s, x) => s + x.points.reduce((t, pt) => t + (pt.value ?? 0), 0), 0);
+        return { value: n, samples: n };
+      });
+      events.set(key, p);
+    }
+    return { source: 'events', value: p } as const;
+  });
+
+  await Promise.all(
+    [...llm.values()].map(async (r) => {
+      r.result = await aggregate(sources.store, sources.rollups, {
+        project: r.project,
+        family: 'llm',
+        grp: r.grp,
+        ...(r.grp !== 'all' ? { dims: [...r.dims] } : {}),
+        from: r.from,
+        to: r.to,
+        scalarOnly: !r.sketches,
+      });
+    }),
+  );
+
+  const out: MetricValue[] = [];
+  for (let i = 0; i < asks.length; i++) {
+    const a = asks[i] as MetricAsk;
+    const p = planned[i] as (typeof planned)[number];
+    if (p.source === 'llm') {
+      const cell = p.main.result?.get(p.dim);
+      const minutes = Math.max(1, (p.main.to - p.main.from) / MINUTE);
+      if (p.total) {
+        const requests = p.total.result?.get('')?.counters.n ?? 0;
+        const errors = cell?.counters.n ?? 0;
+        out.push(
+          a.metric === 'errorRate'
+            ? { value: pct(errors, requests), samples: requests }
+            : { value: errors, samples: requests },
+        );
+      } else {
+        out.push(llmValue(a.metric, cell, minutes));
+      }
+    } else if (p.source === 'decision') {
+      const s = await p.summary;
+      const part = p.dim === null ? s : s.groups?.[p.dim];
+      out.push(decisionValue(a.metric, part));
+    } else if (p.source === 'health') {
+      out.push(healthValue(a.metric, await p.summary));
+    } else {
+      out.push(await p.value);
+    }
+  }
+  return out;
+}
+
+function llmValue(metric: string, cell: Cell | undefined, minutes: number): MetricValue {
+  const n = cell?.counters.n ?? 0;
+  const sum = (f: 'prompt_tokens' | 'completion_tokens') => cell?.fields.get(f)?.sum ?? 0;
+  switch (metric) {
+    case 'requestRate':
+      return { value: n / minutes, samples: n };
+    case 'requestCount':
+      return { value: n, samples: n };
+    case 'totalTokens':
+      return { value: sum('prompt_tokens') + sum('completion_tokens'), samples: n };
+    case 'promptTokens':
+      return { value: sum('prompt_tokens'), samples: n };
+    case 'completionTokens':
+      return { value: sum('completion_tokens'), samples: n };
+    case 'tokensPerRequest':
+      return { value: n > 0 ? (sum('prompt_tokens') + sum('completion_tokens')) / n : null, samples: n };
+    case 'errorRate':
+      return { value: pct(cell?.counters.errors ?? 0, n), samples: n };
+    case 'errorCount':
+      return { value: cell?.counters.errors ?? 0, samples: n };
+    case 'cacheHitRate':
+      return {
+        value: pct(cell?.counters.cache_hits ?? 0, cell?.counters.cache_known ?? 0),
+        samples: cell?.counters.cache_known ?? 0,
+      };
+  }
+  const [head, stat] = metric.split('.') as [keyof typeof LATENCIES, LatencyStat];
+  const stats = latencyStats(cell?.fields.get(LATENCIES[head]));
+  return { value: stats[stat], samples: stats.count };
+}
+
+type DecisionPart = {
+  acceptanceRate: number | null;
+  overrideRate: number | null;
+  averageDecisionTimeMs: number | null;
+  falsePositiveRate: number | null;
+  counts: { accepted: number; overridden: number; ignored: number; outcomes: number };
+};
+
+function decisionValue(metric: string, part: DecisionPart | undefined): MetricValue {
+  if (!part) return { value: metric === 'decisionCount' ? 0 : null, samples: 0 };
+  const acted = part.counts.accepted + part.counts.overridden + part.counts.ignored;
+  switch (metric) {
+    case 'acceptanceRate':
+      return { value: part.acceptanceRate, samples: acted };
+    case 'overrideRate':
+      return { value: part.overrideRate, samples: acted };
+    case 'averageDecisionTimeMs':
+      return { value: part.averageDecisionTimeMs, samples: acted };
+    case 'falsePositiveRate':
+      return { value: part.falsePositiveRate, samples: part.counts.outcomes };
+    default:
+      return { value: acted, samples: acted };
+  }
+}
+
+function healthValue(metric: string, s: HealthSummary | null): MetricValue {
+  if (!s) return { value: null, samples: 0 };
+  const latest = s.latest;
+  const one = (v: number | null | undefined): MetricValue =>
+    v === null || v === undefined
+      ? { value: null, samples: 0 }
+      : { value: v, samples: latest?.totalEvents ?? 1 };
+  switch (metric) {
+    case 'health.errorRatePercent':
+      return one(latest?.errorRatePercent);
+    case 'health.samplingSuccessRate':
+      return one(latest?.samplingSuccessRate);
+    case 'health.versionMissingPercent':
+      return one(latest?.versionMissingPercent);
+    case 'health.totalEvents':
+      return one(latest?.totalEvents);
+    case 'health.openFlags':
+      return { value: s.openFlags.length, samples: 1 };
+    case 'health.zeroActivity':
+      return s.live ? { value: s.live.zeroActivity ? 1 : 0, samples: 1 } : { value: null, samples: 0 };
+    default:
+      return s.last7Days.healthyPercent === null
+        ? { value: null, samples: 0 }
+        : { value: s.last7Days.healthyPercent, samples: s.last7Days.days };
+  }
+}

@@ -1,7 +1,8 @@
 // Makes a fresh clone runnable: installs dependencies when the lockfile is newer than the
-// install, then builds the TypeScript packages (incremental, so a no-op when up to date).
+// install, then builds the TypeScript packages (incremental, so a no-op when up to date) and the
+// dashboard (only when its sources changed).
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,3 +31,17 @@ if (!existsSync(installed) || mtime(join(root, 'package-lock.json')) > mtime(ins
 }
 say('building (tsc -b)…');
 run(join(root, 'node_modules', '.bin', 'tsc'), ['-b']);
+
+// The dashboard (packages/web → packages/web/dist, served by the server): rebuilt when a source is newer.
+const web = join(root, 'packages', 'web');
+const newest = (p) => {
+  if (!existsSync(p)) return 0;
+  const st = statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(st.mtimeMs, ...readdirSync(p).map((name) => newest(join(p, name))));
+};
+const webSources = ['src', 'public', 'index.html', 'vite.config.ts', 'package.json'].map((p) => newest(join(web, p)));
+if (Math.max(...webSources) > mtime(join(web, 'dist', 'index.html'))) {
+  say('building the dashboard (vite build)…');
+  run(join(root, 'node_modules', '.bin', 'vite'), ['build', '--logLevel', 'warn', web]);
+}

@@ -142,12 +142,12 @@ describe('login', () => {
     const session = setCookie.split(';')[0] ?? '';
     const read = await call(vigil, 'GET', '/api/events', { headers: { cookie: session } });
     expect(read.status).toBe(200);
-    // Until CSRF tokens arrive with the dashboard, a cookie alone cannot change state.
+    // A cookie alone cannot change state: the session's CSRF token must come with it (web.test.ts).
     const write = await call(vigil, 'POST', '/api/keys', {
       headers: { cookie: session },
       json: { role: 'viewer' },
     });
-    expect(write.status).toBe(401);
+    expect(write.status).toBe(403);
 
     const wrong = await call(vigil, 'POST', '/api/login', { json: { user: 'admin', password: 'nope' } });
     expect([wrong.status, code(wrong)]).toEqual([401, 'invalid_login']);

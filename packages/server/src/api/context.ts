@@ -1,4 +1,6 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import type { AlertEngine } from '../alerts/index.js';
 import type { RetentionJob, RollupMaintainer } from '../analytics/index.js';
 import { type Authenticator, allows, type RateLimiter, SESSION_COOKIE } from '../auth/index.js';
 import type { CollectorOrchestrator } from '../collectors/index.js';
@@ -25,6 +27,7 @@ export interface AppContext {
   health: HealthMonitor;
   /** Infrastructure collectors: schedule, on-demand rounds, configs. */
   collectors: CollectorOrchestrator;
+  alerts: AlertEngine;
   rollups: RollupMaintainer;
   retention: RetentionJob;
   privacy: ScrubPolicy;
@@ -62,10 +65,32 @@ export function cookie(req: FastifyRequest, name: string): string | undefined {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+export const CSRF_HEADER = 'x-csrf-token';
 
 /**
- * An onRequest hook: authenticates (bearer key, or a session cookie on safe methods until
- * the dashboard brings CSRF tokens), checks the role and takes a rate-limit token.
+ * The CSRF token of a dashboard session, derived from the session secret: only a page that
+ * learnt it from `/api/login` or `/api/me` (same origin) can send it, and it dies with the session.
+ */
+export function csrfToken(sessionToken: string): string {
+  return createHash('sha256').update(`vigil-csrf:${sessionToken}`).digest('base64url');
+}
+
+/** A state-changing request authenticated by the session cookie must carry the session's CSRF token. */
+export function checkCsrf(req: FastifyRequest, sessionToken: string): void {
+  if (SAFE_METHODS.has(req.method)) return;
+  const header = req.headers[CSRF_HEADER];
+  const sent = Buffer.from(typeof header === 'string' ? header : '');
+  const want = Buffer.from(csrfToken(sessionToken));
+  if (sent.length !== want.length || !timingSafeEqual(sent, want)) {
+    throw new VigilError('forbidden', {
+      message: `A dashboard session must send its CSRF token in ${CSRF_HEADER} on ${req.method}; reload the page or log in again.`,
+    });
+  }
+}
+
+/**
+ * An onRequest hook: authenticates (bearer key, or a session cookie — with its CSRF token on
+ * state-changing methods), checks the role and takes a rate-limit token.
  */
 export function guard(ctx: AppContext, need: 'ingest' | 'read' | 'admin') {
   return async (req: FastifyRequest): Promise<void> => {
@@ -77,8 +102,9 @@ export function guard(ctx: AppContext, need: 'ingest' | 'read' | 'admin') {
       principal = await ctx.auth.fromBearer(m[1] as string);
     } else {
       const session = cookie(req, SESSION_COOKIE);
-      if (session === undefined || !SAFE_METHODS.has(req.method)) throw new VigilError('unauthorized');
+      if (session === undefined) throw new VigilError('unauthorized');
       principal = await ctx.auth.fromSession(session);
+      checkCsrf(req, session);
     }
     if (!allows(principal, need)) {
       throw new VigilError('forbidden', {

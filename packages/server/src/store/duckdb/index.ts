@@ -15,7 +15,6 @@ import {
 } from '@duckdb/node-api';
 import { type EventRow, type Role, TYPED_FIELD_NAMES, TYPED_FIELDS } from '../../model/index.js';
 import {
-  type AlertStore,
   type AppendBatch,
   type ChainLink,
   type CollectorStore,
@@ -41,7 +40,6 @@ import {
   StoreError,
   type UserRecord,
 } from '../types.js';
-import { DuckDBAlertStore } from './alerts.js';
 import { DuckDBCollectorStore } from './collectors.js';
 import { DuckDBHealthStore } from './health.js';
 import { MIGRATIONS } from './migrations.js';
@@ -529,6 +527,10 @@ class DuckDBMetadataStore implements MetadataStore {
     return r ? toUser(r) : null;
   }
 
+  async listUsers(): Promise<UserRecord[]> {
+    return (await this.all(`${USER_SELECT} ORDER BY created_at, name`)).map(toUser);
+  }
+
   async countUsers(): Promise<number> {
     const [r] = await this.all('SELECT count(*) AS n FROM users');
     return num(r?.n ?? 0);
@@ -686,7 +688,6 @@ class DuckDBStore implements Store {
   readonly rollups: RollupStore;
   readonly health: HealthStore;
   readonly samples: SampleStore;
-  readonly alerts: AlertStore;
   readonly collectors: CollectorStore;
   private closed = false;
 
@@ -700,7 +701,6 @@ class DuckDBStore implements Store {
     this.rollups = new DuckDBRollupStore(rollups);
     this.health = new DuckDBHealthStore(writer, reader);
     this.samples = new DuckDBSampleStore(writer, reader);
-    this.alerts = new DuckDBAlertStore(meta);
     this.collectors = new DuckDBCollectorStore(meta);
     this.meta = new DuckDBMetadataStore(meta);
     this.migrations = new DuckDBMigrator(meta);

@@ -1,0 +1,215 @@
+import { api, get } from '../api.js';
+import { h } from '../dom.js';
+import { card, pageHeader, slot, type View } from '../ui.js';
+import { listOf, recordTable, unavailable } from './generic.js';
+
+interface Rule {
+  id: string;
+  name: string;
+  metric: string;
+  operator: string;
+  threshold: number;
+  window?: string;
+  consecutive?: number;
+  interval?: string | number;
+  severity?: string;
+  [key: string]: unknown;
+}
+
+const OPERATORS = ['>', '>=', '<', '<=', '==', '!='];
+const METRICS = [
+  'errorRate',
+  'totalLatency.p95',
+  'totalLatency.p99',
+  'requestRate',
+  'totalTokens',
+  'cacheHitRate',
+  'acceptanceRate',
+  'overrideRate',
+  'falsePositiveRate',
+];
+
+function ruleForm(rule: Rule | null, onSaved: () => void): HTMLElement {
+  const field = (name: string, label: string, value: unknown, attrs: Record<string, string | number> = {}) =>
+    h('label', {}, label, h('input', { name, value: value === undefined ? '' : String(value), ...attrs }));
+  const note = h('span', { class: 'muted', role: 'status' });
+  const metric = h('input', {
+    name: 'metric',
+    list: 'alert-metrics',
+    required: true,
+    value: rule?.metric ?? 'errorRate',
+  });
+  const operator = h(
+    'select',
+    { name: 'operator' },
+    OPERATORS.map((o) => h('option', { value: o, selected: o === (rule?.operator ?? '>') }, o)),
+  );
+  const severity = h(
+    'select',
+    { name: 'severity' },
+    ['critical', 'warning', 'info'].map((s) =>
+      h('option', { value: s, selected: s === (rule?.severity ?? 'warning') }, s),
+    ),
+  );
+  return h(
+    'form',
+    {
+      class: 'card rule-editor',
+      'data-rule-editor': rule?.id ?? 'new',
+      onsubmit: async (ev: Event) => {
+        ev.preventDefault();
+        const form = ev.currentTarget as HTMLFormElement;
+        const val = (n: string) => (form.elements.namedItem(n) as HTMLInputElement).value.trim();
+        const body: Record<string, unknown> = {
+          name: val('name'),
+          metric: metric.value.trim(),
+          operator: operator.value,
+          threshold: Number(val('threshold')),
+          severity: severity.value,
+        };
+        if (val('window')) body.window = val('window');
+        if (val('consecutive')) body.consecutive = Number(val('consecutive'));
+        if (val('interval')) body.interval = val('interval');
+        try {
+          await api(
+            rule ? 'PUT' : 'POST',
+            rule ? `/api/alerts/rules/${encodeURIComponent(rule.id)}` : '/api/alerts/rules',
+            body,
+          );
+          note.textContent = 'Saved.';
+          onSaved();
+        } catch (err) {
+          note.textContent = err instanceof Error ? err.message : String(err);
+        }
+      },
+    },
+    h('h3', {}, rule ? `Edit rule ${rule.name}` : 'New rule'),
+    h(
+      'datalist',
+      { id: 'alert-metrics' },
+      METRICS.map((m) => h('option', { value: m })),
+    ),
+    h(
+      'div',
+      { class: 'form-grid' },
+      field('name', 'Name', rule?.name, { required: 'required', maxlength: 200 }),
+      h('label', {}, 'Metric', metric),
+      h('label', {}, 'Operator', operator),
+      field('threshold', 'Threshold', rule?.threshold, { type: 'number', step: 'any', required: 'required' }),
+      field('window', 'Window', rule?.window ?? '5m', { placeholder: '5m' }),
+      field('consecutive', 'Consecutive violations', rule?.consecutive ?? 1, { type: 'number', min: 1 }),
+      field('interval', 'Interval', rule?.interval ?? '30s', { placeholder: '30s' }),
+      h('label', {}, 'Severity', severity),
+    ),
+    h(
+      'div',
+      { class: 'toolbar' },
+      h('button', { type: 'submit', class: 'primary' }, rule ? 'Save rule' : 'Create rule'),
+      note,
+    ),
+  );
+}
+
+/** Alerts: what fires now, what fired before, and (admin) the rules with their editor. */
+export const alerts: View = async (root, ctx) => {
+  const project = ctx.project;
+  const state = slot(async () => {
+    try {
+      const body = await get<unknown>('/api/metrics/alerts', { project });
+      const active = listOf(body, 'active', 'alerts');
+      const history = listOf(body, 'history');
+      const columns = ['alertId', 'triggeredAt', 'metric', 'actualValue', 'threshold', 'state', 'message'];
+      return h(
+        'div',
+        {},
+        card(
+          `Active (${active.length})`,
+          active.length
+            ? recordTable(active, { columns, testId: 'activeAlerts' })
+            : h('p', { class: 'muted', 'data-table': 'activeAlerts' }, 'Nothing is firing.'),
+        ),
+        card('History', recordTable(history, { columns, testId: 'alertHistory', max: 100 })),
+      );
+    } catch (err) {
+      return unavailable(err, 'Alerting');
+    }
+  });
+  root.append(
+    pageHeader(
+      'Alerts',
+      'Rules are evaluated off the ingest path; a rule fires after its number of consecutive violations.',
+    ),
+    state.el,
+  );
+  const waits = [state.done];
+  if (ctx.me.role === 'admin') {
+    const selected = ctx.params.get('rule');
+    const rules = slot(async () => {
+      try {
+        const body = await get<unknown>('/api/alerts/rules', { project });
+        const list = listOf(body, 'rules') as Rule[];
+        const editing = list.find((r) => r.id === selected) ?? null;
+        return h(
+          'div',
+          {},
+          card(
+            `Rules (${list.length})`,
+            h(
+              'table',
+              { class: 'data', 'data-table': 'rules' },
+              h(
+                'thead',
+                {},
+                h(
+                  'tr',
+                  {},
+                  ['name', 'condition', 'window', 'consecutive', 'severity', ''].map((t) => h('th', {}, t)),
+                ),
+              ),
+              h(
+                'tbody',
+                {},
+                list.map((r) =>
+                  h(
+                    'tr',
+                    { 'data-rule': r.name },
+                    h('td', {}, r.name),
+                    h('td', {}, h('code', {}, `${r.metric} ${r.operator} ${r.threshold}`)),
+                    h('td', {}, String(r.window ?? '—')),
+                    h('td', {}, String(r.consecutive ?? '—')),
+                    h('td', {}, String(r.severity ?? '—')),
+                    h(
+                      'td',
+                      {},
+                      h('button', { type: 'button', onclick: () => ctx.setParams({ rule: r.id }) }, 'Edit'),
+                      ' ',
+                      h(
+                        'button',
+                        {
+                          type: 'button',
+                          class: 'danger',
+                          onclick: async () => {
+                            if (!confirm(`Delete rule ${r.name}?`)) return;
+                            await api('DELETE', `/api/alerts/rules/${encodeURIComponent(r.id)}`);
+                            ctx.setParams({ rule: null });
+                          },
+                        },
+                        'Delete',
+                      ),
+                    ),
+                  ),
+                ),
+              ),
+            ),
+          ),
+          ruleForm(editing, () => ctx.setParams({ rule: null, saved: String(Date.now()) })),
+        );
+      } catch (err) {
+        return unavailable(err, 'The alert rule API');
+      }
+    });
+    root.append(rules.el);
+    waits.push(rules.done);
+  }
+  await Promise.all(waits);
+};

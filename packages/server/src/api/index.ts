@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { VigilError } from '../errors/index.js';
 import { IngestAdmission, ingestRoutes } from '../ingest/index.js';
 import { otlpRoutes } from '../otlp/index.js';
+import { collectorRoutes } from './collectors.js';
 import type { AppContext } from './context.js';
 import { installErrorHandling } from './errors.js';
 import { eventRoutes } from './events.js';
@@ -12,6 +13,7 @@ import { metricRoutes, queryRoutes } from './metrics.js';
 import { projectRoutes } from './projects.js';
 import { sessionRoutes } from './session.js';
 import { webRoutes } from './web.js';
+import { telemetryRoutes } from './telemetry.js';
 
 export type { AppContext } from './context.js';
 export { ProjectCache } from './context.js';
@@ -56,5 +58,7 @@ export function buildApp(ctx: AppContext): FastifyInstance {
   void app.register(async (scope) => metricRoutes(scope, ctx));
   void app.register(async (scope) => queryRoutes(scope, ctx));
   void app.register(async (scope) => webRoutes(scope, ctx));
+  void app.register(async (scope) => collectorRoutes(scope, ctx));
+  void app.register(async (scope) => telemetryRoutes(scope, ctx));
   return app;
 }

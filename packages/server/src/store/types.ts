@@ -13,6 +13,7 @@ export interface Store {
   readonly rollups: RollupStore;
   readonly health: HealthStore;
   readonly samples: SampleStore;
+  readonly alerts: AlertStore;
   readonly collectors: CollectorStore;
   /** Bytes the store occupies on disk. */
   sizeBytes(): Promise<number>;
@@ -480,4 +481,130 @@ export interface CollectorStore {
   /** Whether the anonymous public view of the project is on (default true). */
   publicEnabled(project: string): Promise<boolean>;
   setPublicEnabled(project: string, enabled: boolean): Promise<void>;
+}
+
+/** An alert rule: key columns plus the rule as JSON text (validated by the alerts layer). */
+export interface AlertRuleRecord {
+  id: string;
+  project: string;
+  createdAt: number;
+  updatedAt: number;
+  document: string;
+}
+
+/** Per-project alerting settings: default receivers (JSON) and when the default rules were made. */
+export interface AlertProjectRecord {
+  project: string;
+  /** Set once the default rules were created; they are never created twice. */
+  defaultsCreatedAt: number | null;
+  receivers: string;
+}
+
+/** The evaluation state of one rule (status, violations in a row, …) as JSON text. */
+export interface AlertStateRecord {
+  ruleId: string;
+  project: string;
+  updatedAt: number;
+  document: string;
+}
+
+/** One alert (an incident of a rule, from pending to resolved); `document` is its JSON view. */
+export interface AlertRecord {
+  alertId: string;
+  project: string;
+  ruleId: string;
+  state: string;
+  startedAt: number;
+  updatedAt: number;
+  document: string;
+  acknowledgedAt: number | null;
+  acknowledgedBy: string | null;
+}
+
+/** One state change of an alert, kept as a log. */
+export interface AlertTransitionRecord {
+  project: string;
+  alertId: string;
+  ruleId: string;
+  from: string;
+  to: string;
+  at: number;
+  value: number | null;
+}
+
+/** Notifications of a rule are held back until `endsAt`. */
+export interface AlertSilenceRecord {
+  id: string;
+  project: string;
+  ruleId: string;
+  createdAt: number;
+  endsAt: number;
+  createdBy: string;
+  comment: string | null;
+}
+
+/** What one evaluation cycle changed; written atomically. */
+export interface AlertCycleWrite {
+  states: readonly AlertStateRecord[];
+  alerts: readonly Omit<AlertRecord, 'acknowledgedAt' | 'acknowledgedBy'>[];
+  transitions: readonly AlertTransitionRecord[];
+}
+
+/** Alerting metadata: rules, per-project settings, evaluation state, alerts and their log, silences. */
+export interface AlertStore {
+  /** Rules of one project, or of every project when `project` is null; oldest first. */
+  rules(project: string | null): Promise<AlertRuleRecord[]>;
+  rule(id: string): Promise<AlertRuleRecord | null>;
+  /** Inserts or replaces the rule. */
+  putRule(rule: AlertRuleRecord): Promise<void>;
+  /** Deletes the rule, its state and its silences; false when there was no such rule. */
+  deleteRule(id: string): Promise<boolean>;
+  settings(project: string): Promise<AlertProjectRecord | null>;
+  /** Sets the project's default receivers (JSON), keeping its defaults marker. */
+  putReceivers(project: string, receivers: string): Promise<void>;
+  /** Inserts the rules and marks the project in one transaction, unless it is marked already
+   * (then nothing is written and false is returned). */
+  createDefaults(project: string, rules: readonly AlertRuleRecord[], at: number): Promise<boolean>;
+  /** Every rule's stored evaluation state. */
+  states(): Promise<AlertStateRecord[]>;
+  writeCycle(write: AlertCycleWrite): Promise<void>;
+  /** Alerts of the project, newest first: only those in `states` when given, started at or after `from`. */
+  alerts(query: {
+    project: string;
+    states?: readonly string[];
+    from?: number;
+    limit: number;
+  }): Promise<AlertRecord[]>;
+  alert(alertId: string): Promise<AlertRecord | null>;
+  /** Marks the alert acknowledged; false when there is no such alert. */
+  acknowledge(alertId: string, by: string, at: number): Promise<boolean>;
+  transitions(alertId: string): Promise<AlertTransitionRecord[]>;
+  /** Silences of the project (or every project when null) that end after `activeAt` (all when absent). */
+  silences(project: string | null, activeAt?: number): Promise<AlertSilenceRecord[]>;
+  putSilence(silence: AlertSilenceRecord): Promise<void>;
+  deleteSilence(id: string): Promise<boolean>;
+}
+
+/** Events to export: `ts` in [from, to) (epoch ms), optionally of one type and one project. */
+export interface EventExport {
+  from: number;
+  to: number;
+  type?: string;
+  project?: string;
+  format: 'parquet' | 'csv';
+  /** The output file (replaced). */
+  out: string;
+  /** Progress granularity: the range is written in this many time slices (default 20). */
+  slices?: number;
+}
+
+/** Operations on the whole store (`vigil backup`, `restore`, `export`); none blocks ingestion. */
+export interface OpsStore {
+  /** Writes a consistent copy of the whole store (every table as of one moment) to `file`,
+   * a standalone store file, while the store stays in use. */
+  snapshot(file: string): Promise<void>;
+  /** Rows in each table of the store. */
+  rowCounts(): Promise<Record<string, number>>;
+  /** Writes the matching events to `out`, reporting rows written after each slice. */
+  exportEvents(query: EventExport, onProgress?: (done: number, total: number) => void): Promise<{ rows: number }>;
 }

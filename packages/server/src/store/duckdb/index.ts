@@ -15,6 +15,7 @@ import {
 } from '@duckdb/node-api';
 import { type EventRow, type Role, TYPED_FIELD_NAMES, TYPED_FIELDS } from '../../model/index.js';
 import {
+  type AlertStore,
   type AppendBatch,
   type ChainLink,
   type CollectorStore,
@@ -40,6 +41,7 @@ import {
   StoreError,
   type UserRecord,
 } from '../types.js';
+import { DuckDBAlertStore } from './alerts.js';
 import { DuckDBCollectorStore } from './collectors.js';
 import { DuckDBHealthStore } from './health.js';
 import { MIGRATIONS } from './migrations.js';
@@ -688,6 +690,7 @@ class DuckDBStore implements Store {
   readonly rollups: RollupStore;
   readonly health: HealthStore;
   readonly samples: SampleStore;
+  readonly alerts: AlertStore;
   readonly collectors: CollectorStore;
   private closed = false;
 
@@ -701,6 +704,7 @@ class DuckDBStore implements Store {
     this.rollups = new DuckDBRollupStore(rollups);
     this.health = new DuckDBHealthStore(writer, reader);
     this.samples = new DuckDBSampleStore(writer, reader);
+    this.alerts = new DuckDBAlertStore(meta);
     this.collectors = new DuckDBCollectorStore(meta);
     this.meta = new DuckDBMetadataStore(meta);
     this.migrations = new DuckDBMigrator(meta);

@@ -6,7 +6,7 @@ import { CollectorOrchestrator } from './collectors/index.js';
 import type { Config } from './config/index.js';
 import { HealthMonitor } from './health/index.js';
 import { GroupCommitter, scrubPolicy } from './ingest/index.js';
-import { createSelfMetrics } from './ops/index.js';
+import { createSelfMetrics, observeCommit } from './ops/index.js';
 import { openStore } from './store/index.js';
 
 export interface RunningServer {
@@ -61,6 +61,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       log: app.log,
       recordRejections: (counts) => store.health.addRejections(counts),
       onCommitted: (link, rows) => ctx.rollups.onCommitted(link, rows),
+      observeCommit: (c) => observeCommit(ctx.metrics, c),
     });
     await ctx.committer.start();
     await ctx.rollups.start(ctx.committer.headSeq);

@@ -311,13 +311,17 @@ export class AlertEngine {
         sent += this.deliver(e, receivers, 'firing', now);
         e.state = { ...e.state, notified: true };
         persist.push(this.stateRecord(e.rule, e.state, now));
-      } else if (!silenced(e.rule.id)) {
-        sent += this.deliver(
-          e,
-          receivers.filter((r) => r.type === 'alertmanager'),
-          'firing',
-          now,
-        );
+      } else {
+        // Alertmanager forgets alerts that are not re-sent; webhooks hear each transition once.
+        e.pushedAt = now;
+        if (!silenced(e.rule.id)) {
+          sent += this.deliver(
+            e,
+            receivers.filter((r) => r.type === 'alertmanager'),
+            'firing',
+            now,
+          );
+        }
       }
     }
     await this.o.store.alerts.writeCycle({ states: persist, alerts: [], transitions: [] });

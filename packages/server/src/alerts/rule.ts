@@ -160,7 +160,8 @@ function fieldOf(path: string): string {
 
 /** Schema errors of a body, one per field, each as "field: why" (the first few fields). */
 export function schemaProblems(schema: TSchema, body: unknown): string[] {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return ['body: must be a JSON object'];
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return ['body: must be a JSON object'];
   const byField = new Map<string, string>();
   for (const e of Value.Errors(schema, body)) {
     const field = fieldOf(e.path);

@@ -25,7 +25,8 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
 };
 
-function fromFastify(error: FastifyError): VigilError {
+/** The catalog error a Fastify error stands for (also used to count ingest rejections by code). */
+export function fromFastify(error: FastifyError): VigilError {
   if (error.validation) {
     const where = error.validationContext === 'querystring' ? 'invalid_query' : 'invalid_body';
     const details = error.validation.slice(0, 3).map((v) => {

@@ -10,6 +10,7 @@ import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { keyRoutes } from './keys.js';
 import { metricRoutes, queryRoutes } from './metrics.js';
+import { opsRoutes } from './ops.js';
 import { projectRoutes } from './projects.js';
 import { sessionRoutes } from './session.js';
 import { webRoutes } from './web.js';
@@ -57,6 +58,7 @@ export function buildApp(ctx: AppContext): FastifyInstance {
   void app.register(async (scope) => healthRoutes(scope, ctx));
   void app.register(async (scope) => metricRoutes(scope, ctx));
   void app.register(async (scope) => queryRoutes(scope, ctx));
+  void app.register(async (scope) => opsRoutes(scope, ctx));
   void app.register(async (scope) => webRoutes(scope, ctx));
   void app.register(async (scope) => collectorRoutes(scope, ctx));
   void app.register(async (scope) => telemetryRoutes(scope, ctx));

@@ -4,7 +4,16 @@ import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import { verifyChain } from '../audit/index.js';
 import { ConfigError, loadConfig, parsePort } from '../config/index.js';
-import { generateEvents } from '../ops/index.js';
+import {
+  BackupError,
+  backupCommand,
+  checkCommand,
+  exportCommand,
+  generateEvents,
+  OpsError,
+  restoreCommand,
+  smokeCommand,
+} from '../ops/index.js';
 import { startServer } from '../server.js';
 import { openStore, StoreError } from '../store/index.js';
 
@@ -15,6 +24,12 @@ Commands:
   migrate status|up|down     show or change the store's schema version (--to N)
   verify                     recompute the audit chain and name the first batch that does not match
   generate --events N --days D   write N synthetic llm.request events over the last D days (benchmarks, demos)
+  backup FILE                back up the store (through the running server when it holds the store: --token)
+  restore FILE [--force]     restore a backup into the data directory (the previous data is kept aside)
+  check                      configuration, data directory, store, migrations, audit chain head, disk, clock
+  smoke URL --token T        test a live deployment end to end (health, auth, ingest and read back, public view)
+  export --from T --to T --format parquet|csv --out FILE [--type X] [--project P]
+                             write events of a time range to a file, with progress
   help                       show this help
 
 Options:
@@ -24,6 +39,9 @@ Options:
   --config FILE  JSON config file (env VIGIL_CONFIG; default ./vigil.config.json if present)
   --to N         migration target version
   --json         machine-readable output
+  --token T      admin bearer token for smoke and for a backup through the server (env VIGIL_ADMIN_TOKEN)
+  --url URL      the running server to back up through (default: the configured host and port)
+  --force        let restore replace existing data
   -h, --help     show help
 
 Env: VIGIL_ADMIN_TOKEN makes that string an admin bearer token; VIGIL_ADMIN_PASSWORD sets the
@@ -47,6 +65,21 @@ async function main(argv: string[]): Promise<number> {
   if (values.help || command === 'help') {
     console.log(USAGE);
     return 0;
+  }
+  const overrides = {
+    host: values.host,
+    port: values.port === undefined ? undefined : parsePort(values.port, '--port'),
+    dataDir: values.data,
+    configFile: values.config,
+  };
+  const token = values.token ?? process.env.VIGIL_ADMIN_TOKEN;
+  // These two must work with a broken configuration: check reports it, smoke needs none.
+  if (command === 'check') return checkCommand(overrides, { json: values.json ?? false });
+  if (command === 'smoke') {
+    const url = rest[0];
+    if (!url) throw new UsageError('smoke needs the URL of the deployment');
+    if (!token) throw new UsageError('smoke needs --token (an admin key) or VIGIL_ADMIN_TOKEN');
+    return smokeCommand(url, token, { json: values.json ?? false });
   }
   const config = loadConfig({
     host: values.host,
@@ -120,6 +153,24 @@ async function main(argv: string[]): Promise<number> {
         await store.close();
       }
     }
+    case 'backup':
+    case 'restore': {
+      const file = rest[0];
+      if (!file) throw new UsageError(`${command} needs the backup FILE`);
+      return command === 'backup'
+        ? backupCommand(file, config, { url: values.url, token, json })
+        : restoreCommand(file, config, { force: values.force ?? false, json });
+    }
+    case 'export':
+      return exportCommand(config, {
+        from: values.from,
+        to: values.to,
+        type: values.type,
+        project: values.project,
+        format: values.format,
+        out: values.out,
+        json,
+      });
     case 'generate': {
       const events = Number(values.events ?? '1000000');
       const days = Number(values.days ?? '30');
@@ -186,6 +237,14 @@ function parse(argv: string[]) {
       events: { type: 'string' },
       days: { type: 'string' },
       json: { type: 'boolean' },
+      token: { type: 'string' },
+      url: { type: 'string' },
+      force: { type: 'boolean' },
+      from: { type: 'string' },
+      type: { type: 'string' },
+      project: { type: 'string' },
+      format: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -250,7 +309,12 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError) {
       console.error(`vigil: ${err.message}\n\n${USAGE}`);
       process.exitCode = 2;
-    } else if (err instanceof ConfigError || err instanceof StoreError) {
+    } else if (
+      err instanceof ConfigError ||
+      err instanceof StoreError ||
+      err instanceof OpsError ||
+      err instanceof BackupError
+    ) {
       console.error(`vigil: ${err.message}`);
       process.exitCode = 1;
     } else {

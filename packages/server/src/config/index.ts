@@ -80,6 +80,14 @@ const ConfigSchema = Type.Object({
     intervalMs: Type.Integer({ minimum: 1000 }),
   }),
   store: Type.Object({ memoryLimit: Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*[KMGT]i?B$' }) }),
+  /** Vigil's own Prometheus metrics at `GET /metrics`. */
+  metrics: Type.Object({
+    enabled: Type.Boolean(),
+    /** No authentication at all (only behind a network boundary you trust). */
+    public: Type.Boolean(),
+    /** A bearer token for scrapers, besides viewer and admin keys (env VIGIL_METRICS_TOKEN). */
+    token: Type.Optional(Type.String({ minLength: 16 })),
+  }),
   /** OTLP/HTTP receivers: which span/resource attributes carry what Vigil needs. */
   otlp: Type.Object({
     /** The first of these attributes present (span, then resource) is an llm.request's `user`. */
@@ -164,6 +172,7 @@ export function defaultConfig(): Config {
     },
     retention: { rawDays: 7, rollupDays: 30, dailyRollupDays: 400, intervalMs: 3_600_000 },
     store: { memoryLimit: '128MB' },
+    metrics: { enabled: true, public: false },
     otlp: {
       userAttributes: ['user.id', 'enduser.id', 'vigil.user'],
       spaceAttributes: ['vigil.space', 'space.id', 'tenant.id'],
@@ -239,6 +248,7 @@ export function loadConfig(
   if (env.VIGIL_LOG_LEVEL) config.logLevel = env.VIGIL_LOG_LEVEL as Config['logLevel'];
   if (env.VIGIL_ADMIN_TOKEN) config.adminToken = env.VIGIL_ADMIN_TOKEN;
   if (env.VIGIL_ADMIN_PASSWORD) config.adminPassword = env.VIGIL_ADMIN_PASSWORD;
+  if (env.VIGIL_METRICS_TOKEN) config.metrics.token = env.VIGIL_METRICS_TOKEN;
   if (env.VIGIL_SECRET_KEY) config.secretKey = env.VIGIL_SECRET_KEY;
   if (overrides.host !== undefined) config.host = overrides.host;
   if (overrides.port !== undefined) config.port = overrides.port;

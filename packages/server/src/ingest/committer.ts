@@ -22,6 +22,15 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
+/** One commit as /metrics sees it; `ok` false when it failed (nothing of it acknowledged). */
+export interface CommitObservation {
+  seconds: number;
+  ok: boolean;
+  stored: number;
+  duplicates: number;
+  scrubbed: readonly ScrubCount[];
+}
+
 export interface CommitterStats {
   commits: number;
   committedEvents: number;
@@ -52,6 +61,8 @@ export class GroupCommitter {
       onCommitted?: (link: ChainLink, rows: readonly EventRow[]) => void;
       /** Persists the rejections of a group before it is acknowledged (health counters). */
       recordRejections?: (counts: readonly RejectionCount[]) => Promise<void>;
+      /** Told of every commit (for /metrics): its duration, what it stored, what it skipped. */
+      observeCommit?: (commit: CommitObservation) => void;
     },
   ) {}
 
@@ -62,6 +73,11 @@ export class GroupCommitter {
   /** The last committed batch's seq (0 when none). */
   get headSeq(): number {
     return this.head?.seq ?? 0;
+  }
+
+  /** Events waiting for the next commit (not yet in one). */
+  get queued(): number {
+    return this.queuedEvents;
   }
 
   /** Events accepted into memory and not yet committed. */
@@ -131,6 +147,21 @@ export class GroupCommitter {
 
   private async commit(group: readonly Pending[]): Promise<CommitOutcome[][]> {
     const started = performance.now();
+    try {
+      return await this.commitGroup(group, started);
+    } catch (err) {
+      this.options.observeCommit?.({
+        seconds: (performance.now() - started) / 1000,
+        ok: false,
+        stored: 0,
+        duplicates: 0,
+        scrubbed: [],
+      });
+      throw err;
+    }
+  }
+
+  private async commitGroup(group: readonly Pending[], started: number): Promise<CommitOutcome[][]> {
     const outcomes = group.map((p) => new Array<CommitOutcome>(p.events.length).fill('stored'));
     const all: { event: ValidEvent; g: number; i: number }[] = [];
     group.forEach((p, g) => {
@@ -151,6 +182,8 @@ export class GroupCommitter {
       seen.add(id);
       return true;
     });
+
+    const idDuplicates = all.length - fresh.length;
 
     // At most one decision.outcome per signal per project.
     const outcomeEvents = fresh.filter((e) => e.event.row.type === 'decision.outcome');
@@ -178,10 +211,12 @@ export class GroupCommitter {
       });
     }
 
+    let scrubbed: ScrubCount[] = [];
     if (fresh.length > 0) {
       const rows: EventRow[] = fresh.map((e) => e.event.row);
       const link = nextLink(this.head, rows, Date.now());
-      await this.store.appendBatch({ link, rows, scrubbed: countScrubs(fresh.map((e) => e.event)) });
+      scrubbed = countScrubs(fresh.map((e) => e.event));
+      await this.store.appendBatch({ link, rows, scrubbed });
       this.head = link;
       this.options.onCommitted?.(link, rows);
       this.stats.commits += 1;
@@ -189,6 +224,13 @@ export class GroupCommitter {
     }
     await this.recordRejections(group, all, outcomes);
     this.stats.lastCommitMs = performance.now() - started;
+    this.options.observeCommit?.({
+      seconds: this.stats.lastCommitMs / 1000,
+      ok: true,
+      stored: fresh.length,
+      duplicates: idDuplicates,
+      scrubbed,
+    });
     return outcomes;
   }
 

@@ -17,6 +17,7 @@
  * time through `observe(sources)`; until it is called they report 0.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { CommitObservation } from '../ingest/index.js';
 
 /** Live state read when Prometheus scrapes. */
 export interface SelfMetricSources {
@@ -60,7 +61,7 @@ export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     scrubbedFields: new Counter({
       name: 'vigil_scrubbed_fields_total',
-      help: 'Properties dropped before storage by the privacy scrubber, by reason.',
+      help: 'Properties dropped before storage by the privacy scrubber, by reason (once per stored event and reason).',
       labelNames: ['reason'] as const,
       registers,
     }),
@@ -134,4 +135,17 @@ export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}) {
   });
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   return metrics;
+}
+
+/** Feeds a group commit into the metrics (wired as the committer's `observeCommit`). */
+export function observeCommit(metrics: SelfMetrics, commit: CommitObservation): void {
+  metrics.commitSeconds.observe(commit.seconds);
+  metrics.commits.inc({ result: commit.ok ? 'ok' : 'error' });
+  if (!commit.ok) return;
+  if (commit.stored > 0) {
+    metrics.commitEvents.inc(commit.stored);
+    metrics.ingestEvents.inc({ outcome: 'stored' }, commit.stored);
+  }
+  if (commit.duplicates > 0) metrics.ingestEvents.inc({ outcome: 'duplicate' }, commit.duplicates);
+  for (const s of commit.scrubbed) metrics.scrubbedFields.inc({ reason: s.reason }, s.count);
 }

@@ -10,6 +10,8 @@ export interface Store {
   readonly events: EventStore;
   readonly meta: MetadataStore;
   readonly migrations: Migrator;
+  /** Whole-store operations: snapshots for backup, row counts, event export. */
+  readonly ops: OpsStore;
   readonly rollups: RollupStore;
   readonly health: HealthStore;
   readonly samples: SampleStore;
@@ -583,6 +585,30 @@ export interface AlertStore {
   silences(project: string | null, activeAt?: number): Promise<AlertSilenceRecord[]>;
   putSilence(silence: AlertSilenceRecord): Promise<void>;
   deleteSilence(id: string): Promise<boolean>;
+}
+
+/** Events to export: `ts` in [from, to) (epoch ms), optionally of one type and one project. */
+export interface EventExport {
+  from: number;
+  to: number;
+  type?: string;
+  project?: string;
+  format: 'parquet' | 'csv';
+  /** The output file (replaced). */
+  out: string;
+  /** Progress granularity: the range is written in this many time slices (default 20). */
+  slices?: number;
+}
+
+/** Operations on the whole store (`vigil backup`, `restore`, `export`); none blocks ingestion. */
+export interface OpsStore {
+  /** Writes a consistent copy of the whole store (every table as of one moment) to `file`,
+   * a standalone store file, while the store stays in use. */
+  snapshot(file: string): Promise<void>;
+  /** Rows in each table of the store. */
+  rowCounts(): Promise<Record<string, number>>;
+  /** Writes the matching events to `out`, reporting rows written after each slice. */
+  exportEvents(query: EventExport, onProgress?: (done: number, total: number) => void): Promise<{ rows: number }>;
 }
 
 /** Events to export: `ts` in [from, to) (epoch ms), optionally of one type and one project. */

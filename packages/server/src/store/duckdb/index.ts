@@ -45,6 +45,7 @@ import { DuckDBAlertStore } from './alerts.js';
 import { DuckDBCollectorStore } from './collectors.js';
 import { DuckDBHealthStore } from './health.js';
 import { MIGRATIONS } from './migrations.js';
+import { DuckDBOpsStore } from './ops.js';
 import { DuckDBRollupStore } from './rollups.js';
 import { DuckDBSampleStore } from './samples.js';
 import { EVENT_SELECT, num, numOrNull, rows, Serial, TS, toEventRow } from './shared.js';
@@ -687,6 +688,7 @@ class DuckDBStore implements Store {
   readonly events: EventStore;
   readonly meta: MetadataStore;
   readonly migrations: Migrator;
+  readonly ops: DuckDBOpsStore;
   readonly rollups: RollupStore;
   readonly health: HealthStore;
   readonly samples: SampleStore;
@@ -708,6 +710,7 @@ class DuckDBStore implements Store {
     this.collectors = new DuckDBCollectorStore(meta);
     this.meta = new DuckDBMetadataStore(meta);
     this.migrations = new DuckDBMigrator(meta);
+    this.ops = new DuckDBOpsStore(instance);
   }
 
   async sizeBytes(): Promise<number> {
@@ -725,6 +728,7 @@ class DuckDBStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.ops.drain();
     // Wait for queued work on every connection, then checkpoint so the file stands alone.
     await Promise.all(this.connections.map((s) => s.run(async () => undefined)));
     await this.connections[0]?.run((c) => c.run('CHECKPOINT')).catch(() => undefined);

@@ -1,0 +1,55 @@
+import { timingSafeEqual } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { prepareBackup } from '../ops/backup.js';
+import { type AppContext, guard } from './context.js';
+
+const sameSecret = (a: string, b: string) => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+/**
+ * Operations over HTTP: `GET /metrics` (Vigil's own metrics, Prometheus text format) and
+ * `POST /api/admin/backup` (a consistent backup of the running server, streamed).
+ */
+export async function opsRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const { metrics: settings } = ctx.config;
+  const read = guard(ctx, 'read');
+  ctx.metrics.observe({
+    queuedEvents: () => ctx.committer?.queued ?? 0,
+    inFlightEvents: () => ctx.committer?.inFlight ?? 0,
+    storeBytes: () => ctx.store.sizeBytes(),
+  });
+
+  // Scrapers authenticate with the metrics token, or any viewer/admin key; or not at all when public.
+  const scrapeAuth = async (req: FastifyRequest) => {
+    if (settings.public) return;
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    if (m && settings.token !== undefined && sameSecret(m[1] as string, settings.token)) return;
+    await read(req);
+  };
+
+  // Switched off: the route does not exist (404), as for any unknown path.
+  if (settings.enabled)
+    app.get('/metrics', { onRequest: scrapeAuth }, async (_req, reply) => {
+      const body = await ctx.metrics.registry.metrics();
+      return reply.header('content-type', ctx.metrics.registry.contentType).send(body);
+    });
+
+  app.post('/api/admin/backup', { onRequest: guard(ctx, 'admin') }, async (_req, reply) => {
+    const prepared = await prepareBackup(ctx.store, ctx.config.dataDir);
+    const out = new PassThrough();
+    out.on('close', () => prepared.discard());
+    prepared.writeTo(out).catch((err: unknown) => {
+      reply.log.error({ err }, 'backup stream failed');
+      out.destroy(err as Error);
+    });
+    return reply
+      .header('content-type', 'application/octet-stream')
+      .header('content-length', String(Buffer.byteLength(prepared.header) + prepared.manifest.payload.bytes))
+      .header('x-vigil-schema-version', String(prepared.manifest.schemaVersion))
+      .send(out);
+  });
+}

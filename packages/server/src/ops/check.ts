@@ -1,0 +1,182 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Config, ConfigError, type ConfigOverrides, loadConfig } from '../config/index.js';
+import { openStore, type Store } from '../store/index.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
+
+export interface CheckResult {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  ms: number;
+}
+
+export interface CheckOptions {
+  overrides: ConfigOverrides;
+  env?: NodeJS.ProcessEnv;
+  /** Below this many free bytes on the data directory's disk, the check fails. */
+  minFreeBytes?: number;
+  now?: () => number;
+}
+
+const MiB = 1024 * 1024;
+const fmtBytes = (n: number) =>
+  n >= 1024 * MiB ? `${(n / 1024 / MiB).toFixed(1)} GiB` : `${(n / MiB).toFixed(0)} MiB`;
+
+/**
+ * `vigil check`: what must hold before a deployment is trusted, one result per check, each
+ * with a reason a person can act on. Checks that need an earlier one (the store needs the
+ * data directory) are skipped when it failed, and say so.
+ */
+export async function runChecks({
+  overrides,
+  env = process.env,
+  minFreeBytes = 256 * MiB,
+  now = Date.now,
+}: CheckOptions): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const step = async (name: string, run: () => Promise<[CheckStatus, string]> | [CheckStatus, string]) => {
+    const started = performance.now();
+    let status: CheckStatus;
+    let detail: string;
+    try {
+      [status, detail] = await run();
+    } catch (err) {
+      status = 'fail';
+      detail = (err as Error).message;
+    }
+    results.push({ name, status, detail, ms: Math.round(performance.now() - started) });
+    return status;
+  };
+  const skip = (name: string, why: string) => results.push({ name, status: 'skip', detail: why, ms: 0 });
+
+  let config: Config | undefined;
+  await step('config', () => {
+    try {
+      config = loadConfig(overrides, env);
+    } catch (err) {
+      if (err instanceof ConfigError) return ['fail', err.message.replaceAll('\n', ' ')];
+      throw err;
+    }
+    return ['ok', `valid; data directory ${config.dataDir}, listening on ${config.host}:${config.port}`];
+  });
+  if (!config) {
+    for (const n of ['data directory', 'store', 'migrations', 'audit chain', 'disk space', 'clock'])
+      skip(n, 'needs a valid configuration');
+    return results;
+  }
+  const dataDir = config.dataDir;
+
+  const dirStatus = await step('data directory', () => {
+    if (!existsSync(dataDir))
+      return [
+        'fail',
+        `${dataDir} does not exist; create it (a first 'vigil serve' does), restore a backup into it, or point --data / VIGIL_DATA at the right place`,
+      ];
+    if (!statSync(dataDir).isDirectory()) return ['fail', `${dataDir} is not a directory`];
+    // A real write, not an access() check: root passes access() even on a read-only mount.
+    const probe = join(dataDir, `.vigil-check-${randomBytes(4).toString('hex')}`);
+    try {
+      writeFileSync(probe, 'probe');
+      rmSync(probe);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why =
+        code === 'EROFS'
+          ? 'is on a read-only file system'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'is not writable by this user'
+            : code === 'ENOSPC'
+              ? 'is on a full disk'
+              : `cannot be written (${(err as Error).message})`;
+      return ['fail', `${dataDir} ${why}; the server must write its store there`];
+    }
+    return ['ok', `${dataDir} exists and is writable`];
+  });
+
+  let store: Store | undefined;
+  if (dirStatus !== 'ok') {
+    for (const n of ['store', 'migrations', 'audit chain']) skip(n, 'needs a usable data directory');
+  } else {
+    await step('store', async () => {
+      try {
+        store = await openStore({ dataDir, memoryLimit: config?.store.memoryLimit, migrate: false });
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === 'locked')
+          return [
+            'fail',
+            `the store is in use by another process (a running server?); stop it to check the store, or test the live server with 'vigil smoke URL --token T'`,
+          ];
+        if (code === 'schema_mismatch') return ['fail', (err as Error).message];
+        throw err;
+      }
+      return ['ok', `opens (${store.engine}, ${fmtBytes(await store.sizeBytes())})`];
+    });
+  }
+  let lastCommit: number | null = null;
+  try {
+    if (store) {
+      const s = store;
+      await step('migrations', async () => {
+        const { current, latest } = await s.migrations.status();
+        if (current < latest)
+          return [
+            'fail',
+            `schema version ${current} of ${latest}; run 'vigil migrate up' (take a backup first)`,
+          ];
+        return ['ok', `schema version ${current} of ${latest} (current)`];
+      });
+      await step('audit chain', async () => {
+        const head = await s.events.chainHead();
+        if (!head) return ['ok', 'empty (no batch committed yet)'];
+        lastCommit = head.committedAt;
+        return [
+          'ok',
+          `head is batch ${head.seq} (${head.hash.slice(0, 12)}…), committed ${new Date(head.committedAt).toISOString()}; 'vigil verify' checks every batch`,
+        ];
+      });
+    } else if (dirStatus === 'ok') {
+      for (const n of ['migrations', 'audit chain']) skip(n, 'needs the store');
+    }
+  } finally {
+    await store?.close();
+  }
+
+  if (dirStatus === 'fail' && !existsSync(dataDir)) skip('disk space', 'needs the data directory');
+  else
+    await step('disk space', () => {
+      const fs = statfsSync(dataDir);
+      const free = fs.bavail * fs.bsize;
+      const total = fs.blocks * fs.bsize;
+      const detail = `${fmtBytes(free)} free of ${fmtBytes(total)} on the data directory's disk`;
+      if (free < minFreeBytes) return ['fail', `${detail}; below the ${fmtBytes(minFreeBytes)} minimum`];
+      return [free < total * 0.1 ? 'warn' : 'ok', free < total * 0.1 ? `${detail} (under 10%)` : detail];
+    });
+
+  await step('clock', () => {
+    const t = now();
+    const year = new Date(t).getUTCFullYear();
+    const iso = new Date(t).toISOString();
+    if (year < 2024 || year > 2100) return ['fail', `the system clock says ${iso}; set the time (NTP)`];
+    // Event times and the audit chain assume time moves forward.
+    if (lastCommit !== null && t + 60_000 < lastCommit)
+      return [
+        'fail',
+        `the system clock (${iso}) is behind the last committed batch (${new Date(lastCommit).toISOString()}); fix the time before serving`,
+      ];
+    return ['ok', `${iso}${lastCommit !== null ? ', after the last commit' : ''}`];
+  });
+  return results;
+}
+
+const MARK: Record<CheckStatus, string> = { ok: '✓', warn: '!', fail: '✗', skip: '-' };
+
+export function formatChecks(results: readonly CheckResult[]): string {
+  const width = Math.max(...results.map((r) => r.name.length));
+  return results
+    .map((r) => `${MARK[r.status]} ${r.name.padEnd(width)}  ${r.detail}${r.ms > 0 ? `  (${r.ms} ms)` : ''}`)
+    .join('\n');
+}

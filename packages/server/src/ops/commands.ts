@@ -1,0 +1,253 @@
+/**
+ * The operations commands of the `vigil` CLI (backup, restore, check, smoke, export); `cli/main.ts`
+ * parses the arguments and dispatches here. Each returns the process exit code.
+ */
+import { createWriteStream, renameSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { Config, ConfigOverrides } from '../config/index.js';
+import { MIGRATIONS } from '../store/duckdb/migrations.js';
+import { openStore, StoreError } from '../store/index.js';
+import { BackupError, type BackupManifest, readBackup, restoreBackup, writeBackup } from './backup.js';
+import { formatChecks, runChecks } from './check.js';
+import { formatSmoke, runSmoke } from './smoke.js';
+
+/** An error the user can fix: printed as `vigil: message`, exit 1. */
+export class OpsError extends Error {
+  override name = 'OpsError';
+}
+
+const print = (json: boolean, value: unknown, text: string) =>
+  console.log(json ? JSON.stringify(value) : text);
+
+const describe = (m: BackupManifest) => {
+  const events = m.rowCounts.events ?? 0;
+  return `schema version ${m.schemaVersion}, ${events} events, ${Object.keys(m.rowCounts).length} tables, Vigil ${m.vigilVersion}, taken ${m.createdAt}`;
+};
+
+/** `vigil backup FILE`: from the store when it is free, else through the running server. */
+export async function backupCommand(
+  file: string,
+  config: Config,
+  { url, token, json }: { url?: string | undefined; token?: string | undefined; json: boolean },
+): Promise<number> {
+  const out = resolve(file);
+  let manifest: BackupManifest;
+  let via: string;
+  if (url === undefined) {
+    let store: Awaited<ReturnType<typeof openStore>> | undefined;
+    try {
+      store = await openStore({
+        dataDir: config.dataDir,
+        memoryLimit: config.store.memoryLimit,
+        migrate: false,
+      });
+    } catch (err) {
+      if (!(err instanceof StoreError && err.code === 'locked')) throw err;
+    }
+    if (store) {
+      try {
+        manifest = await writeBackup(store, out);
+      } finally {
+        await store.close();
+      }
+      via = `the store in ${config.dataDir}`;
+      print(
+        json,
+        { file: out, via: 'store', manifest },
+        `backed up ${describe(manifest)}\n  to ${out} (from ${via})`,
+      );
+      return 0;
+    }
+    // The server holds the store: ask it, on the address the configuration gives.
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${config.port}`;
+    if (!token)
+      throw new OpsError(
+        `the store in ${config.dataDir} is in use by a running server; pass --token (an admin key, or set VIGIL_ADMIN_TOKEN) to back up through it at ${url}, or --url to name another address`,
+      );
+  }
+  if (!token) throw new OpsError('--url needs --token (an admin key) or VIGIL_ADMIN_TOKEN');
+  manifest = await downloadBackup(url, token, out);
+  via = `the running server at ${url}`;
+  print(
+    json,
+    { file: out, via: 'server', manifest },
+    `backed up ${describe(manifest)}\n  to ${out} (from ${via})`,
+  );
+  return 0;
+}
+
+async function downloadBackup(url: string, token: string, out: string): Promise<BackupManifest> {
+  let res: Response;
+  try {
+    res = await fetch(`${url.replace(/\/+$/, '')}/api/admin/backup`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+  } catch (err) {
+    throw new OpsError(
+      `cannot reach ${url}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
+    );
+  }
+  if (res.status !== 200 || !res.body) {
+    const text = await res.text();
+    throw new OpsError(`the server refused the backup: ${res.status} ${text.slice(0, 300)}`);
+  }
+  const partial = `${out}.partial`;
+  try {
+    await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), createWriteStream(partial));
+    // The file is checked as written: a cut connection is never mistaken for a backup.
+    const manifest = await readBackup(partial);
+    renameSync(partial, out);
+    return manifest;
+  } catch (err) {
+    rmSync(partial, { force: true });
+    throw err;
+  }
+}
+
+/** `vigil restore FILE [--force]`. */
+export async function restoreCommand(
+  file: string,
+  config: Config,
+  { force, json }: { force: boolean; json: boolean },
+): Promise<number> {
+  try {
+    const latestSchema = MIGRATIONS.at(-1)?.version ?? 0;
+    const result = await restoreBackup(file, config.dataDir, { force, latestSchema });
+    const lines = [
+      `restored ${describe(result.manifest)}`,
+      `  into ${result.dataDir}; the audit chain verifies and every table has the rows the manifest lists`,
+    ];
+    if (result.previous)
+      lines.push(
+        `  the data that was there is kept in ${result.previous} (remove it once you are satisfied)`,
+      );
+    if (result.manifest.schemaVersion < latestSchema)
+      lines.push(
+        `  schema version ${result.manifest.schemaVersion} of ${latestSchema}: 'vigil serve' migrates it up on start`,
+      );
+    print(json, result, lines.join('\n'));
+    return 0;
+  } catch (err) {
+    if (err instanceof BackupError) {
+      print(json, { error: err.message }, `vigil: restore refused: ${err.message}\n  nothing was changed`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+/** `vigil check [--json]`. */
+export async function checkCommand(overrides: ConfigOverrides, { json }: { json: boolean }): Promise<number> {
+  const results = await runChecks({ overrides });
+  const failed = results.filter((r) => r.status === 'fail');
+  print(
+    json,
+    { ok: failed.length === 0, checks: results },
+    `${formatChecks(results)}\n${failed.length === 0 ? 'all checks passed' : `${failed.length} check(s) failed`}`,
+  );
+  return failed.length === 0 ? 0 : 1;
+}
+
+/** `vigil smoke URL --token T [--json]`. */
+export async function smokeCommand(url: string, token: string, { json }: { json: boolean }): Promise<number> {
+  const started = performance.now();
+  const steps = await runSmoke(url, token);
+  const failed = steps.filter((s) => s.status === 'fail');
+  const total = Math.round(performance.now() - started);
+  print(
+    json,
+    { ok: failed.length === 0, url, ms: total, steps },
+    `smoke test of ${url}\n${formatSmoke(steps)}\n${failed.length === 0 ? `passed in ${total} ms` : `FAILED: ${failed.length} of ${steps.length} steps (${total} ms)`}`,
+  );
+  return failed.length === 0 ? 0 : 1;
+}
+
+/** Epoch ms from ISO-8601 (date or date-time) or epoch milliseconds. */
+export function parseTime(text: string, flag: string): number {
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(ms))
+    throw new OpsError(`${flag} must be an ISO-8601 date or time, or epoch milliseconds; got '${text}'`);
+  return ms;
+}
+
+/** `vigil export --from --to [--type] [--project] --format parquet|csv --out FILE`. */
+export async function exportCommand(
+  config: Config,
+  options: {
+    from?: string | undefined;
+    to?: string | undefined;
+    type?: string | undefined;
+    project?: string | undefined;
+    format?: string | undefined;
+    out?: string | undefined;
+    json: boolean;
+  },
+): Promise<number> {
+  if (!options.from || !options.to || !options.out)
+    throw new OpsError('export needs --from, --to and --out (and --format parquet|csv)');
+  const format = options.format ?? 'parquet';
+  if (format !== 'parquet' && format !== 'csv')
+    throw new OpsError(`--format must be parquet or csv; got '${format}'`);
+  const from = parseTime(options.from, '--from');
+  const to = parseTime(options.to, '--to');
+  if (to <= from) throw new OpsError('--to must be after --from');
+  const out = resolve(options.out);
+  let store: Awaited<ReturnType<typeof openStore>>;
+  try {
+    store = await openStore({
+      dataDir: config.dataDir,
+      memoryLimit: config.store.memoryLimit,
+      migrate: false,
+    });
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'locked')
+      throw new OpsError(
+        `the store in ${config.dataDir} is in use by a running server; export from a backup instead: 'vigil backup B', 'vigil restore B --data DIR', 'vigil export --data DIR …'`,
+      );
+    throw err;
+  }
+  const started = Date.now();
+  const bar = progress('exporting', started);
+  try {
+    const result = await store.ops.exportEvents(
+      {
+        from,
+        to,
+        format,
+        out,
+        ...(options.type ? { type: options.type } : {}),
+        ...(options.project ? { project: options.project } : {}),
+      },
+      bar,
+    );
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    print(
+      options.json,
+      { file: out, format, rows: result.rows, ms: Date.now() - started },
+      `wrote ${result.rows} events to ${out} (${format}, ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Progress on stderr: a redrawn bar on a terminal, otherwise a line per step (at most one per 10%). */
+function progress(label: string, started: number) {
+  let lastDecile = -1;
+  return (done: number, total: number) => {
+    const frac = total === 0 ? 1 : done / total;
+    const secs = Math.max(0.001, (Date.now() - started) / 1000);
+    const line = `${label} ${'#'.repeat(Math.round(frac * 30)).padEnd(30, '.')} ${(frac * 100).toFixed(1)}% ${done}/${total} rows ${Math.round(done / secs)}/s`;
+    if (process.stderr.isTTY) process.stderr.write(`\r${line}`);
+    else if (Math.floor(frac * 10) > lastDecile) {
+      lastDecile = Math.floor(frac * 10);
+      process.stderr.write(`${line}\n`);
+    }
+  };
+}

@@ -1,0 +1,168 @@
+import { createReadStream, createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
+import { TYPED_FIELD_NAMES } from '../../model/index.js';
+import type { EventExport, OpsStore } from '../types.js';
+import { num, rows, TS } from './shared.js';
+
+const sqlPath = (p: string) => `'${p.replaceAll("'", "''")}'`;
+
+/** The exported columns: what a person analysing events needs, without chain bookkeeping. */
+const EXPORT_SELECT = [
+  'id::VARCHAR AS id',
+  'project',
+  'type',
+  'ts',
+  'received_at',
+  'late',
+  'version',
+  ...TYPED_FIELD_NAMES.map((n) => `"${n}"`),
+  'props::VARCHAR AS props',
+].join(', ');
+
+const EXPORT_COLUMNS = [
+  'id',
+  'project',
+  'type',
+  'ts',
+  'received_at',
+  'late',
+  'version',
+  ...TYPED_FIELD_NAMES,
+  'props',
+];
+
+/**
+ * Operations on the whole store: consistent snapshots (backup), row counts (backup manifest,
+ * restore check) and event export. Each operation runs on a connection of its own, so a
+ * long backup or export never holds up ingestion or reads.
+ */
+export class DuckDBOpsStore implements OpsStore {
+  private readonly running = new Set<Promise<unknown>>();
+
+  constructor(private readonly instance: DuckDBInstance) {}
+
+  /** Waits for running operations (the store closes after this). */
+  async drain(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+
+  private async withConnection<T>(task: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    const work = (async () => {
+      const conn = await this.instance.connect();
+      try {
+        return await task(conn);
+      } finally {
+        conn.closeSync();
+      }
+    })();
+    this.running.add(work);
+    try {
+      return await work;
+    } finally {
+      this.running.delete(work);
+    }
+  }
+
+  snapshot(file: string): Promise<void> {
+    return this.withConnection(async (conn) => {
+      const [db] = await rows(conn, 'SELECT current_database() AS name');
+      const source = `"${String(db?.name).replaceAll('"', '""')}"`;
+      await conn.run(`ATTACH ${sqlPath(file)} AS vigil_snapshot`);
+      try {
+        // One transaction: every table is copied as of the same moment (MVCC), while writers go on.
+        await conn.run('BEGIN TRANSACTION');
+        try {
+          await conn.run(`COPY FROM DATABASE ${source} TO vigil_snapshot`);
+          await conn.run('COMMIT');
+        } catch (err) {
+          await conn.run('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      } finally {
+        // Detaching checkpoints the copy: the file stands alone.
+        await conn.run('DETACH vigil_snapshot');
+      }
+    });
+  }
+
+  rowCounts(): Promise<Record<string, number>> {
+    return this.withConnection(async (conn) => {
+      const tables = await rows(
+        conn,
+        `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name`,
+      );
+      const counts: Record<string, number> = {};
+      for (const t of tables) {
+        const name = String(t.table_name);
+        const [r] = await rows(conn, `SELECT count(*) AS n FROM "${name.replaceAll('"', '""')}"`);
+        counts[name] = num(r?.n);
+      }
+      return counts;
+    });
+  }
+
+  exportEvents(
+    query: EventExport,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<{ rows: number }> {
+    return this.withConnection(async (conn) => {
+      const values: DuckDBValue[] = [query.from, query.to];
+      const where = [`ts >= ${TS('$1')}`, `ts < ${TS('$2')}`];
+      if (query.type !== undefined) {
+        values.push(query.type);
+        where.push(`type = $${values.length}`);
+      }
+      if (query.project !== undefined) {
+        values.push(query.project);
+        where.push(`project = $${values.length}`);
+      }
+      const filter = where.join(' AND ');
+      const [total] = await rows(conn, `SELECT count(*) AS n FROM events WHERE ${filter}`, values);
+      const totalRows = num(total?.n);
+      // Written in time slices so that progress is rows really written; a slice is a part file,
+      // and the parts are joined into the one output file at the end.
+      const slices = Math.max(1, Math.min(query.slices ?? 20, Math.ceil(totalRows / 50_000)));
+      const width = Math.ceil((query.to - query.from) / slices);
+      const parts = `${query.out}.parts`;
+      rmSync(parts, { recursive: true, force: true });
+      mkdirSync(parts, { recursive: true });
+      const ext = query.format === 'parquet' ? 'parquet' : 'csv';
+      const format = query.format === 'parquet' ? 'FORMAT parquet' : 'FORMAT csv, HEADER false';
+      try {
+        let done = 0;
+        onProgress?.(0, totalRows);
+        const files: string[] = [];
+        for (let i = 0; i < slices; i++) {
+          const from = query.from + i * width;
+          const to = Math.min(query.to, from + width);
+          if (from >= to) break;
+          const part = join(parts, `part-${String(i).padStart(4, '0')}.${ext}`);
+          const sliceValues = [from, to, ...values.slice(2)];
+          const sql = `COPY (SELECT ${EXPORT_SELECT} FROM events WHERE ${filter} ORDER BY ts, id) TO ${sqlPath(part)} (${format})`;
+          const reader = await conn.runAndReadAll(sql, sliceValues);
+          const written = Number(reader.getRows()[0]?.[0] ?? 0);
+          files.push(part);
+          done += written;
+          onProgress?.(done, totalRows);
+        }
+        if (query.format === 'parquet') {
+          const list = `[${files.map(sqlPath).join(', ')}]`;
+          await conn.run(`COPY (SELECT * FROM read_parquet(${list})) TO ${sqlPath(query.out)} (${format})`);
+        } else {
+          // CSV parts carry no header: the output is the header line and the parts in order.
+          const out = createWriteStream(query.out);
+          out.write(`${EXPORT_COLUMNS.join(',')}\n`);
+          for (const f of files) await pipeline(createReadStream(f), out, { end: false });
+          await new Promise<void>((resolve, reject) =>
+            out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+          );
+        }
+        return { rows: done };
+      } finally {
+        rmSync(parts, { recursive: true, force: true });
+      }
+    });
+  }
+}

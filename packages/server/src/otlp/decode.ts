@@ -50,7 +50,10 @@ export function decodeRequest<S extends Signal>(
   }
   normalizeJson(parsed, '', 0);
   try {
-    return message.fromObject(parsed as Record<string, unknown>) as SignalRequest[S];
+    // Through the wire format once: whatever loose values `fromObject` let through (arrays for
+    // bytes, numbers for strings) come back as the types a protobuf body would have.
+    const loose = message.fromObject(parsed as Record<string, unknown>);
+    return message.decode(message.encode(loose).finish()) as SignalRequest[S];
   } catch (err) {
     const detail = (err as Error).message.replace(/^\.opentelemetry\.proto\.[\w.]+\./, '');
     throw new VigilError('invalid_otlp', {
@@ -106,6 +109,7 @@ function moveEventName(record: unknown): void {
   if (typeof record !== 'object' || record === null) return;
   const r = record as { eventName?: unknown; attributes?: unknown };
   if (typeof r.eventName !== 'string' || r.eventName === '') return;
+  if (r.attributes !== undefined && r.attributes !== null && !Array.isArray(r.attributes)) return;
   const attrs = Array.isArray(r.attributes) ? r.attributes : [];
   if (!attrs.some((kv) => (kv as { key?: unknown } | null)?.key === 'event.name')) {
     attrs.push({ key: 'event.name', value: { stringValue: r.eventName } });

@@ -4,6 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPMetricExporter as OTLPMetricExporterJson } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -22,7 +23,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../store/index.js';
 import { call, readEvents, startVigil, type Vigil } from '../test/harness.js';
-import { StatusMessage } from './proto.js';
+import { SIGNALS, StatusMessage } from './proto.js';
 
 const SECRET = 'zebra-secret-prompt-7731';
 let vigil: Vigil;
@@ -127,7 +128,10 @@ describe('OTLP traces from the OpenTelemetry SDK', () => {
       });
       http.end(T0 + 4042);
     });
+    // Configured the way an application is, by the standard environment (gzip included).
+    process.env.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION = 'gzip';
     const proto = new OTLPTraceExporterProto({ url: `${vigil.url}/v1/traces`, headers: headers() });
+    delete process.env.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION;
     expect((await exportSpans(proto, more)).code).toBe(0);
     // Exporter retries of the same spans are idempotent (deterministic ids).
     expect((await exportSpans(proto, more)).code).toBe(0);
@@ -283,6 +287,38 @@ describe('OTLP traces from the OpenTelemetry SDK', () => {
   });
 });
 
+describe('OTLP backpressure', () => {
+  it('sheds with 429 and Retry-After (protobuf Status body for protobuf clients), then recovers', async () => {
+    const small = await startVigil({ config: { rateLimits: { ingest: { ratePerSec: 0.5, burst: 1 } } } });
+    try {
+      const body = gzipSync(SIGNALS.traces.request.encode(SIGNALS.traces.request.create({})).finish());
+      const send = () =>
+        fetch(`${small.url}/v1/traces`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${small.ingestKey}`,
+            'content-type': 'application/x-protobuf',
+            'content-encoding': 'gzip',
+          },
+          body,
+        });
+      expect((await send()).status).toBe(200);
+      const shed = await send();
+      expect(shed.status).toBe(429);
+      expect(Number(shed.headers.get('retry-after'))).toBeGreaterThan(0);
+      const status = StatusMessage.decode(new Uint8Array(await shed.arrayBuffer())) as unknown as {
+        code: number;
+        message: string;
+      };
+      expect(status).toMatchObject({ code: 8, message: expect.stringMatching(/^rate_limited: /) });
+      await new Promise((r) => setTimeout(r, Number(shed.headers.get('retry-after')) * 1000));
+      expect((await send()).status).toBe(200);
+    } finally {
+      await small.cleanup();
+    }
+  });
+});
+
 describe('OTLP metrics and logs from the OpenTelemetry SDK', () => {
   it('stores sums, gauges, histograms and exponential histograms as samples (JSON and protobuf)', async () => {
     for (const [encoding, Exporter] of [
@@ -359,13 +395,15 @@ describe('OTLP metrics and logs from the OpenTelemetry SDK', () => {
   });
 
   it('stores log records as log events and drops GenAI event bodies', async () => {
+    // Endpoint and key from the standard exporter environment, as the README tells users.
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = vigil.url;
+    process.env.OTEL_EXPORTER_OTLP_HEADERS = `Authorization=Bearer%20${vigil.ingestKey}`;
+    const exporter = new OTLPLogExporter();
+    delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    delete process.env.OTEL_EXPORTER_OTLP_HEADERS;
     const provider = new LoggerProvider({
       resource,
-      processors: [
-        new SimpleLogRecordProcessor({
-          exporter: new OTLPLogExporter({ url: `${vigil.url}/v1/logs`, headers: headers() }),
-        }),
-      ],
+      processors: [new SimpleLogRecordProcessor({ exporter })],
     });
     const logger = provider.getLogger('app');
     logger.emit({

@@ -108,23 +108,26 @@ export async function otlpRoutes(
 
   receive('traces', async (request, project, receivedAt) =>
     acceptAll(
-      spansToEvents(request, { project: project.id, config: ctx.config.otlp, content, contextSpans }),
+      mapped(() =>
+        spansToEvents(request, { project: project.id, config: ctx.config.otlp, content, contextSpans }),
+      ),
       'spans',
       project,
       receivedAt,
     ),
   );
   receive('logs', async (request, project, receivedAt) =>
-    acceptAll(logsToEvents(request, { project: project.id, content }), 'log records', project, receivedAt),
+    acceptAll(
+      mapped(() => logsToEvents(request, { project: project.id, content })),
+      'log records',
+      project,
+      receivedAt,
+    ),
   );
   receive('metrics', async (request, project, receivedAt) => {
-    const result = metricsToSamples(request, {
-      project: project.id,
-      receivedAt,
-      limits,
-      privacy: ctx.privacy,
-      content,
-    });
+    const result = mapped(() =>
+      metricsToSamples(request, { project: project.id, receivedAt, limits, privacy: ctx.privacy, content }),
+    );
     if (result.points > limits.maxEventsPerRequest * 10) {
       throw new VigilError('too_many_events', {
         message: `The request holds ${result.points} data points; at most ${limits.maxEventsPerRequest * 10} are allowed in one request.`,
@@ -137,6 +140,18 @@ export async function otlpRoutes(
         : '';
     return { rejected: result.rejected, message };
   });
+}
+
+/** Mapping reads only decoded data: anything it cannot make sense of is the request's fault. */
+function mapped<T>(map: () => T): T {
+  try {
+    return map();
+  } catch (err) {
+    if (err instanceof VigilError) throw err;
+    throw new VigilError('invalid_otlp', {
+      message: `The export request holds data that cannot be mapped: ${(err as Error).message}.`,
+    });
+  }
 }
 
 function summary(rejected: readonly RejectedEvent[], total: number, noun: string): string {

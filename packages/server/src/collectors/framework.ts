@@ -2,6 +2,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { MetricSample, SampleKind } from '../model/index.js';
 import type { CollectorLatest } from '../store/index.js';
+import { describeError } from './http.js';
 import type { Credentials, ResolvedSpec } from './spec.js';
 
 /** A value a collector read; the framework adds project, source, snapshot and (default) time. */
@@ -117,7 +118,7 @@ export async function runCollector(
     }
   } catch (err) {
     outcome = 'error';
-    error = redact(err instanceof Error ? err.message : String(err), spec.credentials);
+    error = redact(describeError(err), spec.credentials);
   } finally {
     clearTimeout(timer);
     if (!controller.signal.aborted) controller.abort(new Error('run finished'));

@@ -13,10 +13,10 @@ import { nextLink } from '../packages/server/src/audit/index.js';
 import { type EventRow, emptyRow } from '../packages/server/src/model/index.js';
 import { openStore } from '../packages/server/src/store/index.js';
 
-const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
+export const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_S = 2;
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
-const BATCH = 500;
+export const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+export const BATCH = 500;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet', 'llama-3-70b'];
@@ -42,18 +42,24 @@ function body(): string {
   return `{"events":[${parts.join(',')}]}`;
 }
 
-function post(agent: http.Agent, port: number, key: string, payload: string): Promise<number> {
+export function post(
+  agent: http.Agent,
+  port: number,
+  key: string,
+  payload: string | Buffer,
+  { path = '/v1/events', contentType = 'application/json' } = {},
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
         host: '127.0.0.1',
         port,
-        path: '/v1/events',
+        path,
         method: 'POST',
         agent,
         headers: {
           authorization: `Bearer ${key}`,
-          'content-type': 'application/json',
+          'content-type': contentType,
           'content-length': Buffer.byteLength(payload),
         },
       },
@@ -67,13 +73,15 @@ function post(agent: http.Agent, port: number, key: string, payload: string): Pr
   });
 }
 
-function rssMb(pid: number): { rss: number; hwm: number } {
+export function rssMb(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
-async function startServer(dataDir: string): Promise<{ child: ChildProcess; port: number; key: string }> {
+export async function startServer(
+  dataDir: string,
+): Promise<{ child: ChildProcess; port: number; key: string }> {
   const config = join(dataDir, 'bench.config.json');
   writeFileSync(
     config,
@@ -105,8 +113,18 @@ async function startServer(dataDir: string): Promise<{ child: ChildProcess; port
   });
 }
 
-async function httpIngest(
+/**
+ * Keep-alive senders posting `makeBody()` for the warm-up and then the measured seconds against
+ * a fresh server; the rate counts items (`perBody` each) acknowledged with a 200.
+ */
+export async function httpIngest(
   dataDir: string,
+  {
+    makeBody = body as () => string | Buffer,
+    perBody = BATCH,
+    path = '/v1/events',
+    contentType = 'application/json',
+  } = {},
 ): Promise<{ rate: number; rss: { rss: number; hwm: number }; statuses: Map<number, number> }> {
   const { child, port, key } = await startServer(dataDir);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
@@ -117,9 +135,9 @@ async function httpIngest(
   const statuses = new Map<number, number>();
   const sender = async () => {
     while (!stop) {
-      const status = await post(agent, port, key, body());
+      const status = await post(agent, port, key, makeBody(), { path, contentType });
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      if (status === 200 && counting) acked += BATCH;
+      if (status === 200 && counting) acked += perBody;
       else if (status === 429) await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -175,23 +193,27 @@ async function rawAppender(dataDir: string, rows: number, batch: number): Promis
   return rate;
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
-try {
-  const http = await httpIngest(dir);
-  const raw = await rawAppender(dir, 500_000, 5_000);
-  const codes = [...http.statuses].map(([s, n]) => `${s}:${n}`).join(',');
-  console.log(
-    `ingest.http events_per_s=${Math.round(http.rate)} concurrency=${CONCURRENCY} batch=${BATCH} seconds=${DURATION_S} statuses=${codes} target>=250000 met=${http.rate >= 250_000 ? 'yes' : 'no'}`,
-  );
-  console.log(
-    `ingest.raw_appender rows_per_s=${Math.round(raw)} batch=5000 (same rows, no HTTP/validation/dedupe)`,
-  );
-  console.log(
-    `ingest.ratio http_over_raw=${(http.rate / raw).toFixed(2)} target>=0.5 met=${http.rate / raw >= 0.5 ? 'yes' : 'no'}`,
-  );
-  console.log(
-    `ingest.server_rss_mb peak_sampled=${Math.round(http.rss.rss)} vm_hwm=${Math.round(http.rss.hwm)} target<=300 met=${http.rss.hwm <= 300 ? 'yes' : 'no'}`,
-  );
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+// Run as a suite, not when another suite imports the helpers above.
+const isMain = process.argv[1] === fileURLToPath(import.meta.url);
+if (isMain) {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
+  try {
+    const http = await httpIngest(dir);
+    const raw = await rawAppender(dir, 500_000, 5_000);
+    const codes = [...http.statuses].map(([s, n]) => `${s}:${n}`).join(',');
+    console.log(
+      `ingest.http events_per_s=${Math.round(http.rate)} concurrency=${CONCURRENCY} batch=${BATCH} seconds=${DURATION_S} statuses=${codes} target>=250000 met=${http.rate >= 250_000 ? 'yes' : 'no'}`,
+    );
+    console.log(
+      `ingest.raw_appender rows_per_s=${Math.round(raw)} batch=5000 (same rows, no HTTP/validation/dedupe)`,
+    );
+    console.log(
+      `ingest.ratio http_over_raw=${(http.rate / raw).toFixed(2)} target>=0.5 met=${http.rate / raw >= 0.5 ? 'yes' : 'no'}`,
+    );
+    console.log(
+      `ingest.server_rss_mb peak_sampled=${Math.round(http.rss.rss)} vm_hwm=${Math.round(http.rss.hwm)} target<=300 met=${http.rss.hwm <= 300 ? 'yes' : 'no'}`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

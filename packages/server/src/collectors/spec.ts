@@ -102,6 +102,19 @@ export type ResolvedSpec = CollectorSpec & { project: string; intervalMs: number
 
 export const SPEC_DEFAULTS = { intervalMs: 30_000, timeoutMs: 5_000, maxSeries: 10_000 } as const;
 
+/** What a pattern-checked field must look like, in words. */
+const PATTERN_HINTS: Record<string, string> = {
+  url: 'must be an http:// or https:// URL',
+  name: "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  service: "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  statusPath: 'must be a JSON path like $.status or $.checks[0].state',
+  versionPath: 'must be a JSON path like $.version',
+  uptimePath: 'must be a JSON path like $.uptime_seconds',
+  fields: 'field names are lower_snake_case and paths look like $.queue.depth',
+  services: "must be names of 1-64 letters, digits, '.', '_' or '-'",
+  credentials: 'header names are letters, digits and -',
+};
+
 export class SpecError extends Error {
   override name = 'SpecError';
 }
@@ -127,10 +140,13 @@ export function parseCollectorSpec(input: unknown, where = 'collector'): Collect
     const lines: string[] = [];
     for (const e of errors) {
       const field = e.path === '' ? '' : e.path.slice(1).replaceAll('/', '.');
+      const text = e.message.startsWith('Expected string to match')
+        ? (PATTERN_HINTS[field.split('.')[0] ?? ''] ?? e.message)
+        : e.message;
       const line =
         e.path === '' && e.message.includes('additional')
           ? `unknown field in ${where}`
-          : `${where}${field ? `.${field}` : ''}: ${e.message}`;
+          : `${where}${field ? `.${field}` : ''}: ${text}`;
       if (!seen.has(line)) lines.push(line);
       seen.add(line);
       if (lines.length >= 5) break;

@@ -1,6 +1,6 @@
 /**
  * Log records → events of type `log`. The body is kept (through the same scrubbing as every
- * prop) except for GenAI events (`gen_ai.*` event names), whose body is message content.
+ * prop) except for GenAI events, whose body is message content.
  */
 
 import { createHash } from 'node:crypto';
@@ -38,7 +38,7 @@ export function logsToEvents(request: LogsRequest, m: LogMapping): RawEvent[] {
         if (traceId) props.trace_id = traceId;
         if (spanId) props.span_id = spanId;
         if (record.body) {
-          if (eventName.startsWith('gen_ai.')) dropped += 1;
+          if (isGenAiEvent(eventName, attrs)) dropped += 1;
           else props.body = anyValue(record.body);
         }
         const timeMs = nanosToMs(record.timeUnixNano) || nanosToMs(record.observedTimeUnixNano);
@@ -65,4 +65,14 @@ export function logsToEvents(request: LogsRequest, m: LogMapping): RawEvent[] {
     }
   }
   return out;
+}
+
+/**
+ * A GenAI event's body is message content. Its name says so (`gen_ai.*`); over protobuf the
+ * name may be lost (the generated module predates `event_name`), so GenAI attributes count too.
+ */
+function isGenAiEvent(eventName: string, attrs: Record<string, unknown>): boolean {
+  if (eventName.startsWith('gen_ai.')) return true;
+  for (const key in attrs) if (key.startsWith('gen_ai.')) return true;
+  return false;
 }

@@ -2,8 +2,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../config/index.js';
+import { logsToEvents } from './logs.js';
 import { exponentialBuckets } from './metrics.js';
-import { SIGNALS, type TracesRequest } from './proto.js';
+import { type LogsRequest, SIGNALS, type TracesRequest } from './proto.js';
 import { ContextSpans, spansToEvents } from './traces.js';
 import { ContentAttributes, deterministicId } from './values.js';
 
@@ -280,5 +281,51 @@ describe('ids and buckets', () => {
         },
       ),
     );
+  });
+});
+
+describe('log records → log events', () => {
+  const logs = (records: Record<string, unknown>[]): LogsRequest => {
+    const message = SIGNALS.logs.request;
+    return message.decode(
+      message
+        .encode(message.fromObject({ resourceLogs: [{ scopeLogs: [{ logRecords: records }] }] }))
+        .finish(),
+    );
+  };
+  const content = new ContentAttributes(config.contentAttributes);
+
+  it('drops the body of GenAI events, by event name or (over protobuf, without event_name) by GenAI attributes', () => {
+    const events = logsToEvents(
+      logs([
+        { timeUnixNano: ns(T0), body: { stringValue: 'plain log line' } },
+        {
+          timeUnixNano: ns(T0),
+          body: { stringValue: 'user text' },
+          attributes: [attr('event.name', 'gen_ai.user.message')],
+        },
+        {
+          timeUnixNano: ns(T0),
+          body: { stringValue: 'model text' },
+          attributes: [attr('gen_ai.system', 'openai')],
+        },
+      ]),
+      { project: 'p1', content },
+    );
+    const props = events.map((e) => (e.ok ? (e.value as Mapped).props : {}));
+    expect(props.map((p) => p.body)).toEqual(['plain log line', undefined, undefined]);
+    expect(events.map((e) => (e.ok ? e.scrubbed : null))).toEqual([[], ['content'], ['content']]);
+  });
+
+  it('gives identical records in one request distinct ids, and the same ids on a retry', () => {
+    const request = logs([
+      { timeUnixNano: ns(T0), body: { stringValue: 'same' } },
+      { timeUnixNano: ns(T0), body: { stringValue: 'same' } },
+    ]);
+    const ids = (r: LogsRequest) =>
+      logsToEvents(r, { project: 'p1', content }).map((e) => (e.ok ? (e.value as Mapped).id : ''));
+    const first = ids(request);
+    expect(new Set(first).size).toBe(2);
+    expect(ids(request)).toEqual(first);
   });
 });

@@ -171,6 +171,29 @@ describe('alerting on a real server', () => {
     const ok = await post({ ...good, interval: '1s', keepFiringFor: '2m', labels: { team: 'llm' } });
     expect(ok.status).toBe(201);
     expect((ok.body as AlertRule).interval).toBe('1s');
+    // Bad queries and unknown ids: 4xx with a code, never a 5xx.
+    const twice = await call(v, 'GET', '/api/metrics/alerts?project=a&project=b', { token: v.adminToken });
+    expect(twice.status).toBe(400);
+    expect((twice.body as { error: { code: string } }).error.code).toBe('invalid_query');
+    expect((await call(v, 'GET', '/api/metrics/alerts?limit=0', { token: v.adminToken })).status).toBe(400);
+    expect((await call(v, 'GET', '/api/metrics/alerts?project=nope', { token: v.adminToken })).status).toBe(
+      404,
+    );
+    expect((await call(v, 'GET', '/api/metrics/alerts/nope', { token: v.adminToken })).status).toBe(404);
+    expect((await call(v, 'PUT', '/api/alerts/rules/nope', { token: v.adminToken, json: good })).status).toBe(
+      404,
+    );
+    const nullBody = await call(v, 'POST', '/api/alerts/rules', {
+      token: v.adminToken,
+      body: 'null',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(nullBody.status).toBe(400);
+    const silence = await call(v, 'POST', '/api/alerts/silences', {
+      token: v.adminToken,
+      json: { ruleId: (ok.body as AlertRule).id, duration: '1h', until: '2030-01-01T00:00:00Z' },
+    });
+    expect((silence.body as { error: { message: string } }).error.message).toMatch(/exactly one/);
     // A viewer may read alerts but not rules.
     const viewer = await call(v, 'POST', '/api/keys', { token: v.adminToken, json: { role: 'viewer' } });
     const token = (viewer.body as { key: string }).key;
@@ -270,6 +293,11 @@ describe('alerting on a real server', () => {
     await editErrorRule(v, { evaluationDelay: '0s', consecutive: 1, minSamples: 3 });
     const again = await engine.evaluateOnce(Date.now());
     expect(again.transitions.map((t) => t.to)).toEqual(['firing']);
+    // Self-monitoring counts every evaluation by result.
+    const scrape = await call(v, 'GET', '/metrics', { token: v.adminToken });
+    expect(scrape.status).toBe(200);
+    expect(scrape.body as string).toMatch(/^vigil_rule_evaluations_total\{result="ok"\} 7$/m);
+    expect(scrape.body as string).toMatch(/^vigil_rule_evaluations_total\{result="firing"\} 1$/m);
   });
 
   it('a restart between pending and firing keeps the count, and a firing alert survives a restart', async () => {

@@ -28,6 +28,7 @@ import {
   buildRule,
   type Receiver,
   type RuleInput,
+  RuleProblem,
   type RuleTimes,
   ruleTimes,
 } from './rule.js';
@@ -94,6 +95,9 @@ const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString()
 
 export class RuleNotFound extends Error {}
 
+/** Rules are evaluated together each cycle: a bound keeps one project from starving the rest. */
+export const MAX_RULES_PER_PROJECT = 10_000;
+
 /**
  * Alert evaluation: every rule on its own interval, off the ingest path. One cycle reads the
  * metrics of every due rule (shared reads), steps each rule's state machine, persists what
@@ -110,6 +114,8 @@ export class AlertEngine {
   private running = false;
   private stopped = false;
   private projectsCheckedAt = Number.NEGATIVE_INFINITY;
+  /** Projects known to have had their default rules created. */
+  private readonly seeded = new Set<string>();
   externalUrl = 'http://127.0.0.1:4318';
 
   constructor(private readonly o: AlertEngineOptions) {
@@ -457,8 +463,12 @@ export class AlertEngine {
   }
 
   private async seed(project: string, now: number): Promise<void> {
+    if (this.seeded.has(project)) return;
     const settings = await this.o.store.alerts.settings(project);
-    if (settings?.defaultsCreatedAt != null) return;
+    if (settings?.defaultsCreatedAt != null) {
+      this.seeded.add(project);
+      return;
+    }
     const rules = defaultRules(this.o.config).map((input, i) =>
       buildRule(
         input,
@@ -473,7 +483,9 @@ export class AlertEngine {
       updatedAt: now,
       document: JSON.stringify(r),
     }));
-    if (!(await this.o.store.alerts.createDefaults(project, records, now))) return;
+    const created = await this.o.store.alerts.createDefaults(project, records, now);
+    this.seeded.add(project);
+    if (!created) return;
     for (const rule of rules) this.add(rule, now);
     this.o.log.info({ project, rules: rules.length }, 'default alert rules created');
   }
@@ -522,6 +534,11 @@ export class AlertEngine {
   createRule(project: string, input: RuleInput): Promise<AlertRule> {
     return this.serial(async () => {
       const now = this.now();
+      if (this.rules(project).length >= MAX_RULES_PER_PROJECT)
+        throw new RuleProblem(
+          'body',
+          `a project holds at most ${MAX_RULES_PER_PROJECT} rules; delete some first`,
+        );
       const rule = buildRule(
         input,
         { id: randomUUID(), project, createdAt: now, now, builtin: false },

@@ -20,7 +20,14 @@ import { parseTs } from '../ingest/index.js';
 import type { AlertSilenceRecord } from '../store/index.js';
 import { type AppContext, guard, principalOf } from './context.js';
 
-type Query = Record<string, string | undefined>;
+type Query = Record<string, string | string[] | undefined>;
+
+/** One query parameter: absent, or given once (a repeated one is refused, not guessed at). */
+function param(query: Query, name: string): string | undefined {
+  const v = query[name];
+  if (Array.isArray(v)) throw new VigilError('invalid_query', { message: `${name} may be given once.` });
+  return v === '' ? undefined : v;
+}
 
 /** Validates a body against a schema; the error names each field and why. */
 function checked<T>(schema: TSchema, body: unknown): T {
@@ -111,7 +118,7 @@ export async function alertRoutes(app: FastifyInstance, ctx: AppContext): Promis
   const withStatus = (rule: AlertRule) => ({ ...ruleView(rule), status: ctx.alerts.ruleStatus(rule.id) });
 
   app.get<{ Querystring: Query }>('/api/alerts/rules', { onRequest: admin }, async (req) => {
-    const id = await project(req, req.query.project);
+    const id = await project(req, param(req.query, 'project'));
     await ctx.alerts.ensureDefaults(id);
     return { project: id, rules: ctx.alerts.rules(id).map(withStatus) };
   });
@@ -146,7 +153,7 @@ export async function alertRoutes(app: FastifyInstance, ctx: AppContext): Promis
   });
 
   app.get<{ Querystring: Query }>('/api/alerts/receivers', { onRequest: admin }, async (req) => {
-    const id = await project(req, req.query.project);
+    const id = await project(req, param(req.query, 'project'));
     return { project: id, receivers: (await ctx.alerts.defaultReceivers(id)).map(receiverView) };
   });
 
@@ -158,14 +165,15 @@ export async function alertRoutes(app: FastifyInstance, ctx: AppContext): Promis
   });
 
   app.get<{ Querystring: Query }>('/api/metrics/alerts', { onRequest: read }, async (req) => {
-    const id = await project(req, req.query.project);
-    const limitText = req.query.limit ?? '100';
+    const id = await project(req, param(req.query, 'project'));
+    const limitText = param(req.query, 'limit') ?? '100';
     const limit = Number(limitText);
     if (!/^\d+$/.test(limitText) || limit < 1 || limit > 1000)
       throw new VigilError('invalid_query', { message: 'limit must be an integer from 1 to 1000.' });
     let from: number | undefined;
-    if (req.query.from !== undefined && req.query.from !== '') {
-      const t = parseTs(/^\d+$/.test(req.query.from) ? Number(req.query.from) : req.query.from);
+    const fromText = param(req.query, 'from');
+    if (fromText !== undefined) {
+      const t = parseTs(/^\d+$/.test(fromText) ? Number(fromText) : fromText);
       if (t === null)
         throw new VigilError('invalid_query', {
           message: 'from must be an ISO-8601 time or epoch milliseconds.',
@@ -231,7 +239,7 @@ export async function alertRoutes(app: FastifyInstance, ctx: AppContext): Promis
   );
 
   app.get<{ Querystring: Query }>('/api/alerts/silences', { onRequest: admin }, async (req) => {
-    const id = await project(req, req.query.project);
+    const id = await project(req, param(req.query, 'project'));
     return { project: id, silences: (await ctx.store.alerts.silences(id, Date.now())).map(silenceView) };
   });
 

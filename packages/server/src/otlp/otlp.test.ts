@@ -287,6 +287,43 @@ describe('OTLP traces from the OpenTelemetry SDK', () => {
   });
 });
 
+describe('OTLP keys and projects', () => {
+  it("takes only ingest or admin keys and writes into the key's own project", async () => {
+    const key = async (role: string, project?: string) =>
+      (
+        (await call(vigil, 'POST', '/api/keys', { token: vigil.adminToken, json: { role, project } }))
+          .body as {
+          key: string;
+        }
+      ).key;
+    const viewer = await key('viewer');
+    const otherIngest = await key('ingest', 'other');
+    const otherViewer = await key('viewer', 'other');
+    const spans = makeSpans((tracer) => {
+      tracer.startSpan('other.work', { startTime: Date.now() - 500 }).end(Date.now() - 400);
+    });
+    const as = (token: string) =>
+      new OTLPTraceExporterProto({
+        url: `${vigil.url}/v1/traces`,
+        headers: { Authorization: `Bearer ${token}` },
+      });
+    const denied = await exportSpans(as(viewer), spans);
+    expect(denied.code).not.toBe(0);
+    expect((await exportSpans(as(otherIngest), spans)).code).toBe(0);
+    const theirs = await call(vigil, 'GET', '/api/events?type=span', { token: otherViewer });
+    expect(
+      (theirs.body as { events: { props: { name: string } }[] }).events.map((e) => e.props.name),
+    ).toEqual(['other.work']);
+    const ours = await readEvents(vigil, { type: 'span' });
+    expect(ours.some((e) => e.props.name === 'other.work')).toBe(false);
+    const pushInto = await call(vigil, 'POST', '/v1/traces?project=default', {
+      token: otherIngest,
+      json: {},
+    });
+    expect(pushInto.status).toBe(403);
+  });
+});
+
 describe('OTLP backpressure', () => {
   it('sheds with 429 and Retry-After (protobuf Status body for protobuf clients), then recovers', async () => {
     const small = await startVigil({ config: { rateLimits: { ingest: { ratePerSec: 0.5, burst: 1 } } } });

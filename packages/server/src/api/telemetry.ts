@@ -256,9 +256,10 @@ export async function telemetryRoutes(app: FastifyInstance, ctx: AppContext): Pr
       const id = await project(req, req.query.project);
       const b = req.body;
       const now = Date.now();
-      const startedAt = time('startedAt', b.startedAt, now);
       const finishedAt =
         b.finishedAt === null || b.finishedAt === undefined ? null : time('finishedAt', b.finishedAt, now);
+      // A finished deployment reported without its start is taken as instantaneous.
+      const startedAt = time('startedAt', b.startedAt, finishedAt ?? now);
       const status = b.status ?? (finishedAt === null ? 'started' : 'succeeded');
       if (finishedAt !== null && finishedAt < startedAt) {
         throw new VigilError('invalid_body', { message: 'finishedAt is before startedAt.' });

@@ -82,7 +82,7 @@ export async function runCollector(
 ): Promise<CollectorRun> {
   const { spec } = collector;
   const controller = new AbortController();
-  const startedAt = Date.now();
+  const startedAt = round.now;
   const t0 = performance.now();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {

@@ -66,6 +66,8 @@ export interface OrchestratorOptions {
   runRetentionDays?: number;
   /** How often rollup deltas are compacted and the run log trimmed. */
   maintenanceMs?: number;
+  /** The time a round starts (and stamps its samples with); tests replay rounds at set times. */
+  clock?: () => number;
 }
 
 export class CollectorConflict extends Error {
@@ -272,7 +274,7 @@ export class CollectorOrchestrator {
 
   private async round(entries: readonly CollectorEntry[]): Promise<RoundReport> {
     const snapshotId = uuidv7();
-    const startedAt = Date.now();
+    const startedAt = this.options.clock?.() ?? Date.now();
     const t0 = performance.now();
     const latest = (project: string) => this.options.store.collectors.latest(project);
     const context = { snapshotId, now: startedAt, latest };

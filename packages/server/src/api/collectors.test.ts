@@ -20,7 +20,9 @@ const KEY = 'collector-secret-key-for-tests-0123456789';
 const TOKEN = 'agent-bearer-token-5f1c2d9e8a7b';
 const HEADER_SECRET = 'header-secret-value-77aa66bb';
 
-async function start(options: { dataDir?: string; secretKey?: string; collectors?: object[] } = {}) {
+async function start(
+  options: { dataDir?: string; secretKey?: string; collectors?: Record<string, unknown>[] } = {},
+) {
   const vigil = await startVigil({
     dataDir: options.dataDir ?? scratch.fresh(),
     config: {

@@ -110,7 +110,7 @@ const ConfigSchema = Type.Object({
     /** Days of the collector run log kept. */
     runRetentionDays: Type.Integer({ minimum: 1, maximum: 400 }),
     /** Collectors from the config file: `{type, name, url, intervalMs, timeoutMs, …}` (checked per type). */
-    collectors: Type.Array(Type.Object({ type: Type.String(), name: Type.String() })),
+    collectors: Type.Array(Type.Record(Type.String(), Type.Unknown())),
   }),
   /** Key that seals collector credentials at rest (env VIGIL_SECRET_KEY only). */
   secretKey: Type.Optional(Type.String({ minLength: 16 })),
@@ -272,14 +272,15 @@ export function loadConfig(
   }
   const names = new Set<string>();
   config.telemetry.collectors.forEach((c, i) => {
+    let spec: ReturnType<typeof parseCollectorSpec>;
     try {
-      parseCollectorSpec(c, `telemetry.collectors[${i}]`);
+      spec = parseCollectorSpec(c, `telemetry.collectors[${i}]`);
     } catch (err) {
       if (err instanceof SpecError) throw new ConfigError(`invalid configuration: ${err.message}`);
       throw err;
     }
-    const key = `${(c as { project?: string }).project ?? 'default'}/${c.name}`;
-    if (names.has(key)) throw new ConfigError(`invalid configuration: two collectors named '${c.name}'`);
+    const key = `${spec.project ?? 'default'}/${spec.name}`;
+    if (names.has(key)) throw new ConfigError(`invalid configuration: two collectors named '${spec.name}'`);
     names.add(key);
   });
   return config;

@@ -239,7 +239,7 @@ function llmRequest(s: FlatSpan, m: SpanMapping): RawEvent {
     'gen_ai.usage.cache_read_input_tokens',
   );
   const props: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(attrs)) if (!MAPPED.has(k) && !TYPED_NAMES.has(k)) props[k] = v;
+  for (const k in attrs) if (!MAPPED.has(k) && !TYPED_NAMES.has(k)) props[k] = attrs[k];
   Object.assign(props, common(s));
   props.total_ms = round3(total);
   props.llm_ms = round3(context === null ? total : Math.max(0, total - context));

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AnyValue, Int64, KeyValue } from './proto.js';
 
 /** A 64-bit protobuf integer as a JS number (exact up to 2^53; nanosecond times lose < 1 µs). */
@@ -64,11 +64,15 @@ export function attributes(list: readonly KeyValue[] | null | undefined, depth =
 export class ContentAttributes {
   private readonly exact: Set<string>;
   private readonly prefixes: string[];
+  /** First dotted segments of the entries: a key starting otherwise cannot match (fast path). */
+  private readonly heads: Set<string>;
   constructor(names: readonly string[]) {
     this.exact = new Set(names);
     this.prefixes = names.map((n) => `${n}.`);
+    this.heads = new Set(names.map(head));
   }
   matches(key: string): boolean {
+    if (!this.heads.has(head(key))) return false;
     if (this.exact.has(key)) return true;
     for (const p of this.prefixes) if (key.startsWith(p)) return true;
     return false;
@@ -86,13 +90,18 @@ export class ContentAttributes {
   }
 }
 
+function head(name: string): string {
+  const dot = name.indexOf('.');
+  return dot < 0 ? name : name.slice(0, dot);
+}
+
 /**
  * A deterministic UUIDv7 for an OTLP item: the time gives the leading 48 bits (so the id
  * sorts and prunes like any other event id), a SHA-256 of the item's identity the rest.
  * The same span (or log record) exported again gets the same id, so retries are idempotent.
  */
 export function deterministicId(ms: number, ...identity: string[]): string {
-  const digest = createHash('sha256').update(identity.join('\u0000')).digest();
+  const digest = hash('sha256', identity.join('\u0000'), 'buffer');
   const bytes = Buffer.alloc(16);
   const t = Math.max(0, Math.min(Math.trunc(ms), 2 ** 48 - 1));
   bytes.writeUIntBE(t, 0, 6);

@@ -44,7 +44,7 @@ export function stat(options: {
     'div',
     { class: 'stat', 'data-metric': options.metric, 'data-raw': options.raw ?? '' },
     h('div', { class: 'stat-label' }, options.label),
-    h('div', { class: 'stat-value' }, options.value),
+    h('div', { class: options.value.length > 12 ? 'stat-value small' : 'stat-value' }, options.value),
     trendEl,
     options.spark ? sparkline(options.spark) : null,
   );

@@ -1,7 +1,26 @@
 import { api, get } from '../api.js';
 import { h } from '../dom.js';
+import * as f from '../format.js';
 import { card, pageHeader, slot, type View } from '../ui.js';
-import { listOf, recordTable, unavailable } from './generic.js';
+import { listOf, unavailable } from './generic.js';
+
+interface Alert {
+  alertId: string;
+  rule: string;
+  state: string;
+  metric: string;
+  operator: string;
+  threshold: number;
+  actualValue: number | null;
+  message: string;
+  severity: string;
+  startedAt: string;
+  triggeredAt: string | null;
+  resolvedAt: string | null;
+  acknowledgedAt: string | null;
+  acknowledgedBy: string | null;
+  silencedUntil: string | null;
+}
 
 interface Rule {
   id: string;
@@ -13,6 +32,11 @@ interface Rule {
   consecutive?: number;
   interval?: string | number;
   severity?: string;
+  status?: {
+    status: string;
+    violations: number;
+    lastEvaluation: { at: string; value: number | null } | null;
+  } | null;
   [key: string]: unknown;
 }
 
@@ -114,25 +138,126 @@ function ruleForm(rule: Rule | null, onSaved: () => void): HTMLElement {
 export const alerts: View = async (root, ctx) => {
   const project = ctx.project;
   const state = slot(async () => {
+    let body: { active: Alert[]; history: Alert[] };
     try {
-      const body = await get<unknown>('/api/metrics/alerts', { project });
-      const active = listOf(body, 'active', 'alerts');
-      const history = listOf(body, 'history');
-      const columns = ['alertId', 'triggeredAt', 'metric', 'actualValue', 'threshold', 'state', 'message'];
-      return h(
-        'div',
-        {},
-        card(
-          `Active (${active.length})`,
-          active.length
-            ? recordTable(active, { columns, testId: 'activeAlerts' })
-            : h('p', { class: 'muted', 'data-table': 'activeAlerts' }, 'Nothing is firing.'),
-        ),
-        card('History', recordTable(history, { columns, testId: 'alertHistory', max: 100 })),
-      );
+      body = await get<{ active: Alert[]; history: Alert[] }>('/api/metrics/alerts', { project });
     } catch (err) {
       return unavailable(err, 'Alerting');
     }
+    const act = async (path: string, payload?: unknown) => {
+      await api('POST', path, payload);
+      ctx.setParams({ acted: String(Date.now()) });
+    };
+    const row = (a: Alert, actions: boolean) =>
+      h(
+        'tr',
+        { 'data-alert': a.alertId, class: `state-${a.state}` },
+        h(
+          'td',
+          {},
+          h(
+            'span',
+            { class: `badge ${a.state === 'firing' ? 'bad' : a.state === 'resolved' ? 'ok' : ''}` },
+            a.state,
+          ),
+        ),
+        h('td', {}, a.rule),
+        h('td', {}, h('code', {}, `${a.metric} ${a.operator} ${a.threshold}`)),
+        h('td', { class: 'num' }, a.actualValue === null ? '—' : f.decimal(a.actualValue)),
+        h('td', {}, a.severity),
+        h(
+          'td',
+          { class: 'nowrap' },
+          a.triggeredAt ? f.dateTime(a.triggeredAt) : `pending since ${f.dateTime(a.startedAt)}`,
+        ),
+        h('td', {}, a.resolvedAt ? f.dateTime(a.resolvedAt) : '—'),
+        h('td', {}, a.message),
+        actions
+          ? h(
+              'td',
+              { class: 'nowrap' },
+              a.acknowledgedAt
+                ? h('span', { class: 'muted' }, `acked by ${a.acknowledgedBy ?? '?'}`)
+                : h(
+                    'button',
+                    {
+                      type: 'button',
+                      onclick: () => act(`/api/metrics/alerts/${encodeURIComponent(a.alertId)}/ack`),
+                    },
+                    'Acknowledge',
+                  ),
+              ' ',
+              a.silencedUntil
+                ? h('span', { class: 'muted' }, `silenced until ${f.dateTime(a.silencedUntil)}`)
+                : h(
+                    'button',
+                    {
+                      type: 'button',
+                      onclick: () =>
+                        act(`/api/metrics/alerts/${encodeURIComponent(a.alertId)}/silence`, {
+                          duration: '1h',
+                        }),
+                    },
+                    'Silence 1 h',
+                  ),
+            )
+          : null,
+      );
+    const admin = ctx.me.role === 'admin';
+    const head = (actions: boolean) =>
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          [
+            'state',
+            'rule',
+            'condition',
+            'value',
+            'severity',
+            'triggered',
+            'resolved',
+            'message',
+            ...(actions ? [''] : []),
+          ].map((t) => h('th', {}, t)),
+        ),
+      );
+    return h(
+      'div',
+      {},
+      card(
+        `Active (${body.active.length})`,
+        body.active.length
+          ? h(
+              'table',
+              { class: 'data', 'data-table': 'activeAlerts' },
+              head(admin),
+              h(
+                'tbody',
+                {},
+                body.active.map((a) => row(a, admin)),
+              ),
+            )
+          : h('p', { class: 'muted', 'data-table': 'activeAlerts' }, 'Nothing is firing.'),
+      ),
+      card(
+        'History',
+        body.history.length
+          ? h(
+              'table',
+              { class: 'data', 'data-table': 'alertHistory' },
+              head(false),
+              h(
+                'tbody',
+                {},
+                body.history.map((a) => row(a, false)),
+              ),
+            )
+          : h('p', { class: 'muted' }, 'No alert has fired yet.'),
+      ),
+    );
   });
   root.append(
     pageHeader(
@@ -145,8 +270,13 @@ export const alerts: View = async (root, ctx) => {
   if (ctx.me.role === 'admin') {
     const selected = ctx.params.get('rule');
     const rules = slot(async () => {
-      try {
-        const body = await get<unknown>('/api/alerts/rules', { project });
+      {
+        let body: unknown;
+        try {
+          body = await get<unknown>('/api/alerts/rules', { project });
+        } catch (err) {
+          return unavailable(err, 'The alert rule API');
+        }
         const list = listOf(body, 'rules') as Rule[];
         const editing = list.find((r) => r.id === selected) ?? null;
         return h(
@@ -163,7 +293,9 @@ export const alerts: View = async (root, ctx) => {
                 h(
                   'tr',
                   {},
-                  ['name', 'condition', 'window', 'consecutive', 'severity', ''].map((t) => h('th', {}, t)),
+                  ['name', 'condition', 'window', 'consecutive', 'severity', 'status', 'last value', ''].map(
+                    (t) => h('th', {}, t),
+                  ),
                 ),
               ),
               h(
@@ -178,6 +310,20 @@ export const alerts: View = async (root, ctx) => {
                     h('td', {}, String(r.window ?? '—')),
                     h('td', {}, String(r.consecutive ?? '—')),
                     h('td', {}, String(r.severity ?? '—')),
+                    h(
+                      'td',
+                      {},
+                      r.status
+                        ? `${r.status.status}${r.status.violations ? ` (${r.status.violations} in a row)` : ''}`
+                        : '—',
+                    ),
+                    h(
+                      'td',
+                      { class: 'num' },
+                      r.status?.lastEvaluation?.value == null
+                        ? '—'
+                        : f.decimal(r.status.lastEvaluation.value),
+                    ),
                     h(
                       'td',
                       {},
@@ -204,8 +350,6 @@ export const alerts: View = async (root, ctx) => {
           ),
           ruleForm(editing, () => ctx.setParams({ rule: null, saved: String(Date.now()) })),
         );
-      } catch (err) {
-        return unavailable(err, 'The alert rule API');
       }
     });
     root.append(rules.el);

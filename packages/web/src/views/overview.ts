@@ -108,25 +108,20 @@ export const overview: View = async (root, ctx) => {
     const empty =
       m.requestRate.total === 0 &&
       b.counts.viewed + b.counts.accepted + b.counts.ignored + b.counts.overridden === 0;
+    const teach = empty
+      ? firstEvent(ctx, 'events', {
+          type: 'llm.request',
+          props: { total_ms: 820, llm_ms: 700, prompt_tokens: 512, completion_tokens: 128, model: 'gpt-4o' },
+        })
+      : null;
     const out = h(
       'div',
       { 'data-ready': 'numbers' },
+      teach,
       h('h3', { class: 'row-title' }, 'Last 7 days'),
       grid('stats', llmRow(w, '7d', m), decisionRow(a, '7d', b)),
       h('h3', { class: 'row-title' }, 'Last 30 days'),
       grid('stats', llmRow(m, '30d'), decisionRow(b, '30d')),
-      empty
-        ? firstEvent(ctx, 'events', {
-            type: 'llm.request',
-            props: {
-              total_ms: 820,
-              llm_ms: 700,
-              prompt_tokens: 512,
-              completion_tokens: 128,
-              model: 'gpt-4o',
-            },
-          })
-        : null,
     );
     // The test reads this mark: the key numbers are in the document from here on.
     requestAnimationFrame(() => performance.mark('vigil:overview-numbers'));
@@ -176,7 +171,7 @@ export const overview: View = async (root, ctx) => {
         h('div', { class: 'stat-label' }, 'Telemetry health'),
         h(
           'div',
-          { class: 'stat-value', 'data-metric': 'health' },
+          { class: 'stat-value small', 'data-metric': 'health' },
           await health.then((s) =>
             !s?.latest
               ? 'no snapshot yet'

@@ -2,6 +2,7 @@ import { api, get } from '../api.js';
 import { h } from '../dom.js';
 import * as f from '../format.js';
 import { card, pageHeader, slot, table, type View } from '../ui.js';
+import { unavailable } from './generic.js';
 
 interface Key {
   id: string;
@@ -271,6 +272,49 @@ export const settings: View = async (root, ctx) => {
     });
   });
 
+  const publicView = slot(async () => {
+    let current: { publicEnabled: boolean; publicEnabledByConfig: boolean };
+    try {
+      current = await get('/api/telemetry/settings', { project });
+    } catch (err) {
+      return unavailable(err, 'The public view setting');
+    }
+    const note = h('span', { class: 'muted', role: 'status' });
+    const box = h('input', {
+      type: 'checkbox',
+      name: 'publicEnabled',
+      checked: current.publicEnabled,
+      onchange: async () => {
+        try {
+          await api('PATCH', `/api/telemetry/settings?project=${encodeURIComponent(project)}`, {
+            publicEnabled: box.checked,
+          });
+          note.textContent = box.checked ? 'The public view is on.' : 'The public view is off.';
+        } catch (err) {
+          note.textContent = message(err);
+          box.checked = !box.checked;
+        }
+      },
+    });
+    return card(
+      'Public view',
+      h(
+        'p',
+        { class: 'muted' },
+        `GET ${location.origin}/telemetry/public?project=${project} shows anonymous aggregates only (counts, healthy share, version shares; never an id, name or address).`,
+      ),
+      current.publicEnabledByConfig
+        ? null
+        : h(
+            'p',
+            { class: 'notice' },
+            'The server configuration switches the public view off for every project.',
+          ),
+      h('label', {}, box, ' Public view on'),
+      ' ',
+      note,
+    );
+  });
   root.append(
     pageHeader('Settings', `Project ${project}. Changes apply at once.`),
     card(
@@ -286,7 +330,8 @@ export const settings: View = async (root, ctx) => {
     ),
     h('h3', { class: 'row-title' }, 'Projects'),
     projects.el,
+    publicView.el,
     users(ctx.me),
   );
-  await Promise.all([reloadKeys(), projects.done]);
+  await Promise.all([reloadKeys(), projects.done, publicView.done]);
 };

@@ -317,6 +317,17 @@ describe('dashboard in Chromium', () => {
           }),
       );
       times.push(t);
+      if (i === 4) {
+        const resources = await page.evaluate(() =>
+          performance
+            .getEntriesByType('resource')
+            .map(
+              (r) =>
+                `${new URL(r.name).pathname}${new URL(r.name).search} ${r.startTime.toFixed(0)}+${r.duration.toFixed(0)} ms`,
+            ),
+        );
+        console.log(`requests of the last load (start+duration): ${resources.join('; ')}`);
+      }
     }
     times.sort((a, b) => a - b);
     console.log(

@@ -16,10 +16,6 @@ export const overview: View = async (root, ctx) => {
   const month = get<Current>('/api/metrics/current', { window: 'month', project: p });
   const d7 = get<DecisionSummary>('/api/decisions/summary', { window: '7d', project: p });
   const d30 = get<DecisionSummary>('/api/decisions/summary', { window: '30d', project: p });
-  const health = get<{ latest: { isHealthy: boolean; date: string } | null; openFlags?: unknown[] }>(
-    '/api/health/summary',
-    { project: p },
-  ).catch(() => null);
 
   const rows = slot(async () => {
     const [w, m, a, b] = await Promise.all([week, month, d7, d30]);
@@ -128,7 +124,12 @@ export const overview: View = async (root, ctx) => {
     return out;
   });
 
+  // The store reads one query at a time: the daily series wait until the key numbers are in.
   const trends = slot(async () => {
+    await rows.done;
+    const health = get<{ latest: { isHealthy: boolean; date: string } | null }>('/api/health/summary', {
+      project: p,
+    }).catch(() => null);
     const start = Math.floor(Date.now() / DAY) * DAY - 29 * DAY;
     const series = (type: string) =>
       get<MetricPoint[]>('/api/metrics/historical', { type, aggregation: 'day', start, project: p });

@@ -282,12 +282,17 @@ export class CollectorOrchestrator {
     for (const phase of [1, 2] as const) {
       const here = entries.filter((e) => (e.collector?.phase ?? 1) === phase);
       if (here.length === 0) continue;
+      // Results are stored as they arrive, so storing the fast ones overlaps the wait for the
+      // slowest; the phase ends when the last result is stored.
+      const sink = new RunSink((batch) => this.persist(batch));
       const done = await Promise.all(
-        here.map((e) =>
-          e.collector ? runCollector(e.collector, context) : Promise.resolve(this.brokenRun(e, context)),
-        ),
+        here.map(async (e) => {
+          const run = e.collector ? await runCollector(e.collector, context) : this.brokenRun(e, context);
+          sink.push(run);
+          return run;
+        }),
       );
-      await this.persist(done);
+      await sink.drain();
       runs.push(...done);
     }
     return { snapshotId, startedAt, durationMs: performance.now() - t0, runs };
@@ -332,8 +337,9 @@ export class CollectorOrchestrator {
       }
     }
     try {
-      await this.options.store.samples.append(runs.flatMap((r) => r.samples));
-      await this.options.store.collectors.recordRuns(
+      // Samples go through the writer's connection, runs through the metadata one: in parallel.
+      const samples = this.options.store.samples.append(runs.flatMap((r) => r.samples));
+      const records = this.options.store.collectors.recordRuns(
         runs.map((r) => ({
           snapshotId: r.snapshotId,
           project: r.project,
@@ -347,6 +353,9 @@ export class CollectorOrchestrator {
           result: r.result === null ? null : JSON.stringify(r.result),
         })),
       );
+      const [a, b] = await Promise.allSettled([samples, records]);
+      if (a.status === 'rejected') throw a.reason;
+      if (b.status === 'rejected') throw b.reason;
     } catch (err) {
       this.options.log.error({ err: (err as Error).message }, 'storing collector runs failed');
     }
@@ -429,6 +438,32 @@ export class CollectorOrchestrator {
     this.timer = null;
     this.maintenance = null;
     await Promise.allSettled([...this.inFlight]);
+  }
+}
+
+/** Stores runs in batches as they come: one write at a time, each taking all that queued meanwhile. */
+class RunSink {
+  private queue: CollectorRun[] = [];
+  private flushing: Promise<void> | null = null;
+
+  constructor(private readonly write: (runs: CollectorRun[]) => Promise<void>) {}
+
+  push(run: CollectorRun): void {
+    this.queue.push(run);
+    this.flushing ??= this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      await this.write(batch);
+    }
+    this.flushing = null;
+  }
+
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing;
   }
 }
 

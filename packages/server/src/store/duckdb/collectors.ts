@@ -42,12 +42,17 @@ function runValues(run: CollectorRunRecord): DuckDBValue[] {
 }
 
 /**
- * Infrastructure telemetry metadata on DuckDB, on the metadata connection: collector configs,
+ * Infrastructure telemetry metadata on DuckDB: collector configs,
  * the append-only run log, one latest-run row per collector (what `/telemetry/status` reads),
  * deployments and the public-view switch.
  */
 export class DuckDBCollectorStore implements CollectorStore {
-  constructor(private readonly conn: Serial) {}
+  /** Writes on the metadata connection; the reads of the status view on `reader`, so its two
+   * queries run side by side. */
+  constructor(
+    private readonly conn: Serial,
+    private readonly reader: Serial = conn,
+  ) {}
 
   async listCollectors(project: string | null): Promise<CollectorRecord[]> {
     const found = await this.conn.run((c) =>
@@ -97,31 +102,42 @@ export class DuckDBCollectorStore implements CollectorStore {
 
   async recordRuns(runs: readonly CollectorRunRecord[]): Promise<void> {
     if (runs.length === 0) return;
+    // One statement for the log and one upsert for the latest rows: a round of 50 collectors
+    // costs two statements, not a hundred. The upsert takes one run per collector (the last).
+    const last = new Map<string, CollectorRunRecord>();
+    for (const run of runs) last.set(`${run.project}\u0000${run.collector}`, run);
+    const tuples = (list: readonly CollectorRunRecord[], values: DuckDBValue[], extra: boolean) =>
+      list
+        .map((run) => {
+          const at = values.length;
+          values.push(...runValues(run));
+          const p = (k: number) => `$${at + k}`;
+          const ok = run.outcome === 'ok';
+          const cols = [p(1), p(2), p(3), p(4), TS(p(5)), p(6), p(7), p(8), p(9), p(10)];
+          if (extra) cols.push(ok ? TS(p(5)) : 'NULL', ok ? '0' : '1');
+          return `(${cols.join(', ')})`;
+        })
+        .join(', ');
     await this.conn.transaction(async (c) => {
-      for (const run of runs) {
-        const values = runValues(run);
-        await c.run(
-          `INSERT INTO collector_runs VALUES ($1, $2, $3, $4, ${TS('$5')}, $6, $7, $8, $9, $10)`,
-          values,
-        );
-        const ok = run.outcome === 'ok';
-        await c.run(
-          `INSERT INTO collector_latest VALUES ($1, $2, $3, $4, ${TS('$5')}, $6, $7, $8, $9, $10,
-             ${ok ? TS('$5') : 'NULL'}, ${ok ? 0 : 1})
-           ON CONFLICT (project, collector) DO UPDATE SET
-             snapshot_id = excluded.snapshot_id, type = excluded.type, started_at = excluded.started_at,
-             duration_ms = excluded.duration_ms, outcome = excluded.outcome, error = excluded.error,
-             samples = excluded.samples, result = excluded.result,
-             last_ok_at = ${ok ? 'excluded.started_at' : 'collector_latest.last_ok_at'},
-             consecutive_failures = ${ok ? '0' : 'collector_latest.consecutive_failures + 1'}`,
-          values,
-        );
-      }
+      const logValues: DuckDBValue[] = [];
+      await c.run(`INSERT INTO collector_runs VALUES ${tuples(runs, logValues, false)}`, logValues);
+      const latestValues: DuckDBValue[] = [];
+      await c.run(
+        `INSERT INTO collector_latest VALUES ${tuples([...last.values()], latestValues, true)}
+         ON CONFLICT (project, collector) DO UPDATE SET
+           snapshot_id = excluded.snapshot_id, type = excluded.type, started_at = excluded.started_at,
+           duration_ms = excluded.duration_ms, outcome = excluded.outcome, error = excluded.error,
+           samples = excluded.samples, result = excluded.result,
+           last_ok_at = CASE WHEN excluded.outcome = 'ok' THEN excluded.started_at ELSE collector_latest.last_ok_at END,
+           consecutive_failures = CASE WHEN excluded.outcome = 'ok' THEN 0
+                                       ELSE collector_latest.consecutive_failures + 1 END`,
+        latestValues,
+      );
     });
   }
 
   async latest(project: string): Promise<CollectorLatest[]> {
-    const found = await this.conn.run((c) =>
+    const found = await this.reader.run((c) =>
       rows(
         c,
         `SELECT ${RUN_SELECT}, epoch_ms(last_ok_at) AS last_ok_at, consecutive_failures
@@ -187,7 +203,7 @@ export class DuckDBCollectorStore implements CollectorStore {
       values.push(options.service);
       where += ' AND service = $2';
     }
-    const found = await this.conn.run((c) =>
+    const found = await this.reader.run((c) =>
       rows(
         c,
         `SELECT id, project, service, version, status, epoch_ms(started_at) AS started_at,

@@ -707,7 +707,7 @@ class DuckDBStore implements Store {
     this.health = new DuckDBHealthStore(writer, reader);
     this.samples = new DuckDBSampleStore(writer, reader);
     this.alerts = new DuckDBAlertStore(meta);
-    this.collectors = new DuckDBCollectorStore(meta);
+    this.collectors = new DuckDBCollectorStore(meta, reader);
     this.meta = new DuckDBMetadataStore(meta);
     this.migrations = new DuckDBMigrator(meta);
     this.ops = new DuckDBOpsStore(instance);

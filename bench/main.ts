@@ -9,9 +9,15 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const only = process.argv[2];
-const suites = ['ingest.ts', 'otlp.ts', 'sdk.ts', 'health.ts', 'analytics.ts', 'alerts.ts', 'telemetry.ts'].filter(
-  (f) => existsSync(join(here, f)) && (!only || f.startsWith(only)),
-);
+const suites = [
+  'ingest.ts',
+  'otlp.ts',
+  'sdk.ts',
+  'health.ts',
+  'analytics.ts',
+  'alerts.ts',
+  'telemetry.ts',
+].filter((f) => existsSync(join(here, f)) && (!only || f.startsWith(only)));
 let failed = 0;
 for (const suite of suites) {
   console.log(`# ${suite}`);

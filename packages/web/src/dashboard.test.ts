@@ -749,6 +749,34 @@ describe('dashboard in Chromium', () => {
     expect(errors).toEqual([]);
   });
 
+  it('a project picker switches every view to another project, kept in the URL', async () => {
+    const key = await api<{ key: string }>('/api/keys', {
+      method: 'POST',
+      json: { role: 'ingest', project: 'shop' },
+    });
+    const sent = await call(vigil, 'POST', '/v1/events', {
+      token: key.key,
+      json: { events: Array.from({ length: 3 }, () => ({ type: 'llm.request', props: { total_ms: 900 } })) },
+    });
+    expect(sent.status).toBe(200);
+    await show(page, '#/llm?range=24h');
+    await page.reload(); // projects are listed when the page starts
+    await settle(page, 'llm');
+    await page.selectOption('[data-project-picker]', 'shop');
+    await page.waitForFunction(() => location.hash.includes('project=shop'));
+    await settle(page, 'llm');
+    const shop = await api<Current>('/api/metrics/current?window=day&project=shop');
+    expect(shop.requestRate.total).toBe(3);
+    expect(await stat(page, 'llm.requests')).toEqual({ raw: 3, text: '3' });
+    await page.click('[data-nav=overview]');
+    await settle(page, 'overview');
+    expect(page.url()).toContain('project=shop');
+    expect((await stat(page, '7d.requests')).raw).toBe(3);
+    await page.selectOption('[data-project-picker]', 'default');
+    await settle(page, 'overview');
+    expect(errors).toEqual([]);
+  });
+
   it('a cookie-authenticated write without the CSRF token is refused', async () => {
     const status = await page.evaluate(async () => {
       const res = await fetch('/api/keys', {

@@ -55,6 +55,8 @@ const PAGES: Page[] = [
 
 const app = document.getElementById('app') as HTMLElement;
 let me: Me | null = null;
+/** Projects the caller can see (a picker appears when there is more than one). */
+let projects: string[] = [];
 let main: HTMLElement | null = null;
 let generation = 0;
 let liveSource: EventSource | null = null;
@@ -83,7 +85,7 @@ async function draw(options: { refresh?: boolean } = {}): Promise<void> {
   const ctx: ViewContext = {
     range: r.range,
     me,
-    project: me.project ?? new URLSearchParams(location.hash.split('?')[1] ?? '').get('project') ?? 'default',
+    project: me.project ?? r.params.get('project') ?? 'default',
     params: r.params,
     setParams: (changes) => {
       const params = new URLSearchParams(r.params);
@@ -211,11 +213,14 @@ let header: HTMLElement | null = null;
 
 function shell(r: Route, page: Page): void {
   if (!me) return;
+  const keep = new URLSearchParams();
+  const project = r.params.get('project');
+  if (project) keep.set('project', project);
   const link = (p: Page) =>
     h(
       'a',
       {
-        href: routeHash({ view: p.id, range: r.range, params: new URLSearchParams() }),
+        href: routeHash({ view: p.id, range: r.range, params: keep }),
         class: p.id === page.id ? 'active' : '',
         'data-nav': p.id,
       },
@@ -229,6 +234,23 @@ function shell(r: Route, page: Page): void {
     rangePicker(r),
     h('span', { class: 'muted range-label', 'data-range-label': '' }, describe(r.range)),
     h('span', { class: 'spacer' }),
+    projects.length > 1
+      ? h(
+          'select',
+          {
+            'aria-label': 'Project',
+            'data-project-picker': '',
+            onchange: (ev: Event) => {
+              const params = new URLSearchParams();
+              params.set('project', (ev.target as HTMLSelectElement).value);
+              go({ view: r.view, range: r.range, params });
+            },
+          },
+          projects.map((id) =>
+            h('option', { value: id, selected: id === (project ?? me?.project ?? 'default') }, id),
+          ),
+        )
+      : null,
     liveDot,
     updated,
     h('span', { class: 'who', 'data-role': me.role }, `${me.user ?? me.role} · ${me.role}`),
@@ -319,6 +341,10 @@ async function start(): Promise<void> {
     return;
   }
   setCsrf(me.csrfToken);
+  projects = await get<{ projects: { id: string }[] }>('/api/projects').then(
+    (r) => r.projects.map((p) => p.id),
+    () => [],
+  );
   main = h('main', { class: 'content' });
   header = null;
   startLive();

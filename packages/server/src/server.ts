@@ -75,6 +75,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       schedule: config.telemetry.enabled,
       metrics: ctx.metrics,
       runRetentionDays: config.telemetry.runRetentionDays,
+      retention: config.retention,
     });
     await ctx.collectors.start();
     await app.listen({ host: config.host, port: config.port });

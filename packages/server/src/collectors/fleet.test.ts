@@ -149,6 +149,12 @@ describe('a fleet of ten agents', () => {
     expect(series.find((s) => s.labels.agent === 'silent')?.points.at(-1)?.value).toBe(0);
     expect(series.find((s) => s.labels.agent === 'api-1')?.points.at(-1)?.value).toBe(1);
 
+    // Vigil's own metrics count the runs by outcome and time them.
+    const metrics = await call(vigil, 'GET', '/metrics', { token: vigil.adminToken });
+    expect(metrics.body).toMatch(/vigil_collector_runs_total\{collector="silent",result="timeout"\} 1/);
+    expect(metrics.body).toMatch(/vigil_collector_runs_total\{collector="api-1",result="ok"\} 1/);
+    expect(metrics.body).toMatch(/vigil_collector_run_seconds_count\{collector="worker-4"\} 1/);
+
     // The public view: aggregates of the same round.
     const pub = await call(vigil, 'GET', '/telemetry/public');
     expect(pub.status).toBe(200);

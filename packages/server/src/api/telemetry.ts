@@ -213,6 +213,8 @@ export async function telemetryRoutes(app: FastifyInstance, ctx: AppContext): Pr
         aggregation,
         stat: q.stat ?? null,
         source: 'rollups',
+        /** At most 1,000 series (by label set); narrow with label.NAME=value when true. */
+        truncated: series.size >= 1000,
         series: [...series.values()]
           .map((list) => ({
             labels: list[0]?.labels ?? {},

@@ -90,6 +90,13 @@ describe('a fleet of ten agents', () => {
       config: { telemetry: { enabled: false, publicEnabled: true, runRetentionDays: 7, collectors: specs } },
     });
 
+    const before = (await call(vigil, 'GET', '/telemetry/status', { token: vigil.adminToken }))
+      .body as TelemetryStatus;
+    expect(before.agents.map((a) => [a.status, a.reason])).toEqual(
+      AGENTS.map(() => ['unknown', 'not collected yet']),
+    );
+    expect(before.lastCollection).toBeNull();
+
     const res = await call(vigil, 'POST', '/telemetry/collect', { token: vigil.adminToken });
     expect(res.status).toBe(200);
     const round = res.body as {

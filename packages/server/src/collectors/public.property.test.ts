@@ -200,7 +200,9 @@ describe('public telemetry view', () => {
           const pub = publicView(status);
           expectNoLeak(status, pub);
           // Aggregates still add up.
-          expect(pub.agents.up + pub.agents.degraded + pub.agents.down).toBe(agents.length);
+          expect(pub.agents.up + pub.agents.degraded + pub.agents.down + pub.agents.unknown).toBe(
+            agents.length,
+          );
           expect(pub.containers.total).toBe(containers.length);
           const shares = pub.versions.reduce((s, v) => s + v.share, 0);
           if (pub.versions.length > 0) expect(Math.abs(shares - 100)).toBeLessThan(0.1 * pub.versions.length);

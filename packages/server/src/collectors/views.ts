@@ -13,7 +13,8 @@ export interface AgentView {
   collector: string;
   service: string;
   url: string;
-  status: AgentStatus;
+  /** `unknown`: not collected yet. */
+  status: AgentStatus | 'unknown';
   version: string | null;
   uptimeSeconds: number | null;
   fields: Record<string, number | null>;
@@ -33,6 +34,7 @@ export interface TelemetryStatus {
     agentsUp: number;
     agentsDegraded: number;
     agentsDown: number;
+    agentsUnknown: number;
     containers: number;
     containersRunning: number;
     targets: number;
@@ -124,7 +126,7 @@ export function buildStatus(
         collector: entry.spec.name,
         service: entry.spec.service ?? entry.spec.name,
         url: entry.spec.url,
-        status: r?.status ?? 'down',
+        status: r?.status ?? (l ? 'down' : 'unknown'),
         version: r?.version ?? null,
         uptimeSeconds: r?.uptimeSeconds ?? null,
         fields: r?.fields ?? {},
@@ -205,6 +207,7 @@ export function buildStatus(
       agentsUp: agents.filter((a) => a.status === 'up').length,
       agentsDegraded: agents.filter((a) => a.status === 'degraded').length,
       agentsDown: agents.filter((a) => a.status === 'down').length,
+      agentsUnknown: agents.filter((a) => a.status === 'unknown').length,
       containers: containers.length,
       containersRunning: containers.filter((c) => c.state === 'running').length,
       targets: targets.length,
@@ -244,7 +247,14 @@ const share = (part: number, whole: number) =>
 
 export interface TelemetryPublic {
   generatedAt: string;
-  agents: { total: number; up: number; degraded: number; down: number; healthyShare: number | null };
+  agents: {
+    total: number;
+    up: number;
+    degraded: number;
+    down: number;
+    unknown: number;
+    healthyShare: number | null;
+  };
   containers: { total: number; running: number; runningShare: number | null };
   targets: { total: number; up: number; upShare: number | null };
   collectors: { total: number; healthy: number; healthyShare: number | null };
@@ -277,6 +287,7 @@ export function publicView(status: TelemetryStatus): TelemetryPublic {
       up: s.agentsUp,
       degraded: s.agentsDegraded,
       down: s.agentsDown,
+      unknown: s.agentsUnknown,
       healthyShare: share(s.agentsUp, s.agents),
     },
     containers: {

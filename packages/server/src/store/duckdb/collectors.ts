@@ -47,8 +47,8 @@ function runValues(run: CollectorRunRecord): DuckDBValue[] {
  * deployments and the public-view switch.
  */
 export class DuckDBCollectorStore implements CollectorStore {
-  /** Writes on the metadata connection; the reads of the status view on `reader`, so its two
-   * queries run side by side. */
+  /** Writes and most reads on the metadata connection; the latest runs on `reader`, so the two
+   * queries of the status view run side by side. */
   constructor(
     private readonly conn: Serial,
     private readonly reader: Serial = conn,
@@ -203,7 +203,7 @@ export class DuckDBCollectorStore implements CollectorStore {
       values.push(options.service);
       where += ' AND service = $2';
     }
-    const found = await this.reader.run((c) =>
+    const found = await this.conn.run((c) =>
       rows(
         c,
         `SELECT id, project, service, version, status, epoch_ms(started_at) AS started_at,

@@ -45,6 +45,7 @@ if (fresh) {
       process.stderr.write(
         `\rgenerating ${n}/${total} (${Math.round(n / ((Date.now() - started) / 1000))}/s)`,
       ),
+    onPhase: (what) => process.stderr.write(`\n${what}…`),
   });
   process.stderr.write('\n');
   await store.close();

@@ -11,6 +11,7 @@ import {
   type RollupField,
   type RollupKey,
   type RollupRow,
+  rollupKeyOf,
   rollupKeyString,
 } from '../model/rollup.js';
 import { decodeSketch, encodeSketch, newSketch } from './sketch.js';
@@ -209,14 +210,16 @@ export class DeltaSet {
 
   /** Folds one event into its finest resolution only; coarser ones are derived when written. */
   add(row: EventRow, signal?: { recommendation_type: string; explanation_version: string }): void {
-    for (const [family, grp, dim, sketches, finest] of targetsOf(row, signal)) {
-      addEvent(
-        this.cell(
-          { project: row.project, family, res: finest, bucket: bucketStart(row.ts, finest), grp, dim },
-          sketches,
-        ),
-        row,
-      );
+    for (const [family, grp, dim, sketches, res] of targetsOf(row, signal)) {
+      const bucket = bucketStart(row.ts, res);
+      // The key object is built only for a new cell: most events land in an existing one.
+      const ks = rollupKeyOf(row.project, family, res, bucket, grp, dim);
+      let entry = this.cells.get(ks);
+      if (!entry) {
+        entry = { key: { project: row.project, family, res, bucket, grp, dim }, cell: new Cell(sketches) };
+        this.cells.set(ks, entry);
+      }
+      addEvent(entry.cell, row);
     }
   }
 

@@ -68,7 +68,10 @@ export class RollupMaintainer {
     await this.run(() => this.catchUp());
     this.timers.push(
       setInterval(() => void this.run(() => this.flush()), this.options.flushIntervalMs).unref(),
-      setInterval(() => void this.run(() => this.compact()), this.options.compactIntervalMs).unref(),
+      setInterval(
+        () => void this.run(async () => void (await this.compact())),
+        this.options.compactIntervalMs,
+      ).unref(),
     );
   }
 
@@ -257,9 +260,21 @@ export class RollupMaintainer {
     }
   }
 
-  private async compact(): Promise<void> {
+  private async compact(): Promise<number> {
     const merged = await this.store.rollups.compact(mergeRows);
     if (merged > 0) this.options.log.debug({ merged }, 'rollup rows compacted');
+    return merged;
+  }
+
+  /** Compacts until no key has more than one row (after a backfill; the timer does it in steps). */
+  async compactAll(): Promise<void> {
+    let merged = 1;
+    while (merged > 0) {
+      merged = 0; // stays 0 if a pass fails (run logs it): no endless retry
+      await this.run(async () => {
+        merged = await this.compact();
+      });
+    }
   }
 }
 

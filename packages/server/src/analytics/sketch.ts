@@ -51,9 +51,17 @@ export function decodeSketch(bytes: Uint8Array): DDSketch {
   let count = sketch.zeroCount;
   for (const store of [sketch.store, sketch.negativeStore]) {
     const n = v[i++] as number;
-    for (let k = 0; k < n; k++, i += 2) {
-      store.add(v[i] as number, v[i + 1] as number);
-      count += v[i + 1] as number;
+    if (n > 0) {
+      // The highest key first, then the lowest: the store then sizes its bins once instead of
+      // re-centring them (an allocation) for every new extreme key.
+      const last = i + 2 * (n - 1);
+      store.add(v[last] as number, v[last + 1] as number);
+      count += v[last + 1] as number;
+      for (let k = 0; k < n - 1; k++, i += 2) {
+        store.add(v[i] as number, v[i + 1] as number);
+        count += v[i + 1] as number;
+      }
+      i += 2;
     }
   }
   sketch.count = count;

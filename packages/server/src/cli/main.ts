@@ -190,6 +190,7 @@ async function main(argv: string[]): Promise<number> {
           days,
           log,
           onProgress: progressBar('generating', started),
+          onPhase: (what) => process.stderr.write(`\n${what}…`),
         });
         process.stderr.write('\n');
         out(

@@ -14,6 +14,8 @@ export interface GenerateOptions {
   seed?: number;
   now?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Announces a step after the events are written (it shows no count). */
+  onPhase?: (what: string) => void;
 }
 
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet', 'claude-haiku', 'llama-3-70b', 'mistral-large'];
@@ -38,14 +40,26 @@ export async function generateEvents(
   store: Store,
   options: GenerateOptions,
 ): Promise<{ events: number; batches: number }> {
-  const { events, days, project = DEFAULT_PROJECT, seed = 42, now = Date.now(), onProgress, log } = options;
+  const {
+    events,
+    days,
+    project = DEFAULT_PROJECT,
+    seed = 42,
+    now = Date.now(),
+    onProgress,
+    onPhase,
+    log,
+  } = options;
   await bootstrap(store.meta, undefined);
   await store.meta.ensureProject({ id: project, name: project, strictTypes: false, createdAt: now });
   const rnd = random(seed);
+  // Flushes only when the pending cells are many, and compacts once at the end: compaction
+  // scans whole tables, which every 30 s would cost more and more as the backfill grows.
   const maintainer = new RollupMaintainer(store, {
     log,
     flushIntervalMs: 3_600_000,
-    maxPendingCells: 20_000,
+    compactIntervalMs: 3_600_000,
+    maxPendingCells: 50_000,
   });
   let head: ChainLink | null = await store.events.chainHead();
   await maintainer.start(head?.seq ?? 0);
@@ -91,5 +105,7 @@ export async function generateEvents(
     onProgress?.(n, events);
   }
   await maintainer.stop();
+  onPhase?.('compacting rollups');
+  await maintainer.compactAll();
   return { events: n, batches };
 }

@@ -90,6 +90,7 @@ export interface PreparedBackup {
  * backup of it in `scratchParent` (a directory on a disk with room for the store twice).
  */
 export async function prepareBackup(store: Store, scratchParent: string): Promise<PreparedBackup> {
+  removeStaleScratch(scratchParent);
   const scratch = join(scratchParent, `.vigil-backup-${Date.now()}-${randomBytes(4).toString('hex')}`);
   mkdirSync(scratch, { recursive: true });
   try {
@@ -149,6 +150,17 @@ export async function prepareBackup(store: Store, scratchParent: string): Promis
   } catch (err) {
     rmSync(scratch, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Scratch directories of backups a crash interrupted (older than a day) are removed. */
+function removeStaleScratch(parent: string): void {
+  if (!existsSync(parent)) return;
+  for (const name of readdirSync(parent)) {
+    if (!name.startsWith('.vigil-backup-')) continue;
+    const started = Number(name.split('-')[3]);
+    if (Number.isFinite(started) && Date.now() - started > 86_400_000)
+      rmSync(join(parent, name), { recursive: true, force: true });
   }
 }
 

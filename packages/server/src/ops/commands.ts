@@ -2,14 +2,13 @@
  * The operations commands of the `vigil` CLI (backup, restore, check, smoke, export); `cli/main.ts`
  * parses the arguments and dispatches here. Each returns the process exit code.
  */
-import { createWriteStream, renameSync, rmSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { Readable } from 'node:stream';
+import { createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Config, ConfigOverrides } from '../config/index.js';
 import { MIGRATIONS } from '../store/duckdb/migrations.js';
-import { openStore, StoreError } from '../store/index.js';
+import { DUCKDB_FILE, openStore, StoreError } from '../store/index.js';
 import { BackupError, type BackupManifest, readBackup, restoreBackup, writeBackup } from './backup.js';
 import { formatChecks, runChecks } from './check.js';
 import { formatSmoke, runSmoke } from './smoke.js';
@@ -27,6 +26,12 @@ const describe = (m: BackupManifest) => {
   return `schema version ${m.schemaVersion}, ${events} events, ${Object.keys(m.rowCounts).length} tables, Vigil ${m.vigilVersion}, taken ${m.createdAt}`;
 };
 
+/** Commands that read a store must not create an empty one where none is. */
+function requireStore(config: Config): void {
+  if (!existsSync(join(config.dataDir, DUCKDB_FILE)))
+    throw new OpsError(`there is no Vigil store in ${config.dataDir}; check --data / VIGIL_DATA`);
+}
+
 /** `vigil backup FILE`: from the store when it is free, else through the running server. */
 export async function backupCommand(
   file: string,
@@ -37,6 +42,7 @@ export async function backupCommand(
   let manifest: BackupManifest;
   let via: string;
   if (url === undefined) {
+    requireStore(config);
     let store: Awaited<ReturnType<typeof openStore>> | undefined;
     try {
       store = await openStore({
@@ -81,24 +87,28 @@ export async function backupCommand(
 }
 
 async function downloadBackup(url: string, token: string, out: string): Promise<BackupManifest> {
-  let res: Response;
-  try {
-    res = await fetch(`${url.replace(/\/+$/, '')}/api/admin/backup`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}` },
-    });
-  } catch (err) {
-    throw new OpsError(
-      `cannot reach ${url}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
+  const target = new URL('/api/admin/backup', url);
+  // node:http, not fetch: the server answers only once its snapshot is packed, which for a large
+  // store takes longer than fetch waits for response headers.
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = httpRequest(
+      target,
+      { method: 'POST', headers: { authorization: `Bearer ${token}` } },
+      resolve,
     );
-  }
-  if (res.status !== 200 || !res.body) {
-    const text = await res.text();
-    throw new OpsError(`the server refused the backup: ${res.status} ${text.slice(0, 300)}`);
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      reject(new OpsError(`cannot reach ${url}: ${err.code ?? err.message}`)),
+    );
+    req.end();
+  });
+  if (res.statusCode !== 200) {
+    let text = '';
+    for await (const chunk of res) text += (chunk as Buffer).toString();
+    throw new OpsError(`the server refused the backup: ${res.statusCode} ${text.slice(0, 300)}`);
   }
   const partial = `${out}.partial`;
   try {
-    await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), createWriteStream(partial));
+    await pipeline(res, createWriteStream(partial));
     // The file is checked as written: a cut connection is never mistaken for a backup.
     const manifest = await readBackup(partial);
     renameSync(partial, out);
@@ -197,6 +207,7 @@ export async function exportCommand(
   const to = parseTime(options.to, '--to');
   if (to <= from) throw new OpsError('--to must be after --from');
   const out = resolve(options.out);
+  requireStore(config);
   let store: Awaited<ReturnType<typeof openStore>>;
   try {
     store = await openStore({

@@ -526,5 +526,10 @@ describe('vigil export', () => {
     ]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/--from must be an ISO-8601 date or time/);
+    // Reading commands never create an empty store where there is none.
+    const empty = await vigilCli(['backup', join(dir, 'b.backup'), '--data', join(dir, 'none')]);
+    expect(empty.status).toBe(1);
+    expect(empty.stderr).toMatch(/there is no Vigil store in \S+none; check --data/);
+    expect(existsSync(join(dir, 'none'))).toBe(false);
   }, 30_000);
 });

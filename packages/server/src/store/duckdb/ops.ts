@@ -119,12 +119,19 @@ export class DuckDBOpsStore implements OpsStore {
         where.push(`project = $${values.length}`);
       }
       const filter = where.join(' AND ');
-      const [total] = await rows(conn, `SELECT count(*) AS n FROM events WHERE ${filter}`, values);
+      const [total] = await rows(
+        conn,
+        `SELECT count(*) AS n, epoch_ms(min(ts)) AS lo, epoch_ms(max(ts)) AS hi FROM events WHERE ${filter}`,
+        values,
+      );
       const totalRows = num(total?.n);
+      // Slices span the events' own time range, not the requested one (which may be far wider).
+      const lo = totalRows > 0 ? num(total?.lo) : query.from;
+      const hi = totalRows > 0 ? num(total?.hi) + 1 : query.from + 1;
       // Written in time slices so that progress is rows really written; a slice is a part file,
       // and the parts are joined into the one output file at the end.
       const slices = Math.max(1, Math.min(query.slices ?? 20, Math.ceil(totalRows / 50_000)));
-      const width = Math.ceil((query.to - query.from) / slices);
+      const width = Math.ceil((hi - lo) / slices);
       const parts = `${query.out}.parts`;
       rmSync(parts, { recursive: true, force: true });
       mkdirSync(parts, { recursive: true });
@@ -135,8 +142,8 @@ export class DuckDBOpsStore implements OpsStore {
         onProgress?.(0, totalRows);
         const files: string[] = [];
         for (let i = 0; i < slices; i++) {
-          const from = query.from + i * width;
-          const to = Math.min(query.to, from + width);
+          const from = lo + i * width;
+          const to = i === slices - 1 ? hi : Math.min(hi, from + width);
           if (from >= to) break;
           const part = join(parts, `part-${String(i).padStart(4, '0')}.${ext}`);
           const sliceValues = [from, to, ...values.slice(2)];

@@ -104,7 +104,10 @@ describe('docs/operations.md', () => {
     mkdirSync(bin);
     // tsx by absolute URL: the runbook works in directories of its own.
     const tsx = import.meta.resolve('tsx');
-    writeFileSync(join(bin, 'vigil'), `#!/bin/sh\nexec "${process.execPath}" --import "${tsx}" "${CLI}" "$@"\n`);
+    writeFileSync(
+      join(bin, 'vigil'),
+      `#!/bin/sh\nexec "${process.execPath}" --import "${tsx}" "${CLI}" "$@"\n`,
+    );
     chmodSync(join(bin, 'vigil'), 0o755);
     const backups = join(root, 'backups');
     serverPidFile = join(backups, 'vigil.pid');

@@ -96,7 +96,8 @@ describe('GET /metrics', () => {
     expect(sample(text, 'vigil_commit_duration_seconds_count')).toBe(2);
     expect(sample(text, 'vigil_commits_total', { result: 'ok' })).toBe(2);
     const sent =
-      JSON.stringify(body).length + JSON.stringify({ events: [{ id, type: 'llm.request', props: { total_ms: 5 } }] }).length;
+      JSON.stringify(body).length +
+      JSON.stringify({ events: [{ id, type: 'llm.request', props: { total_ms: 5 } }] }).length;
     expect(sample(text, 'vigil_ingest_bytes_total')).toBe(sent);
   });
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { call, readEvents, scratchDirs, startVigil, type Vigil } from '../test/harness.js';
+import { runChecks } from './check.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.ts');
 
@@ -316,6 +317,32 @@ describe('vigil check', () => {
       'audit chain',
       'disk space',
       'clock',
+    ]);
+  }, 60_000);
+
+  it('fails the clock when it is behind the last commit, and the disk below the minimum (in process)', async () => {
+    const v = await populated();
+    await v.stop();
+    const overrides = { dataDir: v.dataDir };
+    const behind = await runChecks({ overrides, env: {}, now: () => BASE - 86_400_000 });
+    expect(behind.find((c) => c.name === 'clock')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/is behind the last committed batch/),
+    });
+    const tooSmall = await runChecks({ overrides, env: {}, minFreeBytes: Number.MAX_SAFE_INTEGER });
+    expect(tooSmall.find((c) => c.name === 'disk space')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/free of .* on the data directory's disk; below the .* minimum/),
+    });
+    const good = await runChecks({ overrides, env: {} });
+    expect(good.map((c) => c.status)).toEqual([
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+      expect.stringMatching(/ok|warn/),
+      'ok',
     ]);
   }, 60_000);
 

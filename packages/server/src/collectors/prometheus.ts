@@ -82,7 +82,8 @@ export class PrometheusCollector implements Collector<PrometheusResult> {
           name: s.name,
           labels,
           value: s.value,
-          kind,
+          // OpenMetrics `_created` is a creation time, not a count.
+          kind: s.name === `${family.name}_created` ? 'gauge' : kind,
           ...(s.timestampMs === undefined ? {} : { ts: s.timestampMs }),
         });
       }

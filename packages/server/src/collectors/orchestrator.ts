@@ -278,7 +278,10 @@ export class CollectorOrchestrator {
     return p;
   }
 
-  private async round(entries: readonly CollectorEntry[]): Promise<RoundReport> {
+  private async round(
+    entries: readonly CollectorEntry[],
+    onRunDone: (entry: CollectorEntry) => void = () => undefined,
+  ): Promise<RoundReport> {
     const snapshotId = uuidv7();
     const startedAt = this.options.clock?.() ?? Date.now();
     const t0 = performance.now();
@@ -295,6 +298,7 @@ export class CollectorOrchestrator {
         here.map(async (e) => {
           const run = e.collector ? await runCollector(e.collector, context) : this.brokenRun(e, context);
           sink.push(run);
+          onRunDone(e);
           return run;
         }),
       );
@@ -395,13 +399,17 @@ export class CollectorOrchestrator {
       due.push(e);
     }
     if (due.length > 0) {
-      void this.track(this.round(due))
+      // Each collector is free for its next run as soon as its own run is over, so one that
+      // hangs to its timeout never holds back the cadence of the others.
+      const release = (e: CollectorEntry) => {
+        if (this.running.delete(this.key(e.spec.project, e.spec.name))) this.reschedule();
+      };
+      void this.track(this.round(due, release))
         .catch((err: unknown) =>
           this.options.log.error({ err: (err as Error).message }, 'collection round failed'),
         )
         .finally(() => {
-          for (const e of due) this.running.delete(this.key(e.spec.project, e.spec.name));
-          this.reschedule();
+          for (const e of due) release(e);
         });
     }
     this.reschedule();

@@ -24,7 +24,7 @@ temp{room="office"} 21.5
 `;
 
 async function target(body: string, contentType: string, status = 200): Promise<string> {
-  const s = await serve((req, res) => {
+  const s = await serve((_req, res) => {
     res.writeHead(status, { 'content-type': contentType });
     res.end(body);
   });

@@ -31,8 +31,14 @@ export const ERRORS = {
   invalid_login: { status: 401, message: 'Unknown user or wrong password.' },
   forbidden: { status: 403, message: 'This key or user is not allowed to do that.' },
   not_found: { status: 404, message: 'No such resource.' },
-  invalid_collector: { status: 400, message: 'The collector spec is invalid; see the message for the field.' },
-  collector_exists: { status: 409, message: 'A collector of that name exists in this project; pick another name.' },
+  invalid_collector: {
+    status: 400,
+    message: 'The collector spec is invalid; see the message for the field.',
+  },
+  collector_exists: {
+    status: 409,
+    message: 'A collector of that name exists in this project; pick another name.',
+  },
   collector_readonly: { status: 409, message: 'This collector comes from the config file; change it there.' },
   credentials_unavailable: {
     status: 400,

@@ -101,7 +101,7 @@ try {
   );
   console.log(`otlp.ratio spans_over_events=${(otlp.rate / events.rate).toFixed(2)}`);
   console.log(
-    `otlp.server_rss_mb peak_sampled=${Math.round(otlp.rss.rss)} vm_hwm=${Math.round(otlp.rss.hwm)} target<=300 met=${otlp.rss.hwm <= 300 ? 'yes' : 'no'}`,
+    `otlp.server_rss_mb peak_sampled=${Math.round(otlp.rss.rss)} vm_hwm=${Math.round(otlp.rss.hwm)} target<=300 met=${otlp.rss.hwm <= 300 ? 'yes' : 'no'} (events run: vm_hwm=${Math.round(events.rss.hwm)})`,
   );
 } finally {
   rmSync(dir, { recursive: true, force: true });

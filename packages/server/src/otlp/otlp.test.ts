@@ -321,6 +321,45 @@ describe('OTLP keys and projects', () => {
       json: {},
     });
     expect(pushInto.status).toBe(403);
+
+    // A strict project takes the llm.request of a GenAI span and refuses the custom span event.
+    const strict = await call(vigil, 'PATCH', '/api/projects/other', {
+      token: vigil.adminToken,
+      json: { strictTypes: true },
+    });
+    expect(strict.status).toBe(200);
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const span = (id: string, attributes: unknown[]) => ({
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: id,
+      name: 'x',
+      startTimeUnixNano: String(now - 5_000_000n),
+      endTimeUnixNano: String(now),
+      attributes,
+    });
+    const mixed = await call(vigil, 'POST', '/v1/traces', {
+      token: otherIngest,
+      json: {
+        resourceSpans: [
+          {
+            scopeSpans: [
+              {
+                spans: [
+                  span('00f067aa0ba902b7', [
+                    { key: 'gen_ai.operation.name', value: { stringValue: 'chat' } },
+                  ]),
+                  span('00f067aa0ba902b8', []),
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    });
+    expect(mixed.status).toBe(200);
+    expect(mixed.body).toMatchObject({
+      partialSuccess: { rejectedSpans: '1', errorMessage: expect.stringMatching(/#1: unknown_event_type/) },
+    });
   });
 });
 

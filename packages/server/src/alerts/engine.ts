@@ -56,6 +56,8 @@ interface Entry {
   rule: AlertRule;
   times: RuleTimes;
   state: StoredState;
+  /** The durable part of the state as last written (see `durableKey`). */
+  persisted: string;
   nextDue: number;
   /** Last time the firing alert was pushed to Alertmanager (it expires alerts not re-sent). */
   pushedAt: number;
@@ -89,6 +91,15 @@ export interface AlertView {
   startedAt: string;
   triggeredAt: string | null;
   resolvedAt: string | null;
+}
+
+/**
+ * What a restart needs of a state. While an alert fires (without keepFiringFor) its violation
+ * count and last violation time change on every evaluation but matter to nothing: not written.
+ */
+function durableKey(s: StoredState, times: RuleTimes): string {
+  const quiet = s.status === 'firing' && times.keepFiringForMs === 0;
+  return JSON.stringify(quiet ? { ...s, violations: 0, lastViolationAt: null } : s);
 }
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -142,8 +153,10 @@ export class AlertEngine {
           nextDue: now,
           pushedAt: 0,
           last: null,
+          persisted: '',
         });
       }
+      for (const e of this.entries.values()) e.persisted = durableKey(e.state, e.times);
       await this.seedProjects(now);
     });
   }
@@ -235,7 +248,7 @@ export class AlertEngine {
           notified: state.alertId === e.state.alertId && e.state.notified,
         };
         changed.push({ entry: e, next, transition });
-        states.push(this.stateRecord(e.rule, next, now));
+        if (durableKey(next, e.times) !== e.persisted) states.push(this.stateRecord(e, next, now));
         if (transition) {
           alerts.push(this.alertRecord(e.rule, next, now));
           transitions.push({
@@ -253,6 +266,7 @@ export class AlertEngine {
       await this.o.store.alerts.writeCycle({ states, alerts, transitions });
       for (const { entry, next, transition } of changed) {
         entry.state = next;
+        entry.persisted = durableKey(next, entry.times);
         if (!transition) continue;
         report.transitions.push({
           ruleId: entry.rule.id,
@@ -305,18 +319,21 @@ export class AlertEngine {
     const silences = await this.o.store.alerts.silences(null, now);
     const silenced = (ruleId: string) => silences.some((s) => s.ruleId === ruleId && s.endsAt > now);
     const persist: AlertStateRecord[] = [];
+    const touched: Entry[] = [];
     let sent = 0;
     for (const e of wants) {
       const receivers = await this.receiversOf(e.rule);
       if (e.state.status === 'resolved') {
         sent += this.deliver(e, receivers, 'resolved', now);
         e.state = { ...e.state, notified: false };
-        persist.push(this.stateRecord(e.rule, e.state, now));
+        persist.push(this.stateRecord(e, e.state, now));
+        touched.push(e);
       } else if (!e.state.notified) {
         if (silenced(e.rule.id)) continue;
         sent += this.deliver(e, receivers, 'firing', now);
         e.state = { ...e.state, notified: true };
-        persist.push(this.stateRecord(e.rule, e.state, now));
+        persist.push(this.stateRecord(e, e.state, now));
+        touched.push(e);
       } else {
         // Alertmanager forgets alerts that are not re-sent; webhooks hear each transition once.
         e.pushedAt = now;
@@ -331,6 +348,7 @@ export class AlertEngine {
       }
     }
     await this.o.store.alerts.writeCycle({ states: persist, alerts: [], transitions: [] });
+    for (const e of touched) e.persisted = durableKey(e.state, e.times);
     return sent;
   }
 
@@ -402,8 +420,8 @@ export class AlertEngine {
     return found;
   }
 
-  private stateRecord(rule: AlertRule, s: StoredState, now: number): AlertStateRecord {
-    return { ruleId: rule.id, project: rule.project, updatedAt: now, document: JSON.stringify(s) };
+  private stateRecord(e: Entry, s: StoredState, now: number): AlertStateRecord {
+    return { ruleId: e.rule.id, project: e.rule.project, updatedAt: now, document: JSON.stringify(s) };
   }
 
   private alertRecord(
@@ -503,6 +521,7 @@ export class AlertEngine {
       nextDue: now,
       pushedAt: 0,
       last: null,
+      persisted: '',
     });
   }
 
@@ -614,7 +633,7 @@ export class AlertEngine {
       resolvedAt: to === 'resolved' ? now : null,
     };
     await this.o.store.alerts.writeCycle({
-      states: [this.stateRecord(e.rule, { ...INITIAL_STATE, notified: false }, now)],
+      states: [this.stateRecord(e, { ...INITIAL_STATE, notified: false }, now)],
       alerts: [this.alertRecord(e.rule, ended, now)],
       transitions: [
         {
@@ -632,6 +651,7 @@ export class AlertEngine {
     this.o.log.info({ ruleId: e.rule.id, alertId: s.alertId, reason }, 'alert ended with its rule');
     if (ended.notified) this.deliver({ ...e, state: ended }, await this.receiversOf(e.rule), 'resolved', now);
     e.state = { ...INITIAL_STATE, notified: false };
+    e.persisted = durableKey(e.state, e.times);
   }
 
   // ---- receivers ---------------------------------------------------------------------------

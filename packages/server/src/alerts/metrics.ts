@@ -1,14 +1,16 @@
 import {
   aggregate,
-  type Cell,
+  Cell,
   decisionSummary,
   explore,
   latencyStats,
   pct,
   type RollupMaintainer,
+  tile,
 } from '../analytics/index.js';
 import type { HealthSummary } from '../health/index.js';
-import type { Store } from '../store/index.js';
+import type { RollupRow } from '../model/rollup.js';
+import type { RollupQuery, RollupTile, Store } from '../store/index.js';
 
 /**
  * What a rule can watch. Every value is computed the way the read API computes it (rates are
@@ -136,14 +138,69 @@ export interface MetricSources {
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 
-interface LlmRead {
-  project: string;
-  grp: string;
+/** One window of a rollup group: the tiles that cover it and, once read, its cells per dim. */
+interface LlmWindow {
   from: number;
   to: number;
   sketches: boolean;
+  tiles: RollupTile[];
+  cells: Map<string, Cell>;
+}
+
+/** Every window asked of one project's rollup group: read together, split in memory. */
+interface LlmGroup {
+  project: string;
+  grp: string;
   dims: Set<string>;
-  result?: Map<string, Cell>;
+  windows: Map<string, LlmWindow>;
+}
+
+const within = (tiles: readonly RollupTile[], r: RollupRow, anyRes: boolean) =>
+  tiles.some((t) => (anyRes || t.res === r.res) && r.bucket >= t.from && r.bucket < t.to);
+
+/**
+ * Reads a group's windows. Windows that need percentiles are read with one rollup query over
+ * the union of their tiles (sketch rows cannot be summed by the engine anyway), and each window
+ * takes the rows of its own tiles: the same rows `aggregate` reads window by window. Pending
+ * deltas sit at their finest resolution and count for any tile covering their time, as there.
+ */
+async function readGroup(sources: MetricSources, g: LlmGroup): Promise<void> {
+  // Scalar windows: the engine sums each window to one row per dim (far fewer rows to carry).
+  for (const w of g.windows.values()) {
+    if (w.sketches) continue;
+    w.cells = await aggregate(sources.store, sources.rollups, {
+      project: g.project,
+      family: 'llm',
+      grp: g.grp,
+      ...(g.grp !== 'all' ? { dims: [...g.dims] } : {}),
+      from: w.from,
+      to: w.to,
+      scalarOnly: true,
+    });
+  }
+  const windows = [...g.windows.values()].filter((w) => w.sketches);
+  if (windows.length === 0) return;
+  const query: RollupQuery = {
+    project: g.project,
+    family: 'llm',
+    grp: g.grp,
+    ...(g.grp !== 'all' ? { dims: [...g.dims] } : {}),
+    tiles: windows.flatMap((w) => w.tiles),
+  };
+  const stored = await sources.store.rollups.read(query);
+  const pending = sources.rollups?.pendingRows(query) ?? [];
+  for (const w of windows) {
+    const add = (r: RollupRow) => {
+      let cell = w.cells.get(r.dim);
+      if (!cell) {
+        cell = new Cell(true);
+        w.cells.set(r.dim, cell);
+      }
+      cell.mergeRow(r);
+    };
+    for (const r of stored) if (within(w.tiles, r, false)) add(r);
+    for (const r of pending) if (within(w.tiles, r, true)) add(r);
+  }
 }
 
 function llmGroup(filters: Record<string, string>): { grp: string; dim: string } {
@@ -170,18 +227,25 @@ export async function readMetrics(
   sources: MetricSources,
   asks: readonly MetricAsk[],
 ): Promise<MetricValue[]> {
-  const llm = new Map<string, LlmRead>();
+  const llm = new Map<string, LlmGroup>();
   const plan = (project: string, grp: string, dim: string, from: number, to: number, sketches: boolean) => {
-    const range = cover(grp, from, to);
-    const key = `${project}\u001f${grp}\u001f${range.from}\u001f${range.to}`;
-    let read = llm.get(key);
-    if (!read) {
-      read = { project, grp, ...range, sketches: false, dims: new Set() };
-      llm.set(key, read);
+    const gkey = `${project}\u001f${grp}`;
+    let g = llm.get(gkey);
+    if (!g) {
+      g = { project, grp, dims: new Set(), windows: new Map() };
+      llm.set(gkey, g);
     }
-    read.sketches ||= sketches && grp !== 'error_type' && grp !== 'user';
-    read.dims.add(dim);
-    return read;
+    g.dims.add(dim);
+    const range = cover(grp, from, to);
+    // Per-user and per-error-type rows keep no sketches.
+    const withSketch = sketches && grp !== 'error_type' && grp !== 'user';
+    const wkey = `${range.from}\u001f${range.to}\u001f${withSketch}`;
+    let w = g.windows.get(wkey);
+    if (!w) {
+      w = { ...range, sketches: withSketch, tiles: tile(range.from, range.to), cells: new Map() };
+      g.windows.set(wkey, w);
+    }
+    return w;
   };
   const decisions = new Map<string, Promise<Awaited<ReturnType<typeof decisionSummary>>>>();
   const health = new Map<string, Promise<HealthSummary | null>>();
@@ -242,29 +306,17 @@ export async function readMetrics(
     return { source: 'events', value: p } as const;
   });
 
-  await Promise.all(
-    [...llm.values()].map(async (r) => {
-      r.result = await aggregate(sources.store, sources.rollups, {
-        project: r.project,
-        family: 'llm',
-        grp: r.grp,
-        ...(r.grp !== 'all' ? { dims: [...r.dims] } : {}),
-        from: r.from,
-        to: r.to,
-        scalarOnly: !r.sketches,
-      });
-    }),
-  );
+  await Promise.all([...llm.values()].map((g) => readGroup(sources, g)));
 
   const out: MetricValue[] = [];
   for (let i = 0; i < asks.length; i++) {
     const a = asks[i] as MetricAsk;
     const p = planned[i] as (typeof planned)[number];
     if (p.source === 'llm') {
-      const cell = p.main.result?.get(p.dim);
+      const cell = p.main.cells.get(p.dim);
       const minutes = Math.max(1, (p.main.to - p.main.from) / MINUTE);
       if (p.total) {
-        const requests = p.total.result?.get('')?.counters.n ?? 0;
+        const requests = p.total.cells.get('')?.counters.n ?? 0;
         const errors = cell?.counters.n ?? 0;
         out.push(
           a.metric === 'errorRate'

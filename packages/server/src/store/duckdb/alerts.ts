@@ -1,4 +1,4 @@
-import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { type DuckDBConnection, type DuckDBValue, listValue } from '@duckdb/node-api';
 import type {
   AlertCycleWrite,
   AlertProjectRecord,
@@ -176,35 +176,61 @@ export class DuckDBAlertStore implements AlertStore {
 
   async writeCycle(write: AlertCycleWrite): Promise<void> {
     if (write.states.length === 0 && write.alerts.length === 0 && write.transitions.length === 0) return;
+    // Each part is one statement over list parameters: binding thousands of scalar parameters
+    // costs far more than the write itself.
+    const list = <T>(items: readonly T[], pick: (item: T) => DuckDBValue) => listValue(items.map(pick));
+    const ms = (t: number) => BigInt(Math.trunc(t));
     await this.conn.transaction(async (c) => {
-      await insertMany(
-        c,
-        write.states,
-        'INSERT INTO alert_states',
-        'ON CONFLICT (rule_id) DO UPDATE SET updated_at = excluded.updated_at, document = excluded.document',
-        4,
-        (b) => `($${b}, $${b + 1}, ${TS(`$${b + 2}`)}, $${b + 3})`,
-        (s) => [s.ruleId, s.project, s.updatedAt, s.document],
-      );
-      await insertMany(
-        c,
-        write.alerts,
-        'INSERT INTO alerts (alert_id, project, rule_id, state, started_at, updated_at, document)',
-        `ON CONFLICT (alert_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at,
-         document = excluded.document`,
-        7,
-        (b) => `($${b}, $${b + 1}, $${b + 2}, $${b + 3}, ${TS(`$${b + 4}`)}, ${TS(`$${b + 5}`)}, $${b + 6})`,
-        (a) => [a.alertId, a.project, a.ruleId, a.state, a.startedAt, a.updatedAt, a.document],
-      );
-      await insertMany(
-        c,
-        write.transitions,
-        'INSERT INTO alert_transitions',
-        '',
-        7,
-        (b) => `($${b}, $${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, ${TS(`$${b + 5}`)}, $${b + 6})`,
-        (t) => [t.project, t.alertId, t.ruleId, t.from, t.to, t.at, t.value],
-      );
+      const { states, alerts, transitions } = write;
+      if (states.length > 0) {
+        await c.run(
+          `INSERT INTO alert_states SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]),
+             make_timestamp(unnest($3::BIGINT[]) * 1000), unnest($4::VARCHAR[])
+           ON CONFLICT (rule_id) DO UPDATE SET updated_at = excluded.updated_at, document = excluded.document`,
+          [
+            list(states, (s) => s.ruleId),
+            list(states, (s) => s.project),
+            list(states, (s) => ms(s.updatedAt)),
+            list(states, (s) => s.document),
+          ],
+        );
+      }
+      if (alerts.length > 0) {
+        await c.run(
+          `INSERT INTO alerts (alert_id, project, rule_id, state, started_at, updated_at, document)
+           SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), unnest($4::VARCHAR[]),
+             make_timestamp(unnest($5::BIGINT[]) * 1000), make_timestamp(unnest($6::BIGINT[]) * 1000),
+             unnest($7::VARCHAR[])
+           ON CONFLICT (alert_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at,
+             document = excluded.document`,
+          [
+            list(alerts, (a) => a.alertId),
+            list(alerts, (a) => a.project),
+            list(alerts, (a) => a.ruleId),
+            list(alerts, (a) => a.state),
+            list(alerts, (a) => ms(a.startedAt)),
+            list(alerts, (a) => ms(a.updatedAt)),
+            list(alerts, (a) => a.document),
+          ],
+        );
+      }
+      if (transitions.length > 0) {
+        await c.run(
+          `INSERT INTO alert_transitions SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]),
+             unnest($3::VARCHAR[]), unnest($4::VARCHAR[]), unnest($5::VARCHAR[]),
+             make_timestamp(unnest($6::BIGINT[]) * 1000), unnest($7::VARCHAR[])::DOUBLE`,
+          [
+            list(transitions, (t) => t.project),
+            list(transitions, (t) => t.alertId),
+            list(transitions, (t) => t.ruleId),
+            list(transitions, (t) => t.from),
+            list(transitions, (t) => t.to),
+            list(transitions, (t) => ms(t.at)),
+            // As text: a list mixing integers and fractions would be typed by its first element.
+            list(transitions, (t) => (t.value === null ? null : String(t.value))),
+          ],
+        );
+      }
     });
   }
 

@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DeliverySettings, Notifier } from './notify.js';
@@ -81,6 +82,32 @@ describe('Notifier (real HTTP receivers on loopback)', () => {
     });
     await n.idle();
     expect(n.snapshot()).toMatchObject({ delivered: 0, failed: 1, retried: settings.maxAttempts - 1 });
+  });
+
+  it('stop() does not wait out a receiver that never answers', async () => {
+    const hanging = createHttpServer(() => undefined);
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+    closers.push(
+      () =>
+        new Promise<void>((r) => {
+          hanging.closeAllConnections();
+          hanging.close(() => r());
+        }),
+    );
+    const port = (hanging.address() as { port: number }).port;
+    const n = new Notifier({ ...settings, timeoutMs: 60_000 }, quiet);
+    n.enqueue({
+      receiver: { type: 'webhook', url: `http://127.0.0.1:${port}/` },
+      body: '{}',
+      alertId: 'a',
+      status: 'firing',
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(n.snapshot().inFlight).toBe(1);
+    const started = Date.now();
+    await n.stop();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(n.snapshot()).toMatchObject({ inFlight: 0, delivered: 0 });
   });
 
   it('bounds its queue: deliveries beyond maxQueue are dropped and counted, never block the caller', async () => {

@@ -47,6 +47,8 @@ export class Notifier {
   private retrying = 0;
   private inFlight = 0;
   private stopped = false;
+  /** Aborts requests in flight at shutdown (they are not waited on for their full timeout). */
+  private readonly abort = new AbortController();
   private readonly idleWaiters: (() => void)[] = [];
   readonly stats: Omit<DeliveryStats, 'queued' | 'inFlight'> = {
     delivered: 0,
@@ -93,7 +95,12 @@ export class Notifier {
     this.retryTimers.clear();
     this.retrying = 0;
     this.queue.length = 0;
-    if (abandoned > 0) this.log.warn({ abandoned }, 'alert notifications not delivered before shutdown');
+    if (abandoned + this.inFlight > 0)
+      this.log.warn(
+        { abandoned: abandoned + this.inFlight },
+        'alert notifications not delivered before shutdown',
+      );
+    this.abort.abort();
     await this.idle();
   }
 
@@ -132,7 +139,7 @@ export class Notifier {
         method: 'POST',
         headers,
         body: job.body,
-        signal: AbortSignal.timeout(this.settings.timeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(this.settings.timeoutMs), this.abort.signal]),
       });
       await res.body?.cancel().catch(() => undefined);
       if (res.ok) {

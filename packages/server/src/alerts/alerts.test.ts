@@ -194,6 +194,16 @@ describe('alerting on a real server', () => {
       json: { ruleId: (ok.body as AlertRule).id, duration: '1h', until: '2030-01-01T00:00:00Z' },
     });
     expect((silence.body as { error: { message: string } }).error.message).toMatch(/exactly one/);
+    // Anonymous and ingest keys get nothing.
+    for (const path of [
+      '/api/alerts/rules',
+      '/api/metrics/alerts',
+      '/api/alerts/receivers',
+      '/api/alerts/silences',
+    ]) {
+      expect((await call(v, 'GET', path)).status, path).toBe(401);
+      expect((await call(v, 'GET', path, { token: v.ingestKey })).status, path).toBe(403);
+    }
     // A viewer may read alerts but not rules.
     const viewer = await call(v, 'POST', '/api/keys', { token: v.adminToken, json: { role: 'viewer' } });
     const token = (viewer.body as { key: string }).key;
@@ -374,6 +384,21 @@ describe('alerting on a real server', () => {
     const listed = await call(v, 'GET', '/api/metrics/alerts', { token: v.adminToken });
     const alert = (listed.body as { active: { alertId: string; silencedUntil: string | null }[] }).active[0];
     expect(alert?.silencedUntil).not.toBeNull();
+    // Another project's keys do not see it.
+    const other = await call(v, 'POST', '/api/keys', {
+      token: v.adminToken,
+      json: { role: 'admin', project: 'p3' },
+    });
+    const otherKey = (other.body as { key: string }).key;
+    expect((await call(v, 'GET', `/api/metrics/alerts/${alert?.alertId}`, { token: otherKey })).status).toBe(
+      404,
+    );
+    const theirs = await call(v, 'GET', '/api/metrics/alerts', { token: otherKey });
+    expect((theirs.body as { active: unknown[]; history: unknown[] }).active).toEqual([]);
+    expect(
+      (await call(v, 'POST', `/api/metrics/alerts/${alert?.alertId}/ack`, { token: otherKey, json: {} }))
+        .status,
+    ).toBe(404);
     const ack = await call(v, 'POST', `/api/metrics/alerts/${alert?.alertId}/ack`, {
       token: v.adminToken,
       json: {},

@@ -5,6 +5,7 @@
  * summary is `name{quantile=…}`, `name_sum`, `name_count`.
  */
 import type { IngestLimits } from '../config/index.js';
+import { VigilError } from '../errors/index.js';
 import { type ScrubPolicy, sensitiveValue } from '../ingest/index.js';
 import type { MetricSample, SampleKind } from '../model/index.js';
 import type { Int64, KeyValue, Metric, MetricsRequest } from './proto.js';
@@ -20,6 +21,8 @@ export interface MetricMapping {
   limits: Pick<IngestLimits, 'futureToleranceMs' | 'maxAgeMs'>;
   privacy: ScrubPolicy;
   content: ContentAttributes;
+  /** More samples than this from one request is refused (histograms multiply points). */
+  maxSamples: number;
 }
 
 export interface MetricResult {
@@ -83,6 +86,11 @@ export function metricsToSamples(request: MetricsRequest, m: MetricMapping): Met
           ts: number,
           kind: SampleKind,
         ) => {
+          if (result.samples.length >= m.maxSamples) {
+            throw new VigilError('too_many_events', {
+              message: `The request makes more than ${m.maxSamples} samples (a histogram bucket is one each); split the export.`,
+            });
+          }
           result.samples.push({
             project: m.project,
             name: `${name}${suffix}`,

@@ -395,6 +395,73 @@ describe('OTLP backpressure', () => {
   });
 });
 
+describe('OTLP request limits', () => {
+  it('refuses more spans, or more samples (histogram buckets count), than one request may hold, with 413', async () => {
+    const small = await startVigil({ config: { ingest: { maxEventsPerRequest: 2 } } });
+    try {
+      const ns = String(BigInt(Date.now()) * 1_000_000n);
+      const spans = ['00f067aa0ba902b1', '00f067aa0ba902b2', '00f067aa0ba902b3'].map((spanId) => ({
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        spanId,
+        name: 's',
+        startTimeUnixNano: ns,
+        endTimeUnixNano: ns,
+      }));
+      const traces = await call(small, 'POST', '/v1/traces', {
+        token: small.ingestKey,
+        json: { resourceSpans: [{ scopeSpans: [{ spans }] }] },
+      });
+      expect(traces.status).toBe(413);
+      expect(traces.body).toMatchObject({
+        error: { code: 'too_many_events', message: expect.stringMatching(/3 spans/) },
+      });
+      // One histogram point with 30 bounds makes 33 samples; at most 2 × 10 are allowed.
+      const bounds = Array.from({ length: 30 }, (_, i) => i + 1);
+      const metrics = await call(small, 'POST', '/v1/metrics', {
+        token: small.ingestKey,
+        json: {
+          resourceMetrics: [
+            {
+              scopeMetrics: [
+                {
+                  metrics: [
+                    {
+                      name: 'h',
+                      histogram: {
+                        aggregationTemporality: 2,
+                        dataPoints: [
+                          {
+                            timeUnixNano: ns,
+                            count: '0',
+                            bucketCounts: bounds.map(() => '0').concat('0'),
+                            explicitBounds: bounds,
+                          },
+                        ],
+                      },
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      });
+      expect(metrics.status).toBe(413);
+      expect(metrics.body).toMatchObject({ error: { code: 'too_many_events' } });
+      expect(
+        await small.server.context.store.samples.list({
+          project: 'default',
+          from: 0,
+          to: Date.now() + 60_000,
+          limit: 10,
+        }),
+      ).toEqual([]);
+    } finally {
+      await small.cleanup();
+    }
+  });
+});
+
 describe('OTLP metrics and logs from the OpenTelemetry SDK', () => {
   it('stores sums, gauges, histograms and exponential histograms as samples (JSON and protobuf)', async () => {
     for (const [encoding, Exporter] of [

@@ -85,17 +85,21 @@ export async function otlpRoutes(
       },
     );
 
+  // Counted before mapping: a body that holds too much is refused before any work on it.
+  const limitCount = (count: number, noun: string) => {
+    if (count > limits.maxEventsPerRequest) {
+      throw new VigilError('too_many_events', {
+        message: `The request holds ${count} ${noun}; at most ${limits.maxEventsPerRequest} are allowed in one request.`,
+      });
+    }
+  };
+
   const acceptAll = async (
     raw: RawEvent[],
     noun: string,
     project: { id: string; strictTypes: boolean },
     receivedAt: number,
   ) => {
-    if (raw.length > limits.maxEventsPerRequest) {
-      throw new VigilError('too_many_events', {
-        message: `The request holds ${raw.length} ${noun}; at most ${limits.maxEventsPerRequest} are allowed in one request.`,
-      });
-    }
     const result = await acceptEvents(raw, ctx.committer, {
       project: project.id,
       strictTypes: project.strictTypes,
@@ -106,33 +110,49 @@ export async function otlpRoutes(
     return { rejected: result.rejected.length, message: summary(result.rejected, raw.length, noun) };
   };
 
-  receive('traces', async (request, project, receivedAt) =>
-    acceptAll(
+  receive('traces', async (request, project, receivedAt) => {
+    limitCount(
+      (request.resourceSpans ?? []).reduce(
+        (n, rs) => n + (rs.scopeSpans ?? []).reduce((k, ss) => k + (ss.spans ?? []).length, 0),
+        0,
+      ),
+      'spans',
+    );
+    return acceptAll(
       mapped(() =>
         spansToEvents(request, { project: project.id, config: ctx.config.otlp, content, contextSpans }),
       ),
       'spans',
       project,
       receivedAt,
-    ),
-  );
-  receive('logs', async (request, project, receivedAt) =>
-    acceptAll(
+    );
+  });
+  receive('logs', async (request, project, receivedAt) => {
+    limitCount(
+      (request.resourceLogs ?? []).reduce(
+        (n, rl) => n + (rl.scopeLogs ?? []).reduce((k, sl) => k + (sl.logRecords ?? []).length, 0),
+        0,
+      ),
+      'log records',
+    );
+    return acceptAll(
       mapped(() => logsToEvents(request, { project: project.id, content })),
       'log records',
       project,
       receivedAt,
-    ),
-  );
+    );
+  });
   receive('metrics', async (request, project, receivedAt) => {
     const result = mapped(() =>
-      metricsToSamples(request, { project: project.id, receivedAt, limits, privacy: ctx.privacy, content }),
+      metricsToSamples(request, {
+        project: project.id,
+        receivedAt,
+        limits,
+        privacy: ctx.privacy,
+        content,
+        maxSamples: limits.maxEventsPerRequest * 10,
+      }),
     );
-    if (result.points > limits.maxEventsPerRequest * 10) {
-      throw new VigilError('too_many_events', {
-        message: `The request holds ${result.points} data points; at most ${limits.maxEventsPerRequest * 10} are allowed in one request.`,
-      });
-    }
     await ctx.store.samples.append(result.samples);
     const message =
       result.rejected > 0

@@ -62,11 +62,15 @@ interface RollupDelta {
  * max and the newest value of the finite samples. Rows are deltas (append-only); rows that share
  * a key are merged at read time and by `compactRollups`, so writers never read-modify-write.
  */
-export function rollupDeltas(samples: readonly MetricSample[]): RollupDelta[] {
+export function rollupDeltas(
+  samples: readonly MetricSample[],
+  keys: readonly string[] = samples.map((s) => labelsKey(s.labels)),
+): RollupDelta[] {
   const cells = new Map<string, RollupDelta>();
-  for (const s of samples) {
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i] as MetricSample;
     if (!Number.isFinite(s.value)) continue;
-    const labels = labelsKey(s.labels);
+    const labels = keys[i] as string;
     for (const { res, ms } of RESOLUTIONS) {
       const bucket = Math.floor(s.ts / ms) * ms;
       const key = `${s.project}\u0000${s.name}\u0000${labels}\u0000${res}\u0000${bucket}`;
@@ -143,7 +147,8 @@ export class DuckDBSampleStore implements SampleStore {
 
   async append(samples: readonly MetricSample[]): Promise<number> {
     if (samples.length === 0) return 0;
-    const deltas = rollupDeltas(samples);
+    const keys = samples.map((s) => labelsKey(s.labels));
+    const deltas = rollupDeltas(samples, keys);
     await this.writer.transaction(async (conn) => {
       const appender = await conn.createAppender('samples');
       for (let start = 0; start < samples.length; start += 2048) {
@@ -152,7 +157,7 @@ export class DuckDBSampleStore implements SampleStore {
         chunk.setColumns([
           part.map((s) => s.project),
           part.map((s) => s.name),
-          part.map((s) => labelsKey(s.labels)),
+          keys.slice(start, start + part.length),
           part.map((s) => s.value),
           part.map((s) => new DuckDBTimestampValue(BigInt(Math.trunc(s.ts)) * 1000n)),
           part.map((s) => s.kind),

@@ -39,7 +39,9 @@ export async function opsRoutes(app: FastifyInstance, ctx: AppContext): Promise<
     });
 
   app.post('/api/admin/backup', { onRequest: guard(ctx, 'admin') }, async (_req, reply) => {
-    const prepared = await prepareBackup(ctx.store, ctx.config.dataDir);
+    const prepared = await prepareBackup(ctx.store, ctx.config.dataDir, {
+      memoryLimit: ctx.config.store.memoryLimit,
+    });
     const out = new PassThrough();
     out.on('close', () => prepared.discard());
     prepared.writeTo(out).catch((err: unknown) => {

@@ -89,7 +89,11 @@ export interface PreparedBackup {
  * Takes a consistent snapshot of `store` (it stays in use: ingestion goes on) and prepares a
  * backup of it in `scratchParent` (a directory on a disk with room for the store twice).
  */
-export async function prepareBackup(store: Store, scratchParent: string): Promise<PreparedBackup> {
+export async function prepareBackup(
+  store: Store,
+  scratchParent: string,
+  { memoryLimit = '128MB' }: { memoryLimit?: string } = {},
+): Promise<PreparedBackup> {
   removeStaleScratch(scratchParent);
   const scratch = join(scratchParent, `.vigil-backup-${Date.now()}-${randomBytes(4).toString('hex')}`);
   mkdirSync(scratch, { recursive: true });
@@ -98,7 +102,7 @@ export async function prepareBackup(store: Store, scratchParent: string): Promis
     mkdirSync(snapshotDir);
     await store.ops.snapshot(join(snapshotDir, DUCKDB_FILE));
     // Counts, schema and chain head are read from the snapshot itself, not the live store.
-    const copy = await openStore({ dataDir: snapshotDir, migrate: false, memoryLimit: '64MB' });
+    const copy = await openStore({ dataDir: snapshotDir, migrate: false, memoryLimit });
     let rowCounts: Record<string, number>;
     let schemaVersion: number;
     let head: Awaited<ReturnType<Store['events']['chainHead']>>;
@@ -165,10 +169,14 @@ function removeStaleScratch(parent: string): void {
 }
 
 /** Writes a backup of `store` to `file` (through `file.partial`, renamed once complete and verified). */
-export async function writeBackup(store: Store, file: string): Promise<BackupManifest> {
+export async function writeBackup(
+  store: Store,
+  file: string,
+  options: { memoryLimit?: string } = {},
+): Promise<BackupManifest> {
   const target = resolve(file);
   const partial = `${target}.partial`;
-  const prepared = await prepareBackup(store, dirname(target));
+  const prepared = await prepareBackup(store, dirname(target), options);
   try {
     await prepared.writeTo(createWriteStream(partial));
     await readBackup(partial);
@@ -257,7 +265,11 @@ const isEmptyDir = (dir: string) => !existsSync(dir) || readdirSync(dir).length 
 export async function restoreBackup(
   file: string,
   dataDir: string,
-  { force = false, latestSchema }: { force?: boolean; latestSchema: number },
+  {
+    force = false,
+    latestSchema,
+    memoryLimit = '128MB',
+  }: { force?: boolean; latestSchema: number; memoryLimit?: string },
 ): Promise<RestoreResult> {
   const manifest = await readBackup(file);
   if (manifest.schemaVersion > latestSchema)
@@ -299,7 +311,8 @@ export async function restoreBackup(
       createGunzip(),
       createWriteStream(join(staging, DUCKDB_FILE)),
     );
-    const restored = await openStore({ dataDir: staging, migrate: false, memoryLimit: '64MB' });
+    // The chain check sorts each page of batches: it gets the memory the server would have.
+    const restored = await openStore({ dataDir: staging, migrate: false, memoryLimit });
     try {
       const counts = await restored.ops.rowCounts();
       for (const [table, n] of Object.entries(manifest.rowCounts)) {

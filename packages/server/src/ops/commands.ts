@@ -55,7 +55,7 @@ export async function backupCommand(
     }
     if (store) {
       try {
-        manifest = await writeBackup(store, out);
+        manifest = await writeBackup(store, out, { memoryLimit: config.store.memoryLimit });
       } finally {
         await store.close();
       }
@@ -127,7 +127,11 @@ export async function restoreCommand(
 ): Promise<number> {
   try {
     const latestSchema = MIGRATIONS.at(-1)?.version ?? 0;
-    const result = await restoreBackup(file, config.dataDir, { force, latestSchema });
+    const result = await restoreBackup(file, config.dataDir, {
+      force,
+      latestSchema,
+      memoryLimit: config.store.memoryLimit,
+    });
     const lines = [
       `restored ${describe(result.manifest)}`,
       `  into ${result.dataDir}; the audit chain verifies and every table has the rows the manifest lists`,

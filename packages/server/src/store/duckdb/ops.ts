@@ -1,6 +1,6 @@
+import { once } from 'node:events';
 import { createReadStream, createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
 import { TYPED_FIELD_NAMES } from '../../model/index.js';
 import type { EventExport, OpsStore } from '../types.js';
@@ -161,7 +161,11 @@ export class DuckDBOpsStore implements OpsStore {
           // CSV parts carry no header: the output is the header line and the parts in order.
           const out = createWriteStream(query.out);
           out.write(`${EXPORT_COLUMNS.join(',')}\n`);
-          for (const f of files) await pipeline(createReadStream(f), out, { end: false });
+          for (const f of files) {
+            for await (const chunk of createReadStream(f)) {
+              if (!out.write(chunk)) await once(out, 'drain');
+            }
+          }
           await new Promise<void>((resolve, reject) =>
             out.end((err?: Error | null) => (err ? reject(err) : resolve())),
           );

@@ -36,6 +36,12 @@ const Deployment = Type.Object(
   { additionalProperties: false },
 );
 
+const RunsQuery = Type.Object({
+  project: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  collector: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+});
+
 const Settings = Type.Object({ publicEnabled: Type.Boolean() }, { additionalProperties: false });
 
 /** ISO-8601 or epoch ms. */
@@ -117,7 +123,7 @@ function points(rows: readonly SampleHistoryRow[], stat: Stat | undefined, from:
 }
 
 /**
- * Infrastructure telemetry: `GET /telemetry/status` (viewer), `GET /telemetry/public`
+ * Infrastructure telemetry: `GET /telemetry/status` and `GET /telemetry/runs` (viewer), `GET /telemetry/public`
  * (anonymous unless switched off), `GET /telemetry/history` (viewer, from sample rollups),
  * `POST /telemetry/collect` (admin), `POST /telemetry/deployments` (ingest or admin),
  * `GET|PATCH /api/telemetry/settings`.
@@ -135,6 +141,31 @@ export async function telemetryRoutes(app: FastifyInstance, ctx: AppContext): Pr
     async (req) => {
       const id = await project(req, req.query.project);
       return telemetryStatus(ctx.store, id, ctx.collectors.list(id));
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof RunsQuery> }>(
+    '/telemetry/runs',
+    { onRequest: guard(ctx, 'read'), schema: { querystring: RunsQuery } },
+    async (req) => {
+      const id = await project(req, req.query.project);
+      const runs = await ctx.store.collectors.runs(id, {
+        ...(req.query.collector === undefined ? {} : { collector: req.query.collector }),
+        limit: req.query.limit ?? 100,
+      });
+      return {
+        project: id,
+        runs: runs.map((r) => ({
+          snapshotId: r.snapshotId,
+          collector: r.collector,
+          type: r.type,
+          startedAt: new Date(r.startedAt).toISOString(),
+          durationMs: r.durationMs,
+          outcome: r.outcome,
+          error: r.error,
+          samples: r.samples,
+        })),
+      };
     },
   );
 

@@ -156,6 +156,21 @@ describe('a fleet of ten agents', () => {
     expect(series.find((s) => s.labels.agent === 'silent')?.points.at(-1)?.value).toBe(0);
     expect(series.find((s) => s.labels.agent === 'api-1')?.points.at(-1)?.value).toBe(1);
 
+    // The run log, newest first, per collector.
+    const log = await call(vigil, 'GET', '/telemetry/runs?collector=silent&limit=5', {
+      token: vigil.adminToken,
+    });
+    expect((log.body as { runs: unknown[] }).runs).toEqual([
+      expect.objectContaining({
+        snapshotId: round.snapshotId,
+        outcome: 'timeout',
+        error: 'no answer within 1500 ms',
+      }),
+    ]);
+    expect((await call(vigil, 'GET', '/telemetry/runs?limit=0', { token: vigil.adminToken })).status).toBe(
+      400,
+    );
+
     // Vigil's own metrics count the runs by outcome and time them.
     const metrics = await call(vigil, 'GET', '/metrics', { token: vigil.adminToken });
     expect(metrics.body).toMatch(/vigil_collector_runs_total\{collector="silent",result="timeout"\} 1/);

@@ -112,6 +112,18 @@ describe('sample rollups', () => {
         ['b', 1, 10],
       ]);
       expect(await store.samples.history({ ...q, bucket: 'minute', maxSeries: 1 })).toHaveLength(3);
+      // Weeks (ISO, from Monday) and calendar months merge the daily rows.
+      const monday = Date.UTC(2026, 9, 26); // T0 is Sunday 2026-11-01
+      const weeks = await store.samples.history({ ...q, from: monday, bucket: 'week' });
+      expect(weeks.map((r) => [r.labels.v, r.bucket, r.count])).toEqual([
+        ['a', monday, 5],
+        ['b', monday, 1],
+      ]);
+      const months = await store.samples.history({ ...q, from: Date.UTC(2026, 10, 1), bucket: 'month' });
+      expect(months.map((r) => [r.labels.v, r.bucket, r.sum])).toEqual([
+        ['a', Date.UTC(2026, 10, 1), 21],
+        ['b', Date.UTC(2026, 10, 1), 10],
+      ]);
 
       // Compaction merges the delta rows of a key into one and changes no answer.
       const merged = await store.samples.compactRollups(0);

@@ -34,6 +34,7 @@ export const DEFAULT_CONTENT_ATTRIBUTES = [
   'llm.completions',
   'llm.input_messages',
   'llm.output_messages',
+  'llm.prompt_template.variables',
   'input.value',
   'output.value',
   'traceloop.entity.input',

@@ -182,6 +182,38 @@ describe('GenAI spans → llm.request', () => {
     expect(events[1]?.props.prompt_tokens).toBe(3);
   });
 
+  it('reads OpenInference LLM spans too', () => {
+    const [e] = values(
+      spansToEvents(
+        request([
+          {
+            id: 'e3',
+            start: T0,
+            end: T0 + 5,
+            attrs: {
+              'openinference.span.kind': 'LLM',
+              'llm.model_name': 'gpt-4o-mini',
+              'llm.token_count.prompt': 40,
+              'llm.token_count.completion': 8,
+              'llm.token_count.prompt_details.cache_read': 16,
+              'llm.input_messages.0.message.content': 'secret',
+            },
+          },
+        ]),
+        mapping(),
+      ),
+    );
+    expect(e?.type).toBe('llm.request');
+    expect(e?.props).toMatchObject({
+      model: 'gpt-4o-mini',
+      prompt_tokens: 40,
+      completion_tokens: 8,
+      cache_read_tokens: 16,
+      cache_hit: true,
+    });
+    expect(JSON.stringify(e)).not.toContain('secret');
+  });
+
   it('drops content attributes (exact names and dotted prefixes) and says how many', () => {
     const [e] = spansToEvents(
       request([

@@ -30,15 +30,26 @@ export const RESOURCE_PROPS = [
   'deployment.environment.name',
   'deployment.environment',
 ];
-/** GenAI attributes that become typed columns (not repeated as props). */
-const MAPPED = new Set([
-  'gen_ai.usage.input_tokens',
-  'gen_ai.usage.prompt_tokens',
+/** Token counts: the GenAI conventions first, then older names and OpenInference's. */
+const INPUT_TOKENS = ['gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'llm.token_count.prompt'];
+const OUTPUT_TOKENS = [
   'gen_ai.usage.output_tokens',
   'gen_ai.usage.completion_tokens',
+  'llm.token_count.completion',
+];
+const CACHE_READ_TOKENS = [
   'gen_ai.usage.cache_read.input_tokens',
   'gen_ai.usage.cache_read_input_tokens',
+  'llm.token_count.prompt_details.cache_read',
+];
+const MODEL = ['gen_ai.request.model', 'gen_ai.response.model', 'llm.model_name'];
+/** Attributes that become typed columns (not repeated as props). */
+const MAPPED = new Set([
+  ...INPUT_TOKENS,
+  ...OUTPUT_TOKENS,
+  ...CACHE_READ_TOKENS,
   'gen_ai.request.model',
+  'llm.model_name',
   'error.type',
 ]);
 const TYPED_NAMES = new Set([
@@ -162,6 +173,8 @@ function flatten(span: Span, resource: Record<string, unknown>, scope: string, m
 function isModelCall(attrs: Record<string, unknown>): boolean {
   const op = attrs['gen_ai.operation.name'];
   if (typeof op === 'string') return MODEL_OPERATIONS.has(op);
+  // OpenInference marks model calls by span kind rather than the GenAI conventions.
+  if (attrs['openinference.span.kind'] === 'LLM') return true;
   return GENAI_MARKERS.some((k) => attrs[k] !== undefined);
 }
 
@@ -231,13 +244,9 @@ function llmRequest(s: FlatSpan, m: SpanMapping): RawEvent {
   const { attrs } = s;
   const total = s.endMs - s.startMs;
   const context = m.contextSpans.covered(`${m.project}/${s.traceId}/${s.spanId}`, s.startMs, s.endMs);
-  const input = numberAttr(attrs, 'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens');
-  const output = numberAttr(attrs, 'gen_ai.usage.output_tokens', 'gen_ai.usage.completion_tokens');
-  const cacheRead = numberAttr(
-    attrs,
-    'gen_ai.usage.cache_read.input_tokens',
-    'gen_ai.usage.cache_read_input_tokens',
-  );
+  const input = numberAttr(attrs, ...INPUT_TOKENS);
+  const output = numberAttr(attrs, ...OUTPUT_TOKENS);
+  const cacheRead = numberAttr(attrs, ...CACHE_READ_TOKENS);
   const props: Record<string, unknown> = {};
   for (const k in attrs) if (!MAPPED.has(k) && !TYPED_NAMES.has(k)) props[k] = attrs[k];
   Object.assign(props, common(s));
@@ -261,7 +270,7 @@ function llmRequest(s: FlatSpan, m: SpanMapping): RawEvent {
   if (user !== undefined) props.user = user;
   const space = firstOf(m.config.spaceAttributes, attrs, s.resource);
   if (space !== undefined) props.space = space;
-  const model = firstOf(['gen_ai.request.model', 'gen_ai.response.model'], attrs);
+  const model = firstOf(MODEL, attrs);
   if (model !== undefined) props.model = model;
   return envelope(s, m, 'llm.request', props);
 }

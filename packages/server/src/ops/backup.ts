@@ -296,14 +296,20 @@ export async function restoreBackup(
     }
   }
 
-  const parent = dirname(target);
-  mkdirSync(parent, { recursive: true });
+  // Staged inside the data directory: the same file system, so the swap is renames even when the
+  // directory is a mount point (a container volume) that cannot itself be renamed.
+  const created = !existsSync(target);
+  mkdirSync(target, { recursive: true });
   const stamp = new Date()
     .toISOString()
     .replaceAll(':', '')
     .replace(/\.\d+Z$/, 'Z');
-  const staging = join(parent, `.${basename(target)}.restore-${stamp}-${randomBytes(3).toString('hex')}`);
+  const staging = join(target, `.vigil-restore-${stamp}-${randomBytes(3).toString('hex')}`);
   mkdirSync(staging);
+  const undoStaging = () => {
+    rmSync(staging, { recursive: true, force: true });
+    if (created) rmSync(target, { recursive: true, force: true });
+  };
   try {
     const { payloadOffset } = await readHead(file);
     await pipeline(
@@ -330,26 +336,42 @@ export async function restoreBackup(
       await restored.close();
     }
   } catch (err) {
-    rmSync(staging, { recursive: true, force: true });
+    undoStaging();
     if (err instanceof BackupError) throw err;
     throw new BackupError(`the backup could not be unpacked: ${(err as Error).message}`);
   }
 
   // Swap: the current data aside, the restored store in; undone if a step fails.
+  const current = readdirSync(target).filter((name) => join(target, name) !== staging);
   let previous: string | null = null;
+  const moved: [string, string][] = [];
+  const move = (from: string, to: string) => {
+    renameSync(from, to);
+    moved.push([from, to]);
+  };
   try {
-    if (existsSync(target)) {
-      if (readdirSync(target).length > 0) {
-        previous = `${target}.previous-${stamp}`;
-        renameSync(target, previous);
-      } else {
-        rmSync(target, { recursive: true });
+    if (current.length > 0) {
+      previous = `${target}.previous-${stamp}`;
+      try {
+        mkdirSync(previous);
+        for (const name of current) move(join(target, name), join(previous, name));
+      } catch (err) {
+        // Another file system beside a mount point: keep it aside inside the data directory.
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+        for (const [from, to] of moved.splice(0).reverse()) renameSync(to, from);
+        rmSync(previous, { recursive: true, force: true });
+        previous = join(target, `.previous-${stamp}`);
+        mkdirSync(previous);
+        for (const name of current) move(join(target, name), join(previous, name));
       }
     }
-    renameSync(staging, target);
-  } catch (err) {
-    if (previous && !existsSync(target)) renameSync(previous, target);
+    for (const name of readdirSync(staging)) move(join(staging, name), join(target, name));
     rmSync(staging, { recursive: true, force: true });
+  } catch (err) {
+    for (const [from, to] of moved.reverse()) renameSync(to, from);
+    if (previous && existsSync(previous) && readdirSync(previous).length === 0)
+      rmSync(previous, { recursive: true });
+    undoStaging();
     throw new BackupError(`could not move the restored store into ${target}: ${(err as Error).message}`);
   }
   return { manifest, dataDir: target, previous };

@@ -3,7 +3,7 @@
  * against real data directories and a real server on loopback.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -281,6 +281,31 @@ describe('vigil backup and restore', () => {
     const kept = await startVigil({ dataDir: result.previous });
     running.push(kept);
     expect((await readEvents(kept)).map((e) => e.type)).toEqual(['other.data']);
+  }, 120_000);
+});
+
+describe('vigil restore onto a mount point', () => {
+  it('restores into a mounted volume, and with --force keeps the previous data inside it (no rename across file systems)', async () => {
+    const source = await populated();
+    await source.stop();
+    const dir = scratch.fresh();
+    const file = join(dir, 'b.backup');
+    expect((await vigilCli(['backup', file, '--data', source.dataDir])).status).toBe(0);
+    const volume = join(dir, 'volume');
+    mkdirSync(volume);
+    // A private mount namespace with a tmpfs on the data directory, like a container volume:
+    // the directory cannot be renamed and its parent is another file system.
+    const script = 'mount -t tmpfs tmpfs "$0" && "$@" && "$@" --force && ls -A "$0" "$0"/.previous-*';
+    const r = await vigilCli(['restore', file, '--data', volume], {
+      wrap: ['unshare', '-rm', 'sh', '-c', script, volume],
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout.match(/^restored schema version/gm)?.length).toBe(2);
+    expect(r.stdout).toMatch(/kept in \S+volume\/\.previous-\S+/);
+    // The volume holds the restored store and the previous one aside, nothing else.
+    expect(r.stdout).toMatch(/:\n\.previous-\S+\nvigil\.duckdb\n/);
+    expect(r.stdout).toMatch(/\.previous-\S+:\nvigil\.duckdb/);
   }, 120_000);
 });
 

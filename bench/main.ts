@@ -17,6 +17,7 @@ const suites = [
   'analytics.ts',
   'alerts.ts',
   'telemetry.ts',
+  'dashboard.ts',
 ].filter((f) => existsSync(join(here, f)) && (!only || f.startsWith(only)));
 let failed = 0;
 for (const suite of suites) {

@@ -331,6 +331,11 @@ function login(messageText = ''): void {
 }
 
 async function start(): Promise<void> {
+  // Asked together: the project list costs no extra round trip before the first view.
+  const listed = get<{ projects: { id: string }[] }>('/api/projects').then(
+    (r) => r.projects.map((p) => p.id),
+    () => [],
+  );
   try {
     me = await get<Me>('/api/me');
   } catch (err) {
@@ -341,10 +346,7 @@ async function start(): Promise<void> {
     return;
   }
   setCsrf(me.csrfToken);
-  projects = await get<{ projects: { id: string }[] }>('/api/projects').then(
-    (r) => r.projects.map((p) => p.id),
-    () => [],
-  );
+  projects = await listed;
   main = h('main', { class: 'content' });
   header = null;
   startLive();

@@ -65,6 +65,40 @@ export function cookie(req: FastifyRequest, name: string): string | undefined {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Dashboard sessions resolved in the last 10 s, per server, by the session token's SHA-256: a page
+ * load makes several requests at once, and each would otherwise read the session and its user from
+ * the store. Logout forgets the session at once (`forgetSession`).
+ */
+const sessionCaches = new WeakMap<
+  AppContext,
+  Map<string, { principal: Promise<Principal>; until: number }>
+>();
+const SESSION_CACHE_MS = 10_000;
+const tokenKey = (token: string) => createHash('sha256').update(token).digest('base64url');
+
+async function fromSession(ctx: AppContext, token: string): Promise<Principal> {
+  let cache = sessionCaches.get(ctx);
+  if (!cache) {
+    cache = new Map();
+    sessionCaches.set(ctx, cache);
+  }
+  const key = tokenKey(token);
+  const now = Date.now();
+  const hit = cache.get(key);
+  if (hit && hit.until > now) return hit.principal;
+  // The lookup itself is shared, so requests that arrive together read the store once.
+  const principal = ctx.auth.fromSession(token, now);
+  if (cache.size >= 10_000) cache.clear();
+  cache.set(key, { principal, until: now + SESSION_CACHE_MS });
+  principal.catch(() => cache.delete(key));
+  return principal;
+}
+
+export function forgetSession(ctx: AppContext, token: string): void {
+  sessionCaches.get(ctx)?.delete(tokenKey(token));
+}
 export const CSRF_HEADER = 'x-csrf-token';
 
 /**
@@ -103,7 +137,7 @@ export function guard(ctx: AppContext, need: 'ingest' | 'read' | 'admin') {
     } else {
       const session = cookie(req, SESSION_COOKIE);
       if (session === undefined) throw new VigilError('unauthorized');
-      principal = await ctx.auth.fromSession(session);
+      principal = await fromSession(ctx, session);
       checkCsrf(req, session);
     }
     if (!allows(principal, need)) {

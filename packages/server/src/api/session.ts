@@ -3,7 +3,15 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hashSecret, randomToken, SESSION_COOKIE, sha256, verifySecret } from '../auth/index.js';
 import { VigilError } from '../errors/index.js';
-import { type AppContext, checkCsrf, cookie, csrfToken, guard, principalOf } from './context.js';
+import {
+  type AppContext,
+  checkCsrf,
+  cookie,
+  csrfToken,
+  forgetSession,
+  guard,
+  principalOf,
+} from './context.js';
 
 const Login = Type.Object(
   {
@@ -132,6 +140,7 @@ export async function sessionRoutes(app: FastifyInstance, ctx: AppContext): Prom
     if (token) {
       checkCsrf(req, token);
       await ctx.store.meta.deleteSession(sha256(token));
+      forgetSession(ctx, token);
     }
     void reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
     return reply.status(204).send();

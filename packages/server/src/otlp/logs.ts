@@ -24,8 +24,9 @@ export function logsToEvents(request: LogsRequest, m: LogMapping): RawEvent[] {
     for (const sl of rl.scopeLogs ?? []) {
       const scope = sl.scope?.name ?? '';
       for (const record of sl.logRecords ?? []) {
-        const attrs = attributes(record.attributes);
-        let dropped = m.content.strip(attrs);
+        const read = m.content.read(record.attributes);
+        const attrs = read.attrs;
+        let dropped = read.dropped;
         const eventName = typeof attrs['event.name'] === 'string' ? (attrs['event.name'] as string) : '';
         const props: Record<string, unknown> = { ...attrs };
         for (const name of RESOURCE_PROPS) if (resource[name] !== undefined) props[name] = resource[name];

@@ -163,12 +163,8 @@ function pointsOf(metric: Metric): number {
   return data?.dataPoints?.length ?? 0;
 }
 
-function numberValue(p: {
-  value?: string | undefined;
-  asDouble?: number | null;
-  asInt?: Int64 | null;
-}): number {
-  return p.value === 'asInt' ? int64(p.asInt) : (p.asDouble ?? 0);
+function numberValue(p: { asDouble?: number | null; asInt?: Int64 | null }): number {
+  return p.asInt != null ? int64(p.asInt) : (p.asDouble ?? 0);
 }
 
 function labelsOf(
@@ -177,8 +173,7 @@ function labelsOf(
   m: MetricMapping,
 ): Record<string, string> {
   const labels = { ...base };
-  const attrs = attributes(list);
-  m.content.strip(attrs);
+  const { attrs } = m.content.read(list);
   for (const [k, v] of Object.entries(attrs)) {
     const text = typeof v === 'string' ? v : JSON.stringify(v);
     // The same privacy rules as event props: deny-listed names and personal-looking values stay out.

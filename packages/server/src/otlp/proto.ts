@@ -11,8 +11,6 @@ import protobuf from 'protobufjs';
 export type Int64 = number | { toNumber(): number; toString(): string };
 
 export interface AnyValue {
-  /** The name of the set oneof member (protobufjs virtual oneof getter). */
-  readonly value?: string | undefined;
   stringValue?: string | null;
   boolValue?: boolean | null;
   intValue?: Int64 | null;
@@ -64,7 +62,6 @@ export interface NumberDataPoint {
   attributes?: KeyValue[] | null;
   timeUnixNano?: Int64 | null;
   flags?: number | null;
-  readonly value?: string | undefined;
   asDouble?: number | null;
   asInt?: Int64 | null;
 }
@@ -111,7 +108,6 @@ export interface SummaryDataPoint {
 
 export interface Metric {
   name?: string | null;
-  readonly data?: string | undefined;
   gauge?: { dataPoints: NumberDataPoint[] } | null;
   sum?: {
     dataPoints: NumberDataPoint[];

@@ -152,8 +152,7 @@ export function spansToEvents(request: TracesRequest, m: SpanMapping): RawEvent[
 }
 
 function flatten(span: Span, resource: Record<string, unknown>, scope: string, m: SpanMapping): FlatSpan {
-  const attrs = attributes(span.attributes);
-  const contentDropped = m.content.strip(attrs);
+  const { attrs, dropped: contentDropped } = m.content.read(span.attributes);
   const startNs = int64(span.startTimeUnixNano);
   const endNs = int64(span.endTimeUnixNano);
   return {

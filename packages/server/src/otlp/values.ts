@@ -13,39 +13,32 @@ export function nanosToMs(value: Int64 | null | undefined): number {
 }
 
 export function hex(bytes: Uint8Array | null | undefined): string {
-  return bytes && bytes.length > 0
-    ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex')
-    : '';
+  if (!bytes || bytes.length === 0) return '';
+  // protobufjs hands out Buffer slices on Node.
+  return Buffer.isBuffer(bytes)
+    ? bytes.toString('hex')
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
 }
 
 /** An attribute value as JSON: int64 beyond 2^53 as a decimal string, bytes as base64. */
 export function anyValue(value: AnyValue | null | undefined, depth = 0): unknown {
   if (!value || depth > 32) return null;
-  switch (value.value) {
-    case 'stringValue':
-      return value.stringValue ?? '';
-    case 'boolValue':
-      return value.boolValue ?? false;
-    case 'intValue': {
-      const v = value.intValue;
-      if (v === null || v === undefined) return 0;
-      const n = int64(v);
-      return Number.isSafeInteger(n) ? n : String(v);
-    }
-    case 'doubleValue': {
-      const d = value.doubleValue ?? 0;
-      // JSON has no NaN or infinities; keep what they were as text.
-      return Number.isFinite(d) ? d : String(d);
-    }
-    case 'arrayValue':
-      return (value.arrayValue?.values ?? []).map((v) => anyValue(v, depth + 1));
-    case 'kvlistValue':
-      return attributes(value.kvlistValue?.values, depth + 1);
-    case 'bytesValue':
-      return Buffer.from(value.bytesValue ?? new Uint8Array()).toString('base64');
-    default:
-      return null;
+  // The set member of the oneof, read directly (protobufjs's oneof getter allocates per call).
+  if (value.stringValue != null) return value.stringValue;
+  if (value.intValue != null) {
+    const n = int64(value.intValue);
+    return Number.isSafeInteger(n) ? n : String(value.intValue);
   }
+  if (value.doubleValue != null) {
+    const d = value.doubleValue;
+    // JSON has no NaN or infinities; keep what they were as text.
+    return Number.isFinite(d) ? d : String(d);
+  }
+  if (value.boolValue != null) return value.boolValue;
+  if (value.arrayValue != null) return (value.arrayValue.values ?? []).map((v) => anyValue(v, depth + 1));
+  if (value.kvlistValue != null) return attributes(value.kvlistValue.values, depth + 1);
+  if (value.bytesValue != null) return Buffer.from(value.bytesValue).toString('base64');
+  return null;
 }
 
 /** Key/value attributes as a plain object (later duplicates win, as in the OTel SDKs). */
@@ -63,30 +56,31 @@ export function attributes(list: readonly KeyValue[] | null | undefined, depth =
  */
 export class ContentAttributes {
   private readonly exact: Set<string>;
-  private readonly prefixes: string[];
   /** First dotted segments of the entries: a key starting otherwise cannot match (fast path). */
   private readonly heads: Set<string>;
   constructor(names: readonly string[]) {
     this.exact = new Set(names);
-    this.prefixes = names.map((n) => `${n}.`);
     this.heads = new Set(names.map(head));
   }
   matches(key: string): boolean {
     if (!this.heads.has(head(key))) return false;
     if (this.exact.has(key)) return true;
-    for (const p of this.prefixes) if (key.startsWith(p)) return true;
+    // Any dotted ancestor of the key on the list (`gen_ai.prompt` for `gen_ai.prompt.0.content`).
+    for (let dot = key.indexOf('.'); dot >= 0; dot = key.indexOf('.', dot + 1)) {
+      if (this.exact.has(key.slice(0, dot))) return true;
+    }
     return false;
   }
-  /** Removes the content attributes from `attrs` in place; returns how many were removed. */
-  strip(attrs: Record<string, unknown>): number {
-    let n = 0;
-    for (const key of Object.keys(attrs)) {
-      if (this.matches(key)) {
-        delete attrs[key];
-        n += 1;
-      }
+  /** The attributes of `list` without the content ones, and how many were left out. */
+  read(list: readonly KeyValue[] | null | undefined): { attrs: Record<string, unknown>; dropped: number } {
+    const attrs: Record<string, unknown> = Object.create(null);
+    let dropped = 0;
+    for (const kv of list ?? []) {
+      if (!kv.key) continue;
+      if (this.matches(kv.key)) dropped += 1;
+      else attrs[kv.key] = anyValue(kv.value);
     }
-    return n;
+    return { attrs, dropped };
   }
 }
 

@@ -293,7 +293,7 @@ export class CollectorOrchestrator {
       if (here.length === 0) continue;
       // Results are stored as they arrive, so storing the fast ones overlaps the wait for the
       // slowest; the phase ends when the last result is stored.
-      const sink = new RunSink((batch) => this.persist(batch));
+      const sink = new RunSink((batch) => this.persist(batch), here.length);
       const done = await Promise.all(
         here.map(async (e) => {
           const run = e.collector ? await runCollector(e.collector, context) : this.brokenRun(e, context);
@@ -469,15 +469,35 @@ export class CollectorOrchestrator {
   }
 }
 
-/** Stores runs in batches as they come: one write at a time, each taking all that queued meanwhile. */
+/**
+ * Stores runs in batches as they come: one write at a time, each taking all that queued
+ * meanwhile. A first result waits a few ms for company (fewer, larger writes); the phase's last
+ * result is written at once.
+ */
 class RunSink {
   private queue: CollectorRun[] = [];
   private flushing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private received = 0;
 
-  constructor(private readonly write: (runs: CollectorRun[]) => Promise<void>) {}
+  constructor(
+    private readonly write: (runs: CollectorRun[]) => Promise<void>,
+    private readonly expected: number,
+    private readonly windowMs = 25,
+  ) {}
 
   push(run: CollectorRun): void {
     this.queue.push(run);
+    this.received += 1;
+    if (this.received >= this.expected || this.windowMs <= 0) this.kick();
+    else if (this.timer === null && this.flushing === null) {
+      this.timer = setTimeout(() => this.kick(), this.windowMs);
+    }
+  }
+
+  private kick(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
     this.flushing ??= this.flush();
   }
 
@@ -491,6 +511,7 @@ class RunSink {
   }
 
   async drain(): Promise<void> {
+    if (this.queue.length > 0) this.kick();
     while (this.flushing) await this.flushing;
   }
 }

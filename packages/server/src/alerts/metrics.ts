@@ -1,5 +1,4 @@
 import {
-  aggregate,
   Cell,
   decisionSummary,
   explore,
@@ -159,47 +158,43 @@ const within = (tiles: readonly RollupTile[], r: RollupRow, anyRes: boolean) =>
   tiles.some((t) => (anyRes || t.res === r.res) && r.bucket >= t.from && r.bucket < t.to);
 
 /**
- * Reads a group's windows. Windows that need percentiles are read with one rollup query over
- * the union of their tiles (sketch rows cannot be summed by the engine anyway), and each window
- * takes the rows of its own tiles: the same rows `aggregate` reads window by window. Pending
- * deltas sit at their finest resolution and count for any tile covering their time, as there.
+ * Reads all windows of a rollup group with at most two queries: scalar windows summed per window
+ * and dim by the store, percentile windows as rows over the union of their tiles (sketches are
+ * merged here), each window taking the rows of its own tiles — the rows `aggregate` reads window
+ * by window. Pending deltas sit at their finest resolution and count for any tile covering their
+ * time, as in `aggregate`.
  */
 async function readGroup(sources: MetricSources, g: LlmGroup): Promise<void> {
-  // Scalar windows: the engine sums each window to one row per dim (far fewer rows to carry).
-  for (const w of g.windows.values()) {
-    if (w.sketches) continue;
-    w.cells = await aggregate(sources.store, sources.rollups, {
-      project: g.project,
-      family: 'llm',
-      grp: g.grp,
-      ...(g.grp !== 'all' ? { dims: [...g.dims] } : {}),
-      from: w.from,
-      to: w.to,
-      scalarOnly: true,
-    });
+  const add = (w: LlmWindow, r: RollupRow) => {
+    let cell = w.cells.get(r.dim);
+    if (!cell) {
+      cell = new Cell(w.sketches);
+      w.cells.set(r.dim, cell);
+    }
+    cell.mergeRow(r);
+  };
+  const base = {
+    project: g.project,
+    family: 'llm' as const,
+    grp: g.grp,
+    ...(g.grp !== 'all' ? { dims: [...g.dims] } : {}),
+  };
+  // Scalar windows: the engine sums every window to one row per dim, in one query.
+  const scalar = [...g.windows.values()].filter((w) => !w.sketches);
+  if (scalar.length > 0) {
+    const sums = await sources.store.rollups.sumWindows({ ...base, windows: scalar.map((w) => w.tiles) });
+    for (const { window, row } of sums) add(scalar[window] as LlmWindow, row);
+    const pending = sources.rollups?.pendingRows({ ...base, tiles: scalar.flatMap((w) => w.tiles) }) ?? [];
+    for (const w of scalar) for (const r of pending) if (within(w.tiles, r, true)) add(w, r);
   }
   const windows = [...g.windows.values()].filter((w) => w.sketches);
   if (windows.length === 0) return;
-  const query: RollupQuery = {
-    project: g.project,
-    family: 'llm',
-    grp: g.grp,
-    ...(g.grp !== 'all' ? { dims: [...g.dims] } : {}),
-    tiles: windows.flatMap((w) => w.tiles),
-  };
+  const query: RollupQuery = { ...base, tiles: windows.flatMap((w) => w.tiles) };
   const stored = await sources.store.rollups.read(query);
   const pending = sources.rollups?.pendingRows(query) ?? [];
   for (const w of windows) {
-    const add = (r: RollupRow) => {
-      let cell = w.cells.get(r.dim);
-      if (!cell) {
-        cell = new Cell(true);
-        w.cells.set(r.dim, cell);
-      }
-      cell.mergeRow(r);
-    };
-    for (const r of stored) if (within(w.tiles, r, false)) add(r);
-    for (const r of pending) if (within(w.tiles, r, true)) add(r);
+    for (const r of stored) if (within(w.tiles, r, false)) add(w, r);
+    for (const r of pending) if (within(w.tiles, r, true)) add(w, r);
   }
 }
 

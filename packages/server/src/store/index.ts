@@ -49,5 +49,6 @@ export type {
   Store,
   TypeStats,
   UserRecord,
+  WindowSumQuery,
 } from './types.js';
 export { StoreError } from './types.js';

@@ -283,6 +283,16 @@ export interface RollupQuery {
   top?: { fields: readonly RollupField[]; limit: number };
 }
 
+export interface WindowSumQuery {
+  project: string;
+  family: RollupFamily;
+  grp: string;
+  /** Only these dim values; all when absent. */
+  dims?: readonly string[];
+  /** Each window as tiles that do not overlap one another. */
+  windows: readonly (readonly RollupTile[])[];
+}
+
 export interface SignalDims {
   project: string;
   signal_id: string;
@@ -307,6 +317,12 @@ export interface RollupStore {
   ): Promise<void>;
   /** Every stored row (deltas not yet merged included) matching the query. */
   read(query: RollupQuery): Promise<RollupRow[]>;
+  /**
+   * Counters and field statistics (no sketches) summed per dim for each of several windows (each
+   * a list of tiles) in one read: `window` is the index into `windows`. Many windows over one
+   * group cost one query instead of one each (alert rules read many windows at once).
+   */
+  sumWindows(query: WindowSumQuery): Promise<{ window: number; row: RollupRow }[]>;
   /** The recommendation dimensions of signals, for grouping their outcomes. */
   signals(project: string, signalIds: readonly string[]): Promise<SignalDims[]>;
   /** Deletes the project's rows of these resolutions in buckets before `before`. */

@@ -3,6 +3,7 @@ import { DuckDBTimestampValue, listValue } from '@duckdb/node-api';
 import {
   FAMILY_FIELDS,
   type FieldSummary,
+  RESOLUTION_MS,
   RESOLUTIONS,
   type Resolution,
   ROLLUP_COUNTERS,
@@ -13,7 +14,7 @@ import {
   type RollupRow,
   rollupKeyString,
 } from '../../model/rollup.js';
-import type { RollupQuery, RollupStore, RollupWatermark, SignalDims } from '../types.js';
+import type { RollupQuery, RollupStore, RollupWatermark, SignalDims, WindowSumQuery } from '../types.js';
 import { num, rows, type Serial, TS } from './shared.js';
 
 const KEY = ['project', 'family', 'res', 'bucket', 'grp', 'dim'] as const;
@@ -121,6 +122,14 @@ async function appendTo(conn: DuckDBConnection, name: string, list: readonly Rol
   a.closeSync();
 }
 
+async function setWatermark(c: DuckDBConnection, watermark: RollupWatermark): Promise<void> {
+  await c.run(
+    `INSERT INTO rollup_watermark (id, seq, rows_into_next) VALUES (1, $1, $2)
+     ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, rows_into_next = excluded.rows_into_next`,
+    [BigInt(watermark.seq), BigInt(watermark.rows)],
+  );
+}
+
 export class DuckDBRollupStore implements RollupStore {
   constructor(private readonly conn: Serial) {}
 
@@ -147,11 +156,7 @@ export class DuckDBRollupStore implements RollupStore {
         ]);
       }
       // One writer moves it, forward only: the maintainer flushes in order.
-      await c.run(
-        `INSERT INTO rollup_watermark (id, seq, rows_into_next) VALUES (1, $1, $2)
-         ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, rows_into_next = excluded.rows_into_next`,
-        [BigInt(watermark.seq), BigInt(watermark.rows)],
-      );
+      await setWatermark(c, watermark);
     });
   }
 
@@ -188,6 +193,56 @@ export class DuckDBRollupStore implements RollupStore {
     return (await this.conn.run((c) => rows(c, sql, values))).map(toRow);
   }
 
+  async sumWindows(query: WindowSumQuery): Promise<{ window: number; row: RollupRow }[]> {
+    const all = query.windows.flat();
+    if (all.length === 0) return [];
+    const values: DuckDBValue[] = [query.project, query.family, query.grp];
+    const param = (v: DuckDBValue) => {
+      values.push(v);
+      return `$${values.length}`;
+    };
+    const dims = query.dims ? ` AND dim IN (${query.dims.map((d) => param(d)).join(',') || 'NULL'})` : '';
+    const byRes = new Map<Resolution, string[]>();
+    for (const t of all) {
+      const list = byRes.get(t.res) ?? [];
+      list.push(`(bucket >= ${TS(param(t.from))} AND bucket < ${TS(param(t.to))})`);
+      byRes.set(t.res, list);
+    }
+    const filtered = [...byRes].map(
+      ([res, ranges]) =>
+        `SELECT ${scalarColumns(query.family)} FROM ${table(res)} WHERE project = $1 AND family = $2 AND grp = $3${dims} AND (${ranges.join(' OR ')})`,
+    );
+    const windows = query.windows.flatMap((tiles, i) =>
+      tiles.map((t) => `(${i}, '${t.res}', ${TS(param(t.from))}, ${TS(param(t.to))})`),
+    );
+    const sums = [
+      'w.win AS win',
+      'r.dim AS dim',
+      ...ROLLUP_COUNTERS.map((c) => `sum(r.${c})::BIGINT AS ${c}`),
+      ...FAMILY_FIELDS[query.family].flatMap((f) => [
+        `sum(r.${f}_n)::BIGINT AS ${f}_n`,
+        `sum(r.${f}_sum) AS ${f}_sum`,
+        `min(r.${f}_min) AS ${f}_min`,
+        `max(r.${f}_max) AS ${f}_max`,
+      ]),
+    ].join(', ');
+    const sql = `SELECT ${sums} FROM (${filtered.join(' UNION ALL ')}) r
+      JOIN (VALUES ${windows.join(', ')}) w(win, res, lo, hi) ON r.res = w.res AND r.bucket >= w.lo AND r.bucket < w.hi
+      GROUP BY w.win, r.dim`;
+    const found = await this.conn.run((c) => rows(c, sql, values));
+    return found.map((r) => ({
+      window: num(r.win),
+      row: toRow({
+        ...r,
+        project: query.project,
+        family: query.family,
+        res: '1m',
+        bucket: 0,
+        grp: query.grp,
+      }),
+    }));
+  }
+
   async signals(project: string, signalIds: readonly string[]): Promise<SignalDims[]> {
     if (signalIds.length === 0) return [];
     const found = await this.conn.run((c) =>
@@ -210,6 +265,40 @@ export class DuckDBRollupStore implements RollupStore {
       deleted += Number(result.rowsChanged);
     }
     return deleted;
+  }
+
+  async copyShifted(
+    project: string,
+    from: number,
+    to: number,
+    shifts: readonly number[],
+    watermark: RollupWatermark,
+  ): Promise<number> {
+    for (const shift of shifts) {
+      if (shift % RESOLUTION_MS['1d'] !== 0) throw new Error(`copyShifted: ${shift} ms is not whole days`);
+    }
+    let written = 0;
+    await this.conn.transaction(async (c) => {
+      for (const res of RESOLUTIONS) {
+        const first = Math.floor(from / RESOLUTION_MS[res]) * RESOLUTION_MS[res];
+        // The originals first, apart: a copy one day later may itself fall in [first, to).
+        await c.run(
+          `CREATE OR REPLACE TEMP TABLE copy_rows AS SELECT * FROM ${table(res)}
+           WHERE project = $1 AND bucket >= ${TS('$2')} AND bucket < ${TS('$3')}`,
+          [project, first, to],
+        );
+        for (const shift of shifts) {
+          const result = await c.run(
+            `INSERT INTO ${table(res)}
+             SELECT * REPLACE (bucket + INTERVAL (${Math.trunc(shift)}) MILLISECOND AS bucket) FROM copy_rows`,
+          );
+          written += Number(result.rowsChanged);
+        }
+        await c.run('DROP TABLE copy_rows');
+      }
+      await setWatermark(c, watermark);
+    });
+    return written;
   }
 
   async compact(merge: (list: RollupRow[]) => RollupRow): Promise<number> {

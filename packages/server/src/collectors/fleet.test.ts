@@ -120,6 +120,7 @@ describe('a fleet of ten agents', () => {
     const status = (await call(vigil, 'GET', '/telemetry/status', { token: vigil.adminToken }))
       .body as TelemetryStatus;
     expect(status.lastCollection?.snapshotId).toBe(round.snapshotId);
+    expect(status.lastCollection?.durationMs).toBeGreaterThanOrEqual(TIMEOUT - 5);
     for (const agent of AGENTS) {
       const seen = status.agents.find((a) => a.collector === agent.name);
       expect(seen, agent.name).toMatchObject({ service: agent.service, ...agent.expect });

@@ -191,11 +191,14 @@ export function buildStatus(
   return {
     project,
     generatedAt: new Date().toISOString(),
+    // The newest round: its longest run is how long it took.
     lastCollection: newest
       ? {
           snapshotId: newest.run.snapshotId,
           at: iso(newest.run.startedAt) as string,
-          durationMs: newest.run.durationMs,
+          durationMs: Math.max(
+            ...latest.filter((l) => l.run.snapshotId === newest.run.snapshotId).map((l) => l.run.durationMs),
+          ),
         }
       : null,
     summary: {

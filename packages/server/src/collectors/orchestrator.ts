@@ -225,7 +225,7 @@ export class CollectorOrchestrator {
     const spec = resolveSpec(parsed, project);
     if (spec.credentials !== undefined && !this.box) {
       throw new CredentialsUnavailable(
-        'this server has no VIGIL_SECRET_KEY, so it cannot store credentials encrypted; set it (32+ random characters) and restart, or leave credentials out',
+        'this server has no VIGIL_SECRET_KEY, so it cannot store credentials encrypted; set it (16+ characters, 32 random bytes recommended) and restart, or leave credentials out',
       );
     }
     const key = this.key(spec.project, spec.name);

@@ -24,6 +24,7 @@ Commands:
   migrate status|up|down     show or change the store's schema version (--to N)
   verify                     recompute the audit chain and name the first batch that does not match
   generate --events N --days D   write N synthetic llm.request events over the last D days (benchmarks, demos)
+                             (the first day folded, later days repeat it shifted; --no-repeat folds all)
   backup FILE                back up the store (through the running server when it holds the store: --token)
   restore FILE [--force]     restore a backup into the data directory (the previous data is kept aside)
   check                      configuration, data directory, store, migrations, audit chain head, disk, clock
@@ -189,6 +190,7 @@ async function main(argv: string[]): Promise<number> {
           events,
           days,
           log,
+          noRepeat: values['no-repeat'] ?? false,
           onProgress: progressBar('generating', started),
           onPhase: (what) => process.stderr.write(`\n${what}…`),
         });
@@ -245,6 +247,7 @@ function parse(argv: string[]) {
       type: { type: 'string' },
       project: { type: 'string' },
       format: { type: 'string' },
+      'no-repeat': { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -13,11 +13,18 @@ export interface GenerateOptions {
   /** Seed of the pseudo-random stream: the same seed gives the same events. */
   seed?: number;
   now?: number;
+  /**
+   * Write every day through the write path (folding included) instead of the first day only,
+   * repeated. Much slower; the default repeats when the project is empty and `days` whole.
+   */
+  noRepeat?: boolean;
   onProgress?: (done: number, total: number) => void;
   /** Announces a step after the events are written (it shows no count). */
   onPhase?: (what: string) => void;
 }
 
+const DAY = 86_400_000;
+const BATCH = 50_000;
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet', 'claude-haiku', 'llama-3-70b', 'mistral-large'];
 const ERRORS = ['timeout', 'rate_limit', 'context_length', 'server_error', 'content_filter'];
 
@@ -32,29 +39,68 @@ function random(seed: number): () => number {
   };
 }
 
+/** A UUIDv7-shaped id from the event time and its number in the run (unique per run). */
+function idOf(ts: number, n: number): string {
+  const hex = ts.toString(16).padStart(12, '0');
+  const tail = (n >>> 0).toString(16).padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8)}-7${tail.slice(0, 3)}-8${tail.slice(3, 6)}-${tail.slice(0, 6)}${tail.slice(6)}`;
+}
+
+/** One realistic llm.request event; draws from `rnd` in a fixed order. */
+function llmRequest(rnd: () => number, project: string, ts: number, n: number): EventRow {
+  const r = emptyRow();
+  r.id = idOf(ts, n);
+  r.project = project;
+  r.type = 'llm.request';
+  r.ts = ts;
+  r.received_at = ts;
+  r.version = rnd() < 0.9 ? '2.4.0' : '2.3.1';
+  const context = Math.round(5 + 200 * rnd() ** 2);
+  const llm = Math.round(150 + 4000 * rnd() ** 3);
+  r.context_ms = context;
+  r.llm_ms = llm;
+  r.total_ms = context + llm + Math.round(5 * rnd());
+  r.prompt_tokens = Math.round(100 + 3000 * rnd());
+  r.completion_tokens = Math.round(20 + 800 * rnd());
+  r.cache_hit = rnd() < 0.35;
+  r.error_type = rnd() < 0.02 ? (ERRORS[Math.floor(rnd() * ERRORS.length)] as string) : null;
+  r.user = `user-${Math.floor(5000 * rnd() ** 2)}`;
+  r.space = `space-${Math.floor(50 * rnd())}`;
+  r.model = MODELS[Math.floor(rnd() * MODELS.length)] as string;
+  return r;
+}
+
 /**
- * Writes `events` realistic llm.request events spread over the last `days` days through the
- * real write path (audit chain, batches, rollups), for benchmarks and demos.
+ * Writes realistic llm.request events spread over the last `days` days, for benchmarks and
+ * demos, with a valid audit chain and rollups.
+ *
+ * Folding every event costs tens of microseconds, so by default the first day goes through the
+ * real write path (batches, audit chain, rollups) and each later day repeats it, shifted by whole
+ * days: the store copies the day's events (new ids, each copy hashed into the chain here) and its
+ * rollup rows, which land on the same bucket boundaries one day later. Days then differ only in
+ * time and ids. `noRepeat` folds every event instead.
  */
 export async function generateEvents(
   store: Store,
   options: GenerateOptions,
 ): Promise<{ events: number; batches: number }> {
-  const {
-    events,
-    days,
-    project = DEFAULT_PROJECT,
-    seed = 42,
-    now = Date.now(),
-    onProgress,
-    onPhase,
-    log,
-  } = options;
+  const { days, project = DEFAULT_PROJECT, seed = 42, now = Date.now(), onProgress, onPhase, log } = options;
   await bootstrap(store.meta, undefined);
   await store.meta.ensureProject({ id: project, name: project, strictTypes: false, createdAt: now });
-  const rnd = random(seed);
+  const repeat =
+    !options.noRepeat &&
+    Number.isInteger(days) &&
+    days >= 2 &&
+    (await store.events.countEvents(project)) === 0;
+  const start = now - days * DAY;
+  // Events written through the write path: all of them, or one day's worth to repeat.
+  const perRun = repeat ? Math.round(options.events / days) : options.events;
+  const total = repeat ? perRun * days : perRun;
+  const step = ((repeat ? 1 : days) * DAY) / perRun;
+  const tsOf = (i: number) => Math.floor(start + i * step);
+
   // Flushes only when the pending cells are many, and compacts once at the end: compaction
-  // scans whole tables, which every 30 s would cost more and more as the backfill grows.
+  // scans whole tables, which every 30 s would cost more and more as a backfill grows.
   const maintainer = new RollupMaintainer(store, {
     log,
     flushIntervalMs: 3_600_000,
@@ -63,49 +109,48 @@ export async function generateEvents(
   });
   let head: ChainLink | null = await store.events.chainHead();
   await maintainer.start(head?.seq ?? 0);
-  const start = now - days * 86_400_000;
-  const step = (days * 86_400_000) / events;
-  const BATCH = 50_000;
-  let n = 0;
+  const firstSeq = (head?.seq ?? 0) + 1;
+  let rnd = random(seed);
   let batches = 0;
-  while (n < events) {
-    const size = Math.min(BATCH, events - n);
-    const rows: EventRow[] = new Array(size);
-    for (let i = 0; i < size; i++, n++) {
-      const ts = Math.floor(start + n * step);
-      const hex = ts.toString(16).padStart(12, '0');
-      const tail = (n >>> 0).toString(16).padStart(12, '0');
-      const r = emptyRow();
-      r.id = `${hex.slice(0, 8)}-${hex.slice(8)}-7${tail.slice(0, 3)}-8${tail.slice(3, 6)}-${tail.slice(0, 6)}${tail.slice(6)}`;
-      r.project = project;
-      r.type = 'llm.request';
-      r.ts = ts;
-      r.received_at = ts;
-      r.version = rnd() < 0.9 ? '2.4.0' : '2.3.1';
-      const context = Math.round(5 + 200 * rnd() ** 2);
-      const llm = Math.round(150 + 4000 * rnd() ** 3);
-      r.context_ms = context;
-      r.llm_ms = llm;
-      r.total_ms = context + llm + Math.round(5 * rnd());
-      r.prompt_tokens = Math.round(100 + 3000 * rnd());
-      r.completion_tokens = Math.round(20 + 800 * rnd());
-      r.cache_hit = rnd() < 0.35;
-      r.error_type = rnd() < 0.02 ? (ERRORS[Math.floor(rnd() * ERRORS.length)] as string) : null;
-      r.user = `user-${Math.floor(5000 * rnd() ** 2)}`;
-      r.space = `space-${Math.floor(50 * rnd())}`;
-      r.model = MODELS[Math.floor(rnd() * MODELS.length)] as string;
-      rows[i] = r;
-    }
+  for (let n = 0; n < perRun; ) {
+    const rows: EventRow[] = [];
+    for (const end = Math.min(perRun, n + BATCH); n < end; n++)
+      rows.push(llmRequest(rnd, project, tsOf(n), n));
     const link = nextLink(head, rows, Date.now());
     await store.events.appendBatch({ link, rows, scrubbed: [] });
     head = link;
     batches += 1;
     maintainer.onCommitted(link, rows);
     await maintainer.settled();
-    onProgress?.(n, events);
+    onProgress?.(n, total);
   }
   await maintainer.stop();
+  if (repeat && head) {
+    const lastSeq = head.seq;
+    for (let day = 1; day < days; day++) {
+      // The same draws as the first day, each event `day` days later and with an id of its own.
+      rnd = random(seed);
+      const links: ChainLink[] = [];
+      const ids: string[] = [];
+      for (let n = 0; n < perRun; ) {
+        const rows: EventRow[] = [];
+        for (const end = Math.min(perRun, n + BATCH); n < end; n++) {
+          const row = llmRequest(rnd, project, tsOf(n) + day * DAY, day * perRun + n);
+          rows.push(row);
+          ids.push(row.id);
+        }
+        head = nextLink(head, rows, Date.now());
+        links.push(head);
+      }
+      await store.events.copyBatches({ fromSeq: firstSeq, toSeq: lastSeq, shiftMs: day * DAY, links, ids });
+      batches += links.length;
+      onProgress?.((day + 1) * perRun, total);
+    }
+    onPhase?.('copying rollups');
+    const shifts = Array.from({ length: days - 1 }, (_, i) => (i + 1) * DAY);
+    await store.rollups.copyShifted(project, start, start + DAY, shifts, { seq: head.seq, rows: 0 });
+  }
   onPhase?.('compacting rollups');
   await maintainer.compactAll();
-  return { events: n, batches };
+  return { events: total, batches };
 }

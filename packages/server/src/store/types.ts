@@ -22,6 +22,14 @@ export interface Store {
   close(): Promise<void>;
 }
 
+export interface BatchCopy {
+  fromSeq: number;
+  toSeq: number;
+  shiftMs: number;
+  links: readonly ChainLink[];
+  ids: readonly string[];
+}
+
 /** One committed batch of the audit chain. */
 export interface ChainLink {
   seq: number;
@@ -87,6 +95,12 @@ export interface EventStore {
   readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[]; expired: boolean }>;
   /** The newest batch holding an event of the project older than `before` (0 if none). */
   lastBatchBefore(project: string, before: number): Promise<number>;
+  /**
+   * Bulk backfill of synthetic data: stores copies of the batches `fromSeq`..`toSeq` with every
+   * event `shiftMs` later, as the batches `links` (one per source batch, same sizes, in order),
+   * the copies taking the `ids` given (in chain order). The caller hashed the copies it describes.
+   */
+  copyBatches(copy: BatchCopy): Promise<void>;
   /** Deletes the project's events older than `before` and marks their batches expired. */
   expire(project: string, before: number): Promise<{ deleted: number; batches: number }>;
 }
@@ -327,6 +341,19 @@ export interface RollupStore {
   signals(project: string, signalIds: readonly string[]): Promise<SignalDims[]>;
   /** Deletes the project's rows of these resolutions in buckets before `before`. */
   expire(project: string, resolutions: readonly Resolution[], before: number): Promise<number>;
+  /**
+   * Bulk backfill of synthetic data: copies the project's rows of the buckets within [from, to)
+   * (each resolution's bucket containing `from` included) once per shift, `shift` ms later; each
+   * shift a whole number of days, so every copy lands on bucket boundaries, and moves the
+   * watermark to `watermark` in the same transaction. Returns the rows written.
+   */
+  copyShifted(
+    project: string,
+    from: number,
+    to: number,
+    shifts: readonly number[],
+    watermark: RollupWatermark,
+  ): Promise<number>;
   /** Merges rows that share a key into one; returns how many rows were merged away. */
   compact(merge: (rows: RollupRow[]) => RollupRow): Promise<number>;
 }
@@ -624,29 +651,8 @@ export interface OpsStore {
   /** Rows in each table of the store. */
   rowCounts(): Promise<Record<string, number>>;
   /** Writes the matching events to `out`, reporting rows written after each slice. */
-  exportEvents(query: EventExport, onProgress?: (done: number, total: number) => void): Promise<{ rows: number }>;
-}
-
-/** Events to export: `ts` in [from, to) (epoch ms), optionally of one type and one project. */
-export interface EventExport {
-  from: number;
-  to: number;
-  type?: string;
-  project?: string;
-  format: 'parquet' | 'csv';
-  /** The output file (replaced). */
-  out: string;
-  /** Progress granularity: the range is written in this many time slices (default 20). */
-  slices?: number;
-}
-
-/** Operations on the whole store (`vigil backup`, `restore`, `export`); none blocks ingestion. */
-export interface OpsStore {
-  /** Writes a consistent copy of the whole store (every table as of one moment) to `file`,
-   * a standalone store file, while the store stays in use. */
-  snapshot(file: string): Promise<void>;
-  /** Rows in each table of the store. */
-  rowCounts(): Promise<Record<string, number>>;
-  /** Writes the matching events to `out`, reporting rows written after each slice. */
-  exportEvents(query: EventExport, onProgress?: (done: number, total: number) => void): Promise<{ rows: number }>;
+  exportEvents(
+    query: EventExport,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<{ rows: number }>;
 }

@@ -17,6 +17,7 @@ import { type EventRow, type Role, TYPED_FIELD_NAMES, TYPED_FIELDS } from '../..
 import {
   type AlertStore,
   type AppendBatch,
+  type BatchCopy,
   type ChainLink,
   type CollectorStore,
   type EventQuery,
@@ -331,6 +332,50 @@ class DuckDBEventStore implements EventStore {
       else batches.push({ seq, rows: [toEventRow(r)] });
     }
     return { batches, throughSeq: through };
+  }
+
+  async copyBatches({ fromSeq, toSeq, shiftMs, links, ids }: BatchCopy): Promise<void> {
+    if (links.length !== toSeq - fromSeq + 1) throw new Error('copyBatches: one link per source batch');
+    const seqShift = (links[0]?.seq ?? fromSeq) - fromSeq;
+    const shift = `INTERVAL (${Math.trunc(shiftMs)}) MILLISECOND`;
+    const copied = EVENT_COLUMNS.map(({ name }) => {
+      if (name === 'id') return 'c.id::UUID';
+      if (name === 'ts' || name === 'received_at') return `e.${name} + ${shift}`;
+      if (name === 'batch_seq') return `e.batch_seq + ${seqShift}`;
+      return `e.${q(name)}`;
+    });
+    await this.writer.transaction(async (conn) => {
+      await conn.run('CREATE OR REPLACE TEMP TABLE copy_ids (n BIGINT, id VARCHAR)');
+      const appender = await conn.createAppender('copy_ids', 'main', 'temp');
+      for (let start = 0; start < ids.length; start += 2048) {
+        const part = ids.slice(start, start + 2048);
+        const chunk = DuckDBDataChunk.create([BIGINT, VARCHAR], part.length);
+        chunk.setColumns([part.map((_, i) => BigInt(start + i)), [...part]]);
+        appender.appendDataChunk(chunk);
+      }
+      appender.closeSync();
+      const inserted = await conn.run(
+        `INSERT INTO events
+         SELECT ${copied.join(', ')}
+         FROM (SELECT *, row_number() OVER (ORDER BY batch_seq, batch_row) - 1 AS n
+               FROM events WHERE batch_seq BETWEEN $1 AND $2) e
+         JOIN copy_ids c USING (n)`,
+        [BigInt(fromSeq), BigInt(toSeq)],
+      );
+      if (Number(inserted.rowsChanged) !== ids.length) {
+        throw new Error(`copyBatches: ${inserted.rowsChanged} rows copied for ${ids.length} ids`);
+      }
+      for (const link of links) {
+        await conn.run(`INSERT INTO batches VALUES ($1, $2, $3, $4, ${TS('$5')})`, [
+          BigInt(link.seq),
+          link.prevHash,
+          link.hash,
+          link.rowCount,
+          link.committedAt,
+        ]);
+      }
+      await conn.run('DROP TABLE copy_ids');
+    });
   }
 
   async lastBatchBefore(project: string, before: number): Promise<number> {

@@ -637,6 +637,31 @@ describe('dashboard in Chromium', () => {
       window: '10m',
       consecutive: 3,
     });
+    // Editing in the form keeps what the form does not show (labels here).
+    const created = after.rules.find((r) => r.name === 'p95 over 3 s') as unknown as { id: string };
+    await api(`/api/alerts/rules/${created.id}`, {
+      method: 'PUT',
+      json: {
+        name: 'p95 over 3 s',
+        metric: 'totalLatency.p95',
+        operator: '>',
+        threshold: 3000,
+        window: '10m',
+        consecutive: 3,
+        labels: { team: 'ml' },
+      },
+    });
+    await show(page, `#/alerts?range=24h&rule=${created.id}`);
+    const edit = page.locator(`[data-rule-editor="${created.id}"]`);
+    await edit.locator('input[name=threshold]').fill('4000');
+    await edit.locator('button[type=submit]').click();
+    await expect
+      .poll(
+        async () =>
+          await api<{ threshold: number; labels: Record<string, string> }>(`/api/alerts/rules/${created.id}`),
+      )
+      .toMatchObject({ threshold: 4000, labels: { team: 'ml' }, window: '10m', consecutive: 3 });
+    await settle(page, 'alerts');
     const alerts = await api<{ active: unknown[]; history: unknown[] }>('/api/metrics/alerts');
     expect(await page.locator('[data-table=activeAlerts] tbody tr').count()).toBe(alerts.active.length);
     await shot(page, 'alerts');

@@ -53,6 +53,32 @@ const METRICS = [
   'falsePositiveRate',
 ];
 
+/** The fields of a rule this editor does not show, as the rules API takes them back. */
+function kept(rule: Rule): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of [
+    'filters',
+    'evaluationDelay',
+    'minSamples',
+    'noData',
+    'keepFiringFor',
+    'labels',
+    'annotations',
+    'useDefaultReceivers',
+    'enabled',
+  ]) {
+    if (rule[k] !== undefined && rule[k] !== null) out[k] = rule[k];
+  }
+  // Secrets are never returned; a receiver sent back without one keeps its stored secret.
+  if (Array.isArray(rule.receivers)) {
+    out.receivers = (rule.receivers as { type: string; url: string }[]).map((r) => ({
+      type: r.type,
+      url: r.url,
+    }));
+  }
+  return out;
+}
+
 function ruleForm(rule: Rule | null, onSaved: () => void): HTMLElement {
   const field = (name: string, label: string, value: unknown, attrs: Record<string, string | number> = {}) =>
     h('label', {}, label, h('input', { name, value: value === undefined ? '' : String(value), ...attrs }));
@@ -85,6 +111,8 @@ function ruleForm(rule: Rule | null, onSaved: () => void): HTMLElement {
         const form = ev.currentTarget as HTMLFormElement;
         const val = (n: string) => (form.elements.namedItem(n) as HTMLInputElement).value.trim();
         const body: Record<string, unknown> = {
+          // A PUT replaces the rule: what this form does not edit goes back as it was.
+          ...(rule ? kept(rule) : {}),
           name: val('name'),
           metric: metric.value.trim(),
           operator: operator.value,

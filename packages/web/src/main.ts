@@ -361,4 +361,16 @@ whenUnauthorized(() => {
   }
 });
 window.addEventListener('hashchange', () => void draw());
+// A hidden tab gives its stream back: browsers allow only six connections per server over HTTP/1.1.
+document.addEventListener('visibilitychange', () => {
+  if (!me) return;
+  if (document.visibilityState === 'hidden') {
+    liveSource?.close();
+    liveSource = null;
+    liveDot.classList.remove('on');
+  } else if (!liveSource) {
+    startLive();
+    onCommit(); // catch up with what was committed meanwhile
+  }
+});
 void start();

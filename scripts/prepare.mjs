@@ -40,7 +40,9 @@ const newest = (p) => {
   if (!st.isDirectory()) return st.mtimeMs;
   return Math.max(st.mtimeMs, ...readdirSync(p).map((name) => newest(join(p, name))));
 };
-const webSources = ['src', 'public', 'index.html', 'vite.config.ts', 'package.json'].map((p) => newest(join(web, p)));
+const webSources = ['src', 'public', 'index.html', 'vite.config.ts', 'package.json'].map((p) =>
+  newest(join(web, p)),
+);
 if (Math.max(...webSources) > mtime(join(web, 'dist', 'index.html'))) {
   say('building the dashboard (vite build)…');
   run(join(root, 'node_modules', '.bin', 'vite'), ['build', '--logLevel', 'warn', web]);

@@ -15,11 +15,12 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { AggregationType, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import {
-  BasicTracerProvider,
+  BatchSpanProcessor,
   InMemorySpanExporter,
+  NodeTracerProvider,
   type ReadableSpan,
   SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+} from '@opentelemetry/sdk-trace-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../store/index.js';
 import { call, readEvents, startVigil, type Vigil } from '../test/harness.js';
@@ -35,9 +36,9 @@ const resource = resourceFromAttributes({
 });
 
 /** Finished spans made by the real SDK with set times, captured to be exported (and re-exported). */
-function makeSpans(build: (tracer: ReturnType<BasicTracerProvider['getTracer']>) => void): ReadableSpan[] {
+function makeSpans(build: (tracer: ReturnType<NodeTracerProvider['getTracer']>) => void): ReadableSpan[] {
   const memory = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const provider = new NodeTracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor(memory)] });
   build(provider.getTracer('test-llm', '1.0.0'));
   return memory.getFinishedSpans();
 }
@@ -208,6 +209,38 @@ describe('OTLP traces from the OpenTelemetry SDK', () => {
     const scrubs = await vigil.server.context.store.events.scrubCounts('default');
     // Three content attributes on the chat span, counted once per export that stored it.
     expect(scrubs.find((s) => s.reason === 'content')?.count).toBe(3);
+  });
+
+  it('delivers through a BatchSpanProcessor on flush, as an instrumented application does', async () => {
+    const provider = new NodeTracerProvider({
+      resource,
+      spanProcessors: [
+        new BatchSpanProcessor(
+          new OTLPTraceExporterProto({ url: `${vigil.url}/v1/traces`, headers: headers() }),
+        ),
+      ],
+    });
+    const tracer = provider.getTracer('app');
+    await tracer.startActiveSpan(
+      'embeddings text-embedding-3-small',
+      {
+        attributes: {
+          'gen_ai.operation.name': 'embeddings',
+          'gen_ai.request.model': 'text-embedding-3-small',
+          'gen_ai.usage.input_tokens': 9,
+        },
+      },
+      async (span) => {
+        await new Promise((r) => setTimeout(r, 20));
+        span.end();
+      },
+    );
+    await provider.forceFlush();
+    await provider.shutdown();
+    const stored = await readEvents(vigil, { type: 'llm.request', 'prop.model': 'text-embedding-3-small' });
+    expect(stored).toHaveLength(1);
+    expect(stored[0]?.props.prompt_tokens).toBe(9);
+    expect(stored[0]?.props.total_ms).toBeGreaterThanOrEqual(15);
   });
 
   it('answers partial success for spans that fail validation, in the request encoding', async () => {

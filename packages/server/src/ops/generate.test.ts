@@ -86,7 +86,7 @@ describe('vigil generate', () => {
     } finally {
       await store.close();
     }
-  });
+  }, 120_000);
 
   it('folds every event when asked not to repeat, with the same totals over the run', async () => {
     const store = await openDuckDBStore({ dataDir: scratch.fresh() });
@@ -101,5 +101,5 @@ describe('vigil generate', () => {
     } finally {
       await store.close();
     }
-  });
+  }, 120_000);
 });

@@ -345,21 +345,33 @@ class DuckDBEventStore implements EventStore {
       return `e.${q(name)}`;
     });
     await this.writer.transaction(async (conn) => {
-      await conn.run('CREATE OR REPLACE TEMP TABLE copy_ids (n BIGINT, id VARCHAR)');
+      // Each copy's id by its place in the chain (batch, row): a hash join, no sort.
+      await conn.run(
+        'CREATE OR REPLACE TEMP TABLE copy_ids (batch_seq BIGINT, batch_row INTEGER, id VARCHAR)',
+      );
       const appender = await conn.createAppender('copy_ids', 'main', 'temp');
-      for (let start = 0; start < ids.length; start += 2048) {
-        const part = ids.slice(start, start + 2048);
-        const chunk = DuckDBDataChunk.create([BIGINT, VARCHAR], part.length);
-        chunk.setColumns([part.map((_, i) => BigInt(start + i)), [...part]]);
-        appender.appendDataChunk(chunk);
+      let next = 0;
+      for (const [i, link] of links.entries()) {
+        const seq = BigInt(fromSeq + i);
+        for (let start = 0; start < link.rowCount; start += 2048) {
+          const size = Math.min(2048, link.rowCount - start);
+          const chunk = DuckDBDataChunk.create([BIGINT, INTEGER, VARCHAR], size);
+          chunk.setColumns([
+            Array.from({ length: size }, () => seq),
+            Array.from({ length: size }, (_, r) => start + r),
+            ids.slice(next, next + size),
+          ]);
+          appender.appendDataChunk(chunk);
+          next += size;
+        }
       }
       appender.closeSync();
+      if (next !== ids.length) throw new Error(`copyBatches: ${ids.length} ids for ${next} rows`);
       const inserted = await conn.run(
         `INSERT INTO events
          SELECT ${copied.join(', ')}
-         FROM (SELECT *, row_number() OVER (ORDER BY batch_seq, batch_row) - 1 AS n
-               FROM events WHERE batch_seq BETWEEN $1 AND $2) e
-         JOIN copy_ids c USING (n)`,
+         FROM events e JOIN copy_ids c USING (batch_seq, batch_row)
+         WHERE e.batch_seq BETWEEN $1 AND $2`,
         [BigInt(fromSeq), BigInt(toSeq)],
       );
       if (Number(inserted.rowsChanged) !== ids.length) {

@@ -46,6 +46,16 @@ describe('rule metrics are the read API figures', () => {
           };
           add('requestRate', snap.requestRate.perMinute);
           add('requestCount', snap.requestRate.total);
+          if (Object.keys(f).length === 0) {
+            asks.push({
+              project: 'default',
+              metric: 'events.count',
+              filters: { type: 'llm.request' },
+              from: to - w,
+              to,
+            });
+            expected.push(snap.requestRate.total);
+          }
           add('errorRate', snap.errors.totalErrorRate);
           add('errorCount', snap.errors.totalErrors);
           add('cacheHitRate', snap.cacheHitRate.overall);

@@ -8,8 +8,8 @@ import {
   tile,
 } from '../analytics/index.js';
 import type { HealthSummary } from '../health/index.js';
-import type { RollupRow } from '../model/rollup.js';
-import type { RollupQuery, RollupTile, Store } from '../store/index.js';
+import type { RollupField, RollupRow } from '../model/rollup.js';
+import type { RollupTile, Store } from '../store/index.js';
 
 /**
  * What a rule can watch. Every value is computed the way the read API computes it (rates are
@@ -137,8 +137,11 @@ export interface MetricSources {
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 
-/** One window of a rollup group: the tiles that cover it and, once read, its cells per dim. */
+/** One window of one rollup group: the tiles that cover it and, once read, its cells per dim. */
 interface LlmWindow {
+  grp: string;
+  /** The dims asked of this window (rows of other dims read alongside are skipped). */
+  dims: Set<string>;
   from: number;
   to: number;
   sketches: boolean;
@@ -146,55 +149,86 @@ interface LlmWindow {
   cells: Map<string, Cell>;
 }
 
-/** Every window asked of one project's rollup group: read together, split in memory. */
-interface LlmGroup {
+/** Every window of every group asked of one project's LLM rollups: read together. */
+interface LlmReads {
   project: string;
-  grp: string;
-  dims: Set<string>;
+  dims: Map<string, Set<string>>;
+  /** Latency fields whose sketches some window needs. */
+  sketchFields: Set<RollupField>;
   windows: Map<string, LlmWindow>;
 }
 
 const within = (tiles: readonly RollupTile[], r: RollupRow, anyRes: boolean) =>
   tiles.some((t) => (anyRes || t.res === r.res) && r.bucket >= t.from && r.bucket < t.to);
 
-/**
- * Reads all windows of a rollup group with at most two queries: scalar windows summed per window
- * and dim by the store, percentile windows as rows over the union of their tiles (sketches are
- * merged here), each window taking the rows of its own tiles — the rows `aggregate` reads window
- * by window. Pending deltas sit at their finest resolution and count for any tile covering their
- * time, as in `aggregate`.
- */
-async function readGroup(sources: MetricSources, g: LlmGroup): Promise<void> {
-  const add = (w: LlmWindow, r: RollupRow) => {
-    let cell = w.cells.get(r.dim);
-    if (!cell) {
-      cell = new Cell(w.sketches);
-      w.cells.set(r.dim, cell);
-    }
-    cell.mergeRow(r);
-  };
-  const base = {
-    project: g.project,
-    family: 'llm' as const,
-    grp: g.grp,
-    ...(g.grp !== 'all' ? { dims: [...g.dims] } : {}),
-  };
-  // Scalar windows: the engine sums every window to one row per dim, in one query.
-  const scalar = [...g.windows.values()].filter((w) => !w.sketches);
-  if (scalar.length > 0) {
-    const sums = await sources.store.rollups.sumWindows({ ...base, windows: scalar.map((w) => w.tiles) });
-    for (const { window, row } of sums) add(scalar[window] as LlmWindow, row);
-    const pending = sources.rollups?.pendingRows({ ...base, tiles: scalar.flatMap((w) => w.tiles) }) ?? [];
-    for (const w of scalar) for (const r of pending) if (within(w.tiles, r, true)) add(w, r);
+const add = (w: LlmWindow, r: RollupRow) => {
+  if (!w.dims.has(r.dim)) return;
+  let cell = w.cells.get(r.dim);
+  if (!cell) {
+    cell = new Cell(w.sketches);
+    w.cells.set(r.dim, cell);
   }
-  const windows = [...g.windows.values()].filter((w) => w.sketches);
-  if (windows.length === 0) return;
-  const query: RollupQuery = { ...base, tiles: windows.flatMap((w) => w.tiles) };
-  const stored = await sources.store.rollups.read(query);
-  const pending = sources.rollups?.pendingRows(query) ?? [];
-  for (const w of windows) {
-    for (const r of stored) if (within(w.tiles, r, false)) add(w, r);
-    for (const r of pending) if (within(w.tiles, r, true)) add(w, r);
+  cell.mergeRow(r);
+};
+
+/**
+ * Reads all windows of all groups of a project with two queries: scalar windows summed per
+ * window, group and dim by the store; percentile windows as rows over the union of their tiles
+ * (sketches are merged here), each window taking the rows of its own group and tiles — the rows
+ * `aggregate` reads window by window. Pending deltas sit at their finest resolution and count for
+ * any tile covering their time, as in `aggregate`.
+ */
+async function readProject(sources: MetricSources, p: LlmReads): Promise<void> {
+  const groupsOf = (windows: LlmWindow[]) =>
+    [...new Set(windows.map((w) => w.grp))].map((grp) =>
+      grp === 'all' ? { grp } : { grp, dims: [...(p.dims.get(grp) ?? [])] },
+    );
+  const pendingFor = (windows: LlmWindow[]) => {
+    if (!sources.rollups) return;
+    for (const g of groupsOf(windows)) {
+      const mine = windows.filter((w) => w.grp === g.grp);
+      const rows = sources.rollups.pendingRows({
+        project: p.project,
+        family: 'llm',
+        ...g,
+        tiles: mine.flatMap((w) => w.tiles),
+      });
+      for (const w of mine) for (const r of rows) if (within(w.tiles, r, true)) add(w, r);
+    }
+  };
+  const all = [...p.windows.values()];
+  const scalar = all.filter((w) => !w.sketches);
+  if (scalar.length > 0) {
+    const ranges = new Map<string, { index: number; tiles: RollupTile[] }>();
+    for (const w of scalar) {
+      const key = `${w.from}-${w.to}`;
+      if (!ranges.has(key)) ranges.set(key, { index: ranges.size, tiles: w.tiles });
+    }
+    const byKey = new Map(scalar.map((w) => [`${w.grp}\u001f${ranges.get(`${w.from}-${w.to}`)?.index}`, w]));
+    const sums = await sources.store.rollups.sumWindows({
+      project: p.project,
+      family: 'llm',
+      groups: groupsOf(scalar),
+      windows: [...ranges.values()].map((r) => r.tiles),
+    });
+    for (const { window, row } of sums) {
+      const w = byKey.get(`${row.grp}\u001f${window}`);
+      if (w) add(w, row);
+    }
+    pendingFor(scalar);
+  }
+  const sketched = all.filter((w) => w.sketches);
+  if (sketched.length > 0) {
+    const stored = await sources.store.rollups.readGroups({
+      project: p.project,
+      family: 'llm',
+      groups: groupsOf(sketched),
+      tiles: sketched.flatMap((w) => w.tiles),
+      fields: [...p.sketchFields],
+    });
+    for (const w of sketched)
+      for (const r of stored) if (r.grp === w.grp && within(w.tiles, r, false)) add(w, r);
+    pendingFor(sketched);
   }
 }
 
@@ -222,24 +256,34 @@ export async function readMetrics(
   sources: MetricSources,
   asks: readonly MetricAsk[],
 ): Promise<MetricValue[]> {
-  const llm = new Map<string, LlmGroup>();
-  const plan = (project: string, grp: string, dim: string, from: number, to: number, sketches: boolean) => {
-    const gkey = `${project}\u001f${grp}`;
-    let g = llm.get(gkey);
-    if (!g) {
-      g = { project, grp, dims: new Set(), windows: new Map() };
-      llm.set(gkey, g);
+  const llm = new Map<string, LlmReads>();
+  const plan = (project: string, grp: string, dim: string, from: number, to: number, metric: string) => {
+    const sketches = needsSketch(metric);
+    let p = llm.get(project);
+    if (!p) {
+      p = { project, dims: new Map(), sketchFields: new Set(), windows: new Map() };
+      llm.set(project, p);
     }
-    g.dims.add(dim);
+    const dims = p.dims.get(grp) ?? new Set<string>();
+    p.dims.set(grp, dims.add(dim));
     const range = cover(grp, from, to);
     // Per-user and per-error-type rows keep no sketches.
     const withSketch = sketches && grp !== 'error_type' && grp !== 'user';
-    const wkey = `${range.from}\u001f${range.to}\u001f${withSketch}`;
-    let w = g.windows.get(wkey);
+    if (withSketch) p.sketchFields.add(LATENCIES[metric.split('.')[0] as keyof typeof LATENCIES]);
+    const key = `${grp}\u001f${range.from}\u001f${range.to}\u001f${withSketch}`;
+    let w = p.windows.get(key);
     if (!w) {
-      w = { ...range, sketches: withSketch, tiles: tile(range.from, range.to), cells: new Map() };
-      g.windows.set(wkey, w);
+      w = {
+        grp,
+        dims: new Set(),
+        ...range,
+        sketches: withSketch,
+        tiles: tile(range.from, range.to),
+        cells: new Map(),
+      };
+      p.windows.set(key, w);
     }
+    w.dims.add(dim);
     return w;
   };
   const decisions = new Map<string, Promise<Awaited<ReturnType<typeof decisionSummary>>>>();
@@ -247,14 +291,21 @@ export async function readMetrics(
   const events = new Map<string, Promise<MetricValue>>();
 
   // First pass: plan the reads each ask needs.
-  const planned = asks.map((a) => {
+  const planned = asks.map((asked) => {
+    // Counting llm.request events is the request count of the LLM rollups: read it with them.
+    const a =
+      asked.metric === 'events.count' &&
+      asked.filters.type === 'llm.request' &&
+      Object.keys(asked.filters).length === 1
+        ? { ...asked, metric: 'requestCount', filters: {} }
+        : asked;
     const source = sourceOf(a.metric);
     if (source === 'llm') {
       const { grp, dim } = llmGroup(a.filters);
-      const main = plan(a.project, grp, dim, a.from, a.to, needsSketch(a.metric));
+      const main = plan(a.project, grp, dim, a.from, a.to, a.metric);
       // Error counts per type need the request total as denominator.
-      const total = grp === 'error_type' ? plan(a.project, 'all', '', a.from, a.to, false) : null;
-      return { source, main, total, dim } as const;
+      const total = grp === 'error_type' ? plan(a.project, 'all', '', a.from, a.to, 'requestCount') : null;
+      return { source, main, total, dim, metric: a.metric } as const;
     }
     if (source === 'decision') {
       const groupBy =
@@ -301,7 +352,7 @@ export async function readMetrics(
     return { source: 'events', value: p } as const;
   });
 
-  await Promise.all([...llm.values()].map((g) => readGroup(sources, g)));
+  await Promise.all([...llm.values()].map((p) => readProject(sources, p)));
 
   const out: MetricValue[] = [];
   for (let i = 0; i < asks.length; i++) {
@@ -314,12 +365,12 @@ export async function readMetrics(
         const requests = p.total.cells.get('')?.counters.n ?? 0;
         const errors = cell?.counters.n ?? 0;
         out.push(
-          a.metric === 'errorRate'
+          p.metric === 'errorRate'
             ? { value: pct(errors, requests), samples: requests }
             : { value: errors, samples: requests },
         );
       } else {
-        out.push(llmValue(a.metric, cell, minutes));
+        out.push(llmValue(p.metric, cell, minutes));
       }
     } else if (p.source === 'decision') {
       const s = await p.summary;

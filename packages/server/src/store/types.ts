@@ -297,14 +297,28 @@ export interface RollupQuery {
   top?: { fields: readonly RollupField[]; limit: number };
 }
 
-export interface WindowSumQuery {
-  project: string;
-  family: RollupFamily;
+/** Several groups of one family read together (one scan of the rollup tables instead of one each). */
+export interface RollupGroup {
   grp: string;
   /** Only these dim values; all when absent. */
   dims?: readonly string[];
-  /** Each window as tiles that do not overlap one another. */
+}
+
+export interface WindowSumQuery {
+  project: string;
+  family: RollupFamily;
+  groups: readonly RollupGroup[];
+  /** Each window as tiles that do not overlap one another; every group is summed over each. */
   windows: readonly (readonly RollupTile[])[];
+}
+
+export interface GroupsQuery {
+  project: string;
+  family: RollupFamily;
+  groups: readonly RollupGroup[];
+  tiles: readonly RollupTile[];
+  /** Only these fields (with their sketches); all of the family's when absent. */
+  fields?: readonly RollupField[];
 }
 
 export interface SignalDims {
@@ -332,11 +346,13 @@ export interface RollupStore {
   /** Every stored row (deltas not yet merged included) matching the query. */
   read(query: RollupQuery): Promise<RollupRow[]>;
   /**
-   * Counters and field statistics (no sketches) summed per dim for each of several windows (each
-   * a list of tiles) in one read: `window` is the index into `windows`. Many windows over one
-   * group cost one query instead of one each (alert rules read many windows at once).
+   * Counters and field statistics (no sketches) summed per group and dim for each of several
+   * windows (each a list of tiles) in one read: `window` is the index into `windows`. Many windows
+   * over several groups cost one query instead of one each (alert rules read many at once).
    */
   sumWindows(query: WindowSumQuery): Promise<{ window: number; row: RollupRow }[]>;
+  /** Every stored row of several groups over the tiles (like `read`, in one query). */
+  readGroups(query: GroupsQuery): Promise<RollupRow[]>;
   /** The recommendation dimensions of signals, for grouping their outcomes. */
   signals(project: string, signalIds: readonly string[]): Promise<SignalDims[]>;
   /** Deletes the project's rows of these resolutions in buckets before `before`. */

@@ -14,7 +14,15 @@ import {
   type RollupRow,
   rollupKeyString,
 } from '../../model/rollup.js';
-import type { RollupQuery, RollupStore, RollupWatermark, SignalDims, WindowSumQuery } from '../types.js';
+import type {
+  GroupsQuery,
+  RollupQuery,
+  RollupStore,
+  RollupTile,
+  RollupWatermark,
+  SignalDims,
+  WindowSumQuery,
+} from '../types.js';
 import { num, rows, type Serial, TS } from './shared.js';
 
 const KEY = ['project', 'family', 'res', 'bucket', 'grp', 'dim'] as const;
@@ -86,6 +94,34 @@ function toRow(r: Record<string, unknown>): RollupRow {
 
 /** Rollups live in one table per resolution, so a query scans only the buckets it can use. */
 const table = (res: Resolution) => `rollups_${res}`;
+
+/** `(grp = … AND dim IN (…)) OR …` for several groups of one read. */
+function groupFilter(
+  groups: readonly { grp: string; dims?: readonly string[] }[],
+  param: (v: DuckDBValue) => string,
+): string {
+  return groups
+    .map((g) =>
+      g.dims
+        ? `(grp = ${param(g.grp)} AND dim IN (${g.dims.map((d) => param(d)).join(',') || 'NULL'}))`
+        : `(grp = ${param(g.grp)})`,
+    )
+    .join(' OR ');
+}
+
+/** The tiles' bucket ranges, per resolution table. */
+function rangesByRes(
+  tiles: readonly RollupTile[],
+  param: (v: DuckDBValue) => string,
+): Map<Resolution, string[]> {
+  const byRes = new Map<Resolution, string[]>();
+  for (const t of tiles) {
+    const list = byRes.get(t.res) ?? [];
+    list.push(`(bucket >= ${TS(param(t.from))} AND bucket < ${TS(param(t.to))})`);
+    byRes.set(t.res, list);
+  }
+  return byRes;
+}
 
 async function append(conn: DuckDBConnection, list: readonly RollupRow[]): Promise<void> {
   for (const res of RESOLUTIONS) {
@@ -195,28 +231,23 @@ export class DuckDBRollupStore implements RollupStore {
 
   async sumWindows(query: WindowSumQuery): Promise<{ window: number; row: RollupRow }[]> {
     const all = query.windows.flat();
-    if (all.length === 0) return [];
-    const values: DuckDBValue[] = [query.project, query.family, query.grp];
+    if (all.length === 0 || query.groups.length === 0) return [];
+    const values: DuckDBValue[] = [query.project, query.family];
     const param = (v: DuckDBValue) => {
       values.push(v);
       return `$${values.length}`;
     };
-    const dims = query.dims ? ` AND dim IN (${query.dims.map((d) => param(d)).join(',') || 'NULL'})` : '';
-    const byRes = new Map<Resolution, string[]>();
-    for (const t of all) {
-      const list = byRes.get(t.res) ?? [];
-      list.push(`(bucket >= ${TS(param(t.from))} AND bucket < ${TS(param(t.to))})`);
-      byRes.set(t.res, list);
-    }
-    const filtered = [...byRes].map(
+    const groups = groupFilter(query.groups, param);
+    const filtered = [...rangesByRes(all, param)].map(
       ([res, ranges]) =>
-        `SELECT ${scalarColumns(query.family)} FROM ${table(res)} WHERE project = $1 AND family = $2 AND grp = $3${dims} AND (${ranges.join(' OR ')})`,
+        `SELECT ${scalarColumns(query.family)} FROM ${table(res)} WHERE project = $1 AND family = $2 AND (${groups}) AND (${ranges.join(' OR ')})`,
     );
     const windows = query.windows.flatMap((tiles, i) =>
       tiles.map((t) => `(${i}, '${t.res}', ${TS(param(t.from))}, ${TS(param(t.to))})`),
     );
     const sums = [
       'w.win AS win',
+      'r.grp AS grp',
       'r.dim AS dim',
       ...ROLLUP_COUNTERS.map((c) => `sum(r.${c})::BIGINT AS ${c}`),
       ...FAMILY_FIELDS[query.family].flatMap((f) => [
@@ -228,19 +259,41 @@ export class DuckDBRollupStore implements RollupStore {
     ].join(', ');
     const sql = `SELECT ${sums} FROM (${filtered.join(' UNION ALL ')}) r
       JOIN (VALUES ${windows.join(', ')}) w(win, res, lo, hi) ON r.res = w.res AND r.bucket >= w.lo AND r.bucket < w.hi
-      GROUP BY w.win, r.dim`;
+      GROUP BY w.win, r.grp, r.dim`;
     const found = await this.conn.run((c) => rows(c, sql, values));
     return found.map((r) => ({
       window: num(r.win),
-      row: toRow({
-        ...r,
-        project: query.project,
-        family: query.family,
-        res: '1m',
-        bucket: 0,
-        grp: query.grp,
-      }),
+      row: toRow({ ...r, project: query.project, family: query.family, res: '1m', bucket: 0 }),
     }));
+  }
+
+  async readGroups(query: GroupsQuery): Promise<RollupRow[]> {
+    if (query.tiles.length === 0 || query.groups.length === 0) return [];
+    const values: DuckDBValue[] = [query.project, query.family];
+    const param = (v: DuckDBValue) => {
+      values.push(v);
+      return `$${values.length}`;
+    };
+    const groups = groupFilter(query.groups, param);
+    // Only the fields asked for travel (sketch blobs are most of a row's weight).
+    const columns = [
+      ...KEY.map((k) => (k === 'bucket' ? 'epoch_ms(bucket) AS bucket' : k)),
+      ...ROLLUP_COUNTERS,
+      ...(query.fields ?? FAMILY_FIELDS[query.family]).flatMap((f) => [
+        `${f}_n`,
+        `${f}_sum`,
+        `${f}_min`,
+        `${f}_max`,
+        `${f}_sketch`,
+      ]),
+    ].join(', ');
+    const sql = [...rangesByRes(query.tiles, param)]
+      .map(
+        ([res, ranges]) =>
+          `SELECT ${columns} FROM ${table(res)} WHERE project = $1 AND family = $2 AND (${groups}) AND (${ranges.join(' OR ')})`,
+      )
+      .join(' UNION ALL ');
+    return (await this.conn.run((c) => rows(c, sql, values))).map(toRow);
   }
 
   async signals(project: string, signalIds: readonly string[]): Promise<SignalDims[]> {

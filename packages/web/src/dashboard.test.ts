@@ -25,6 +25,7 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 
+// A loaded 2-core machine can make a page wait seconds for the server; each test allows for it.
 let vigil: Vigil;
 let browser: Browser;
 let seeded = 0;
@@ -244,7 +245,7 @@ afterAll(async () => {
   await vigil?.cleanup();
 });
 
-describe('dashboard in Chromium', () => {
+describe('dashboard in Chromium', { timeout: 120_000 }, () => {
   let admin: BrowserContext;
   let page: Page;
   let errors: string[];
@@ -826,7 +827,7 @@ describe('dashboard in Chromium', () => {
   });
 });
 
-describe('a viewer', () => {
+describe('a viewer', { timeout: 120_000 }, () => {
   it('sees read-only pages: no Settings, and admin APIs refuse it', async () => {
     const created = await api<{ password: string }>('/api/users', {
       method: 'POST',
@@ -869,7 +870,7 @@ describe('a viewer', () => {
   });
 });
 
-describe('with no data', () => {
+describe('with no data', { timeout: 120_000 }, () => {
   it('the overview teaches how to send a first event; the key it creates works', async () => {
     const empty = await startVigil({ config: { adminPassword: PASSWORD } });
     try {

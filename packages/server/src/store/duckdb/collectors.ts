@@ -1,4 +1,12 @@
-import type { DuckDBValue } from '@duckdb/node-api';
+import {
+  DOUBLE,
+  DuckDBDataChunk,
+  DuckDBTimestampValue,
+  type DuckDBValue,
+  INTEGER,
+  TIMESTAMP,
+  VARCHAR,
+} from '@duckdb/node-api';
 import type {
   CollectorLatest,
   CollectorRecord,
@@ -7,6 +15,20 @@ import type {
   DeploymentRecord,
 } from '../types.js';
 import { num, numOrNull, rows, type Serial, TS } from './shared.js';
+
+/** Column types of collector_runs as the appender writes them (the JSON result as text). */
+const RUN_COLUMNS = [
+  VARCHAR,
+  VARCHAR,
+  VARCHAR,
+  VARCHAR,
+  TIMESTAMP,
+  DOUBLE,
+  VARCHAR,
+  VARCHAR,
+  INTEGER,
+  VARCHAR,
+];
 
 const RUN_SELECT = `snapshot_id, project, collector, type, epoch_ms(started_at) AS started_at, duration_ms,
   outcome, error, samples, result::VARCHAR AS result`;
@@ -102,28 +124,41 @@ export class DuckDBCollectorStore implements CollectorStore {
 
   async recordRuns(runs: readonly CollectorRunRecord[]): Promise<void> {
     if (runs.length === 0) return;
-    // One statement for the log and one upsert for the latest rows: a round of 50 collectors
-    // costs two statements, not a hundred. The upsert takes one run per collector (the last).
+    // The log through an appender, the latest rows in one upsert (one run per collector, the
+    // last): a round of 50 collectors costs one statement, not a hundred.
     const last = new Map<string, CollectorRunRecord>();
     for (const run of runs) last.set(`${run.project}\u0000${run.collector}`, run);
-    const tuples = (list: readonly CollectorRunRecord[], values: DuckDBValue[], extra: boolean) =>
-      list
-        .map((run) => {
-          const at = values.length;
-          values.push(...runValues(run));
-          const p = (k: number) => `$${at + k}`;
-          const ok = run.outcome === 'ok';
-          const cols = [p(1), p(2), p(3), p(4), TS(p(5)), p(6), p(7), p(8), p(9), p(10)];
-          if (extra) cols.push(ok ? TS(p(5)) : 'NULL', ok ? '0' : '1');
-          return `(${cols.join(', ')})`;
-        })
-        .join(', ');
+    const values: DuckDBValue[] = [];
+    const tuples = [...last.values()]
+      .map((run) => {
+        const at = values.length;
+        values.push(...runValues(run));
+        const p = (k: number) => `$${at + k}`;
+        const ok = run.outcome === 'ok';
+        const cols = [p(1), p(2), p(3), p(4), TS(p(5)), p(6), p(7), p(8), p(9), p(10)];
+        cols.push(ok ? TS(p(5)) : 'NULL', ok ? '0' : '1');
+        return `(${cols.join(', ')})`;
+      })
+      .join(', ');
     await this.conn.transaction(async (c) => {
-      const logValues: DuckDBValue[] = [];
-      await c.run(`INSERT INTO collector_runs VALUES ${tuples(runs, logValues, false)}`, logValues);
-      const latestValues: DuckDBValue[] = [];
+      const appender = await c.createAppender('collector_runs');
+      const chunk = DuckDBDataChunk.create(RUN_COLUMNS, runs.length);
+      chunk.setColumns([
+        runs.map((r) => r.snapshotId),
+        runs.map((r) => r.project),
+        runs.map((r) => r.collector),
+        runs.map((r) => r.type),
+        runs.map((r) => new DuckDBTimestampValue(BigInt(Math.trunc(r.startedAt)) * 1000n)),
+        runs.map((r) => r.durationMs),
+        runs.map((r) => r.outcome),
+        runs.map((r) => r.error),
+        runs.map((r) => r.samples),
+        runs.map((r) => r.result),
+      ]);
+      appender.appendDataChunk(chunk);
+      appender.closeSync();
       await c.run(
-        `INSERT INTO collector_latest VALUES ${tuples([...last.values()], latestValues, true)}
+        `INSERT INTO collector_latest VALUES ${tuples}
          ON CONFLICT (project, collector) DO UPDATE SET
            snapshot_id = excluded.snapshot_id, type = excluded.type, started_at = excluded.started_at,
            duration_ms = excluded.duration_ms, outcome = excluded.outcome, error = excluded.error,
@@ -131,7 +166,7 @@ export class DuckDBCollectorStore implements CollectorStore {
            last_ok_at = CASE WHEN excluded.outcome = 'ok' THEN excluded.started_at ELSE collector_latest.last_ok_at END,
            consecutive_failures = CASE WHEN excluded.outcome = 'ok' THEN 0
                                        ELSE collector_latest.consecutive_failures + 1 END`,
-        latestValues,
+        values,
       );
     });
   }

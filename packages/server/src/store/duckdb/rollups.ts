@@ -109,18 +109,24 @@ function groupFilter(
     .join(' OR ');
 }
 
-/** The tiles' bucket ranges, per resolution table. */
+/**
+ * The tiles' bucket ranges per resolution table, as one condition each: the ranges ORed, inside
+ * their overall bounds (a plain range the scan can prune row groups with; an OR alone it cannot).
+ */
 function rangesByRes(
   tiles: readonly RollupTile[],
   param: (v: DuckDBValue) => string,
-): Map<Resolution, string[]> {
-  const byRes = new Map<Resolution, string[]>();
-  for (const t of tiles) {
-    const list = byRes.get(t.res) ?? [];
-    list.push(`(bucket >= ${TS(param(t.from))} AND bucket < ${TS(param(t.to))})`);
-    byRes.set(t.res, list);
+): Map<Resolution, string> {
+  const byRes = new Map<Resolution, RollupTile[]>();
+  for (const t of tiles) byRes.set(t.res, [...(byRes.get(t.res) ?? []), t]);
+  const out = new Map<Resolution, string>();
+  for (const [res, list] of byRes) {
+    const lo = Math.min(...list.map((t) => t.from));
+    const hi = Math.max(...list.map((t) => t.to));
+    const ranges = list.map((t) => `(bucket >= ${TS(param(t.from))} AND bucket < ${TS(param(t.to))})`);
+    out.set(res, `bucket >= ${TS(param(lo))} AND bucket < ${TS(param(hi))} AND (${ranges.join(' OR ')})`);
   }
-  return byRes;
+  return out;
 }
 
 async function append(conn: DuckDBConnection, list: readonly RollupRow[]): Promise<void> {
@@ -240,7 +246,7 @@ export class DuckDBRollupStore implements RollupStore {
     const groups = groupFilter(query.groups, param);
     const filtered = [...rangesByRes(all, param)].map(
       ([res, ranges]) =>
-        `SELECT ${scalarColumns(query.family)} FROM ${table(res)} WHERE project = $1 AND family = $2 AND (${groups}) AND (${ranges.join(' OR ')})`,
+        `SELECT ${scalarColumns(query.family)} FROM ${table(res)} WHERE project = $1 AND family = $2 AND (${groups}) AND ${ranges}`,
     );
     const windows = query.windows.flatMap((tiles, i) =>
       tiles.map((t) => `(${i}, '${t.res}', ${TS(param(t.from))}, ${TS(param(t.to))})`),
@@ -290,7 +296,7 @@ export class DuckDBRollupStore implements RollupStore {
     const sql = [...rangesByRes(query.tiles, param)]
       .map(
         ([res, ranges]) =>
-          `SELECT ${columns} FROM ${table(res)} WHERE project = $1 AND family = $2 AND (${groups}) AND (${ranges.join(' OR ')})`,
+          `SELECT ${columns} FROM ${table(res)} WHERE project = $1 AND family = $2 AND (${groups}) AND ${ranges}`,
       )
       .join(' UNION ALL ');
     return (await this.conn.run((c) => rows(c, sql, values))).map(toRow);

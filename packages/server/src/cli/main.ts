@@ -14,7 +14,6 @@ import {
   restoreCommand,
   smokeCommand,
 } from '../ops/index.js';
-import { startServer } from '../server.js';
 import { openStore, StoreError } from '../store/index.js';
 
 const USAGE = `Usage: vigil <command> [options]
@@ -255,6 +254,8 @@ function parse(argv: string[]) {
 }
 
 async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
+  // Loaded only to serve: the other commands start faster without the HTTP stack.
+  const { startServer } = await import('../server.js');
   const server = await startServer(config);
   const { created } = server.bootstrap;
   const lines = [

@@ -1,5 +1,5 @@
 import './style.css';
-import { ApiError, api, get, type Me, setCsrf, whenUnauthorized } from './api.js';
+import { ApiError, api, get, type Me, prefetch, setCsrf, whenUnauthorized } from './api.js';
 import { disposeDetachedCharts } from './chart.js';
 import { h } from './dom.js';
 import { describe, PRESETS, type Preset, parseRoute, type Range, type Route, routeHash } from './range.js';
@@ -12,7 +12,7 @@ import { health } from './views/health.js';
 import { infrastructure } from './views/infrastructure.js';
 import { llm } from './views/llm.js';
 import { outcomes } from './views/outcomes.js';
-import { overview } from './views/overview.js';
+import { overview, overviewReads } from './views/overview.js';
 import { settings } from './views/settings.js';
 
 interface Page {
@@ -271,6 +271,7 @@ async function logout(): Promise<void> {
   } finally {
     me = null;
     setCsrf(null);
+    localStorage.removeItem(SIGNED_IN);
     liveSource?.close();
     login();
   }
@@ -307,6 +308,7 @@ function login(messageText = ''): void {
             password: password.value,
           });
           setCsrf(r.csrfToken);
+          localStorage.setItem(SIGNED_IN, '1');
           await start();
         } catch (err) {
           message.textContent = err instanceof ApiError ? err.message : 'The server could not be reached.';
@@ -330,7 +332,15 @@ function login(messageText = ''): void {
   password.focus();
 }
 
+/** Set while this browser has a session, so that a reload can start the first view's reads at once. */
+const SIGNED_IN = 'vigil:signed-in';
+
 async function start(): Promise<void> {
+  const first = route();
+  if (localStorage.getItem(SIGNED_IN) && first.view === 'overview') {
+    for (const [path, params] of overviewReads(first.params.get('project') ?? 'default'))
+      prefetch(path, params);
+  }
   // Asked together: the project list costs no extra round trip before the first view.
   const listed = get<{ projects: { id: string }[] }>('/api/projects').then(
     (r) => r.projects.map((p) => p.id),
@@ -339,7 +349,10 @@ async function start(): Promise<void> {
   try {
     me = await get<Me>('/api/me');
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) return login();
+    if (err instanceof ApiError && err.status === 401) {
+      localStorage.removeItem(SIGNED_IN);
+      return login();
+    }
     app.replaceChildren(
       h('div', { class: 'notice error' }, err instanceof Error ? err.message : String(err)),
     );
@@ -356,6 +369,7 @@ async function start(): Promise<void> {
 whenUnauthorized(() => {
   if (me) {
     me = null;
+    localStorage.removeItem(SIGNED_IN);
     liveSource?.close();
     login('Your session has ended; sign in again.');
   }

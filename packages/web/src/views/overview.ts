@@ -6,16 +6,29 @@ import { firstEvent, grid, pageHeader, slot, stat, type View } from '../ui.js';
 
 const DAY = 86_400_000;
 
+/** The key-number reads of the Overview, so the page can start them before it draws the view. */
+type Read = [path: string, params: Record<string, string>];
+
+export function overviewReads(project: string): [Read, Read, Read, Read] {
+  return [
+    ['/api/metrics/current', { window: 'week', project }],
+    ['/api/metrics/current', { window: 'month', project }],
+    ['/api/decisions/summary', { window: '7d', project }],
+    ['/api/decisions/summary', { window: '30d', project }],
+  ];
+}
+
 /**
  * Key numbers of the last 7 and 30 days. The 7-day trend compares the week with the 30-day
  * level (per day for counts); the 30-day row carries the daily series. Numbers paint first.
  */
 export const overview: View = async (root, ctx) => {
   const p = ctx.project;
-  const week = get<Current>('/api/metrics/current', { window: 'week', project: p });
-  const month = get<Current>('/api/metrics/current', { window: 'month', project: p });
-  const d7 = get<DecisionSummary>('/api/decisions/summary', { window: '7d', project: p });
-  const d30 = get<DecisionSummary>('/api/decisions/summary', { window: '30d', project: p });
+  const [wk, mo, s7, s30] = overviewReads(p);
+  const week = get<Current>(...wk);
+  const month = get<Current>(...mo);
+  const d7 = get<DecisionSummary>(...s7);
+  const d30 = get<DecisionSummary>(...s30);
 
   const rows = slot(async () => {
     const [w, m, a, b] = await Promise.all([week, month, d7, d30]);

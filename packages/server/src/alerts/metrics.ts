@@ -152,7 +152,6 @@ interface LlmWindow {
 /** Every window of every group asked of one project's LLM rollups: read together. */
 interface LlmReads {
   project: string;
-  dims: Map<string, Set<string>>;
   /** Latency fields whose sketches some window needs. */
   sketchFields: Set<RollupField>;
   windows: Map<string, LlmWindow>;
@@ -179,9 +178,12 @@ const add = (w: LlmWindow, r: RollupRow) => {
  * any tile covering their time, as in `aggregate`.
  */
 async function readProject(sources: MetricSources, p: LlmReads): Promise<void> {
+  // Each read asks only for the dims its own windows need.
   const groupsOf = (windows: LlmWindow[]) =>
     [...new Set(windows.map((w) => w.grp))].map((grp) =>
-      grp === 'all' ? { grp } : { grp, dims: [...(p.dims.get(grp) ?? [])] },
+      grp === 'all'
+        ? { grp }
+        : { grp, dims: [...new Set(windows.filter((w) => w.grp === grp).flatMap((w) => [...w.dims]))] },
     );
   const pendingFor = (windows: LlmWindow[]) => {
     if (!sources.rollups) return;
@@ -261,11 +263,9 @@ export async function readMetrics(
     const sketches = needsSketch(metric);
     let p = llm.get(project);
     if (!p) {
-      p = { project, dims: new Map(), sketchFields: new Set(), windows: new Map() };
+      p = { project, sketchFields: new Set(), windows: new Map() };
       llm.set(project, p);
     }
-    const dims = p.dims.get(grp) ?? new Set<string>();
-    p.dims.set(grp, dims.add(dim));
     const range = cover(grp, from, to);
     // Per-user and per-error-type rows keep no sketches.
     const withSketch = sketches && grp !== 'error_type' && grp !== 'user';

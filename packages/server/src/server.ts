@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { AlertEngine } from './alerts/index.js';
 import { RetentionJob, RollupMaintainer } from './analytics/index.js';
 import { type AppContext, buildApp, ProjectCache } from './api/index.js';
 import { Authenticator, type Bootstrap, bootstrap, RateLimiter } from './auth/index.js';
@@ -34,6 +35,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       // Created below, once the app's logger exists.
       committer: undefined as unknown as GroupCommitter,
       health: undefined as unknown as HealthMonitor,
+      alerts: undefined as unknown as AlertEngine,
       collectors: undefined as unknown as CollectorOrchestrator,
       rollups: undefined as unknown as RollupMaintainer,
       retention: undefined as unknown as RetentionJob,
@@ -65,6 +67,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
     });
     await ctx.committer.start();
     await ctx.rollups.start(ctx.committer.headSeq);
+    ctx.alerts = new AlertEngine({
+      store,
+      rollups: ctx.rollups,
+      health: ctx.health,
+      config: config.alerts,
+      log: app.log.child({ component: 'alerts' }),
+      onEvaluated: (result, count) => {
+        if (count > 0) ctx.metrics.ruleEvaluations.inc({ result }, count);
+      },
+    });
+    await ctx.alerts.load();
     ctx.retention = new RetentionJob(store, config.retention, app.log);
     ctx.retention.start();
     ctx.collectors = new CollectorOrchestrator({
@@ -84,6 +97,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    if (!config.alerts.externalUrl) ctx.alerts.externalUrl = `http://${host}:${port}`;
+    ctx.alerts.start();
 
     let closing: Promise<void> | null = null;
     return {
@@ -103,6 +118,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           }
           await ctx.committer.close();
           await ctx.collectors.stop();
+          await ctx.alerts.stop();
           await ctx.health.stop();
           await ctx.retention.stop();
           await ctx.rollups.stop();

@@ -4,6 +4,7 @@ import { VigilError } from '../errors/index.js';
 import { IngestAdmission, ingestRoutes } from '../ingest/index.js';
 import { otlpRoutes } from '../otlp/index.js';
 import { collectorRoutes } from './collectors.js';
+import { alertRoutes } from './alerts.js';
 import type { AppContext } from './context.js';
 import { installErrorHandling } from './errors.js';
 import { eventRoutes } from './events.js';
@@ -58,6 +59,7 @@ export function buildApp(ctx: AppContext): FastifyInstance {
   void app.register(async (scope) => healthRoutes(scope, ctx));
   void app.register(async (scope) => metricRoutes(scope, ctx));
   void app.register(async (scope) => queryRoutes(scope, ctx));
+  void app.register(async (scope) => alertRoutes(scope, ctx));
   void app.register(async (scope) => opsRoutes(scope, ctx));
   void app.register(async (scope) => webRoutes(scope, ctx));
   void app.register(async (scope) => collectorRoutes(scope, ctx));

@@ -115,6 +115,43 @@ const ConfigSchema = Type.Object({
   }),
   /** Key that seals collector credentials at rest (env VIGIL_SECRET_KEY only). */
   secretKey: Type.Optional(Type.String({ minLength: 16 })),
+  alerts: Type.Object({
+    /** Evaluate rules on their intervals (off: only on demand, e.g. in tests). */
+    enabled: Type.Boolean(),
+    /** A rule's interval when it gives none. */
+    defaultIntervalMs: Type.Integer({ minimum: 1000 }),
+    /** A rule's evaluation delay when it gives none: its window ends this long before now (late data). */
+    evaluationDelayMs: Type.Integer({ minimum: 0, maximum: 3_600_000 }),
+    /** The token budget of a day: the default token rule fires above it + 20%. */
+    dailyTokenBudget: Type.Number({ minimum: 0 }),
+    /** Requests per minute the deployment is sized for: the default rate rule fires above it + 50%. */
+    capacityPerMinute: Type.Number({ minimum: 0 }),
+    /** Base of generatorURL and externalURL in notifications (default: the server's own address). */
+    externalUrl: Type.Optional(Type.String({ minLength: 1 })),
+    /** Firing alerts are sent to Alertmanager again this often (it expires alerts not re-sent). */
+    alertmanagerResendMs: Type.Integer({ minimum: 1000 }),
+    delivery: Type.Object({
+      maxQueue: Type.Integer({ minimum: 1 }),
+      concurrency: Type.Integer({ minimum: 1, maximum: 64 }),
+      timeoutMs: Type.Integer({ minimum: 100 }),
+      maxAttempts: Type.Integer({ minimum: 1, maximum: 20 }),
+      retryBaseMs: Type.Integer({ minimum: 1 }),
+      retryMaxMs: Type.Integer({ minimum: 1 }),
+    }),
+  }),
+  /** Infrastructure telemetry: collectors, the public view, the run log. */
+  telemetry: Type.Object({
+    /** Run collectors on their intervals (off: only `POST /telemetry/collect`). */
+    enabled: Type.Boolean(),
+    /** Serve the anonymous `GET /telemetry/public` (a project can also switch its own off). */
+    publicEnabled: Type.Boolean(),
+    /** Days of the collector run log kept. */
+    runRetentionDays: Type.Integer({ minimum: 1, maximum: 400 }),
+    /** Collectors from the config file: `{type, name, url, intervalMs, timeoutMs, …}` (checked per type). */
+    collectors: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+  }),
+  /** Key that seals collector credentials at rest (env VIGIL_SECRET_KEY only). */
+  secretKey: Type.Optional(Type.String({ minLength: 16 })),
   health: Type.Object({
     /** Run the daily snapshot and the zero-activity check on their timers. */
     enabled: Type.Boolean(),
@@ -142,6 +179,7 @@ const ConfigSchema = Type.Object({
 export type Config = Static<typeof ConfigSchema>;
 export type IngestLimits = Config['ingest'];
 export type HealthConfig = Config['health'];
+export type AlertsConfig = Config['alerts'];
 
 export function defaultConfig(): Config {
   return {
@@ -180,6 +218,23 @@ export function defaultConfig(): Config {
       contextSpanAttributes: ['gen_ai.operation.name', 'openinference.span.kind', 'vigil.span.kind'],
       contextSpanValues: ['retrieval', 'retriever', 'reranker', 'rerank', 'context'],
       contentAttributes: [...DEFAULT_CONTENT_ATTRIBUTES],
+    },
+    telemetry: { enabled: true, publicEnabled: true, runRetentionDays: 7, collectors: [] },
+    alerts: {
+      enabled: true,
+      defaultIntervalMs: 30_000,
+      evaluationDelayMs: 10_000,
+      dailyTokenBudget: 5_000_000,
+      capacityPerMinute: 1_000,
+      alertmanagerResendMs: 60_000,
+      delivery: {
+        maxQueue: 10_000,
+        concurrency: 4,
+        timeoutMs: 10_000,
+        maxAttempts: 6,
+        retryBaseMs: 1_000,
+        retryMaxMs: 60_000,
+      },
     },
     telemetry: { enabled: true, publicEnabled: true, runRetentionDays: 7, collectors: [] },
     health: {

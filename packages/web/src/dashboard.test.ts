@@ -121,7 +121,8 @@ async function seed(v: Vigil): Promise<number> {
     events.push({
       type: 'admin.view',
       ts: now - safeAge(rand, 6 * DAY),
-      version: '1.4.2',
+      // Every tenth without a version tag: the health view then has flags and sampling failures to show.
+      ...(i % 10 === 0 ? {} : { version: '1.4.2' }),
       props: {
         view: pick([
           'dashboard_open',
@@ -594,6 +595,18 @@ describe('dashboard in Chromium', { timeout: 120_000 }, () => {
     const from = new Date(Date.now() - 7 * DAY).toISOString().slice(0, 10);
     const list = await api<{ snapshots: unknown[] }>(`/api/health/snapshots?from=${from}&to=${to}`);
     expect(await page.locator('[data-table=snapshots] tbody tr').count()).toBe(list.snapshots.length);
+    const day = (
+      list.snapshots as { date: string; samplingFailures: unknown[]; flags: Record<string, boolean> }[]
+    ).at(-1);
+    expect(day?.flags.versionMismatch).toBe(true);
+    expect(day?.samplingFailures.length).toBeGreaterThan(0);
+    await page.click(`[data-day="${day?.date}"]`);
+    await settle(page, 'health');
+    expect(page.url()).toContain(`day=${day?.date}`);
+    expect(await page.locator('[data-table=samplingFailures] tbody tr').count()).toBe(
+      Math.min(100, day?.samplingFailures.length ?? 0),
+    );
+    expect(await page.locator('[data-table=samplingFailures]').textContent()).toContain('missing_version');
     await shot(page, 'health');
     expect(errors).toEqual([]);
   });

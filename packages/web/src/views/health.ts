@@ -46,6 +46,21 @@ function reason(r: unknown): string {
   return String(r);
 }
 
+function failures(snap: Snapshot): HTMLElement {
+  return card(
+    `Sampling failures on ${snap.date} (${snap.samplingFailures.length} of ${snap.sampledEvents} sampled)`,
+    snap.samplingFailures.length === 0
+      ? h('p', { class: 'muted' }, 'Every sampled event passed.')
+      : table(
+          ['event', 'type', 'reasons'],
+          snap.samplingFailures
+            .slice(0, 100)
+            .map((x) => [h('code', {}, x.id), x.type, x.reasons.map(reason).join('; ')]),
+          { 'data-table': 'samplingFailures' },
+        ),
+  );
+}
+
 /** Telemetry health: daily integrity snapshots, open flags, sampling failures. */
 export const health: View = async (root, ctx) => {
   const project = ctx.project;
@@ -116,18 +131,7 @@ export const health: View = async (root, ctx) => {
               ),
             ),
       ),
-      l && l.samplingFailures.length > 0
-        ? card(
-            `Sampling failures on ${l.date} (${l.samplingFailures.length} of ${l.sampledEvents})`,
-            table(
-              ['event', 'type', 'reasons'],
-              l.samplingFailures
-                .slice(0, 50)
-                .map((x) => [h('code', {}, x.id), x.type, x.reasons.map(reason).join('; ')]),
-              { 'data-table': 'samplingFailures' },
-            ),
-          )
-        : null,
+      l && l.samplingFailures.length > 0 && !ctx.params.get('day') ? failures(l) : null,
     );
   });
   const days = slot(async () => {
@@ -173,7 +177,16 @@ export const health: View = async (root, ctx) => {
           : table(
               ['day', 'rev', 'events', 'rejected', 'error %', 'sampling %', 'flags', ''],
               [...snaps].reverse().map((s) => [
-                s.date,
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'link',
+                    'data-day': s.date,
+                    onclick: () => ctx.setParams({ day: s.date }),
+                  },
+                  s.date,
+                ),
                 String(s.revision),
                 f.count(s.totalEvents),
                 f.count(s.rejectedEvents),
@@ -190,6 +203,10 @@ export const health: View = async (root, ctx) => {
               { 'data-table': 'snapshots' },
             ),
       ),
+      (() => {
+        const chosen = snaps.find((x) => x.date === ctx.params.get('day'));
+        return chosen ? failures(chosen) : null;
+      })(),
     );
   });
   let admin: HTMLElement | string = '';

@@ -139,19 +139,6 @@ const ConfigSchema = Type.Object({
       retryMaxMs: Type.Integer({ minimum: 1 }),
     }),
   }),
-  /** Infrastructure telemetry: collectors, the public view, the run log. */
-  telemetry: Type.Object({
-    /** Run collectors on their intervals (off: only `POST /telemetry/collect`). */
-    enabled: Type.Boolean(),
-    /** Serve the anonymous `GET /telemetry/public` (a project can also switch its own off). */
-    publicEnabled: Type.Boolean(),
-    /** Days of the collector run log kept. */
-    runRetentionDays: Type.Integer({ minimum: 1, maximum: 400 }),
-    /** Collectors from the config file: `{type, name, url, intervalMs, timeoutMs, …}` (checked per type). */
-    collectors: Type.Array(Type.Record(Type.String(), Type.Unknown())),
-  }),
-  /** Key that seals collector credentials at rest (env VIGIL_SECRET_KEY only). */
-  secretKey: Type.Optional(Type.String({ minLength: 16 })),
   health: Type.Object({
     /** Run the daily snapshot and the zero-activity check on their timers. */
     enabled: Type.Boolean(),
@@ -236,7 +223,6 @@ export function defaultConfig(): Config {
         retryMaxMs: 60_000,
       },
     },
-    telemetry: { enabled: true, publicEnabled: true, runRetentionDays: 7, collectors: [] },
     health: {
       enabled: true,
       dailyAtUtc: '00:15',

@@ -35,8 +35,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
       // Created below, once the app's logger exists.
       committer: undefined as unknown as GroupCommitter,
       health: undefined as unknown as HealthMonitor,
-      alerts: undefined as unknown as AlertEngine,
       collectors: undefined as unknown as CollectorOrchestrator,
+      alerts: undefined as unknown as AlertEngine,
       rollups: undefined as unknown as RollupMaintainer,
       retention: undefined as unknown as RetentionJob,
       privacy: scrubPolicy(config.privacy),

@@ -3,8 +3,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { VigilError } from '../errors/index.js';
 import { IngestAdmission, ingestRoutes } from '../ingest/index.js';
 import { otlpRoutes } from '../otlp/index.js';
-import { collectorRoutes } from './collectors.js';
 import { alertRoutes } from './alerts.js';
+import { collectorRoutes } from './collectors.js';
 import type { AppContext } from './context.js';
 import { installErrorHandling } from './errors.js';
 import { eventRoutes } from './events.js';
@@ -14,8 +14,8 @@ import { metricRoutes, queryRoutes } from './metrics.js';
 import { opsRoutes } from './ops.js';
 import { projectRoutes } from './projects.js';
 import { sessionRoutes } from './session.js';
-import { webRoutes } from './web.js';
 import { telemetryRoutes } from './telemetry.js';
+import { webRoutes } from './web.js';
 
 export type { AppContext } from './context.js';
 export { ProjectCache } from './context.js';
@@ -59,10 +59,10 @@ export function buildApp(ctx: AppContext): FastifyInstance {
   void app.register(async (scope) => healthRoutes(scope, ctx));
   void app.register(async (scope) => metricRoutes(scope, ctx));
   void app.register(async (scope) => queryRoutes(scope, ctx));
+  void app.register(async (scope) => collectorRoutes(scope, ctx));
+  void app.register(async (scope) => telemetryRoutes(scope, ctx));
   void app.register(async (scope) => alertRoutes(scope, ctx));
   void app.register(async (scope) => opsRoutes(scope, ctx));
   void app.register(async (scope) => webRoutes(scope, ctx));
-  void app.register(async (scope) => collectorRoutes(scope, ctx));
-  void app.register(async (scope) => telemetryRoutes(scope, ctx));
   return app;
 }

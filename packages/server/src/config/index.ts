@@ -81,14 +81,6 @@ const ConfigSchema = Type.Object({
     intervalMs: Type.Integer({ minimum: 1000 }),
   }),
   store: Type.Object({ memoryLimit: Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*[KMGT]i?B$' }) }),
-  /** Vigil's own Prometheus metrics at `GET /metrics`. */
-  metrics: Type.Object({
-    enabled: Type.Boolean(),
-    /** No authentication at all (only behind a network boundary you trust). */
-    public: Type.Boolean(),
-    /** A bearer token for scrapers, besides viewer and admin keys (env VIGIL_METRICS_TOKEN). */
-    token: Type.Optional(Type.String({ minLength: 16 })),
-  }),
   /** OTLP/HTTP receivers: which span/resource attributes carry what Vigil needs. */
   otlp: Type.Object({
     /** The first of these attributes present (span, then resource) is an llm.request's `user`. */
@@ -102,19 +94,14 @@ const ConfigSchema = Type.Object({
     /** Message content: dropped and counted, never stored (exact names or dotted prefixes). */
     contentAttributes: Type.Array(Type.String({ minLength: 1 })),
   }),
-  /** Infrastructure telemetry: collectors, the public view, the run log. */
-  telemetry: Type.Object({
-    /** Run collectors on their intervals (off: only `POST /telemetry/collect`). */
+  /** Vigil's own Prometheus metrics at `GET /metrics`. */
+  metrics: Type.Object({
     enabled: Type.Boolean(),
-    /** Serve the anonymous `GET /telemetry/public` (a project can also switch its own off). */
-    publicEnabled: Type.Boolean(),
-    /** Days of the collector run log kept. */
-    runRetentionDays: Type.Integer({ minimum: 1, maximum: 400 }),
-    /** Collectors from the config file: `{type, name, url, intervalMs, timeoutMs, …}` (checked per type). */
-    collectors: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+    /** No authentication at all (only behind a network boundary you trust). */
+    public: Type.Boolean(),
+    /** A bearer token for scrapers, besides viewer and admin keys (env VIGIL_METRICS_TOKEN). */
+    token: Type.Optional(Type.String({ minLength: 16 })),
   }),
-  /** Key that seals collector credentials at rest (env VIGIL_SECRET_KEY only). */
-  secretKey: Type.Optional(Type.String({ minLength: 16 })),
   alerts: Type.Object({
     /** Evaluate rules on their intervals (off: only on demand, e.g. in tests). */
     enabled: Type.Boolean(),
@@ -139,6 +126,19 @@ const ConfigSchema = Type.Object({
       retryMaxMs: Type.Integer({ minimum: 1 }),
     }),
   }),
+  /** Infrastructure telemetry: collectors, the public view, the run log. */
+  telemetry: Type.Object({
+    /** Run collectors on their intervals (off: only `POST /telemetry/collect`). */
+    enabled: Type.Boolean(),
+    /** Serve the anonymous `GET /telemetry/public` (a project can also switch its own off). */
+    publicEnabled: Type.Boolean(),
+    /** Days of the collector run log kept. */
+    runRetentionDays: Type.Integer({ minimum: 1, maximum: 400 }),
+    /** Collectors from the config file: `{type, name, url, intervalMs, timeoutMs, …}` (checked per type). */
+    collectors: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+  }),
+  /** Key that seals collector credentials at rest (env VIGIL_SECRET_KEY only). */
+  secretKey: Type.Optional(Type.String({ minLength: 16 })),
   health: Type.Object({
     /** Run the daily snapshot and the zero-activity check on their timers. */
     enabled: Type.Boolean(),
@@ -198,7 +198,6 @@ export function defaultConfig(): Config {
     },
     retention: { rawDays: 7, rollupDays: 30, dailyRollupDays: 400, intervalMs: 3_600_000 },
     store: { memoryLimit: '128MB' },
-    metrics: { enabled: true, public: false },
     otlp: {
       userAttributes: ['user.id', 'enduser.id', 'vigil.user'],
       spaceAttributes: ['vigil.space', 'space.id', 'tenant.id'],
@@ -206,7 +205,7 @@ export function defaultConfig(): Config {
       contextSpanValues: ['retrieval', 'retriever', 'reranker', 'rerank', 'context'],
       contentAttributes: [...DEFAULT_CONTENT_ATTRIBUTES],
     },
-    telemetry: { enabled: true, publicEnabled: true, runRetentionDays: 7, collectors: [] },
+    metrics: { enabled: true, public: false },
     alerts: {
       enabled: true,
       defaultIntervalMs: 30_000,
@@ -223,6 +222,7 @@ export function defaultConfig(): Config {
         retryMaxMs: 60_000,
       },
     },
+    telemetry: { enabled: true, publicEnabled: true, runRetentionDays: 7, collectors: [] },
     health: {
       enabled: true,
       dailyAtUtc: '00:15',
@@ -290,8 +290,8 @@ export function loadConfig(
   if (env.VIGIL_LOG_LEVEL) config.logLevel = env.VIGIL_LOG_LEVEL as Config['logLevel'];
   if (env.VIGIL_ADMIN_TOKEN) config.adminToken = env.VIGIL_ADMIN_TOKEN;
   if (env.VIGIL_ADMIN_PASSWORD) config.adminPassword = env.VIGIL_ADMIN_PASSWORD;
-  if (env.VIGIL_METRICS_TOKEN) config.metrics.token = env.VIGIL_METRICS_TOKEN;
   if (env.VIGIL_SECRET_KEY) config.secretKey = env.VIGIL_SECRET_KEY;
+  if (env.VIGIL_METRICS_TOKEN) config.metrics.token = env.VIGIL_METRICS_TOKEN;
   if (overrides.host !== undefined) config.host = overrides.host;
   if (overrides.port !== undefined) config.port = overrides.port;
   if (overrides.dataDir !== undefined) config.dataDir = overrides.dataDir;

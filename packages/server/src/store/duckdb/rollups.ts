@@ -45,6 +45,25 @@ const scalarColumns = (family: RollupFamily) =>
     ...FAMILY_FIELDS[family].flatMap((f) => [`${f}_n`, `${f}_sum`, `${f}_min`, `${f}_max`]),
   ].join(', ');
 
+/** The columns of a family's rows with their sketches, as stored and as `toRow` reads them. */
+const familyColumns = (family: RollupFamily) =>
+  [
+    ...KEY,
+    ...ROLLUP_COUNTERS,
+    ...FAMILY_FIELDS[family].flatMap((f) => [`${f}_n`, `${f}_sum`, `${f}_min`, `${f}_max`, `${f}_sketch`]),
+  ].join(', ');
+const familySelect = (family: RollupFamily) =>
+  [
+    'project',
+    'family',
+    'res',
+    'epoch_ms(bucket) AS bucket',
+    'grp',
+    'dim',
+    ...ROLLUP_COUNTERS,
+    ...FAMILY_FIELDS[family].flatMap((f) => [`${f}_n`, `${f}_sum`, `${f}_min`, `${f}_max`, `${f}_sketch`]),
+  ].join(', ');
+
 /** Rows summed per dim (and bucket) by DuckDB: counters and field statistics, no sketches. */
 function mergedSelect(byBucket: boolean, family: RollupFamily): string {
   return [
@@ -109,22 +128,27 @@ function groupFilter(
     .join(' OR ');
 }
 
+/** A timestamp literal for an epoch-ms bound (an integer, so nothing but digits reaches the SQL). */
+function tsLiteral(ms: number): string {
+  if (!Number.isSafeInteger(ms)) throw new Error(`not a time in epoch ms: ${ms}`);
+  return `make_timestamp(${ms}::BIGINT * 1000)`;
+}
+
 /**
  * The tiles' bucket ranges per resolution table, as one condition each: the ranges ORed, inside
  * their overall bounds (a plain range the scan can prune row groups with; an OR alone it cannot).
  */
-function rangesByRes(
-  tiles: readonly RollupTile[],
-  param: (v: DuckDBValue) => string,
-): Map<Resolution, string> {
+function rangesByRes(tiles: readonly RollupTile[]): Map<Resolution, string> {
   const byRes = new Map<Resolution, RollupTile[]>();
   for (const t of tiles) byRes.set(t.res, [...(byRes.get(t.res) ?? []), t]);
   const out = new Map<Resolution, string>();
   for (const [res, list] of byRes) {
     const lo = Math.min(...list.map((t) => t.from));
     const hi = Math.max(...list.map((t) => t.to));
-    const ranges = list.map((t) => `(bucket >= ${TS(param(t.from))} AND bucket < ${TS(param(t.to))})`);
-    out.set(res, `bucket >= ${TS(param(lo))} AND bucket < ${TS(param(hi))} AND (${ranges.join(' OR ')})`);
+    // Bucket bounds as literals: a bound the planner knows prunes row groups; a parameter
+    // measured twice as slow on a 2.6M-row table.
+    const ranges = list.map((t) => `(bucket >= ${tsLiteral(t.from)} AND bucket < ${tsLiteral(t.to)})`);
+    out.set(res, `bucket >= ${tsLiteral(lo)} AND bucket < ${tsLiteral(hi)} AND (${ranges.join(' OR ')})`);
   }
   return out;
 }
@@ -210,15 +234,11 @@ export class DuckDBRollupStore implements RollupStore {
       return `$${values.length}`;
     };
     const dims = query.dims ? ` AND dim IN (${query.dims.map((d) => param(d)).join(',') || 'NULL'})` : '';
-    const byRes = new Map<Resolution, string[]>();
-    for (const t of query.tiles) {
-      const list = byRes.get(t.res) ?? [];
-      list.push(`(bucket >= ${TS(param(t.from))} AND bucket < ${TS(param(t.to))})`);
-      byRes.set(t.res, list);
-    }
-    const filtered = [...byRes].map(
+    // Only the family's columns, and sketches only when asked.
+    const columns = query.scalarOnly ? scalarColumns(query.family) : familyColumns(query.family);
+    const filtered = [...rangesByRes(query.tiles)].map(
       ([res, ranges]) =>
-        `SELECT ${query.scalarOnly ? scalarColumns(query.family) : '*'} FROM ${table(res)} WHERE project = $1 AND family = $2 AND grp = $3${dims} AND (${ranges.join(' OR ')})`,
+        `SELECT ${columns} FROM ${table(res)} WHERE project = $1 AND family = $2 AND grp = $3${dims} AND ${ranges}`,
     );
     let sql: string;
     if (query.scalarOnly === 'by_dim') {
@@ -230,7 +250,7 @@ export class DuckDBRollupStore implements RollupStore {
     } else if (query.scalarOnly === 'by_bucket') {
       sql = `SELECT ${mergedSelect(true, query.family)} FROM (${filtered.join(' UNION ALL ')}) GROUP BY project, family, grp, dim, res, bucket`;
     } else {
-      sql = filtered.map((f) => `SELECT ${SELECT} FROM (${f})`).join(' UNION ALL ');
+      sql = filtered.map((f) => `SELECT ${familySelect(query.family)} FROM (${f})`).join(' UNION ALL ');
     }
     return (await this.conn.run((c) => rows(c, sql, values))).map(toRow);
   }
@@ -244,7 +264,7 @@ export class DuckDBRollupStore implements RollupStore {
       return `$${values.length}`;
     };
     const groups = groupFilter(query.groups, param);
-    const filtered = [...rangesByRes(all, param)].map(
+    const filtered = [...rangesByRes(all)].map(
       ([res, ranges]) =>
         `SELECT ${scalarColumns(query.family)} FROM ${table(res)} WHERE project = $1 AND family = $2 AND (${groups}) AND ${ranges}`,
     );
@@ -293,7 +313,7 @@ export class DuckDBRollupStore implements RollupStore {
         `${f}_sketch`,
       ]),
     ].join(', ');
-    const sql = [...rangesByRes(query.tiles, param)]
+    const sql = [...rangesByRes(query.tiles)]
       .map(
         ([res, ranges]) =>
           `SELECT ${columns} FROM ${table(res)} WHERE project = $1 AND family = $2 AND (${groups}) AND ${ranges}`,

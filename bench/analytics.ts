@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { historical, llmSnapshot } from '../packages/server/src/analytics/index.js';
+import { historical, llmSnapshot, RollupMaintainer } from '../packages/server/src/analytics/index.js';
 import { generateEvents } from '../packages/server/src/ops/index.js';
 import { openStore, type Store } from '../packages/server/src/store/index.js';
 
@@ -21,8 +21,11 @@ const silent = {
   debug: () => undefined,
 } as never;
 
-async function p95(fn: () => Promise<unknown>, runs = 20): Promise<number> {
-  await fn(); // warm
+/** The first (cold) run's time and the p95 of the runs after it (warm). */
+async function p95(fn: () => Promise<unknown>, runs = 20): Promise<{ cold: number; warm: number }> {
+  const start = performance.now();
+  await fn();
+  const cold = performance.now() - start;
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t = performance.now();
@@ -30,7 +33,7 @@ async function p95(fn: () => Promise<unknown>, runs = 20): Promise<number> {
     times.push(performance.now() - t);
   }
   times.sort((a, b) => a - b);
-  return times[Math.ceil(0.95 * times.length) - 1] as number;
+  return { cold, warm: times[Math.ceil(0.95 * times.length) - 1] as number };
 }
 
 const fresh = !existsSync(join(dir, 'vigil.duckdb'));
@@ -51,6 +54,9 @@ if (fresh) {
   await store.close();
   store = await openStore({ dataDir: dir });
 }
+// Rollup reads go through a maintainer, as in the server: it holds the cache of closed tiles.
+const maintainer = new RollupMaintainer(store, { log: silent });
+await maintainer.start((await store.events.chainHead())?.seq ?? 0);
 const project = 'default';
 const end = Math.floor(Date.now() / 60_000) * 60_000;
 const q = (days: number) => ({ from: end - days * DAY, to: end });
@@ -68,7 +74,7 @@ const raw = (body: Partial<Parameters<Store['events']['aggregateRaw']>[0]> & { d
 const cases: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
   [
     'current_7d',
-    () => llmSnapshot(store, null, project, q(7).from, end),
+    () => llmSnapshot(store, maintainer, project, q(7).from, end),
     () =>
       Promise.all([
         raw({ days: 7, aggregate: 'p95', field: 'total_ms' }),
@@ -78,7 +84,7 @@ const cases: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
   ],
   [
     'current_30d',
-    () => llmSnapshot(store, null, project, q(30).from, end),
+    () => llmSnapshot(store, maintainer, project, q(30).from, end),
     () =>
       Promise.all([
         raw({ days: 30, aggregate: 'p95', field: 'total_ms' }),
@@ -89,7 +95,7 @@ const cases: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
   [
     'hourly_latency_p95_7d',
     () =>
-      historical(store, null, {
+      historical(store, maintainer, {
         project,
         metric: 'totalLatency',
         start: q(7).from,
@@ -101,15 +107,15 @@ const cases: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
   ],
   [
     'error_rate_by_type_30d',
-    () => llmSnapshot(store, null, project, q(30).from, end),
+    () => llmSnapshot(store, maintainer, project, q(30).from, end),
     () => raw({ days: 30, aggregate: 'count', groupBy: ['error_type'] }),
   ],
 ];
 for (const [name, fromRollups, fromRaw] of cases) {
   const r = await p95(fromRollups);
-  const w = await p95(fromRaw, 5);
+  const w = (await p95(fromRaw, 5)).warm;
   console.log(
-    `analytics.${name} rollups_p95_ms=${r.toFixed(1)} raw_p95_ms=${w.toFixed(1)} speedup=${(w / r).toFixed(1)} events=${EVENTS} target_p95<=50 met=${r <= 50 ? 'yes' : 'no'} target_speedup>=10 met=${w / r >= 10 ? 'yes' : 'no'}`,
+    `analytics.${name} rollups_p95_ms=${r.warm.toFixed(1)} rollups_cold_ms=${r.cold.toFixed(1)} raw_p95_ms=${w.toFixed(1)} speedup=${(w / r.warm).toFixed(1)} cold_speedup=${(w / r.cold).toFixed(1)} events=${EVENTS} target_p95<=50 met=${r.warm <= 50 ? 'yes' : 'no'} target_speedup>=10 met=${w / r.warm >= 10 ? 'yes' : 'no'}`,
   );
 }
 const snap = await llmSnapshot(store, null, project, q(30).from, end);
@@ -118,4 +124,5 @@ const err = Math.abs((snap.totalLatency.p95 ?? 0) - (exact?.value ?? 0)) / (exac
 console.log(
   `analytics.percentile_error p95_rollup=${snap.totalLatency.p95?.toFixed(2)} p95_exact=${exact?.value} relative_error=${(err * 100).toFixed(3)}% target<=1% met=${err <= 0.01 ? 'yes' : 'no'}`,
 );
+await maintainer.stop();
 await store.close();

@@ -78,7 +78,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       },
     });
     await ctx.alerts.load();
-    ctx.retention = new RetentionJob(store, config.retention, app.log);
+    ctx.retention = new RetentionJob(store, config.retention, app.log, () => ctx.rollups.cache.clear());
     ctx.retention.start();
     ctx.collectors = new CollectorOrchestrator({
       store,

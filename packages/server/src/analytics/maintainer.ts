@@ -3,6 +3,7 @@ import type { EventRow } from '../model/index.js';
 import type { RollupRow } from '../model/rollup.js';
 import type { ChainLink, RollupQuery, SignalDims, Store } from '../store/index.js';
 import { Cell, DeltaSet, toRow } from './aggregate.js';
+import { RollupCache } from './cache.js';
 
 export interface MaintainerOptions {
   flushIntervalMs?: number;
@@ -12,6 +13,8 @@ export interface MaintainerOptions {
    * default keeps live state near 30 MB whatever the cardinality. */
   maxPendingCells?: number;
   compactIntervalMs?: number;
+  /** Memory for cached tiles of stored rollups (default 16 MB). */
+  cacheBytes?: number;
   log: FastifyBaseLogger;
 }
 
@@ -43,6 +46,8 @@ export class RollupMaintainer {
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
   private readonly options: Required<MaintainerOptions>;
+  /** Stored rows of recently read tiles; this maintainer's writes invalidate what they touch. */
+  readonly cache: RollupCache;
 
   constructor(
     private readonly store: Store,
@@ -51,10 +56,12 @@ export class RollupMaintainer {
       maxQueuedRows = 100_000,
       maxPendingCells = 5_000,
       compactIntervalMs = 30_000,
+      cacheBytes = 16 * 1024 * 1024,
       log,
     }: MaintainerOptions,
   ) {
-    this.options = { flushIntervalMs, maxQueuedRows, maxPendingCells, compactIntervalMs, log };
+    this.options = { flushIntervalMs, maxQueuedRows, maxPendingCells, compactIntervalMs, cacheBytes, log };
+    this.cache = new RollupCache(cacheBytes);
   }
 
   /** Loads the watermark and catches up to `committedHead` before returning. */
@@ -248,7 +255,9 @@ export class RollupMaintainer {
     this.pending = new DeltaSet();
     this.pendingSignals = new Map();
     try {
-      await this.store.rollups.write(batch.toRows(), signals, through);
+      const rows = batch.toRows();
+      await this.store.rollups.write(rows, signals, through);
+      this.cache.invalidate(rows);
       this.stored = through;
     } catch (err) {
       // Nothing is lost: the deltas go back to pending and the next flush tries again.

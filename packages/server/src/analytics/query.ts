@@ -5,8 +5,9 @@ import {
   type RollupFamily,
   type RollupField,
 } from '../model/rollup.js';
-import type { RollupTile, Store } from '../store/index.js';
+import type { RollupQuery, RollupTile, Store } from '../store/index.js';
 import { Cell, type FieldStats, splitOutcomeDim } from './aggregate.js';
+import { RollupCache } from './cache.js';
 import type { RollupMaintainer } from './maintainer.js';
 
 const MINUTE = 60_000;
@@ -61,15 +62,67 @@ export async function aggregate(
     ...(q.scalarOnly ? { scalarOnly: 'by_dim' as const } : {}),
     ...(q.top ? { top: q.top } : {}),
   };
-  const rows = [...(await store.rollups.read(query)), ...(maintainer?.pendingRows(query) ?? [])];
   const out = new Map<string, Cell>();
-  for (const r of rows) {
-    let cell = out.get(r.dim);
+  const into = (dim: string) => {
+    let cell = out.get(dim);
     if (!cell) {
       cell = new Cell(!q.scalarOnly);
-      out.set(r.dim, cell);
+      out.set(dim, cell);
     }
-    cell.mergeRow(r);
+    return cell;
+  };
+  if (maintainer) {
+    for (const tileCells of await readTiles(store, maintainer.cache, query, !q.scalarOnly)) {
+      for (const [dim, cell] of tileCells) into(dim).merge(cell);
+    }
+  } else {
+    for (const r of await store.rollups.read(query)) into(r.dim).mergeRow(r);
+  }
+  for (const r of maintainer?.pendingRows(query) ?? []) into(r.dim).mergeRow(r);
+  if (!maintainer || !q.top) return out;
+  // Per tile the store cannot rank: the top dims of the merged cells, as the store ranks them.
+  const fields = q.top.fields;
+  const ranked = [...out]
+    .map(([dim, cell]) => ({
+      dim,
+      cell,
+      score: fields.reduce((a, f) => a + (cell.fields.get(f)?.sum ?? 0), 0),
+    }))
+    .sort((a, b) => b.score - a.score || (a.dim < b.dim ? -1 : 1));
+  return new Map(ranked.slice(0, Math.max(1, Math.floor(q.top.limit))).map((r) => [r.dim, r.cell]));
+}
+
+/**
+ * Stored rows tile by tile, merged per dim, each tile from the cache when no write touched it
+ * since it was read: a window's closed tiles are read and decoded once, only the tiles still
+ * receiving events again.
+ */
+async function readTiles(
+  store: Store,
+  cache: RollupCache,
+  query: RollupQuery,
+  sketches: boolean,
+): Promise<ReadonlyMap<string, Cell>[]> {
+  const { tiles, top: _top, ...rest } = query;
+  const out: ReadonlyMap<string, Cell>[] = [];
+  for (const tile of tiles) {
+    const key = RollupCache.key(rest, tile);
+    let cells = cache.get(key);
+    if (!cells) {
+      const epoch = cache.epoch;
+      const merged = new Map<string, Cell>();
+      for (const r of await store.rollups.read({ ...rest, tiles: [tile] })) {
+        let cell = merged.get(r.dim);
+        if (!cell) {
+          cell = new Cell(sketches);
+          merged.set(r.dim, cell);
+        }
+        cell.mergeRow(r);
+      }
+      cache.set(key, epoch, query.project, query.family, tile, merged);
+      cells = merged;
+    }
+    out.push(cells);
   }
   return out;
 }

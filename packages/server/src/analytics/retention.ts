@@ -74,6 +74,8 @@ export class RetentionJob {
     private readonly store: Store,
     private readonly defaults: Config['retention'],
     private readonly log: FastifyBaseLogger,
+    /** Told when rows were deleted (cached reads of them are stale). */
+    private readonly onDeleted: () => void = () => undefined,
   ) {}
 
   start(): void {
@@ -84,6 +86,7 @@ export class RetentionJob {
 
   async run(now = Date.now()): Promise<RetentionResult[]> {
     const results = await applyRetention(this.store, this.defaults, now);
+    if (results.some((r) => r.rawDeleted > 0 || r.rollupsDeleted > 0)) this.onDeleted();
     for (const r of results) {
       if (r.rawDeleted > 0 || r.rollupsDeleted > 0) this.log.info(r, 'retention: expired data deleted');
       if (r.rawDeferred) this.log.warn(r, 'retention: raw events kept until the rollups cover them');

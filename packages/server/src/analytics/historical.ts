@@ -2,7 +2,7 @@ import type { Resolution, RollupFamily } from '../model/rollup.js';
 import type { Store } from '../store/index.js';
 import { Cell } from './aggregate.js';
 import type { RollupMaintainer } from './maintainer.js';
-import { type LlmFilter, latencyStats, pct, tile } from './query.js';
+import { type LlmFilter, latencyStats, pct, readTiles, tile } from './query.js';
 
 export const METRIC_TYPES = [
   'requestRate',
@@ -135,24 +135,36 @@ export async function readSeries(
     tiles,
     ...(q.scalarOnly ? { scalarOnly: 'by_bucket' as const } : {}),
   };
-  const rows = [...(await store.rollups.read(query)), ...(maintainer?.pendingRows(query) ?? [])];
   const out = new Map<string, Cell[]>();
-  for (const r of rows) {
-    // Buckets are sorted: find the one holding this row's bucket start.
+  const cellsOf = (dim: string) => {
+    let cells = out.get(dim);
+    if (!cells) {
+      cells = q.buckets.map(() => new Cell(!q.scalarOnly));
+      out.set(dim, cells);
+    }
+    return cells;
+  };
+  // Buckets are sorted: the one holding a time.
+  const bucketOf = (t: number) => {
     let lo = 0;
     let hi = q.buckets.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if ((q.buckets[mid] as [number, number])[0] <= r.bucket) lo = mid;
+      if ((q.buckets[mid] as [number, number])[0] <= t) lo = mid;
       else hi = mid - 1;
     }
-    let cells = out.get(r.dim);
-    if (!cells) {
-      cells = q.buckets.map(() => new Cell(!q.scalarOnly));
-      out.set(r.dim, cells);
-    }
-    cells[lo]?.mergeRow(r);
+    return lo;
+  };
+  if (maintainer) {
+    // Tile by tile through the cache: past buckets are read and decoded once.
+    const perTile = await readTiles(store, maintainer.cache, query, !q.scalarOnly);
+    tiles.forEach((t, i) => {
+      for (const [dim, cell] of perTile[i] ?? []) cellsOf(dim)[bucketOf(t.from)]?.merge(cell);
+    });
+  } else {
+    for (const r of await store.rollups.read(query)) cellsOf(r.dim)[bucketOf(r.bucket)]?.mergeRow(r);
   }
+  for (const r of maintainer?.pendingRows(query) ?? []) cellsOf(r.dim)[bucketOf(r.bucket)]?.mergeRow(r);
   return out;
 }
 

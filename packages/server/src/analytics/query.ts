@@ -1,3 +1,4 @@
+import type { RollupRow } from '../model/rollup.js';
 import {
   RESOLUTION_MS,
   RESOLUTIONS,
@@ -71,60 +72,85 @@ export async function aggregate(
     }
     return cell;
   };
-  if (maintainer) {
-    for (const tileCells of await readTiles(store, maintainer.cache, query, !q.scalarOnly)) {
-      for (const [dim, cell] of tileCells) into(dim).merge(cell);
-    }
-  } else {
+  if (!maintainer) {
     for (const r of await store.rollups.read(query)) into(r.dim).mergeRow(r);
+    return out;
   }
-  for (const r of maintainer?.pendingRows(query) ?? []) into(r.dim).mergeRow(r);
-  if (!maintainer || !q.top) return out;
-  // Per tile the store cannot rank: the top dims of the merged cells, as the store ranks them.
-  const fields = q.top.fields;
-  const ranked = [...out]
-    .map(([dim, cell]) => ({
-      dim,
-      cell,
-      score: fields.reduce((a, f) => a + (cell.fields.get(f)?.sum ?? 0), 0),
-    }))
-    .sort((a, b) => b.score - a.score || (a.dim < b.dim ? -1 : 1));
-  return new Map(ranked.slice(0, Math.max(1, Math.floor(q.top.limit))).map((r) => [r.dim, r.cell]));
+  const perTile = await readTiles(store, maintainer.cache, query, !q.scalarOnly);
+  const pending = maintainer.pendingRows(query);
+  let keep: Set<string> | null = null;
+  if (q.top) {
+    // Tiles the store cannot rank together: rank by the fields' sums first (cheap), then merge
+    // only the dims kept, ordered as the store orders them.
+    const fields = q.top.fields;
+    const scores = new Map<string, number>();
+    const score = (dim: string, sum: (f: RollupField) => number) =>
+      scores.set(
+        dim,
+        fields.reduce((a, f) => a + sum(f), scores.get(dim) ?? 0),
+      );
+    for (const cells of perTile) {
+      for (const [dim, cell] of cells) score(dim, (f) => cell.fields.get(f)?.sum ?? 0);
+    }
+    for (const r of pending) score(r.dim, (f) => r.fields[f]?.sum ?? 0);
+    const ranked = [...scores].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
+    keep = new Set(ranked.slice(0, Math.max(1, Math.floor(q.top.limit))).map(([dim]) => dim));
+    for (const dim of keep) into(dim);
+  }
+  for (const cells of perTile) {
+    for (const [dim, cell] of cells) if (!keep || keep.has(dim)) into(dim).merge(cell);
+  }
+  for (const r of pending) if (!keep || keep.has(r.dim)) into(r.dim).mergeRow(r);
+  return out;
 }
 
 /**
  * Stored rows tile by tile, merged per dim, each tile from the cache when no write touched it
  * since it was read: a window's closed tiles are read and decoded once, only the tiles still
- * receiving events again.
+ * receiving events again. Missing tiles are read in one query where the rows can be told apart
+ * by bucket (all but sums per dim).
  */
-async function readTiles(
+export async function readTiles(
   store: Store,
   cache: RollupCache,
   query: RollupQuery,
   sketches: boolean,
 ): Promise<ReadonlyMap<string, Cell>[]> {
   const { tiles, top: _top, ...rest } = query;
-  const out: ReadonlyMap<string, Cell>[] = [];
-  for (const tile of tiles) {
-    const key = RollupCache.key(rest, tile);
-    let cells = cache.get(key);
-    if (!cells) {
-      const epoch = cache.epoch;
-      const merged = new Map<string, Cell>();
-      for (const r of await store.rollups.read({ ...rest, tiles: [tile] })) {
-        let cell = merged.get(r.dim);
-        if (!cell) {
-          cell = new Cell(sketches);
-          merged.set(r.dim, cell);
-        }
-        cell.mergeRow(r);
-      }
-      cache.set(key, epoch, query.project, query.family, tile, merged);
-      cells = merged;
+  const keys = tiles.map((t) => RollupCache.key(rest, t));
+  const out = keys.map((k) => cache.get(k));
+  const missing = keys.flatMap((_, i) => (out[i] ? [] : [i]));
+  if (missing.length === 0) return out as ReadonlyMap<string, Cell>[];
+  const epoch = cache.epoch;
+  const fresh = new Map<number, Map<string, Cell>>(missing.map((i) => [i, new Map()]));
+  const add = (i: number, r: RollupRow) => {
+    const cells = fresh.get(i) as Map<string, Cell>;
+    let cell = cells.get(r.dim);
+    if (!cell) {
+      cell = new Cell(sketches);
+      cells.set(r.dim, cell);
     }
-    out.push(cells);
+    cell.mergeRow(r);
+  };
+  if (query.scalarOnly === 'by_dim') {
+    for (const i of missing) {
+      for (const r of await store.rollups.read({ ...rest, tiles: [tiles[i] as RollupTile] })) add(i, r);
+    }
+  } else {
+    const rows = await store.rollups.read({ ...rest, tiles: missing.map((i) => tiles[i] as RollupTile) });
+    for (const r of rows) {
+      const i = missing.find((j) => {
+        const t = tiles[j] as RollupTile;
+        return t.res === r.res && r.bucket >= t.from && r.bucket < t.to;
+      });
+      if (i !== undefined) add(i, r);
+    }
   }
-  return out;
+  for (const [i, cells] of fresh) {
+    cache.set(keys[i] as string, epoch, query.project, query.family, tiles[i] as RollupTile, cells);
+    out[i] = cells;
+  }
+  return out as ReadonlyMap<string, Cell>[];
 }
 
 export interface LatencyStats {

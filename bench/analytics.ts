@@ -1,6 +1,6 @@
 /**
  * Dashboard queries from rollups against the same questions on raw rows, in one run, on a
- * generated data set (cached in .vigil-bench/; BENCH_ANALYTICS_EVENTS, default 1 M over 30 days).
+ * generated data set (cached in .vigil-bench/; BENCH_ANALYTICS_EVENTS, default 30 M over 30 days).
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,7 +9,7 @@ import { historical, llmSnapshot, RollupMaintainer } from '../packages/server/sr
 import { generateEvents } from '../packages/server/src/ops/index.js';
 import { openStore, type Store } from '../packages/server/src/store/index.js';
 
-const EVENTS = Number(process.env.BENCH_ANALYTICS_EVENTS ?? 1_000_000);
+const EVENTS = Number(process.env.BENCH_ANALYTICS_EVENTS ?? 30_000_000);
 const DAYS = 30;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = process.env.BENCH_ANALYTICS_DIR ?? join(root, '.vigil-bench', `analytics-${EVENTS}`);

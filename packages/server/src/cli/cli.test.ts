@@ -35,7 +35,7 @@ describe('vigil CLI', () => {
     });
     const key = /ingest key:\s+(vgl_\S+)/.exec(server.stdout())?.[1] ?? '';
     expect(key).toMatch(/^vgl_/);
-    expect(server.stdout()).toMatch(/log in: POST http:\/\/127\.0\.0\.1:\d+\/api\/login as user 'admin'/);
+    expect(server.stdout()).toMatch(/dashboard: http:\/\/127\.0\.0\.1:\d+\/ {3}\(log in as user 'admin'\)/);
     const res = await call(server, 'POST', '/v1/events', {
       token: key,
       json: { events: [{ type: 'cli.test' }] },

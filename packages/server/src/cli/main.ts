@@ -262,7 +262,7 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
     '',
     `Vigil is running at ${server.url}`,
     `  data directory: ${config.dataDir}`,
-    `  log in: POST ${server.url}/api/login as user 'admin' (the dashboard will be served at ${server.url}/)`,
+    `  dashboard: ${server.url}/   (log in as user 'admin')`,
   ];
   if (config.adminToken !== undefined && config.adminToken.length < 16) {
     lines.push('  warning: VIGIL_ADMIN_TOKEN is shorter than 16 characters; anyone who guesses it is admin');

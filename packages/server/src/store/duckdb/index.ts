@@ -429,6 +429,14 @@ class DuckDBEventStore implements EventStore {
           ),
         )
       ).map(toLink);
+      // Whole batches up to about 50,000 rows at a time (at least one): memory stays bounded
+      // whatever the batch sizes (a backfill writes 50,000-row batches).
+      let keep = 0;
+      for (let inPage = 0; keep < links.length; keep++) {
+        inPage += (links[keep] as ChainLink).rowCount;
+        if (keep > 0 && inPage > 50_000) break;
+      }
+      links.length = keep;
       const first = links[0];
       const last = links.at(-1);
       if (!first || !last) return;

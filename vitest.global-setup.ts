@@ -2,9 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 /**
- * Debian packages the tests drive for real: Chromium for the dashboard's browser tests and
- * Prometheus, which scrapes Vigil's /metrics, and Alertmanager, which receives Vigil's alerts. Installed here, once per run, when missing, so a
- * fresh machine needs nothing done by hand. Never a browser download: Debian's build only.
+ * Debian packages the tests drive for real: Chromium for the dashboard's browser tests,
+ * Prometheus (scrapes Vigil's /metrics), Alertmanager (receives Vigil's alerts) and the node
+ * exporter (a target for the prometheus collector). Installed here, once per run, when missing,
+ * so a fresh machine needs nothing done by hand. Never a browser download: Debian's build only.
  */
 const PACKAGES: readonly { name: string; binary: string }[] = [
   { name: 'chromium', binary: '/usr/bin/chromium' },

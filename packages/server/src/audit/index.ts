@@ -1,27 +1,15 @@
 import { createHash } from 'node:crypto';
-import { type EventRow, TYPED_FIELD_NAMES } from '../model/index.js';
+import { EVENT_FIELDS, type EventRow } from '../model/index.js';
 import type { ChainLink, EventStore } from '../store/index.js';
 
 /** The hash that precedes the first batch. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-const FIELDS = [
-  'id',
-  'project',
-  'type',
-  'ts',
-  'received_at',
-  'late',
-  'version',
-  ...TYPED_FIELD_NAMES,
-  'props',
-] as const;
-
 /** One line per row: a JSON array of every stored column in a fixed order. */
 function canonicalRow(row: EventRow): string {
   let line = '[';
-  for (let i = 0; i < FIELDS.length; i++) {
-    const v = row[FIELDS[i] as (typeof FIELDS)[number]];
+  for (let i = 0; i < EVENT_FIELDS.length; i++) {
+    const v = row[EVENT_FIELDS[i] as keyof EventRow];
     if (i > 0) line += ',';
     // Same text as JSON.stringify of the array, built without allocating the array.
     line += typeof v === 'string' ? JSON.stringify(v) : v === null ? 'null' : String(v);

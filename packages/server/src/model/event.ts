@@ -43,6 +43,19 @@ export const TYPED_FIELDS = {
 export type TypedField = keyof typeof TYPED_FIELDS;
 export const TYPED_FIELD_NAMES = Object.keys(TYPED_FIELDS) as TypedField[];
 
+/** Every stored column of an event, in order: the audit chain hashes rows in it, exports write it. */
+export const EVENT_FIELDS: readonly (keyof EventRow)[] = [
+  'id',
+  'project',
+  'type',
+  'ts',
+  'received_at',
+  'late',
+  'version',
+  ...TYPED_FIELD_NAMES,
+  'props',
+];
+
 export interface BuiltinTypeSpec {
   readonly fields: readonly TypedField[];
   readonly required: readonly TypedField[];

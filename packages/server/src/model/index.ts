@@ -1,6 +1,7 @@
 export type { BuiltinType, EventRow, EventView, FieldKind, TypedField, TypedFieldSpec } from './event.js';
 export {
   BUILTIN_TYPES,
+  EVENT_FIELDS,
   emptyRow,
   isBuiltinType,
   TYPED_FIELD_NAMES,

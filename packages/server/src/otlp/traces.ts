@@ -6,6 +6,7 @@
  */
 import type { Config } from '../config/index.js';
 import type { RawEvent, ScrubReason } from '../ingest/index.js';
+import { BUILTIN_TYPES } from '../model/index.js';
 import type { KeyValue, Span, TracesRequest } from './proto.js';
 import { attributes, type ContentAttributes, deterministicId, hex, int64 } from './values.js';
 
@@ -52,18 +53,8 @@ const MAPPED = new Set([
   'llm.model_name',
   'error.type',
 ]);
-const TYPED_NAMES = new Set([
-  'total_ms',
-  'context_ms',
-  'llm_ms',
-  'prompt_tokens',
-  'completion_tokens',
-  'cache_hit',
-  'error_type',
-  'user',
-  'space',
-  'model',
-]);
+/** Attributes named like a typed field of llm.request: never copied to a span event's props. */
+const TYPED_NAMES: ReadonlySet<string> = new Set(BUILTIN_TYPES['llm.request'].fields);
 
 /** One span, flattened with what its resource says. */
 interface FlatSpan {

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
-import { TYPED_FIELD_NAMES } from '../../model/index.js';
+import { EVENT_FIELDS, TYPED_FIELD_NAMES } from '../../model/index.js';
 import type { EventExport, OpsStore } from '../types.js';
 import { num, rows, TS } from './shared.js';
 
@@ -20,18 +20,6 @@ const EXPORT_SELECT = [
   ...TYPED_FIELD_NAMES.map((n) => `"${n}"`),
   'props::VARCHAR AS props',
 ].join(', ');
-
-const EXPORT_COLUMNS = [
-  'id',
-  'project',
-  'type',
-  'ts',
-  'received_at',
-  'late',
-  'version',
-  ...TYPED_FIELD_NAMES,
-  'props',
-];
 
 /**
  * Operations on the whole store: consistent snapshots (backup), row counts (backup manifest,
@@ -160,7 +148,7 @@ export class DuckDBOpsStore implements OpsStore {
         } else {
           // CSV parts carry no header: the output is the header line and the parts in order.
           const out = createWriteStream(query.out);
-          out.write(`${EXPORT_COLUMNS.join(',')}\n`);
+          out.write(`${EVENT_FIELDS.join(',')}\n`);
           for (const f of files) {
             for await (const chunk of createReadStream(f)) {
               if (!out.write(chunk)) await once(out, 'drain');

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../api/context.js';
+import { fromFastify } from '../api/errors.js';
 import { VigilError } from '../errors/index.js';
 
 /**
@@ -12,12 +13,26 @@ export class IngestAdmission {
   private reservedBytes = 0;
   private readonly reservations = new WeakMap<FastifyRequest, number>();
 
-  constructor(private readonly ctx: Pick<AppContext, 'config' | 'state' | 'committer'>) {}
+  constructor(private readonly ctx: Pick<AppContext, 'config' | 'state' | 'committer' | 'metrics'>) {}
 
-  /** Adds the release hooks to a route scope; call once per scope that uses `admit`. */
+  /**
+   * Prepares an ingest route scope; call once per scope that uses `admit`. Bodies are read raw
+   * (the routes decode gzip, NDJSON and protobuf with their own limits), reservations are
+   * released when the response is sent, and refused requests are counted by code for /metrics.
+   */
   install(app: FastifyInstance): void {
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser(
+      '*',
+      { parseAs: 'buffer', bodyLimit: this.ctx.config.ingest.maxBodyBytes },
+      (_req, body, done) => done(null, body),
+    );
     app.addHook('onResponse', this.release);
     app.addHook('onRequestAbort', this.release);
+    app.addHook('onError', async (_req, _reply, err) => {
+      const code = err instanceof VigilError ? err.code : fromFastify(err).code;
+      this.ctx.metrics.ingestRejects.inc({ code, scope: 'request' });
+    });
   }
 
   /** An onRequest hook: sheds with 429/503 + Retry-After before anything is buffered. */

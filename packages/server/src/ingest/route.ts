@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { type AppContext, guard, principalOf } from '../api/context.js';
-import { fromFastify } from '../api/errors.js';
 import { projectFor } from '../auth/index.js';
 import { VigilError } from '../errors/index.js';
 import { type AcceptResult, acceptEvents } from './accept.js';
@@ -14,18 +13,7 @@ export async function ingestRoutes(
   admission = new IngestAdmission(ctx),
 ): Promise<void> {
   const limits = ctx.config.ingest;
-  // Bodies are read raw so that gzip and NDJSON are decoded here, with our own limits.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: limits.maxBodyBytes }, (_req, body, done) => {
-    done(null, body);
-  });
-
   admission.install(app);
-  // Refused requests, counted by catalog code for /metrics.
-  app.addHook('onError', async (_req, _reply, err) => {
-    const code = err instanceof VigilError ? err.code : fromFastify(err).code;
-    ctx.metrics.ingestRejects.inc({ code, scope: 'request' });
-  });
   allowBrowsers(app, ['/v1/events']);
 
   app.post<{ Querystring: { project?: string } }>(

@@ -84,6 +84,13 @@ describe('GET /metrics', () => {
     });
     expect(again.body).toEqual({ accepted: 1, rejected: [] });
     expect((await call(v, 'POST', '/v1/events', { json: body })).status).toBe(401);
+    // OTLP receivers share the ingest scope's accounting.
+    const otlp = await call(v, 'POST', '/v1/traces', {
+      token: v.ingestKey,
+      body: 'not otlp',
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(otlp.status).toBe(415);
 
     const text = await scrape(v);
     expect(sample(text, 'vigil_ingest_events_total', { outcome: 'stored' })).toBe(2);
@@ -91,6 +98,9 @@ describe('GET /metrics', () => {
     expect(sample(text, 'vigil_ingest_events_total', { outcome: 'rejected' })).toBe(1);
     expect(sample(text, 'vigil_ingest_rejects_total', { code: 'invalid_type', scope: 'event' })).toBe(1);
     expect(sample(text, 'vigil_ingest_rejects_total', { code: 'unauthorized', scope: 'request' })).toBe(1);
+    expect(
+      sample(text, 'vigil_ingest_rejects_total', { code: 'unsupported_media_type', scope: 'request' }),
+    ).toBe(1);
     expect(sample(text, 'vigil_scrubbed_fields_total', { reason: 'email' })).toBe(1);
     expect(sample(text, 'vigil_committed_events_total')).toBe(2);
     expect(sample(text, 'vigil_commit_duration_seconds_count')).toBe(2);

@@ -44,10 +44,6 @@ export async function otlpRoutes(
   admission = new IngestAdmission(ctx),
 ): Promise<void> {
   const limits = ctx.config.ingest;
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: limits.maxBodyBytes }, (_req, body, done) => {
-    done(null, body);
-  });
   admission.install(app);
   allowBrowsers(app, PATHS);
   app.addHook('onSend', statusBody);

@@ -1,5 +1,6 @@
 import {
-  Cell,
+  type Cell,
+  cellOf,
   decisionSummary,
   explore,
   latencyStats,
@@ -161,13 +162,7 @@ const within = (tiles: readonly RollupTile[], r: RollupRow, anyRes: boolean) =>
   tiles.some((t) => (anyRes || t.res === r.res) && r.bucket >= t.from && r.bucket < t.to);
 
 const add = (w: LlmWindow, r: RollupRow) => {
-  if (!w.dims.has(r.dim)) return;
-  let cell = w.cells.get(r.dim);
-  if (!cell) {
-    cell = new Cell(w.sketches);
-    w.cells.set(r.dim, cell);
-  }
-  cell.mergeRow(r);
+  if (w.dims.has(r.dim)) cellOf(w.cells, r.dim, w.sketches).mergeRow(r);
 };
 
 /**

@@ -102,6 +102,16 @@ export class Cell {
   }
 }
 
+/** The cell of `dim` in `cells`, created empty when missing. */
+export function cellOf(cells: Map<string, Cell>, dim: string, withSketches: boolean): Cell {
+  let cell = cells.get(dim);
+  if (!cell) {
+    cell = new Cell(withSketches);
+    cells.set(dim, cell);
+  }
+  return cell;
+}
+
 const LLM_FIELDS = ['total_ms', 'context_ms', 'llm_ms', 'prompt_tokens', 'completion_tokens'] as const;
 const SEP = '\u001f';
 

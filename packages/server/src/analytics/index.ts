@@ -1,4 +1,4 @@
-export { Cell } from './aggregate.js';
+export { Cell, cellOf } from './aggregate.js';
 export type { Aggregate, ExploreQuery, ExploreResult } from './explore.js';
 export { AGGREGATES, explore } from './explore.js';
 export type { Aggregation, MetricDataPoint, MetricType } from './historical.js';

@@ -7,7 +7,7 @@ import {
   type RollupField,
 } from '../model/rollup.js';
 import type { RollupQuery, RollupTile, Store } from '../store/index.js';
-import { Cell, type FieldStats, splitOutcomeDim } from './aggregate.js';
+import { Cell, cellOf, type FieldStats, splitOutcomeDim } from './aggregate.js';
 import { RollupCache } from './cache.js';
 import type { RollupMaintainer } from './maintainer.js';
 
@@ -64,14 +64,7 @@ export async function aggregate(
     ...(q.top ? { top: q.top } : {}),
   };
   const out = new Map<string, Cell>();
-  const into = (dim: string) => {
-    let cell = out.get(dim);
-    if (!cell) {
-      cell = new Cell(!q.scalarOnly);
-      out.set(dim, cell);
-    }
-    return cell;
-  };
+  const into = (dim: string) => cellOf(out, dim, !q.scalarOnly);
   if (!maintainer) {
     for (const r of await store.rollups.read(query)) into(r.dim).mergeRow(r);
     return out;
@@ -123,15 +116,8 @@ export async function readTiles(
   if (missing.length === 0) return out as ReadonlyMap<string, Cell>[];
   const epoch = cache.epoch;
   const fresh = new Map<number, Map<string, Cell>>(missing.map((i) => [i, new Map()]));
-  const add = (i: number, r: RollupRow) => {
-    const cells = fresh.get(i) as Map<string, Cell>;
-    let cell = cells.get(r.dim);
-    if (!cell) {
-      cell = new Cell(sketches);
-      cells.set(r.dim, cell);
-    }
-    cell.mergeRow(r);
-  };
+  const add = (i: number, r: RollupRow) =>
+    cellOf(fresh.get(i) as Map<string, Cell>, r.dim, sketches).mergeRow(r);
   if (query.scalarOnly === 'by_dim') {
     for (const i of missing) {
       for (const r of await store.rollups.read({ ...rest, tiles: [tiles[i] as RollupTile] })) add(i, r);

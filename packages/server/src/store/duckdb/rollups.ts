@@ -26,43 +26,25 @@ import type {
 import { num, rows, type Serial, TS } from './shared.js';
 
 const KEY = ['project', 'family', 'res', 'bucket', 'grp', 'dim'] as const;
-const SELECT = [
-  'project',
-  'family',
-  'res',
-  'epoch_ms(bucket) AS bucket',
-  'grp',
-  'dim',
-  ...ROLLUP_COUNTERS,
-  ...ROLLUP_FIELDS.flatMap((f) => [`${f}_n`, `${f}_sum`, `${f}_min`, `${f}_max`, `${f}_sketch`]),
-].join(', ');
-
+/**
+ * Row columns for these fields: the key, the counters and each field's n, sum, min and max, with
+ * its sketch when asked; `bucket` as stored, or as epoch ms (what `toRow` reads).
+ */
+const columns = (fields: readonly RollupField[], { sketches = true, epochMs = false } = {}) =>
+  [
+    ...KEY.map((k) => (epochMs && k === 'bucket' ? 'epoch_ms(bucket) AS bucket' : k)),
+    ...ROLLUP_COUNTERS,
+    ...fields.flatMap((f) => [
+      `${f}_n`,
+      `${f}_sum`,
+      `${f}_min`,
+      `${f}_max`,
+      ...(sketches ? [`${f}_sketch`] : []),
+    ]),
+  ].join(', ');
+const SELECT = columns(ROLLUP_FIELDS, { epochMs: true });
 /** The columns a scalar read of a family needs: no sketch blobs, no other families' fields. */
-const scalarColumns = (family: RollupFamily) =>
-  [
-    ...KEY,
-    ...ROLLUP_COUNTERS,
-    ...FAMILY_FIELDS[family].flatMap((f) => [`${f}_n`, `${f}_sum`, `${f}_min`, `${f}_max`]),
-  ].join(', ');
-
-/** The columns of a family's rows with their sketches, as stored and as `toRow` reads them. */
-const familyColumns = (family: RollupFamily) =>
-  [
-    ...KEY,
-    ...ROLLUP_COUNTERS,
-    ...FAMILY_FIELDS[family].flatMap((f) => [`${f}_n`, `${f}_sum`, `${f}_min`, `${f}_max`, `${f}_sketch`]),
-  ].join(', ');
-const familySelect = (family: RollupFamily) =>
-  [
-    'project',
-    'family',
-    'res',
-    'epoch_ms(bucket) AS bucket',
-    'grp',
-    'dim',
-    ...ROLLUP_COUNTERS,
-    ...FAMILY_FIELDS[family].flatMap((f) => [`${f}_n`, `${f}_sum`, `${f}_min`, `${f}_max`, `${f}_sketch`]),
-  ].join(', ');
+const scalarColumns = (family: RollupFamily) => columns(FAMILY_FIELDS[family], { sketches: false });
 
 /** Rows summed per dim (and bucket) by DuckDB: counters and field statistics, no sketches. */
 function mergedSelect(byBucket: boolean, family: RollupFamily): string {
@@ -235,10 +217,10 @@ export class DuckDBRollupStore implements RollupStore {
     };
     const dims = query.dims ? ` AND dim IN (${query.dims.map((d) => param(d)).join(',') || 'NULL'})` : '';
     // Only the family's columns, and sketches only when asked.
-    const columns = query.scalarOnly ? scalarColumns(query.family) : familyColumns(query.family);
+    const read = query.scalarOnly ? scalarColumns(query.family) : columns(FAMILY_FIELDS[query.family]);
     const filtered = [...rangesByRes(query.tiles)].map(
       ([res, ranges]) =>
-        `SELECT ${columns} FROM ${table(res)} WHERE project = $1 AND family = $2 AND grp = $3${dims} AND ${ranges}`,
+        `SELECT ${read} FROM ${table(res)} WHERE project = $1 AND family = $2 AND grp = $3${dims} AND ${ranges}`,
     );
     let sql: string;
     if (query.scalarOnly === 'by_dim') {
@@ -250,7 +232,9 @@ export class DuckDBRollupStore implements RollupStore {
     } else if (query.scalarOnly === 'by_bucket') {
       sql = `SELECT ${mergedSelect(true, query.family)} FROM (${filtered.join(' UNION ALL ')}) GROUP BY project, family, grp, dim, res, bucket`;
     } else {
-      sql = filtered.map((f) => `SELECT ${familySelect(query.family)} FROM (${f})`).join(' UNION ALL ');
+      sql = filtered
+        .map((f) => `SELECT ${columns(FAMILY_FIELDS[query.family], { epochMs: true })} FROM (${f})`)
+        .join(' UNION ALL ');
     }
     return (await this.conn.run((c) => rows(c, sql, values))).map(toRow);
   }
@@ -302,21 +286,11 @@ export class DuckDBRollupStore implements RollupStore {
     };
     const groups = groupFilter(query.groups, param);
     // Only the fields asked for travel (sketch blobs are most of a row's weight).
-    const columns = [
-      ...KEY.map((k) => (k === 'bucket' ? 'epoch_ms(bucket) AS bucket' : k)),
-      ...ROLLUP_COUNTERS,
-      ...(query.fields ?? FAMILY_FIELDS[query.family]).flatMap((f) => [
-        `${f}_n`,
-        `${f}_sum`,
-        `${f}_min`,
-        `${f}_max`,
-        `${f}_sketch`,
-      ]),
-    ].join(', ');
+    const read = columns(query.fields ?? FAMILY_FIELDS[query.family], { epochMs: true });
     const sql = [...rangesByRes(query.tiles)]
       .map(
         ([res, ranges]) =>
-          `SELECT ${columns} FROM ${table(res)} WHERE project = $1 AND family = $2 AND (${groups}) AND ${ranges}`,
+          `SELECT ${read} FROM ${table(res)} WHERE project = $1 AND family = $2 AND (${groups}) AND ${ranges}`,
       )
       .join(' UNION ALL ');
     return (await this.conn.run((c) => rows(c, sql, values))).map(toRow);

@@ -1,7 +1,7 @@
 /**
  * The dashboard in a real browser: Debian's Chromium driven by playwright-core against a real
  * Vigil server on loopback (real DuckDB file) with a seeded data set. Screenshots of every view
- * go to packages/web/screenshots/ (gitignored); the README shows copies from docs/screenshots/.
+ * go to packages/web/screenshots/ (gitignored); README.md and docs/dashboard.md show copies from docs/screenshots/.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -253,6 +253,17 @@ function parse(argv: string[]) {
   });
 }
 
+/** The banner's first event: a built-in type, so the Overview's numbers show it at once. */
+const FIRST_EVENT_BODY = JSON.stringify({
+  events: [
+    {
+      type: 'llm.request',
+      version: '1.0.0',
+      props: { total_ms: 820, llm_ms: 700, prompt_tokens: 512, completion_tokens: 64, model: 'gpt-4o' },
+    },
+  ],
+});
+
 async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
   // Loaded only to serve: the other commands start faster without the HTTP stack.
   const { startServer } = await import('../server.js');
@@ -274,9 +285,11 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
         : `  admin password: ${created.adminPassword}   (shown once; keep it)`,
       `  ingest key:     ${created.ingestKey}   (shown once; keep it)`,
       '',
-      '  send a first event:',
+      '  send a first event (an LLM request; the Overview shows it at once):',
       `    curl -X POST ${server.url}/v1/events -H 'Authorization: Bearer ${created.ingestKey}' \\`,
-      `      -H 'Content-Type: application/json' -d '{"events":[{"type":"hello","props":{"from":"curl"}}]}'`,
+      `      -H 'Content-Type: application/json' -d '${FIRST_EVENT_BODY}'`,
+      '',
+      '  docs: README.md and docs/ (events and their fields: docs/events.md)',
     );
   } else {
     lines.push(

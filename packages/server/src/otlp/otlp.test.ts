@@ -571,7 +571,7 @@ describe('OTLP metrics and logs from the OpenTelemetry SDK', () => {
   });
 
   it('stores log records as log events and drops GenAI event bodies', async () => {
-    // Endpoint and key from the standard exporter environment, as the README tells users.
+    // Endpoint and key from the standard exporter environment, as docs/opentelemetry.md tells users.
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = vigil.url;
     process.env.OTEL_EXPORTER_OTLP_HEADERS = `Authorization=Bearer%20${vigil.ingestKey}`;
     const exporter = new OTLPLogExporter();

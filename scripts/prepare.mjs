@@ -2,7 +2,7 @@
 // install, then builds the TypeScript packages (incremental, so a no-op when up to date) and the
 // dashboard (only when its sources changed).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,10 +10,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
 const say = (msg) => quiet || console.error(`[prepare] ${msg}`);
 
-function run(cmd, args) {
+function run(cmd, args, { output = !quiet } = {}) {
   const result = spawnSync(cmd, args, {
     cwd: root,
-    stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'],
+    stdio: ['ignore', output ? 'inherit' : 'ignore', 'inherit'],
   });
   if (result.status !== 0) {
     console.error(`[prepare] '${cmd} ${args.join(' ')}' failed (exit ${result.status ?? result.signal})`);
@@ -46,4 +46,31 @@ const webSources = ['src', 'public', 'index.html', 'vite.config.ts', 'package.js
 if (Math.max(...webSources) > mtime(join(web, 'dist', 'index.html'))) {
   say('building the dashboard (vite build)…');
   run(join(root, 'node_modules', '.bin', 'vite'), ['build', '--logLevel', 'warn', web]);
+}
+
+// The SDK the server serves at /sdk/ (docs/sdk.md): an npm tarball and one ES module for browsers,
+// built from this tree's SDK so they always match the server. Rebuilt when the SDK build changed.
+const sdk = join(root, 'packages', 'sdk');
+const served = join(sdk, 'dist', 'served');
+const tarball = join(served, 'vigil-sdk.tgz');
+const sdkBuilt = Math.max(
+  newest(join(sdk, 'dist', 'esm')),
+  newest(join(sdk, 'dist', 'cjs')),
+  newest(join(sdk, 'package.json')),
+  newest(join(sdk, 'README.md')),
+);
+if (sdkBuilt > Math.min(mtime(tarball), mtime(join(served, 'vigil-sdk.js')))) {
+  say('packing the SDK the server serves (npm pack, vite build)…');
+  mkdirSync(served, { recursive: true });
+  const { version } = JSON.parse(readFileSync(join(sdk, 'package.json'), 'utf8'));
+  // npm pack prints the file name on stdout.
+  run('npm', ['pack', '--silent', '--workspace', 'packages/sdk', '--pack-destination', served], {
+    output: false,
+  });
+  renameSync(join(served, `vigil-sdk-${version}.tgz`), tarball);
+  run(join(root, 'node_modules', '.bin', 'vite'), [
+    'build',
+    '--config',
+    join(root, 'scripts', 'sdk-bundle.vite.mjs'),
+  ]);
 }

@@ -13,6 +13,7 @@ import { keyRoutes } from './keys.js';
 import { metricRoutes, queryRoutes } from './metrics.js';
 import { opsRoutes } from './ops.js';
 import { projectRoutes } from './projects.js';
+import { sdkRoutes } from './sdk.js';
 import { sessionRoutes } from './session.js';
 import { telemetryRoutes } from './telemetry.js';
 import { webRoutes } from './web.js';
@@ -64,5 +65,6 @@ export function buildApp(ctx: AppContext): FastifyInstance {
   void app.register(async (scope) => alertRoutes(scope, ctx));
   void app.register(async (scope) => opsRoutes(scope, ctx));
   void app.register(async (scope) => webRoutes(scope, ctx));
+  void app.register(async (scope) => sdkRoutes(scope));
   return app;
 }

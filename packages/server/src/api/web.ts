@@ -19,6 +19,7 @@ const TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
   '.json': 'application/json; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
+  '.tgz': 'application/gzip',
 };
 const FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}$/;
 // uPlot sets inline style attributes, hence 'unsafe-inline' for styles only; no inline scripts.
@@ -26,14 +27,14 @@ const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
   "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-interface Asset {
+export interface Asset {
   mtimeMs: number;
   body: Buffer;
   gzip: Buffer | null;
 }
 
 /** Files of the built dashboard, read once (again when the build changes them) and gzipped once. */
-class AssetCache {
+export class AssetCache {
   private readonly files = new Map<string, Asset>();
   constructor(private readonly dir: string) {}
 
@@ -58,7 +59,7 @@ class AssetCache {
   }
 }
 
-function send(req: FastifyRequest, reply: FastifyReply, name: string, asset: Asset, cache: string) {
+export function send(req: FastifyRequest, reply: FastifyReply, name: string, asset: Asset, cache: string) {
   void reply
     .header('content-type', TYPES[extname(name)] ?? 'application/octet-stream')
     .header('cache-control', cache)

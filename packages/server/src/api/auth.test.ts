@@ -183,3 +183,43 @@ describe('rate limits', () => {
     }
   });
 });
+
+describe('server-wide operations', () => {
+  it("refuse a project's admin key: backups and users span every project", async () => {
+    for (const [method, path, json] of [
+      ['POST', '/api/admin/backup', undefined],
+      ['GET', '/api/users', undefined],
+      ['POST', '/api/users', { name: 'mallory', role: 'admin' }],
+    ] as const) {
+      const res = await call(vigil, method, path, { token: projectAdmin, ...(json ? { json } : {}) });
+      expect([path, res.status, code(res)]).toEqual([path, 403, 'forbidden']);
+      expect((res.body as { error: { message: string } }).error.message).toMatch(/VIGIL_ADMIN_TOKEN/);
+    }
+    // The server-wide admin still may.
+    const backup = await call(vigil, 'POST', '/api/admin/backup', { token: vigil.adminToken });
+    expect(backup.status).toBe(200);
+    expect((await call(vigil, 'GET', '/api/users', { token: vigil.adminToken })).status).toBe(200);
+  });
+
+  it("show a project's key only its own project's series on /metrics", async () => {
+    const added = await call(vigil, 'POST', '/api/collectors', {
+      token: vigil.adminToken,
+      json: { type: 'http-health', name: 'default-secret-name', url: 'http://127.0.0.1:9/health' },
+    });
+    expect(added.status).toBe(201);
+    expect((await call(vigil, 'POST', '/telemetry/collect', { token: vigil.adminToken })).status).toBe(200);
+    const scrape = async (token: string) => {
+      const res = await call(vigil, 'GET', '/metrics', { token });
+      expect(res.status).toBe(200);
+      return res.body as string;
+    };
+    expect(await scrape(viewer)).toMatch(
+      /vigil_collector_runs_total\{project="default",collector="default-secret-name"/,
+    );
+    const theirs = await scrape(otherViewer);
+    expect(theirs).not.toContain('default-secret-name');
+    // Server-wide series stay, and so does the exposition's shape.
+    expect(theirs).toMatch(/^vigil_ingest_events_total\{outcome="stored"\} \d+$/m);
+    expect(theirs).toMatch(/^# TYPE vigil_collector_runs_total counter$/m);
+  });
+});

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { AlertEngine } from '../alerts/index.js';
 import type { RetentionJob, RollupMaintainer } from '../analytics/index.js';
-import { type Authenticator, allows, type RateLimiter, SESSION_COOKIE } from '../auth/index.js';
+import { type Authenticator, allows, type Need, type RateLimiter, SESSION_COOKIE } from '../auth/index.js';
 import type { CollectorOrchestrator } from '../collectors/index.js';
 import type { Config } from '../config/index.js';
 import { VigilError } from '../errors/index.js';
@@ -126,7 +126,7 @@ export function checkCsrf(req: FastifyRequest, sessionToken: string): void {
  * An onRequest hook: authenticates (bearer key, or a session cookie — with its CSRF token on
  * state-changing methods), checks the role and takes a rate-limit token.
  */
-export function guard(ctx: AppContext, need: 'ingest' | 'read' | 'admin') {
+export function guard(ctx: AppContext, need: Need) {
   return async (req: FastifyRequest): Promise<void> => {
     const header = req.headers.authorization;
     let principal: Principal;
@@ -140,19 +140,22 @@ export function guard(ctx: AppContext, need: 'ingest' | 'read' | 'admin') {
       principal = await fromSession(ctx, session);
       checkCsrf(req, session);
     }
-    if (!allows(principal, need)) {
-      throw new VigilError('forbidden', {
-        message:
-          principal.role === 'ingest'
-            ? 'An ingest key can only send events; use a viewer or admin key to read.'
-            : `This needs the ${need === 'ingest' ? 'ingest' : need === 'read' ? 'viewer' : 'admin'} role; this key is ${principal.role}.`,
-      });
-    }
+    if (!allows(principal, need)) throw new VigilError('forbidden', { message: refusal(principal, need) });
     const limiter = need === 'ingest' ? ctx.limiters.ingest : ctx.limiters.read;
     const wait = limiter.take(principal.subject);
     if (wait > 0) throw new VigilError('rate_limited', { retryAfter: wait });
     req.principal = principal;
   };
+}
+
+function refusal(principal: Principal, need: Need): string {
+  if (principal.role === 'ingest')
+    return 'An ingest key can only send events; use a viewer or admin key to read.';
+  if (need === 'server' && principal.role === 'admin') {
+    return `This operation spans every project; it needs the admin user or VIGIL_ADMIN_TOKEN, not a key of project '${principal.project}'.`;
+  }
+  const role = need === 'ingest' ? 'ingest' : need === 'read' ? 'viewer' : 'admin';
+  return `This needs the ${role} role; this key is ${principal.role}.`;
 }
 
 export function principalOf(req: FastifyRequest): Principal {

@@ -10,6 +10,23 @@ const sameSecret = (a: string, b: string) => {
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
+const PROJECT_LABEL = /[{,]project="([^"]*)"/;
+
+/**
+ * The exposition as a project's key may see it: series labelled with another project (collector
+ * names, for one) are left out; server-wide series carry no project label and stay.
+ */
+function ownSeries(exposition: string, project: string): string {
+  return exposition
+    .split('\n')
+    .filter((line) => {
+      if (line.startsWith('#')) return true;
+      const labelled = PROJECT_LABEL.exec(line);
+      return labelled === null || labelled[1] === project;
+    })
+    .join('\n');
+}
+
 /**
  * Operations over HTTP: `GET /metrics` (Vigil's own metrics, Prometheus text format) and
  * `POST /api/admin/backup` (a consistent backup of the running server, streamed).
@@ -33,12 +50,15 @@ export async function opsRoutes(app: FastifyInstance, ctx: AppContext): Promise<
 
   // Switched off: the route does not exist (404), as for any unknown path.
   if (settings.enabled)
-    app.get('/metrics', { onRequest: scrapeAuth }, async (_req, reply) => {
+    app.get('/metrics', { onRequest: scrapeAuth }, async (req, reply) => {
       const body = await ctx.metrics.registry.metrics();
-      return reply.header('content-type', ctx.metrics.registry.contentType).send(body);
+      const project = req.principal?.project ?? null;
+      return reply
+        .header('content-type', ctx.metrics.registry.contentType)
+        .send(project === null ? body : ownSeries(body, project));
     });
 
-  app.post('/api/admin/backup', { onRequest: guard(ctx, 'admin') }, async (_req, reply) => {
+  app.post('/api/admin/backup', { onRequest: guard(ctx, 'server') }, async (_req, reply) => {
     const prepared = await prepareBackup(ctx.store, ctx.config.dataDir, {
       memoryLimit: ctx.config.store.memoryLimit,
     });

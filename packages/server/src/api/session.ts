@@ -90,14 +90,8 @@ export async function sessionRoutes(app: FastifyInstance, ctx: AppContext): Prom
   });
 
   // Dashboard users (server-wide: a user sees every project). A generated password is shown once.
-  const serverAdmin = async (req: FastifyRequest) => {
-    if (principalOf(req).project !== null) {
-      throw new VigilError('forbidden', {
-        message: 'Users are server-wide; a project admin key cannot manage them.',
-      });
-    }
-  };
-  app.get('/api/users', { onRequest: [guard(ctx, 'admin'), serverAdmin] }, async () => ({
+  const serverAdmin = guard(ctx, 'server');
+  app.get('/api/users', { onRequest: serverAdmin }, async () => ({
     users: (await ctx.store.meta.listUsers()).map((u) => ({
       id: u.id,
       name: u.name,
@@ -107,7 +101,7 @@ export async function sessionRoutes(app: FastifyInstance, ctx: AppContext): Prom
   }));
   app.post<{ Body: Static<typeof NewUser> }>(
     '/api/users',
-    { onRequest: [guard(ctx, 'admin'), serverAdmin], schema: { body: NewUser } },
+    { onRequest: serverAdmin, schema: { body: NewUser } },
     async (req, reply) => {
       const { name, role } = req.body;
       if (await ctx.store.meta.getUserByName(name)) {

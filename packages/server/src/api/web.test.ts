@@ -175,47 +175,75 @@ describe('static dashboard', () => {
   });
 });
 
+/** An open `/api/live` stream: everything it received so far, and a wait for a piece of text. */
+async function openLive(url: string, token: string) {
+  const chunks: string[] = [];
+  const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+    const req = request(`${url}/api/live`, { headers: { authorization: `Bearer ${token}` } }, resolve);
+    req.on('error', reject);
+    req.end();
+  });
+  res.setEncoding('utf8');
+  res.on('data', (c: string) => chunks.push(c));
+  const text = () => chunks.join('');
+  const seen = (wanted: string) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no '${wanted}' in ${JSON.stringify(text())}`)), 5_000);
+      const check = () => {
+        if (!text().includes(wanted)) return;
+        clearTimeout(timer);
+        res.off('data', check);
+        resolve();
+      };
+      res.on('data', check);
+      check();
+    });
+  return { res, text, seen, close: () => res.destroy() };
+}
+
+async function keyOf(project: string, role: 'viewer' | 'ingest') {
+  const res = await call(vigil, 'POST', '/api/keys', { token: vigil.adminToken, json: { role, project } });
+  expect(res.status).toBe(201);
+  return (res.body as { key: string }).key;
+}
+
 describe('live updates', () => {
   it('needs a reader, says hello, and sends a commit event after an ingest commits', async () => {
     expect((await call(vigil, 'GET', '/api/live')).status).toBe(401);
-    const chunks: string[] = [];
-    const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
-      const req = request(
-        `${vigil.url}/api/live`,
-        { headers: { authorization: `Bearer ${vigil.adminToken}` } },
-        resolve,
-      );
-      req.on('error', reject);
-      req.end();
-    });
-    expect(res.statusCode).toBe(200);
-    expect(res.headers['content-type']).toMatch(/text\/event-stream/);
-    res.setEncoding('utf8');
-    const seen = (text: string) =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no '${text}' in ${JSON.stringify(chunks)}`)), 5_000);
-        const check = () => {
-          if (chunks.join('').includes(text)) {
-            clearTimeout(timer);
-            res.off('data', onData);
-            resolve();
-          }
-        };
-        const onData = (c: string) => {
-          chunks.push(c);
-          check();
-        };
-        res.on('data', onData);
-        check();
-      });
-    await seen('event: hello');
+    const live = await openLive(vigil.url, vigil.adminToken);
+    expect(live.res.statusCode).toBe(200);
+    expect(live.res.headers['content-type']).toMatch(/text\/event-stream/);
+    await live.seen('event: hello');
     const sent = await call(vigil, 'POST', '/v1/events', {
       token: vigil.ingestKey,
       json: { events: [{ type: 'live.test' }] },
     });
     expect(sent.status).toBe(200);
-    await seen('event: commit');
-    res.destroy();
+    await live.seen('event: commit');
+    live.close();
+  });
+
+  it("tells a project's key only of its own project's commits", async () => {
+    const mine = await openLive(vigil.url, await keyOf('default', 'viewer'));
+    const theirs = await openLive(vigil.url, await keyOf('live-other', 'viewer'));
+    await Promise.all([mine.seen('event: hello'), theirs.seen('event: hello')]);
+    const sent = await call(vigil, 'POST', '/v1/events', {
+      token: vigil.ingestKey,
+      json: { events: [{ type: 'live.scoped' }] },
+    });
+    expect(sent.status).toBe(200);
+    await mine.seen('event: commit');
+    // One timer writes to every stream in the same tick; wait past the next tick to be sure.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(theirs.text()).not.toContain('event: commit');
+    const own = await call(vigil, 'POST', '/v1/events', {
+      token: await keyOf('live-other', 'ingest'),
+      json: { events: [{ type: 'live.scoped' }] },
+    });
+    expect(own.status).toBe(200);
+    await theirs.seen('event: commit');
+    mine.close();
+    theirs.close();
   });
 
   it('ends open streams when the server closes, so close does not hang', async () => {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VigilError } from '../errors/index.js';
-import { type AppContext, guard } from './context.js';
+import { type AppContext, guard, principalOf } from './context.js';
 
 /** The dashboard's build output (`packages/web/dist`), the same path from `src/api` and `dist/api`. */
 export const WEB_DIST = fileURLToPath(new URL('../../../web/dist/', import.meta.url));
@@ -78,13 +78,15 @@ export function send(req: FastifyRequest, reply: FastifyReply, name: string, ass
  * batches were committed. Bounded: at most `maxClients` streams, a stream that stops reading is dropped.
  */
 class LiveFeed {
-  private readonly clients = new Set<ServerResponse>();
+  /** Each listener: the project it may see (every project when null), the last head it was told, when. */
+  private readonly clients = new Map<
+    ServerResponse,
+    { project: string | null; seq: number; wrote: number }
+  >();
   private timer: NodeJS.Timeout | null = null;
-  private lastSeq = -1;
-  private lastWrite = 0;
 
   constructor(
-    private readonly headSeq: () => number,
+    private readonly headFor: (project: string | null) => number,
     private readonly options: { tickMs: number; heartbeatMs: number; maxClients: number },
   ) {}
 
@@ -92,21 +94,21 @@ class LiveFeed {
     return this.clients.size;
   }
 
-  add(res: ServerResponse): boolean {
+  add(res: ServerResponse, project: string | null): boolean {
     if (this.clients.size >= this.options.maxClients) return false;
-    this.clients.add(res);
+    const seq = this.headFor(project);
+    this.clients.set(res, { project, seq, wrote: Date.now() });
     res.on('close', () => this.remove(res));
     if (this.timer === null) {
-      this.lastSeq = this.headSeq();
       this.timer = setInterval(() => this.tick(), this.options.tickMs);
       this.timer.unref();
     }
-    this.write(res, `event: hello\ndata: ${JSON.stringify({ seq: this.headSeq() })}\n\n`);
+    this.write(res, `event: hello\ndata: ${JSON.stringify({ seq })}\n\n`);
     return true;
   }
 
   closeAll(): void {
-    for (const res of [...this.clients]) res.end();
+    for (const res of [...this.clients.keys()]) res.end();
     this.clients.clear();
     this.stop();
   }
@@ -122,18 +124,19 @@ class LiveFeed {
   }
 
   private tick(): void {
-    const seq = this.headSeq();
     const now = Date.now();
-    let message: string | null = null;
-    if (seq !== this.lastSeq) {
-      this.lastSeq = seq;
-      message = `event: commit\ndata: ${JSON.stringify({ seq, at: new Date(now).toISOString() })}\n\n`;
-    } else if (now - this.lastWrite >= this.options.heartbeatMs) {
-      message = ': keep-alive\n\n';
+    const at = new Date(now).toISOString();
+    for (const [res, client] of [...this.clients]) {
+      const seq = this.headFor(client.project);
+      if (seq !== client.seq) {
+        client.seq = seq;
+        client.wrote = now;
+        this.write(res, `event: commit\ndata: ${JSON.stringify({ seq, at })}\n\n`);
+      } else if (now - client.wrote >= this.options.heartbeatMs) {
+        client.wrote = now;
+        this.write(res, ': keep-alive\n\n');
+      }
     }
-    if (message === null) return;
-    this.lastWrite = now;
-    for (const res of [...this.clients]) this.write(res, message);
   }
 
   private write(res: ServerResponse, message: string): void {
@@ -155,7 +158,7 @@ export async function webRoutes(
 ): Promise<void> {
   const { dir = WEB_DIST, tickMs = 1_000, heartbeatMs = 20_000, maxClients = 100 } = options;
   const assets = new AssetCache(dir);
-  const live = new LiveFeed(() => ctx.committer.headSeq, { tickMs, heartbeatMs, maxClients });
+  const live = new LiveFeed((project) => ctx.committer.headFor(project), { tickMs, heartbeatMs, maxClients });
   app.addHook('preClose', async () => live.closeAll());
 
   const page = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -206,6 +209,6 @@ export async function webRoutes(
     });
     // Reconnect after 3 s when the stream drops (EventSource does this by itself).
     reply.raw.write('retry: 3000\n\n');
-    live.add(reply.raw);
+    live.add(reply.raw, principalOf(req).project);
   });
 }

@@ -57,10 +57,18 @@ export class Authenticator {
 
 const RANK: Record<Role, number> = { ingest: 0, viewer: 1, admin: 2 };
 
-/** admin may do everything; viewer reads; an ingest key only writes events. */
-export function allows(principal: Principal, need: 'ingest' | 'read' | 'admin'): boolean {
+/**
+ * What a route needs: `ingest` (write events), `read` (viewer), `admin` (of the project acted on),
+ * or `server` (a server-wide admin: the admin user or VIGIL_ADMIN_TOKEN, never a project's key —
+ * for operations that span projects, such as backups and users).
+ */
+export type Need = 'ingest' | 'read' | 'admin' | 'server';
+
+/** admin may do everything in its scope; viewer reads; an ingest key only writes events. */
+export function allows(principal: Principal, need: Need): boolean {
   if (need === 'ingest') return principal.role === 'ingest' || principal.role === 'admin';
   if (need === 'read') return RANK[principal.role] >= RANK.viewer;
+  if (need === 'server') return principal.role === 'admin' && principal.project === null;
   return principal.role === 'admin';
 }
 

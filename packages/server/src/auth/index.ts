@@ -1,4 +1,4 @@
-export { Authenticator, allows, projectFor, SESSION_COOKIE } from './authenticator.js';
+export { Authenticator, allows, type Need, projectFor, SESSION_COOKIE } from './authenticator.js';
 export type { Bootstrap } from './bootstrap.js';
 export { bootstrap, createKey, DEFAULT_PROJECT } from './bootstrap.js';
 export { RateLimiter } from './rate-limit.js';

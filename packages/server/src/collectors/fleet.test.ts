@@ -174,9 +174,15 @@ describe('a fleet of ten agents', () => {
 
     // Vigil's own metrics count the runs by outcome and time them.
     const metrics = await call(vigil, 'GET', '/metrics', { token: vigil.adminToken });
-    expect(metrics.body).toMatch(/vigil_collector_runs_total\{collector="silent",result="timeout"\} 1/);
-    expect(metrics.body).toMatch(/vigil_collector_runs_total\{collector="api-1",result="ok"\} 1/);
-    expect(metrics.body).toMatch(/vigil_collector_run_seconds_count\{collector="worker-4"\} 1/);
+    expect(metrics.body).toMatch(
+      /vigil_collector_runs_total\{project="default",collector="silent",result="timeout"\} 1/,
+    );
+    expect(metrics.body).toMatch(
+      /vigil_collector_runs_total\{project="default",collector="api-1",result="ok"\} 1/,
+    );
+    expect(metrics.body).toMatch(
+      /vigil_collector_run_seconds_count\{project="default",collector="worker-4"\} 1/,
+    );
 
     // The public view: aggregates of the same round.
     const pub = await call(vigil, 'GET', '/telemetry/public');

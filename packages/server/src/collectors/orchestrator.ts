@@ -29,8 +29,8 @@ export interface CollectorLog {
 
 /** prom-client's counter and histogram, as `ops/self-metrics.ts` registers them. */
 export interface CollectorRunMetrics {
-  collectorRuns: { inc(labels: { collector: string; result: string }): void };
-  collectorRunSeconds: { observe(labels: { collector: string }, seconds: number): void };
+  collectorRuns: { inc(labels: { project: string; collector: string; result: string }): void };
+  collectorRunSeconds: { observe(labels: { project: string; collector: string }, seconds: number): void };
 }
 
 export interface CollectorEntry {
@@ -337,8 +337,9 @@ export class CollectorOrchestrator {
   /** Stores the runs' samples and records; a store failure is logged, never thrown at the schedule. */
   private async persist(runs: readonly CollectorRun[]): Promise<void> {
     for (const run of runs) {
-      this.options.metrics?.collectorRuns.inc({ collector: run.collector, result: run.outcome });
-      this.options.metrics?.collectorRunSeconds.observe({ collector: run.collector }, run.durationMs / 1000);
+      const labels = { project: run.project, collector: run.collector };
+      this.options.metrics?.collectorRuns.inc({ ...labels, result: run.outcome });
+      this.options.metrics?.collectorRunSeconds.observe(labels, run.durationMs / 1000);
       if (run.outcome !== 'ok') {
         this.options.log.warn(
           { collector: run.collector, project: run.project, outcome: run.outcome, error: run.error },

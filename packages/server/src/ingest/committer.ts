@@ -48,6 +48,8 @@ export class GroupCommitter {
   private committingEvents = 0;
   private running: Promise<void> | null = null;
   private head: ChainLink | null = null;
+  /** Commits since start that stored events of each project (what a project's live stream sees). */
+  private readonly projectCommits = new Map<string, number>();
   private closing = false;
   readonly stats: CommitterStats = { commits: 0, committedEvents: 0, lastCommitMs: 0 };
 
@@ -73,6 +75,14 @@ export class GroupCommitter {
   /** The last committed batch's seq (0 when none). */
   get headSeq(): number {
     return this.head?.seq ?? 0;
+  }
+
+  /**
+   * A counter that moves when events of `project` are committed (every project's when null: the
+   * chain head's seq). A project's counter tells nothing of other projects' commits.
+   */
+  headFor(project: string | null): number {
+    return project === null ? this.headSeq : (this.projectCommits.get(project) ?? 0);
   }
 
   /** Events waiting for the next commit (not yet in one). */
@@ -218,6 +228,9 @@ export class GroupCommitter {
       scrubbed = countScrubs(fresh.map((e) => e.event));
       await this.store.appendBatch({ link, rows, scrubbed });
       this.head = link;
+      for (const project of new Set(rows.map((r) => r.project))) {
+        this.projectCommits.set(project, (this.projectCommits.get(project) ?? 0) + 1);
+      }
       this.options.onCommitted?.(link, rows);
       this.stats.commits += 1;
       this.stats.committedEvents += rows.length;

@@ -10,8 +10,8 @@
  * - engines built in `server.ts` (alert evaluator, collector orchestrator) take it as an
  *   option typed `SelfMetrics` (import the type from `ops/index.js`) and increment e.g.
  *   `metrics.ruleEvaluations.inc({ result: 'ok' })`,
- *   `metrics.collectorRuns.inc({ collector: 'docker', result: 'ok' })`,
- *   `metrics.collectorRunSeconds.observe({ collector: 'docker' }, seconds)`.
+ *   `metrics.collectorRuns.inc({ project: 'default', collector: 'docker', result: 'ok' })`,
+ *   `metrics.collectorRunSeconds.observe({ project: 'default', collector: 'docker' }, seconds)`.
  *
  * Gauges that describe live state (queue depth, in-flight, store size) read it at scrape
  * time through `observe(sources)`; until it is called they report 0.
@@ -89,17 +89,17 @@ export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['result'] as const,
       registers,
     }),
-    /** Collector runs, by `collector` name and `result`: `ok`, `error`, `timeout`. */
+    /** Collector runs, by `project`, `collector` name and `result`: `ok`, `error`, `timeout`. */
     collectorRuns: new Counter({
       name: 'vigil_collector_runs_total',
-      help: 'Collector runs, by collector and result.',
-      labelNames: ['collector', 'result'] as const,
+      help: 'Collector runs, by project, collector and result.',
+      labelNames: ['project', 'collector', 'result'] as const,
       registers,
     }),
     collectorRunSeconds: new Histogram({
       name: 'vigil_collector_run_seconds',
       help: 'Duration of one collector run.',
-      labelNames: ['collector'] as const,
+      labelNames: ['project', 'collector'] as const,
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),

@@ -44,3 +44,15 @@ describe('hashBatch', () => {
     );
   });
 });
+
+describe('the canonical encoding', () => {
+  it('is total: a row hashes as the well-formed text any store keeps of it (lone surrogates as U+FFFD)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), (user, props) => {
+        const row = { ...emptyRow(), user, props };
+        const stored = { ...row, user: user.toWellFormed(), props: props.toWellFormed() };
+        expect(hashBatch(GENESIS_HASH, 1, 5, [row])).toBe(hashBatch(GENESIS_HASH, 1, 5, [stored]));
+      }),
+    );
+  });
+});

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { EVENT_FIELDS, type EventRow } from '../model/index.js';
+import { EVENT_FIELDS, type EventRow, wellFormed } from '../model/index.js';
 import type { ChainLink, EventStore } from '../store/index.js';
 
 /** The hash that precedes the first batch. */
@@ -11,8 +11,9 @@ function canonicalRow(row: EventRow): string {
   for (let i = 0; i < EVENT_FIELDS.length; i++) {
     const v = row[EVENT_FIELDS[i] as keyof EventRow];
     if (i > 0) line += ',';
-    // Same text as JSON.stringify of the array, built without allocating the array.
-    line += typeof v === 'string' ? JSON.stringify(v) : v === null ? 'null' : String(v);
+    // Same text as JSON.stringify of the array, built without allocating the array; strings as
+    // stored (well-formed), so the encoding is total over whatever a store gives back.
+    line += typeof v === 'string' ? JSON.stringify(wellFormed(v)) : v === null ? 'null' : String(v);
   }
   return `${line}]`;
 }

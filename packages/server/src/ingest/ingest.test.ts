@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyChain } from '../audit/index.js';
 import { call, readEvents, startVigil, type Vigil } from '../test/harness.js';
 
 let vigil: Vigil;
@@ -256,5 +257,51 @@ describe('browser access', () => {
       headers: { origin: 'https://app.example' },
     });
     expect(keys.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('lone surrogates', () => {
+  // JSON text with lone UTF-16 surrogates escaped: no UTF-8 encoding can hold them.
+  const body = String.raw`{"events":[
+    {"type":"llm.request","props":{"total_ms":5,"user":"\ud800","model":"m\udc00x"}},
+    {"type":"surrogate.test","version":"v\ud83d","props":{"note":"a\ud800b","\udfff":1,"pair":"\ud83d\ude00"}}
+  ]}`;
+
+  it('are stored as U+FFFD, keep the audit chain whole, and break no read', async () => {
+    const sent = await call(vigil, 'POST', '/v1/events', {
+      token: vigil.ingestKey,
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(sent.body).toMatchObject({ accepted: 2, rejected: [] });
+    const chain = await verifyChain(vigil.server.context.store.events);
+    expect(chain.ok, JSON.stringify(chain.firstBad)).toBe(true);
+
+    const [custom] = await readEvents(vigil, { type: 'surrogate.test' });
+    expect(custom?.version).toBe('v\ufffd');
+    expect(custom?.props).toEqual({ note: 'a\ufffdb', '\ufffd': 1, pair: '\ud83d\ude00' });
+    const [llm] = (await readEvents(vigil, { type: 'llm.request' })).filter(
+      (e) => e.props.model === 'm\ufffdx',
+    );
+    expect(llm?.props.user).toBe('\ufffd');
+
+    // Filters on the prop, and queries over the project, answer as for any other text.
+    const filtered = await call(vigil, 'GET', `/api/events?prop.note=${encodeURIComponent('a\ufffdb')}`, {
+      token: vigil.adminToken,
+    });
+    expect(filtered.status).toBe(200);
+    expect((filtered.body as { events: unknown[] }).events).toHaveLength(1);
+    const query = await call(vigil, 'POST', '/api/query', {
+      token: vigil.adminToken,
+      json: {
+        type: 'surrogate.test',
+        field: 'note',
+        aggregate: 'count',
+        from: Date.now() - 3_600_000,
+        to: Date.now() + 60_000,
+        groupBy: ['note'],
+      },
+    });
+    expect(query.status, JSON.stringify(query.body)).toBe(200);
   });
 });

@@ -12,6 +12,7 @@ import {
   TYPED_FIELDS,
   type TypedField,
   type TypedFieldSpec,
+  wellFormed,
 } from '../model/index.js';
 import { type ScrubPolicy, type ScrubReason, sensitiveValue } from './scrub.js';
 
@@ -133,7 +134,7 @@ export function validateEvent(raw: unknown, ctx: ValidationContext): ValidEvent 
     if (typeof input.version !== 'string' || input.version.length === 0 || input.version.length > 64) {
       return reject('invalid_version');
     }
-    row.version = input.version;
+    row.version = wellFormed(input.version);
   }
 
   // Props: the `props` object, plus any other top-level keys (props win on a clash).
@@ -197,7 +198,10 @@ export function isRejection(v: ValidEvent | Rejection): v is Rejection {
   return (v as Rejection).code !== undefined;
 }
 
-/** One pass over the props: depth, key count and string length limits, and scrubbing. */
+/**
+ * One pass over the props: depth, key count and string length limits, scrubbing, and lone
+ * surrogates replaced by U+FFFD (what any store would keep of them).
+ */
 class PropWalk {
   keys = 0;
   rejection: Rejection | null = null;
@@ -238,7 +242,7 @@ class PropWalk {
         continue;
       }
       const value = this.value(obj[key], depth, key);
-      if (value !== DROPPED) out[key] = value;
+      if (value !== DROPPED) out[wellFormed(key)] = value;
     }
     return out;
   }
@@ -257,7 +261,7 @@ class PropWalk {
         this.drop(reason, key);
         return DROPPED;
       }
-      return value;
+      return wellFormed(value);
     }
     if (typeof value !== 'object' || value === null) return value;
     if (depth + 1 > this.limits.maxDepth) {

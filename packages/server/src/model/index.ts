@@ -12,3 +12,4 @@ export type { Principal, Role } from './principal.js';
 export { ROLES } from './principal.js';
 export type { MetricSample, SampleKind } from './sample.js';
 export { labelsKey, SAMPLE_KINDS } from './sample.js';
+export { wellFormed } from './text.js';

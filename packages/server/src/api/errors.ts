@@ -1,10 +1,16 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { type ErrorCode, VigilError } from '../errors/index.js';
+import { StoreError } from '../store/index.js';
 
 /** Maps every error to the catalog: a stable code, its status, `{"error":{"code","message"}}`. */
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError | VigilError, req, reply) => {
-    const vigil = error instanceof VigilError ? error : fromFastify(error as FastifyError);
+  app.setErrorHandler((error: FastifyError | VigilError | StoreError, req, reply) => {
+    const vigil =
+      error instanceof VigilError
+        ? error
+        : error instanceof StoreError && error.code === 'unavailable'
+          ? new VigilError('store_unavailable', { retryAfter: 5, cause: error })
+          : fromFastify(error as FastifyError);
     if (vigil.status >= 500 && vigil.code !== 'shutting_down' && vigil.code !== 'not_ready') {
       req.log.error({ err: error }, 'request failed');
     }

@@ -51,6 +51,16 @@ export const ERRORS = {
   too_many_events: { status: 413, message: 'Too many events in one request; split the batch.' },
   rate_limited: { status: 429, message: 'Rate limit exceeded; retry after the time given in Retry-After.' },
   overloaded: { status: 429, message: 'The server is busy; retry after the time given in Retry-After.' },
+  commit_failed: {
+    status: 503,
+    message:
+      'The store could not commit these events and none of them was acknowledged; retry after the time given in Retry-After (event ids make the retry safe).',
+  },
+  store_unavailable: {
+    status: 503,
+    message:
+      'The store cannot write right now (for example the disk is full); nothing was stored. Retry after the time given in Retry-After.',
+  },
   shutting_down: { status: 503, message: 'The server is shutting down; retry shortly.' },
   not_ready: { status: 503, message: 'The store is not open yet.' },
   internal: { status: 500, message: 'Internal error; the server log has details under this request id.' },

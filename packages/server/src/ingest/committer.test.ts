@@ -38,9 +38,12 @@ afterEach(async () => {
 function gated(inner: EventStore) {
   const waiting: (() => void)[] = [];
   const appended: number[] = [];
+  // A release given before the append arrives is kept for it (a loaded machine is slow to get there).
+  let permits = 0;
   const events: EventStore = Object.create(inner);
   events.appendBatch = async (batch: AppendBatch) => {
-    await new Promise<void>((r) => waiting.push(r));
+    if (permits > 0) permits -= 1;
+    else await new Promise<void>((r) => waiting.push(r));
     appended.push(batch.rows.length);
     return inner.appendBatch(batch);
   };
@@ -48,7 +51,9 @@ function gated(inner: EventStore) {
     events,
     appended,
     release: () => {
-      for (const r of waiting.splice(0)) r();
+      const held = waiting.splice(0);
+      if (held.length === 0) permits += 1;
+      for (const r of held) r();
     },
   };
 }
@@ -103,7 +108,7 @@ describe('GroupCommitter', () => {
     });
     await committer.start();
     const batch = events(5);
-    await expect(committer.submit(batch)).rejects.toThrow('disk full');
+    await expect(committer.submit(batch)).rejects.toMatchObject({ code: 'commit_failed', status: 503 });
     fail = false;
     expect(await committer.submit(batch)).toEqual(Array(5).fill('stored'));
     expect((await inner.chainHead())?.seq).toBe(1);

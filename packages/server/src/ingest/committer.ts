@@ -2,7 +2,13 @@ import type { FastifyBaseLogger } from 'fastify';
 import { nextLink } from '../audit/index.js';
 import { VigilError } from '../errors/index.js';
 import type { EventRow } from '../model/index.js';
-import type { ChainLink, EventStore, RejectionCount, ScrubCount } from '../store/index.js';
+import {
+  type ChainLink,
+  type EventStore,
+  type RejectionCount,
+  type ScrubCount,
+  StoreError,
+} from '../store/index.js';
 import type { ValidEvent } from './validate.js';
 
 /** What happened to one submitted event: stored now, already stored before, or refused at commit. */
@@ -51,6 +57,8 @@ export class GroupCommitter {
   /** Commits since start that stored events of each project (what a project's live stream sees). */
   private readonly projectCommits = new Map<string, number>();
   private closing = false;
+  /** Set when a commit failed and the store could not be asked what it holds since. */
+  private unsure = false;
   readonly stats: CommitterStats = { commits: 0, committedEvents: 0, lastCommitMs: 0 };
 
   constructor(
@@ -69,7 +77,7 @@ export class GroupCommitter {
   ) {}
 
   async start(): Promise<void> {
-    this.head = await this.store.chainHead();
+    await this.reconcile({ initial: true });
   }
 
   /** The last committed batch's seq (0 when none). */
@@ -143,7 +151,12 @@ export class GroupCommitter {
             { err, events: size },
             'commit failed; nothing of this batch was acknowledged',
           );
-          for (const p of group) p.reject(err);
+          // The store's own error when it has one (e.g. unavailable, mapped to 503 by the API).
+          const refusal =
+            err instanceof VigilError || err instanceof StoreError
+              ? err
+              : new VigilError('commit_failed', { retryAfter: 2, cause: err });
+          for (const p of group) p.reject(refusal);
         } finally {
           this.committingEvents = 0;
         }
@@ -171,7 +184,42 @@ export class GroupCommitter {
     }
   }
 
+  /**
+   * Makes the committer's head the store's: after a failed append the engine may hold all of the
+   * batch (it failed after committing) or debris of it (rows without their chain link). A batch
+   * found committed is passed on as committed; debris is removed, so an append is all or nothing.
+   */
+  private async reconcile({ initial = false } = {}): Promise<void> {
+    const known = this.head?.seq ?? 0;
+    const head = await this.store.chainHead();
+    const seq = head?.seq ?? 0;
+    // On start the rollups catch up from the store themselves.
+    if (!initial && seq > known && this.options.onCommitted) {
+      // Committed after all: rollups must fold it like any other batch.
+      for (let after = known; after < seq; ) {
+        const { batches, throughSeq } = await this.store.readCommitted(after, 100_000);
+        if (throughSeq <= after) break;
+        // One writer: the only batch that can land unseen is the failed append, the head itself.
+        for (const b of batches)
+          this.options.onCommitted(
+            b.seq === seq && head ? head : { ...(head as ChainLink), seq: b.seq, rowCount: b.rows.length },
+            b.rows,
+          );
+        after = throughSeq;
+      }
+    }
+    const removed = await this.store.discardUnchained(seq);
+    if (removed > 0)
+      this.options.log.warn(
+        { removed, headSeq: seq },
+        'removed rows of a failed append that never joined the audit chain',
+      );
+    this.head = head;
+    this.unsure = false;
+  }
+
   private async commitGroup(group: readonly Pending[], started: number): Promise<CommitOutcome[][]> {
+    if (this.unsure) await this.reconcile();
     const outcomes = group.map((p) => new Array<CommitOutcome>(p.events.length).fill('stored'));
     const all: { event: ValidEvent; g: number; i: number }[] = [];
     group.forEach((p, g) => {
@@ -226,7 +274,23 @@ export class GroupCommitter {
       const rows: EventRow[] = fresh.map((e) => e.event.row);
       const link = nextLink(this.head, rows, Date.now());
       scrubbed = countScrubs(fresh.map((e) => e.event));
-      await this.store.appendBatch({ link, rows, scrubbed });
+      try {
+        await this.store.appendBatch({ link, rows, scrubbed });
+      } catch (err) {
+        this.unsure = true;
+        // An engine may report a failure after the batch is committed (a checkpoint failing
+        // after the commit): then the batch is durable and is acknowledged like any other.
+        const head = await this.store.chainHead().catch(() => null);
+        if (head?.seq !== link.seq || head.hash !== link.hash) {
+          await this.reconcile().catch(() => undefined);
+          throw err;
+        }
+        this.unsure = false;
+        this.options.log.warn(
+          { err, seq: link.seq },
+          'the append reported a failure but its batch is committed',
+        );
+      }
       this.head = link;
       for (const project of new Set(rows.map((r) => r.project))) {
         this.projectCommits.set(project, (this.projectCommits.get(project) ?? 0) + 1);

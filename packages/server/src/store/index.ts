@@ -1,5 +1,7 @@
 export type { DuckDBStoreOptions } from './duckdb/index.js';
 export { DUCKDB_FILE, openDuckDBStore as openStore } from './duckdb/index.js';
+export { type Fault, type FaultTiming, FaultyStore } from './faults.js';
+export { interceptStore, STORE_PARTS, type StoreCall, type StorePart } from './intercept.js';
 export type {
   AlertCycleWrite,
   AlertProjectRecord,

@@ -79,6 +79,12 @@ export interface EventStore {
   findOutcomeSignals(project: string, signalIds: readonly string[]): Promise<Set<string>>;
   /** Appends one batch atomically: its rows, its chain link, its outcome index, its scrub counts. */
   appendBatch(batch: AppendBatch): Promise<void>;
+  /**
+   * Removes rows stored under a batch after `headSeq`: debris of an append that failed and so
+   * never joined the audit chain (an engine may keep part of a failed write, e.g. when the disk
+   * fills during a checkpoint). Returns the number of event rows removed.
+   */
+  discardUnchained(headSeq: number): Promise<number>;
   /** Newest first by (ts, id). */
   listEvents(query: EventQuery): Promise<EventRow[]>;
   /** An exact aggregate over raw events (for questions the rollups cannot answer). */
@@ -268,7 +274,8 @@ export interface Migrator {
 export class StoreError extends Error {
   override name = 'StoreError';
   constructor(
-    readonly code: 'locked' | 'schema_mismatch' | 'corrupt' | 'invalid_migration_target',
+    /** `unavailable`: the engine cannot serve until it is reopened (e.g. the disk filled up). */
+    readonly code: 'locked' | 'schema_mismatch' | 'corrupt' | 'invalid_migration_target' | 'unavailable',
     message: string,
     options?: { cause?: unknown },
   ) {

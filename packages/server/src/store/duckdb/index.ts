@@ -226,6 +226,18 @@ class DuckDBEventStore implements EventStore {
     });
   }
 
+  async discardUnchained(headSeq: number): Promise<number> {
+    return this.writer.transaction(async (c) => {
+      const after = [BigInt(headSeq)];
+      await c.run(
+        'DELETE FROM signal_outcomes WHERE event_id IN (SELECT id FROM events WHERE batch_seq > $1)',
+        after,
+      );
+      const deleted = await c.run('DELETE FROM events WHERE batch_seq > $1', after);
+      return Number(deleted.rowsChanged);
+    });
+  }
+
   async listEvents(query: EventQuery): Promise<EventRow[]> {
     const where = ['project = $1'];
     const values: DuckDBValue[] = [query.project];

@@ -149,6 +149,31 @@ describe('DuckDB store', () => {
     expect(report.firstBad?.reason).toMatch(/altered/);
   });
 
+  it('removes the debris of a failed append (rows whose chain link was never written) before the next commit', async () => {
+    const vigil = await populated();
+    await vigil.stop();
+    // What a disk filling during a checkpoint can leave: batch 3's rows without its link.
+    const db = await DuckDBInstance.create(join(vigil.dataDir, DUCKDB_FILE));
+    const conn = await db.connect();
+    await conn.run('DELETE FROM batches WHERE seq = 3');
+    conn.closeSync();
+    db.closeSync();
+
+    const again = await startVigil({ dataDir: vigil.dataDir });
+    try {
+      const res = await call(again, 'POST', '/v1/events', {
+        token: vigil.ingestKey,
+        json: { events: Array.from({ length: 50 }, () => ({ type: 'after.debris' })) },
+      });
+      expect(res.body).toEqual({ accepted: 50, rejected: [] });
+      // The new batch 3 holds its 50 rows only, not the 100 left over from the failed one.
+      const report = await verifyChain(again.server.context.store.events);
+      expect(report).toEqual({ ok: true, batches: 3, events: 250 });
+    } finally {
+      await again.stop();
+    }
+  }, 120_000);
+
   it('detects deleted rows and rows inserted outside the chain', async () => {
     const vigil = await populated();
     await vigil.stop();

@@ -74,14 +74,15 @@ const fieldRef = (name: string): FieldRef =>
 
 /** The rollup group that answers the query exactly, or null when only raw events can. */
 function rollupPlan(q: ExploreQuery) {
-  const spec = FAMILIES[q.type];
+  // Own keys only: a type or dimension named like an Object.prototype member is no family.
+  const spec = Object.hasOwn(FAMILIES, q.type) ? FAMILIES[q.type] : undefined;
   if (!spec) return null;
   if (q.field !== undefined && !spec.fields.includes(q.field)) return null;
   if (q.field === undefined && q.aggregate !== 'count' && q.aggregate !== 'rate') return null;
   const dims = new Set([...q.groupBy, ...Object.keys(q.filters)]);
   if (dims.size > 1) return null;
   const dim = [...dims][0] ?? '';
-  const group = spec.groups[dim];
+  const group = Object.hasOwn(spec.groups, dim) ? spec.groups[dim] : undefined;
   if (!group) return null;
   if (QUANTILE[q.aggregate] !== undefined && !group.sketches) return null;
   if (

@@ -19,15 +19,14 @@ import { VigilError } from '../errors/index.js';
 import { parseTs } from '../ingest/index.js';
 import type { AlertSilenceRecord } from '../store/index.js';
 import { type AppContext, guard, principalOf } from './context.js';
+import { Param, ProjectQuery, type QueryOf, QuerySchema } from './params.js';
 
-type Query = Record<string, string | string[] | undefined>;
-
-/** One query parameter: absent, or given once (a repeated one is refused, not guessed at). */
-function param(query: Query, name: string): string | undefined {
-  const v = query[name];
-  if (Array.isArray(v)) throw new VigilError('invalid_query', { message: `${name} may be given once.` });
-  return v === '' ? undefined : v;
-}
+const AlertsQuery = QuerySchema({
+  project: Type.Optional(Param.project),
+  limit: Type.Optional(Param.count({ max: 1000 })),
+  from: Type.Optional(Param.time()),
+});
+type Project = { Querystring: QueryOf<typeof ProjectQuery> };
 
 /** Validates a body against a schema; the error names each field and why. */
 function checked<T>(schema: TSchema, body: unknown): T {
@@ -117,11 +116,15 @@ export async function alertRoutes(app: FastifyInstance, ctx: AppContext): Promis
   };
   const withStatus = (rule: AlertRule) => ({ ...ruleView(rule), status: ctx.alerts.ruleStatus(rule.id) });
 
-  app.get<{ Querystring: Query }>('/api/alerts/rules', { onRequest: admin }, async (req) => {
-    const id = await project(req, param(req.query, 'project'));
-    await ctx.alerts.ensureDefaults(id);
-    return { project: id, rules: ctx.alerts.rules(id).map(withStatus) };
-  });
+  app.get<Project>(
+    '/api/alerts/rules',
+    { onRequest: admin, schema: { querystring: ProjectQuery } },
+    async (req) => {
+      const id = await project(req, req.query.project);
+      await ctx.alerts.ensureDefaults(id);
+      return { project: id, rules: ctx.alerts.rules(id).map(withStatus) };
+    },
+  );
 
   app.post<{ Body: unknown }>('/api/alerts/rules', { onRequest: admin }, async (req, reply) => {
     const body = checked<RuleInput>(RuleInputSchema, req.body);
@@ -152,10 +155,14 @@ export async function alertRoutes(app: FastifyInstance, ctx: AppContext): Promis
     return ruleView(await ctx.alerts.deleteRule(existing.id).catch(ruleProblem));
   });
 
-  app.get<{ Querystring: Query }>('/api/alerts/receivers', { onRequest: admin }, async (req) => {
-    const id = await project(req, param(req.query, 'project'));
-    return { project: id, receivers: (await ctx.alerts.defaultReceivers(id)).map(receiverView) };
-  });
+  app.get<Project>(
+    '/api/alerts/receivers',
+    { onRequest: admin, schema: { querystring: ProjectQuery } },
+    async (req) => {
+      const id = await project(req, req.query.project);
+      return { project: id, receivers: (await ctx.alerts.defaultReceivers(id)).map(receiverView) };
+    },
+  );
 
   app.put<{ Body: unknown }>('/api/alerts/receivers', { onRequest: admin }, async (req) => {
     const body = checked<{ project?: string; receivers: Receiver[] }>(ReceiversInputSchema, req.body);
@@ -164,27 +171,18 @@ export async function alertRoutes(app: FastifyInstance, ctx: AppContext): Promis
     return { project: id, receivers: receivers.map(receiverView) };
   });
 
-  app.get<{ Querystring: Query }>('/api/metrics/alerts', { onRequest: read }, async (req) => {
-    const id = await project(req, param(req.query, 'project'));
-    const limitText = param(req.query, 'limit') ?? '100';
-    const limit = Number(limitText);
-    if (!/^\d+$/.test(limitText) || limit < 1 || limit > 1000)
-      throw new VigilError('invalid_query', { message: 'limit must be an integer from 1 to 1000.' });
-    let from: number | undefined;
-    const fromText = param(req.query, 'from');
-    if (fromText !== undefined) {
-      const t = parseTs(/^\d+$/.test(fromText) ? Number(fromText) : fromText);
-      if (t === null)
-        throw new VigilError('invalid_query', {
-          message: 'from must be an ISO-8601 time or epoch milliseconds.',
-        });
-      from = t;
-    }
-    return {
-      project: id,
-      ...(await ctx.alerts.alerts(id, { limit, ...(from !== undefined ? { from } : {}) })),
-    };
-  });
+  app.get<{ Querystring: QueryOf<typeof AlertsQuery> }>(
+    '/api/metrics/alerts',
+    { onRequest: read, schema: { querystring: AlertsQuery } },
+    async (req) => {
+      const { limit = 100, from } = req.query;
+      const id = await project(req, req.query.project);
+      return {
+        project: id,
+        ...(await ctx.alerts.alerts(id, { limit, ...(from !== undefined ? { from } : {}) })),
+      };
+    },
+  );
 
   const ownAlert = async (req: FastifyRequest, alertId: string) => {
     const alert = await ctx.alerts.alert(alertId);
@@ -238,10 +236,14 @@ export async function alertRoutes(app: FastifyInstance, ctx: AppContext): Promis
     },
   );
 
-  app.get<{ Querystring: Query }>('/api/alerts/silences', { onRequest: admin }, async (req) => {
-    const id = await project(req, param(req.query, 'project'));
-    return { project: id, silences: (await ctx.store.alerts.silences(id, Date.now())).map(silenceView) };
-  });
+  app.get<Project>(
+    '/api/alerts/silences',
+    { onRequest: admin, schema: { querystring: ProjectQuery } },
+    async (req) => {
+      const id = await project(req, req.query.project);
+      return { project: id, silences: (await ctx.store.alerts.silences(id, Date.now())).map(silenceView) };
+    },
+  );
 
   app.post<{ Body: unknown }>('/api/alerts/silences', { onRequest: admin }, async (req, reply) => {
     const body = checked<SilenceBody>(SilenceInput, req.body);

@@ -4,8 +4,8 @@ import { projectFor } from '../auth/index.js';
 import { CollectorConflict, CredentialsUnavailable, describeEntry, SpecError } from '../collectors/index.js';
 import { VigilError } from '../errors/index.js';
 import { type AppContext, guard, principalOf } from './context.js';
+import { ProjectQuery, type QueryOf } from './params.js';
 
-const ProjectQuery = Type.Object({ project: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) });
 const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) });
 
 /**
@@ -14,7 +14,7 @@ const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64
  * Credentials are sealed before storage and never come back: a collector shows `hasCredentials`.
  */
 export async function collectorRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
-  app.get<{ Querystring: Static<typeof ProjectQuery> }>(
+  app.get<{ Querystring: QueryOf<typeof ProjectQuery> }>(
     '/api/collectors',
     { onRequest: guard(ctx, 'admin'), schema: { querystring: ProjectQuery } },
     async (req) => {
@@ -30,7 +30,7 @@ export async function collectorRoutes(app: FastifyInstance, ctx: AppContext): Pr
     },
   );
 
-  app.post<{ Querystring: Static<typeof ProjectQuery> }>(
+  app.post<{ Querystring: QueryOf<typeof ProjectQuery> }>(
     '/api/collectors',
     { onRequest: guard(ctx, 'admin'), schema: { querystring: ProjectQuery } },
     async (req, reply) => {
@@ -56,7 +56,7 @@ export async function collectorRoutes(app: FastifyInstance, ctx: AppContext): Pr
     },
   );
 
-  app.delete<{ Params: Static<typeof NameParams>; Querystring: Static<typeof ProjectQuery> }>(
+  app.delete<{ Params: Static<typeof NameParams>; Querystring: QueryOf<typeof ProjectQuery> }>(
     '/api/collectors/:name',
     { onRequest: guard(ctx, 'admin'), schema: { params: NameParams, querystring: ProjectQuery } },
     async (req, reply) => {

@@ -122,12 +122,16 @@ export function checkCsrf(req: FastifyRequest, sessionToken: string): void {
   }
 }
 
+/** The least role a guarded route needs (`server`: an admin of every project). */
+export type Access = Need;
+export const ACCESS = Symbol('vigil.access');
+
 /**
  * An onRequest hook: authenticates (bearer key, or a session cookie — with its CSRF token on
  * state-changing methods), checks the role and takes a rate-limit token.
  */
 export function guard(ctx: AppContext, need: Need) {
-  return async (req: FastifyRequest): Promise<void> => {
+  const check = async (req: FastifyRequest): Promise<void> => {
     const header = req.headers.authorization;
     let principal: Principal;
     if (header !== undefined) {
@@ -146,6 +150,8 @@ export function guard(ctx: AppContext, need: Need) {
     if (wait > 0) throw new VigilError('rate_limited', { retryAfter: wait });
     req.principal = principal;
   };
+  // The route table reads the role a route needs from its guard.
+  return Object.assign(check, { [ACCESS]: need });
 }
 
 function refusal(principal: Principal, need: Need): string {

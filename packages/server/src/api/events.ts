@@ -1,10 +1,11 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { projectFor } from '../auth/index.js';
 import { VigilError } from '../errors/index.js';
-import { parseTs } from '../ingest/index.js';
 import { TYPED_FIELDS, type TypedField, toEventView } from '../model/index.js';
 import type { PropEquals } from '../store/index.js';
 import { type AppContext, guard, principalOf } from './context.js';
+import { isStorableTime, Param, type QueryOf, QuerySchema } from './params.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -15,7 +16,7 @@ function encodeCursor(ts: number, id: string): string {
 function decodeCursor(cursor: string): { ts: number; id: string } {
   try {
     const [ts, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    if (typeof ts === 'number' && Number.isFinite(ts) && typeof id === 'string' && UUID.test(id))
+    if (typeof ts === 'number' && isStorableTime(ts) && typeof id === 'string' && UUID.test(id))
       return { ts, id };
   } catch {
     // fall through
@@ -23,51 +24,41 @@ function decodeCursor(cursor: string): { ts: number; id: string } {
   throw new VigilError('invalid_cursor');
 }
 
-function time(name: string, value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const ms = parseTs(/^\d+$/.test(value) ? Number(value) : value);
-  if (ms === null)
-    throw new VigilError('invalid_query', {
-      message: `${name} must be an ISO-8601 time or epoch milliseconds.`,
-    });
-  return ms;
-}
+const EventsQuery = QuerySchema(
+  {
+    project: Type.Optional(Param.project),
+    limit: Type.Optional(Param.count({ max: 1000 })),
+    type: Type.Optional(Param.text({ max: 2000 })),
+    cursor: Type.Optional(Param.text({ max: 200 })),
+    from: Type.Optional(Param.time()),
+    to: Type.Optional(Param.time()),
+  },
+  // `prop.NAME=value` filters by equality.
+  { extra: Param.text({ min: 0, max: 1000 }) },
+);
 
 /** The event log: newest first, stable keyset cursors, filters by type, time and prop equality. */
 export async function eventRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
-  app.get<{ Querystring: Record<string, string | string[] | undefined> }>(
+  app.get<{ Querystring: QueryOf<typeof EventsQuery> }>(
     '/api/events',
-    { onRequest: guard(ctx, 'read') },
+    { onRequest: guard(ctx, 'read'), schema: { querystring: EventsQuery } },
     async (req) => {
       const query = req.query;
-      const one = (name: string): string | undefined => {
-        const v = query[name];
-        if (Array.isArray(v))
-          throw new VigilError('invalid_query', { message: `${name} may be given once.` });
-        return v;
-      };
-      const project = projectFor(principalOf(req), one('project'));
-      const limitText = one('limit') ?? '100';
-      const limit = Number(limitText);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-        throw new VigilError('invalid_query', { message: 'limit must be an integer from 1 to 1000.' });
-      }
-      const types = one('type')
+      const project = projectFor(principalOf(req), query.project);
+      const limit = query.limit ?? 100;
+      const types = query.type
         ?.split(',')
         .map((t) => t.trim())
         .filter(Boolean);
       const where: PropEquals[] = [];
-      for (const name of Object.keys(query)) {
-        if (!name.startsWith('prop.')) continue;
+      for (const [name, value] of Object.entries(query)) {
+        if (!name.startsWith('prop.') || typeof value !== 'string') continue;
         const prop = name.slice(5);
-        const value = one(name) ?? '';
         if (prop === '' || prop.length > 200)
           throw new VigilError('invalid_query', { message: `'${name}' names no property.` });
         where.push({ field: Object.hasOwn(TYPED_FIELDS, prop) ? (prop as TypedField) : { prop }, value });
       }
-      const cursor = one('cursor');
-      const from = time('from', one('from'));
-      const to = time('to', one('to'));
+      const { cursor, from, to } = query;
       const rows = await ctx.store.events.listEvents({
         project,
         ...(types && types.length > 0 ? { types } : {}),

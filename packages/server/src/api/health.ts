@@ -4,16 +4,17 @@ import { projectFor } from '../auth/index.js';
 import { VigilError } from '../errors/index.js';
 import { addDays, dayOf, dayStart, isDay } from '../health/index.js';
 import { type AppContext, guard, principalOf } from './context.js';
+import { Param, ProjectQuery, type QueryOf, QuerySchema } from './params.js';
 
 const DAY_PATTERN = '^\\d{4}-\\d{2}-\\d{2}$';
 const MAX_RANGE_DAYS = 366;
 
-const ProjectQuery = Type.Object({ project: Type.Optional(Type.String({ minLength: 1 })) });
-const ListQuery = Type.Object({
-  project: Type.Optional(Type.String({ minLength: 1 })),
-  from: Type.Optional(Type.String({ pattern: DAY_PATTERN })),
-  to: Type.Optional(Type.String({ pattern: DAY_PATTERN })),
-  revisions: Type.Optional(Type.Union([Type.Literal('latest'), Type.Literal('all')])),
+const Day = Type.String({ pattern: DAY_PATTERN, why: 'must be a calendar day YYYY-MM-DD' });
+const ListQuery = QuerySchema({
+  project: Type.Optional(Param.project),
+  from: Type.Optional(Day),
+  to: Type.Optional(Day),
+  revisions: Type.Optional(Param.oneOf(['latest', 'all'])),
 });
 const SnapshotRequest = Type.Object({ date: Type.String({ pattern: DAY_PATTERN }) });
 
@@ -34,13 +35,13 @@ export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promi
     return id;
   };
 
-  app.get<{ Querystring: Static<typeof ProjectQuery> }>(
+  app.get<{ Querystring: QueryOf<typeof ProjectQuery> }>(
     '/api/health/summary',
     { onRequest: guard(ctx, 'read'), schema: { querystring: ProjectQuery } },
     async (req) => ctx.health.summary(await project(req, req.query.project)),
   );
 
-  app.get<{ Querystring: Static<typeof ListQuery> }>(
+  app.get<{ Querystring: QueryOf<typeof ListQuery> }>(
     '/api/health/snapshots',
     { onRequest: guard(ctx, 'read'), schema: { querystring: ListQuery } },
     async (req) => {
@@ -56,7 +57,7 @@ export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promi
     },
   );
 
-  app.post<{ Querystring: Static<typeof ProjectQuery>; Body: Static<typeof SnapshotRequest> }>(
+  app.post<{ Querystring: QueryOf<typeof ProjectQuery>; Body: Static<typeof SnapshotRequest> }>(
     '/api/health/snapshots',
     { onRequest: guard(ctx, 'admin'), schema: { querystring: ProjectQuery, body: SnapshotRequest } },
     async (req, reply) => {

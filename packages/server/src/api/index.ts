@@ -13,6 +13,7 @@ import { keyRoutes } from './keys.js';
 import { metricRoutes, queryRoutes } from './metrics.js';
 import { opsRoutes } from './ops.js';
 import { projectRoutes } from './projects.js';
+import { trackRoutes } from './routes.js';
 import { sdkRoutes } from './sdk.js';
 import { sessionRoutes } from './session.js';
 import { telemetryRoutes } from './telemetry.js';
@@ -20,6 +21,7 @@ import { webRoutes } from './web.js';
 
 export type { AppContext } from './context.js';
 export { ProjectCache } from './context.js';
+export { type RouteEntry, routeTable } from './routes.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -36,6 +38,7 @@ export function buildApp(ctx: AppContext): FastifyInstance {
     forceCloseConnections: 'idle',
   });
   app.decorateRequest('principal', null);
+  trackRoutes(app);
   app.addHook('onSend', async (req, reply) => {
     void reply.header('x-request-id', req.id);
     // While draining, a keep-alive connection ends with its response instead of idling on.

@@ -5,8 +5,9 @@ import { VigilError } from '../errors/index.js';
 import { ROLES, type Role } from '../model/index.js';
 import type { KeyRecord } from '../store/index.js';
 import { type AppContext, guard, principalOf } from './context.js';
+import { PROJECT_PATTERN, ProjectQuery, type QueryOf } from './params.js';
 
-export const PROJECT_ID = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' });
+export const PROJECT_ID = Type.String({ pattern: PROJECT_PATTERN });
 
 const CreateKey = Type.Object(
   {
@@ -60,9 +61,9 @@ export async function keyRoutes(app: FastifyInstance, ctx: AppContext): Promise<
     },
   );
 
-  app.get<{ Querystring: { project?: string } }>(
+  app.get<{ Querystring: QueryOf<typeof ProjectQuery> }>(
     '/api/keys',
-    { onRequest: admin, schema: { querystring: Type.Object({ project: Type.Optional(PROJECT_ID) }) } },
+    { onRequest: admin, schema: { querystring: ProjectQuery } },
     async (req) => {
       const principal = principalOf(req);
       const project = principal.project ?? req.query.project ?? null;

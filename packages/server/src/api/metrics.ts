@@ -21,38 +21,36 @@ import { projectFor } from '../auth/index.js';
 import { VigilError } from '../errors/index.js';
 import { parseTs } from '../ingest/index.js';
 import { type AppContext, guard, principalOf } from './context.js';
+import { isStorableTime, Param, type QueryOf, QuerySchema } from './params.js';
 
-type Query = Record<string, string | string[] | undefined>;
+const Filter = {
+  space: Type.Optional(Param.text({ max: 200 })),
+  model: Type.Optional(Param.text({ max: 200 })),
+  user: Type.Optional(Param.text({ max: 200 })),
+};
+const CurrentQuery = QuerySchema({
+  project: Type.Optional(Param.project),
+  window: Type.Optional(Param.oneOf(Object.keys(WINDOWS) as WindowName[])),
+  ...Filter,
+});
+const HistoricalQuery = QuerySchema({
+  project: Type.Optional(Param.project),
+  type: Param.oneOf(METRIC_TYPES),
+  aggregation: Type.Optional(Param.oneOf(AGGREGATIONS)),
+  start: Type.Optional(Param.time()),
+  end: Type.Optional(Param.time()),
+  ...Filter,
+});
+const DecisionsQuery = QuerySchema({
+  project: Type.Optional(Param.project),
+  window: Type.Optional(Param.oneOf(['7d', '30d'])),
+  groupBy: Type.Optional(Param.oneOf(['recommendation_type', 'explanation_version'])),
+});
 
-function one(query: Query, name: string): string | undefined {
-  const v = query[name];
-  if (Array.isArray(v)) throw new VigilError('invalid_query', { message: `${name} may be given once.` });
-  return v === '' ? undefined : v;
-}
-
-function oneOf<T extends string>(query: Query, name: string, allowed: readonly T[], fallback?: T): T {
-  const v = one(query, name) ?? fallback;
-  if (v === undefined || !(allowed as readonly string[]).includes(v)) {
-    throw new VigilError('invalid_query', { message: `${name} must be one of ${allowed.join(', ')}.` });
-  }
-  return v as T;
-}
-
-function time(query: Query, name: string): number | undefined {
-  const v = one(query, name);
-  if (v === undefined) return undefined;
-  const ms = parseTs(/^\d+$/.test(v) ? Number(v) : v);
-  if (ms === null)
-    throw new VigilError('invalid_query', {
-      message: `${name} must be an ISO-8601 time or epoch milliseconds.`,
-    });
-  return ms;
-}
-
-function filterOf(query: Query): LlmFilter {
+function filterOf(query: { space?: string; model?: string; user?: string }): LlmFilter {
   const filter: LlmFilter = {};
   for (const name of ['space', 'model', 'user'] as const) {
-    const v = one(query, name);
+    const v = query[name];
     if (v !== undefined) filter[name] = v;
   }
   if (Object.keys(filter).length > 1) {
@@ -65,54 +63,63 @@ function filterOf(query: Query): LlmFilter {
 export async function metricRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const read = guard(ctx, 'read');
 
-  app.get<{ Querystring: Query }>('/api/metrics/current', { onRequest: read }, async (req) => {
-    const project = projectFor(principalOf(req), one(req.query, 'project'));
-    const window = oneOf<WindowName>(req.query, 'window', Object.keys(WINDOWS) as WindowName[], 'day');
-    const filter = filterOf(req.query);
-    const to = Date.now();
-    const from = to - WINDOWS[window];
-    const [snapshot, spike] = await Promise.all([
-      llmSnapshot(ctx.store, ctx.rollups, project, from, to, filter),
-      errorSpike(ctx.store, ctx.rollups, project, from, to),
-    ]);
-    return { window, ...snapshot, errors: { ...snapshot.errors, spike } };
-  });
+  app.get<{ Querystring: QueryOf<typeof CurrentQuery> }>(
+    '/api/metrics/current',
+    { onRequest: read, schema: { querystring: CurrentQuery } },
+    async (req) => {
+      const project = projectFor(principalOf(req), req.query.project);
+      const window = req.query.window ?? 'day';
+      const filter = filterOf(req.query);
+      const to = Date.now();
+      const from = to - WINDOWS[window];
+      const [snapshot, spike] = await Promise.all([
+        llmSnapshot(ctx.store, ctx.rollups, project, from, to, filter),
+        errorSpike(ctx.store, ctx.rollups, project, from, to),
+      ]);
+      return { window, ...snapshot, errors: { ...snapshot.errors, spike } };
+    },
+  );
 
-  app.get<{ Querystring: Query }>('/api/metrics/historical', { onRequest: read }, async (req) => {
-    const project = projectFor(principalOf(req), one(req.query, 'project'));
-    const metric = oneOf<MetricType>(req.query, 'type', METRIC_TYPES);
-    const aggregation = oneOf<Aggregation>(req.query, 'aggregation', AGGREGATIONS, 'hour');
-    const end = time(req.query, 'end') ?? Date.now();
-    const start = time(req.query, 'start') ?? end - 86_400_000;
-    if (start >= end) throw new VigilError('invalid_query', { message: 'start must be before end.' });
-    if (seriesBuckets(start, end, aggregation).length > MAX_POINTS) {
-      throw new VigilError('invalid_query', {
-        message: `That is more than ${MAX_POINTS} points; use a coarser aggregation.`,
+  app.get<{ Querystring: QueryOf<typeof HistoricalQuery> }>(
+    '/api/metrics/historical',
+    { onRequest: read, schema: { querystring: HistoricalQuery } },
+    async (req) => {
+      const q = req.query;
+      const project = projectFor(principalOf(req), q.project);
+      const aggregation = q.aggregation ?? 'hour';
+      const end = q.end ?? Date.now();
+      const start = q.start ?? end - 86_400_000;
+      if (start >= end) throw new VigilError('invalid_query', { message: 'start must be before end.' });
+      if (seriesBuckets(start, end, aggregation).length > MAX_POINTS) {
+        throw new VigilError('invalid_query', {
+          message: `That is more than ${MAX_POINTS} points; use a coarser aggregation.`,
+        });
+      }
+      return historical(ctx.store, ctx.rollups, {
+        project,
+        metric: q.type,
+        start,
+        end,
+        aggregation,
+        filter: filterOf(q),
       });
-    }
-    return historical(ctx.store, ctx.rollups, {
-      project,
-      metric,
-      start,
-      end,
-      aggregation,
-      filter: filterOf(req.query),
-    });
-  });
+    },
+  );
 
-  app.get<{ Querystring: Query }>('/api/decisions/summary', { onRequest: read }, async (req) => {
-    const project = projectFor(principalOf(req), one(req.query, 'project'));
-    const window = oneOf(req.query, 'window', ['7d', '30d'] as const, '7d');
-    const groupBy = one(req.query, 'groupBy');
-    if (groupBy !== undefined && groupBy !== 'recommendation_type' && groupBy !== 'explanation_version') {
-      throw new VigilError('invalid_query', {
-        message: 'groupBy must be recommendation_type or explanation_version.',
-      });
-    }
-    const to = Date.now();
-    const from = to - (window === '7d' ? 7 : 30) * 86_400_000;
-    return { window, ...(await decisionSummary(ctx.store, ctx.rollups, project, from, to, groupBy)) };
-  });
+  app.get<{ Querystring: QueryOf<typeof DecisionsQuery> }>(
+    '/api/decisions/summary',
+    { onRequest: read, schema: { querystring: DecisionsQuery } },
+    async (req) => {
+      const project = projectFor(principalOf(req), req.query.project);
+      const window = req.query.window ?? '7d';
+      const to = Date.now();
+      const from = to - (window === '7d' ? 7 : 30) * 86_400_000;
+      return {
+        window,
+        ...(await decisionSummary(ctx.store, ctx.rollups, project, from, to, req.query.groupBy)),
+      };
+    },
+  );
 }
 
 const Name = Type.String({ minLength: 1, maxLength: 200 });
@@ -120,7 +127,8 @@ const Time = Type.Union([Type.String({ minLength: 1, maxLength: 40 }), Type.Numb
 const QueryBody = Type.Object(
   {
     project: Type.Optional(Type.String({ maxLength: 64 })),
-    type: Name,
+    // An event type as ingest accepts it.
+    type: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.:-]{0,99}$' }),
     field: Type.Optional(Name),
     aggregate: Type.Unsafe<(typeof AGGREGATES)[number]>({ type: 'string', enum: [...AGGREGATES] }),
     from: Time,
@@ -146,9 +154,9 @@ export async function queryRoutes(app: FastifyInstance, ctx: AppContext): Promis
         const v = b[name];
         // Ajv may have turned a number into a string for the union type: digits are epoch ms.
         const ms = parseTs(typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v);
-        if (ms === null)
+        if (ms === null || !isStorableTime(ms))
           throw new VigilError('invalid_body', {
-            message: `${name} must be an ISO-8601 time or epoch milliseconds.`,
+            message: `${name} must be an ISO-8601 time or epoch milliseconds (years 1 to 9999).`,
           });
         return ms;
       };

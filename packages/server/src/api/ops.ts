@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { prepareBackup } from '../ops/backup.js';
-import { type AppContext, guard } from './context.js';
+import { ACCESS, type AppContext, guard } from './context.js';
 
 const sameSecret = (a: string, b: string) => {
   const x = Buffer.from(a);
@@ -41,12 +41,15 @@ export async function opsRoutes(app: FastifyInstance, ctx: AppContext): Promise<
   });
 
   // Scrapers authenticate with the metrics token, or any viewer/admin key; or not at all when public.
-  const scrapeAuth = async (req: FastifyRequest) => {
-    if (settings.public) return;
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (m && settings.token !== undefined && sameSecret(m[1] as string, settings.token)) return;
-    await read(req);
-  };
+  const scrapeAuth = Object.assign(
+    async (req: FastifyRequest) => {
+      if (settings.public) return;
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+      if (m && settings.token !== undefined && sameSecret(m[1] as string, settings.token)) return;
+      await read(req);
+    },
+    { [ACCESS]: settings.public ? ('anonymous' as const) : ('read' as const) },
+  );
 
   // Switched off: the route does not exist (404), as for any unknown path.
   if (settings.enabled)

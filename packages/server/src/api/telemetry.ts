@@ -6,23 +6,22 @@ import { DEPLOYMENT_STATUSES, publicView, telemetryStatus } from '../collectors/
 import { VigilError } from '../errors/index.js';
 import type { SampleHistoryRow } from '../store/index.js';
 import { type AppContext, guard, principalOf } from './context.js';
-
-const ProjectQuery = Type.Object({ project: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) });
+import { isStorableTime, Param, ProjectQuery, type QueryOf, QuerySchema } from './params.js';
 
 const STATS = ['avg', 'sum', 'min', 'max', 'last', 'count', 'increase'] as const;
 type Stat = (typeof STATS)[number];
 
-const HistoryQuery = Type.Object(
+const HistoryQuery = QuerySchema(
   {
-    metric: Type.String({ minLength: 1, maxLength: 200 }),
-    from: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
-    to: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
-    aggregation: Type.Optional(Type.Union(AGGREGATIONS.map((a) => Type.Literal(a)))),
-    stat: Type.Optional(Type.Union(STATS.map((s) => Type.Literal(s)))),
-    project: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    metric: Param.text({ max: 200 }),
+    from: Type.Optional(Param.time()),
+    to: Type.Optional(Param.time()),
+    aggregation: Type.Optional(Param.oneOf(AGGREGATIONS)),
+    stat: Type.Optional(Param.oneOf(STATS)),
+    project: Type.Optional(Param.project),
   },
   // `label.NAME=value` filters come through as extra keys.
-  { additionalProperties: Type.String({ maxLength: 200 }) },
+  { extra: Param.text({ min: 0, max: 200 }) },
 );
 
 const Deployment = Type.Object(
@@ -36,21 +35,23 @@ const Deployment = Type.Object(
   { additionalProperties: false },
 );
 
-const RunsQuery = Type.Object({
-  project: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  collector: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+const RunsQuery = QuerySchema({
+  project: Type.Optional(Param.project),
+  collector: Type.Optional(Param.text({ max: 64 })),
+  limit: Type.Optional(Param.count({ max: 1000 })),
 });
 
 const Settings = Type.Object({ publicEnabled: Type.Boolean() }, { additionalProperties: false });
 
-/** ISO-8601 or epoch ms. */
+/** A time in a body: ISO-8601 or epoch ms. */
 function time(name: string, value: string | number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  const ms = typeof value === 'number' || /^-?\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms)) {
-    throw new VigilError('invalid_query', {
-      message: `${name} must be an ISO-8601 date-time or epoch milliseconds.`,
+  const ms = Math.round(
+    typeof value === 'number' || /^-?\d+$/.test(value) ? Number(value) : Date.parse(value),
+  );
+  if (!isStorableTime(ms)) {
+    throw new VigilError('invalid_body', {
+      message: `${name} must be an ISO-8601 date-time or epoch milliseconds (years 1 to 9999).`,
     });
   }
   return ms;
@@ -135,7 +136,7 @@ export async function telemetryRoutes(app: FastifyInstance, ctx: AppContext): Pr
     return id;
   };
 
-  app.get<{ Querystring: Static<typeof ProjectQuery> }>(
+  app.get<{ Querystring: QueryOf<typeof ProjectQuery> }>(
     '/telemetry/status',
     { onRequest: guard(ctx, 'read'), schema: { querystring: ProjectQuery } },
     async (req) => {
@@ -144,7 +145,7 @@ export async function telemetryRoutes(app: FastifyInstance, ctx: AppContext): Pr
     },
   );
 
-  app.get<{ Querystring: Static<typeof RunsQuery> }>(
+  app.get<{ Querystring: QueryOf<typeof RunsQuery> }>(
     '/telemetry/runs',
     { onRequest: guard(ctx, 'read'), schema: { querystring: RunsQuery } },
     async (req) => {
@@ -169,7 +170,7 @@ export async function telemetryRoutes(app: FastifyInstance, ctx: AppContext): Pr
     },
   );
 
-  app.get<{ Querystring: Static<typeof ProjectQuery> }>(
+  app.get<{ Querystring: QueryOf<typeof ProjectQuery> }>(
     '/telemetry/public',
     { schema: { querystring: ProjectQuery } },
     async (req) => {
@@ -188,14 +189,14 @@ export async function telemetryRoutes(app: FastifyInstance, ctx: AppContext): Pr
     },
   );
 
-  app.get<{ Querystring: Static<typeof HistoryQuery> }>(
+  app.get<{ Querystring: QueryOf<typeof HistoryQuery> }>(
     '/telemetry/history',
     { onRequest: guard(ctx, 'read'), schema: { querystring: HistoryQuery } },
     async (req) => {
       const q = req.query;
       const id = await project(req, q.project);
-      const to = time('to', q.to, Date.now());
-      const from = time('from', q.from, to - 86_400_000);
+      const to = q.to ?? Date.now();
+      const from = q.from ?? to - 86_400_000;
       if (from >= to) throw new VigilError('invalid_query', { message: 'from must be before to.' });
       const aggregation = q.aggregation ?? 'hour';
       if (seriesBuckets(from, to, aggregation).length > MAX_POINTS) {
@@ -203,7 +204,8 @@ export async function telemetryRoutes(app: FastifyInstance, ctx: AppContext): Pr
           message: `More than ${MAX_POINTS} ${aggregation} buckets; narrow the range or use a coarser aggregation.`,
         });
       }
-      const labels: Record<string, string> = {};
+      // No prototype: a label may be called __proto__.
+      const labels: Record<string, string> = Object.create(null);
       for (const [k, v] of Object.entries(q)) {
         if (!k.startsWith('label.')) {
           if (!['metric', 'from', 'to', 'aggregation', 'stat', 'project'].includes(k)) {
@@ -257,7 +259,7 @@ export async function telemetryRoutes(app: FastifyInstance, ctx: AppContext): Pr
     },
   );
 
-  app.post<{ Querystring: Static<typeof ProjectQuery> }>(
+  app.post<{ Querystring: QueryOf<typeof ProjectQuery> }>(
     '/telemetry/collect',
     { onRequest: guard(ctx, 'admin'), schema: { querystring: ProjectQuery } },
     async (req) => {
@@ -282,7 +284,7 @@ export async function telemetryRoutes(app: FastifyInstance, ctx: AppContext): Pr
     },
   );
 
-  app.post<{ Querystring: Static<typeof ProjectQuery>; Body: Static<typeof Deployment> }>(
+  app.post<{ Querystring: QueryOf<typeof ProjectQuery>; Body: Static<typeof Deployment> }>(
     '/telemetry/deployments',
     { onRequest: guard(ctx, 'ingest'), schema: { querystring: ProjectQuery, body: Deployment } },
     async (req, reply) => {
@@ -328,7 +330,7 @@ export async function telemetryRoutes(app: FastifyInstance, ctx: AppContext): Pr
     },
   );
 
-  app.get<{ Querystring: Static<typeof ProjectQuery> }>(
+  app.get<{ Querystring: QueryOf<typeof ProjectQuery> }>(
     '/api/telemetry/settings',
     { onRequest: guard(ctx, 'read'), schema: { querystring: ProjectQuery } },
     async (req) => {
@@ -341,7 +343,7 @@ export async function telemetryRoutes(app: FastifyInstance, ctx: AppContext): Pr
     },
   );
 
-  app.patch<{ Querystring: Static<typeof ProjectQuery>; Body: Static<typeof Settings> }>(
+  app.patch<{ Querystring: QueryOf<typeof ProjectQuery>; Body: Static<typeof Settings> }>(
     '/api/telemetry/settings',
     { onRequest: guard(ctx, 'admin'), schema: { querystring: ProjectQuery, body: Settings } },
     async (req) => {

@@ -164,7 +164,7 @@ describe('deployments and version adoption over time', () => {
     const code = (res: { body: unknown }) => (res.body as { error: { code: string } }).error.code;
     expect(code(await post({ version: '1' }))).toBe('invalid_body');
     expect(code(await post({ service: 'a', version: '1', status: 'exploded' }))).toBe('invalid_body');
-    expect(code(await post({ service: 'a', version: '1', startedAt: 'yesterday' }))).toBe('invalid_query');
+    expect(code(await post({ service: 'a', version: '1', startedAt: 'yesterday' }))).toBe('invalid_body');
     expect(code(await post({ service: 'a', version: '1', startedAt: 2000, finishedAt: 1000 }))).toBe(
       'invalid_body',
     );

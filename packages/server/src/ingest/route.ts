@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { type AppContext, guard, principalOf } from '../api/context.js';
+import { ProjectQuery, type QueryOf } from '../api/params.js';
 import { projectFor } from '../auth/index.js';
 import { VigilError } from '../errors/index.js';
 import { type AcceptResult, acceptEvents } from './accept.js';
@@ -16,9 +17,13 @@ export async function ingestRoutes(
   admission.install(app);
   allowBrowsers(app, ['/v1/events']);
 
-  app.post<{ Querystring: { project?: string } }>(
+  app.post<{ Querystring: QueryOf<typeof ProjectQuery> }>(
     '/v1/events',
-    { bodyLimit: limits.maxBodyBytes, onRequest: [guard(ctx, 'ingest'), admission.admit] },
+    {
+      bodyLimit: limits.maxBodyBytes,
+      onRequest: [guard(ctx, 'ingest'), admission.admit],
+      schema: { querystring: ProjectQuery },
+    },
     async (req) => {
       const receivedAt = Date.now();
       if (!isIngestMediaType(req.headers['content-type'])) throw new VigilError('unsupported_media_type');

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type AppContext, guard, principalOf } from '../api/context.js';
+import { ProjectQuery, type QueryOf } from '../api/params.js';
 import { projectFor } from '../auth/index.js';
 import { type ErrorCode, VigilError } from '../errors/index.js';
 import {
@@ -59,9 +60,13 @@ export async function otlpRoutes(
       receivedAt: number,
     ) => Promise<{ rejected: number; message: string }>,
   ) =>
-    app.post<{ Querystring: { project?: string } }>(
+    app.post<{ Querystring: QueryOf<typeof ProjectQuery> }>(
       `/v1/${signal}`,
-      { bodyLimit: limits.maxBodyBytes, onRequest: [guard(ctx, 'ingest'), admission.admit] },
+      {
+        bodyLimit: limits.maxBodyBytes,
+        onRequest: [guard(ctx, 'ingest'), admission.admit],
+        schema: { querystring: ProjectQuery },
+      },
       async (req, reply) => {
         const receivedAt = Date.now();
         const encoding = otlpEncoding(mediaType(req.headers['content-type']));

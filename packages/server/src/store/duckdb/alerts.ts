@@ -249,7 +249,7 @@ export class DuckDBAlertStore implements AlertStore {
     if (query.from !== undefined) where.push(`started_at >= ${TS(`$${values.push(query.from)}`)}`);
     const found = await this.all(
       `${ALERT_SELECT} WHERE ${where.join(' AND ')} ORDER BY started_at DESC, alert_id DESC
-       LIMIT ${Math.max(0, Math.trunc(query.limit))}`,
+       LIMIT $${values.push(Math.max(0, Math.trunc(query.limit)))}`,
       values,
     );
     return found.map(toAlert);

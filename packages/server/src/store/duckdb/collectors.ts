@@ -198,7 +198,7 @@ export class DuckDBCollectorStore implements CollectorStore {
       rows(
         c,
         `SELECT ${RUN_SELECT} FROM collector_runs WHERE ${where}
-         ORDER BY started_at DESC, collector LIMIT ${Math.max(0, Math.trunc(options.limit))}`,
+         ORDER BY started_at DESC, collector LIMIT $${values.push(Math.max(0, Math.trunc(options.limit)))}`,
         values,
       ),
     );
@@ -244,7 +244,7 @@ export class DuckDBCollectorStore implements CollectorStore {
         `SELECT id, project, service, version, status, epoch_ms(started_at) AS started_at,
                 epoch_ms(finished_at) AS finished_at, epoch_ms(received_at) AS received_at, source
          FROM deployments WHERE ${where} ORDER BY started_at DESC, received_at DESC
-         LIMIT ${Math.max(0, Math.trunc(options.limit))}`,
+         LIMIT $${values.push(Math.max(0, Math.trunc(options.limit)))}`,
         values,
       ),
     );

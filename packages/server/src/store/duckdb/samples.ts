@@ -199,7 +199,7 @@ export class DuckDBSampleStore implements SampleStore {
       rows(
         c,
         `SELECT project, name, labels, value, epoch_ms(ts) AS ts, kind, source, snapshot_id
-         FROM samples WHERE ${sql} ORDER BY ts DESC LIMIT ${Math.max(0, Math.trunc(query.limit))}`,
+         FROM samples WHERE ${sql} ORDER BY ts DESC LIMIT $${values.push(Math.max(0, Math.trunc(query.limit)))}`,
         values,
       ),
     );

@@ -1,0 +1,282 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, startVigil, type Vigil } from '../test/harness.js';
+import { routeTable } from './index.js';
+
+/** The routes to check: HEAD twins of GET routes answer as their GET does. */
+const routes = () => routeTable(vigil.server.app).filter((r) => r.method !== 'HEAD');
+
+/**
+ * The authorization matrix: every route of the real route table × every kind of caller. A route
+ * added without an entry here fails the first test, so a new route cannot ship unreviewed.
+ *
+ * - `need`: who may call it — `public` (anyone), `login` (anyone; the route checks credentials
+ *   itself), `ingest`, `read` (viewer), `admin` (of the project acted on), `server` (the admin
+ *   user or VIGIL_ADMIN_TOKEN only).
+ * - `scope`: how another project's admin would reach the default project's data — by `query`
+ *   (`?project=default`), by `id` (a path naming a default project's resource), or `none` (the
+ *   route has nothing of a project, or acts only on the caller's own).
+ * - `body`, `query`: a valid request (naming the default project where it can), so the check
+ *   reaches the handler instead of stopping at schema validation.
+ */
+type Need = 'public' | 'login' | 'ingest' | 'read' | 'admin' | 'server';
+interface Entry {
+  need: Need;
+  scope: 'query' | 'id' | 'none';
+  body?: unknown;
+  query?: string;
+}
+
+const HOUR = 3_600_000;
+const yesterday = new Date(Date.now() - 24 * HOUR).toISOString().slice(0, 10);
+const rule = { name: 'matrix', metric: 'errorRate', operator: '>', threshold: 50 };
+
+const MATRIX: Record<string, Entry> = {
+  'GET /healthz': { need: 'public', scope: 'none' },
+  'GET /readyz': { need: 'public', scope: 'none' },
+  'OPTIONS /v1/events': { need: 'public', scope: 'none' },
+  'OPTIONS /v1/traces': { need: 'public', scope: 'none' },
+  'OPTIONS /v1/logs': { need: 'public', scope: 'none' },
+  'OPTIONS /v1/metrics': { need: 'public', scope: 'none' },
+  'POST /v1/events': { need: 'ingest', scope: 'query', body: { events: [{ type: 'matrix' }] } },
+  'POST /v1/traces': { need: 'ingest', scope: 'query', body: {} },
+  'POST /v1/logs': { need: 'ingest', scope: 'query', body: {} },
+  'POST /v1/metrics': { need: 'ingest', scope: 'query', body: {} },
+  'POST /api/keys': { need: 'admin', scope: 'query', body: { role: 'viewer', project: 'default' } },
+  'GET /api/keys': { need: 'admin', scope: 'query' },
+  'DELETE /api/keys/:id': { need: 'admin', scope: 'id' },
+  'GET /api/projects': { need: 'read', scope: 'none' },
+  'PATCH /api/projects/:id': { need: 'admin', scope: 'id', body: { strictTypes: false } },
+  'POST /api/login': { need: 'login', scope: 'none' },
+  'POST /api/logout': { need: 'login', scope: 'none' },
+  'GET /api/me': { need: 'read', scope: 'none' },
+  'GET /api/users': { need: 'server', scope: 'none' },
+  'POST /api/users': { need: 'server', scope: 'none', body: { name: 'matrix', role: 'viewer' } },
+  'GET /api/events': { need: 'read', scope: 'query' },
+  'GET /api/health/summary': { need: 'read', scope: 'query' },
+  'GET /api/health/snapshots': { need: 'read', scope: 'query' },
+  'POST /api/health/snapshots': { need: 'admin', scope: 'query', body: { date: yesterday } },
+  'GET /api/metrics/current': { need: 'read', scope: 'query' },
+  'GET /api/metrics/historical': { need: 'read', scope: 'query', query: 'type=requestRate' },
+  'GET /api/decisions/summary': { need: 'read', scope: 'query' },
+  'POST /api/query': {
+    need: 'read',
+    scope: 'query',
+    body: {
+      project: 'default',
+      type: 'llm.request',
+      field: 'total_ms',
+      aggregate: 'count',
+      from: Date.now() - HOUR,
+      to: Date.now(),
+    },
+  },
+  'GET /api/collectors': { need: 'admin', scope: 'query' },
+  'POST /api/collectors': { need: 'admin', scope: 'query' },
+  'DELETE /api/collectors/:name': { need: 'admin', scope: 'query' },
+  'GET /telemetry/status': { need: 'read', scope: 'query' },
+  'GET /telemetry/runs': { need: 'read', scope: 'query' },
+  'GET /telemetry/public': { need: 'public', scope: 'none' },
+  'GET /telemetry/history': { need: 'read', scope: 'query', query: 'metric=vigil_collector_up' },
+  'POST /telemetry/collect': { need: 'admin', scope: 'query' },
+  'POST /telemetry/deployments': {
+    need: 'ingest',
+    scope: 'query',
+    body: { service: 'api', version: '1.0.0' },
+  },
+  'GET /api/telemetry/settings': { need: 'read', scope: 'query' },
+  'PATCH /api/telemetry/settings': { need: 'admin', scope: 'query', body: { publicEnabled: true } },
+  'GET /api/alerts/rules': { need: 'admin', scope: 'query' },
+  'POST /api/alerts/rules': { need: 'admin', scope: 'query', body: { ...rule, project: 'default' } },
+  'GET /api/alerts/rules/:id': { need: 'admin', scope: 'id' },
+  'PUT /api/alerts/rules/:id': { need: 'admin', scope: 'id', body: rule },
+  'DELETE /api/alerts/rules/:id': { need: 'admin', scope: 'id' },
+  'GET /api/alerts/receivers': { need: 'admin', scope: 'query' },
+  'PUT /api/alerts/receivers': { need: 'admin', scope: 'query', body: { project: 'default', receivers: [] } },
+  'GET /api/metrics/alerts': { need: 'read', scope: 'query' },
+  'GET /api/metrics/alerts/:alertId': { need: 'read', scope: 'id' },
+  'POST /api/metrics/alerts/:alertId/ack': { need: 'admin', scope: 'id' },
+  'POST /api/metrics/alerts/:alertId/silence': { need: 'admin', scope: 'id' },
+  'GET /api/alerts/silences': { need: 'admin', scope: 'query' },
+  'POST /api/alerts/silences': {
+    need: 'admin',
+    scope: 'query',
+    body: { ruleId: 'placeholder', duration: '1h' },
+  },
+  'DELETE /api/alerts/silences/:id': { need: 'admin', scope: 'id' },
+  // Server-wide series are shown to any reader; series of a project only to its own (auth.test.ts).
+  'GET /metrics': { need: 'read', scope: 'none' },
+  'POST /api/admin/backup': { need: 'server', scope: 'none' },
+  'GET /': { need: 'public', scope: 'none' },
+  'GET /index.html': { need: 'public', scope: 'none' },
+  'GET /assets/:file': { need: 'public', scope: 'none' },
+  'GET /favicon.svg': { need: 'public', scope: 'none' },
+  'GET /api/live': { need: 'read', scope: 'none' },
+  'GET /sdk/': { need: 'public', scope: 'none' },
+  'GET /sdk/:file': { need: 'public', scope: 'none' },
+};
+
+type Caller = 'anonymous' | 'ingest' | 'viewer' | 'projectAdmin' | 'serverAdmin' | 'otherAdmin' | 'revoked';
+const CALLERS: readonly Caller[] = [
+  'anonymous',
+  'ingest',
+  'viewer',
+  'projectAdmin',
+  'serverAdmin',
+  'otherAdmin',
+  'revoked',
+];
+
+/** Whether a caller passes a route's own check (acting on its own project). */
+function admitted(need: Need, caller: Caller): boolean {
+  if (need === 'public' || need === 'login') return true;
+  if (caller === 'anonymous' || caller === 'revoked') return false;
+  if (need === 'ingest') return caller !== 'viewer';
+  if (need === 'read') return caller !== 'ingest';
+  if (need === 'admin')
+    return caller === 'projectAdmin' || caller === 'serverAdmin' || caller === 'otherAdmin';
+  return caller === 'serverAdmin';
+}
+
+let vigil: Vigil;
+const tokens: Partial<Record<Caller, string>> = {};
+/** Resources of the default project that another project's admin must not reach. */
+const defaults = { keyId: '', ruleId: '', silenceId: '', alertId: 'no-such-alert' };
+
+const key = async (json: Record<string, unknown>) => {
+  const res = await call(vigil, 'POST', '/api/keys', { token: vigil.adminToken, json });
+  expect(res.status).toBe(201);
+  return res.body as { id: string; key: string };
+};
+
+beforeAll(async () => {
+  vigil = await startVigil();
+  tokens.ingest = vigil.ingestKey;
+  tokens.viewer = (await key({ role: 'viewer' })).key;
+  const projectAdmin = await key({ role: 'admin' });
+  tokens.projectAdmin = projectAdmin.key;
+  tokens.serverAdmin = vigil.adminToken;
+  tokens.otherAdmin = (await key({ role: 'admin', project: 'other' })).key;
+  const revoked = await key({ role: 'admin' });
+  expect((await call(vigil, 'DELETE', `/api/keys/${revoked.id}`, { token: vigil.adminToken })).status).toBe(
+    200,
+  );
+  tokens.revoked = revoked.key;
+  defaults.keyId = projectAdmin.id;
+
+  const rule = await call(vigil, 'POST', '/api/alerts/rules', {
+    token: vigil.adminToken,
+    json: { name: 'matrix', metric: 'errorRate', operator: '>', threshold: 50 },
+  });
+  expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+  defaults.ruleId = (rule.body as { id: string }).id;
+  const silence = await call(vigil, 'POST', '/api/alerts/silences', {
+    token: vigil.adminToken,
+    json: { ruleId: defaults.ruleId, duration: '1h' },
+  });
+  expect(silence.status, JSON.stringify(silence.body)).toBe(201);
+  defaults.silenceId = (silence.body as { id: string }).id;
+});
+afterAll(async () => {
+  await vigil.cleanup();
+});
+
+/** A path with its parameters filled: default project resources for `id` routes. */
+function pathOf(url: string, query?: string): string {
+  return url
+    .replace(
+      ':id',
+      url.startsWith('/api/keys')
+        ? defaults.keyId
+        : url.startsWith('/api/projects')
+          ? 'default'
+          : url.includes('silences')
+            ? defaults.silenceId
+            : defaults.ruleId,
+    )
+    .replace(':alertId', defaults.alertId)
+    .replace(':name', 'no-such-collector')
+    .replace(':file', 'no-such-file.js')
+    .concat(query ? `?${query}` : '');
+}
+
+/** One request; a live stream is closed as soon as its headers arrive. */
+async function send(
+  method: string,
+  path: string,
+  caller: Caller,
+  body?: unknown,
+): Promise<{ status: number; body: string }> {
+  const headers: Record<string, string> = {};
+  const token = tokens[caller];
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  // The silence placeholder names the default project's rule once it exists.
+  const json = JSON.stringify(body)?.replace('placeholder', defaults.ruleId);
+  const abort = new AbortController();
+  const res = await fetch(`${vigil.url}${path}`, { method, headers, body: json, signal: abort.signal });
+  if ((res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+    abort.abort();
+    return { status: res.status, body: '' };
+  }
+  return { status: res.status, body: await res.text() };
+}
+
+describe('the authorization matrix', () => {
+  it('has an entry for every route the server serves, and no entry for a route it does not', async () => {
+    const served = routes().map((r) => `${r.method} ${r.url}`);
+    expect(
+      served.filter((r) => !(r in MATRIX)),
+      'routes without an entry in MATRIX',
+    ).toEqual([]);
+    expect(
+      Object.keys(MATRIX).filter((r) => !served.includes(r)),
+      'entries for no route',
+    ).toEqual([]);
+  });
+
+  it('admits each caller exactly where its role and project allow', async () => {
+    const wrong: string[] = [];
+    for (const route of routes()) {
+      const entry = MATRIX[`${route.method} ${route.url}`];
+      if (!entry) continue;
+      // Deletions name nothing that exists: the resources are kept for the next test.
+      const path =
+        route.method === 'DELETE'
+          ? route.url.replace(/:\w+/, 'no-such-thing')
+          : pathOf(route.url, entry.query);
+      for (const caller of CALLERS) {
+        if (caller === 'otherAdmin' && entry.scope !== 'none') continue; // checked below
+        const { status } = await send(route.method, path, caller, entry.body);
+        const ok = admitted(entry.need, caller);
+        const expected = ok ? 'not 401/403' : caller === 'anonymous' || caller === 'revoked' ? '401' : '403';
+        const passed = ok ? status !== 401 && status !== 403 : String(status) === expected;
+        if (!passed) wrong.push(`${route.method} ${path} as ${caller}: ${status}, expected ${expected}`);
+        if (status >= 500) wrong.push(`${route.method} ${path} as ${caller}: ${status}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it("never lets another project's admin reach the default project", async () => {
+    const wrong: string[] = [];
+    for (const route of routes()) {
+      const entry = MATRIX[`${route.method} ${route.url}`];
+      if (!entry || entry.scope === 'none') continue;
+      const base = pathOf(route.url, entry.query);
+      const path = entry.scope === 'query' ? `${base}${base.includes('?') ? '&' : '?'}project=default` : base;
+      const { status } = await send(route.method, path, 'otherAdmin', entry.body);
+      if (status !== 403 && status !== 404)
+        wrong.push(`${route.method} ${path}: ${status}, expected 403 or 404`);
+    }
+    expect(wrong).toEqual([]);
+    // And nothing of the default project was changed on the way.
+    const keys = await call(vigil, 'GET', '/api/keys', { token: vigil.adminToken });
+    const own = (keys.body as { keys: { id: string; revokedAt: string | null }[] }).keys.find(
+      (k) => k.id === defaults.keyId,
+    );
+    expect(own?.revokedAt).toBeNull();
+    expect(
+      (await call(vigil, 'GET', `/api/alerts/rules/${defaults.ruleId}`, { token: vigil.adminToken })).status,
+    ).toBe(200);
+  });
+});

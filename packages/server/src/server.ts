@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { AlertEngine } from './alerts/index.js';
 import { RetentionJob, RollupMaintainer } from './analytics/index.js';
 import { type AppContext, buildApp, ProjectCache } from './api/index.js';
+import { Checkpointer, DEFAULT_CHAIN, loadOrCreateSigningKey, readCheckpoints } from './audit/index.js';
 import { Authenticator, type Bootstrap, bootstrap, RateLimiter } from './auth/index.js';
 import { CollectorOrchestrator } from './collectors/index.js';
-import type { Config } from './config/index.js';
+import { type Config, checkpointPaths } from './config/index.js';
 import { HealthMonitor } from './health/index.js';
 import { GroupCommitter, scrubPolicy } from './ingest/index.js';
 import { createSelfMetrics, observeCommit } from './ops/index.js';
@@ -19,12 +20,57 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/**
+ * Starts the committer at the chain head (after the last checkpoint when the store lost batches)
+ * and the checkpointer that signs the head from then on; null when checkpoints are off.
+ */
+async function startCheckpoints(
+  config: Config,
+  ctx: AppContext,
+  log: FastifyInstance['log'],
+): Promise<Checkpointer | null> {
+  if (!config.checkpoints.enabled) {
+    const { storeHeadSeq } = await ctx.committer.start();
+    await ctx.rollups.start(storeHeadSeq);
+    return null;
+  }
+  const { file, keyFile } = checkpointPaths(config);
+  const key = loadOrCreateSigningKey(keyFile);
+  const kept = file ? await readCheckpoints(file, key) : null;
+  if (kept && kept.badLines.length > 0)
+    log.error({ file, lines: kept.badLines }, 'checkpoint file lines not signed by this key are ignored');
+  const last = kept?.latest.get(DEFAULT_CHAIN) ?? null;
+  const { behindCheckpoint, storeHeadSeq } = await ctx.committer.start(last);
+  await ctx.rollups.start(storeHeadSeq);
+  const { webhookUrl, webhookToken, webhookTimeoutMs, intervalMs } = config.checkpoints;
+  const checkpointer = new Checkpointer({
+    chain: DEFAULT_CHAIN,
+    head: () => ctx.committer.chainHead,
+    key,
+    file,
+    webhook: webhookUrl ? { url: webhookUrl, token: webhookToken, timeoutMs: webhookTimeoutMs } : null,
+    intervalMs,
+    last,
+    log,
+    onFailure: (target) => ctx.metrics.checkpointFailures.inc({ target }),
+  });
+  ctx.metrics.observeAudit({
+    chain: DEFAULT_CHAIN,
+    headSeq: () => ctx.committer.headSeq,
+    checkpoint: () => checkpointer.latest,
+    behindCheckpoint,
+  });
+  checkpointer.start();
+  return checkpointer;
+}
+
 export async function startServer(config: Config): Promise<RunningServer> {
   const store = await openStore({
     dataDir: config.dataDir,
     memoryLimit: config.store.memoryLimit,
     migrate: true,
   });
+  let onClose: () => Promise<void> | undefined = () => undefined;
   try {
     const boot = await bootstrap(store.meta, config.adminPassword);
     const state = { ready: false, shuttingDown: false };
@@ -65,8 +111,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
       onCommitted: (link, rows) => ctx.rollups.onCommitted(link, rows),
       observeCommit: (c) => observeCommit(ctx.metrics, c),
     });
-    await ctx.committer.start();
-    await ctx.rollups.start(ctx.committer.headSeq);
+    const checkpointer = await startCheckpoints(config, ctx, app.log.child({ component: 'audit' }));
+    onClose = () => checkpointer?.stop();
     ctx.alerts = new AlertEngine({
       store,
       rollups: ctx.rollups,
@@ -117,6 +163,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
             clearInterval(sweep);
           }
           await ctx.committer.close();
+          await onClose();
           await ctx.collectors.stop();
           await ctx.alerts.stop();
           await ctx.health.stop();
@@ -126,6 +173,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         })()),
     };
   } catch (err) {
+    await onClose();
     await store.close();
     throw err;
   }

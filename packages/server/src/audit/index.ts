@@ -1,6 +1,22 @@
 import { createHash } from 'node:crypto';
 import { EVENT_FIELDS, type EventRow, wellFormed } from '../model/index.js';
 import type { ChainLink, EventStore } from '../store/index.js';
+import { type Checkpoint, DEFAULT_CHAIN } from './checkpoint.js';
+
+export type { Checkpoint, CheckpointLog, CheckpointReason } from './checkpoint.js';
+export {
+  appendCheckpoint,
+  CheckpointError,
+  checkpointSignedBy,
+  DEFAULT_CHAIN,
+  loadOrCreateSigningKey,
+  loadVerifyingKey,
+  publicKeyId,
+  readCheckpoints,
+  signCheckpoint,
+} from './checkpoint.js';
+export type { CheckpointerOptions, CheckpointWebhook } from './checkpointer.js';
+export { Checkpointer } from './checkpointer.js';
 
 /** The hash that precedes the first batch. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -51,13 +67,41 @@ export interface VerifyReport {
   expiredBatches?: number;
   /** The first batch that does not match, and why. */
   firstBad?: { seq: number; reason: string };
+  /** The checkpoint the chain's head was checked against (when one was given). */
+  checkpoint?: { chain: string; seq: number; at: number };
 }
+
+export interface VerifyOptions {
+  onProgress?: (batches: number, events: number) => void;
+  /** The last signed checkpoint of each chain, kept outside the store: the store must still hold
+   * each checkpointed batch, with the same hash (deleting the newest batches shows only here). */
+  checkpoints?: ReadonlyMap<string, Checkpoint>;
+}
+
+const when = (ms: number) => new Date(ms).toISOString();
 
 /** Recomputes the chain from the stored rows and names the first batch that does not match. */
 export async function verifyChain(
   events: EventStore,
-  onProgress?: (batches: number, events: number) => void,
+  { onProgress, checkpoints = new Map() }: VerifyOptions = {},
 ): Promise<VerifyReport> {
+  for (const [chain, c] of checkpoints) {
+    if (chain !== DEFAULT_CHAIN) {
+      return {
+        ok: false,
+        batches: 0,
+        events: 0,
+        firstBad: {
+          seq: c.seq,
+          reason: `the store holds no chain '${chain}', but a checkpoint signed at ${when(c.at)} records its batch ${c.seq}`,
+        },
+      };
+    }
+  }
+  const checkpoint = checkpoints.get(DEFAULT_CHAIN);
+  const checked = checkpoint
+    ? { checkpoint: { chain: checkpoint.chain, seq: checkpoint.seq, at: checkpoint.at } }
+    : {};
   let prevHash = GENESIS_HASH;
   let expectedSeq = 1;
   let batches = 0;
@@ -69,10 +113,16 @@ export async function verifyChain(
       batches,
       events: count,
       firstBad: { seq: link.seq, reason },
+      ...checked,
     });
     if (link.seq !== expectedSeq)
       return bad(`expected batch ${expectedSeq} next, found ${link.seq} (a batch is missing)`);
     if (link.prevHash !== prevHash) return bad('its previous-hash does not match the batch before it');
+    if (checkpoint && link.seq === checkpoint.seq && link.hash !== checkpoint.hash) {
+      return bad(
+        `its hash differs from the checkpoint signed at ${when(checkpoint.at)} (the batch was replaced)`,
+      );
+    }
     if (isExpired) {
       // Retention removed some of its events: its place in the chain is checked, its rows cannot be.
       prevHash = link.hash;
@@ -94,6 +144,20 @@ export async function verifyChain(
     count += rows.length;
     onProgress?.(batches, count);
   }
+  if (checkpoint && checkpoint.seq >= expectedSeq) {
+    const lost =
+      checkpoint.seq === expectedSeq ? `batch ${expectedSeq}` : `batches ${expectedSeq}–${checkpoint.seq}`;
+    return {
+      ok: false,
+      batches,
+      events: count,
+      firstBad: {
+        seq: expectedSeq,
+        reason: `the chain ends at batch ${expectedSeq - 1}, but the checkpoint signed at ${when(checkpoint.at)} records batch ${checkpoint.seq}: ${lost} were deleted`,
+      },
+      ...checked,
+    };
+  }
   const stored = await events.countEvents();
   if (stored !== count) {
     return {
@@ -104,7 +168,14 @@ export async function verifyChain(
         seq: expectedSeq,
         reason: `${stored - count} stored events belong to no batch of the chain`,
       },
+      ...checked,
     };
   }
-  return { ok: true, batches, events: count, ...(expired > 0 ? { expiredBatches: expired } : {}) };
+  return {
+    ok: true,
+    batches,
+    events: count,
+    ...(expired > 0 ? { expiredBatches: expired } : {}),
+    ...checked,
+  };
 }

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
-import { verifyChain } from '../audit/index.js';
+import { CheckpointError } from '../audit/index.js';
 import { ConfigError, loadConfig, parsePort } from '../config/index.js';
 import {
   BackupError,
@@ -13,6 +13,7 @@ import {
   OpsError,
   restoreCommand,
   smokeCommand,
+  verifyCommand,
 } from '../ops/index.js';
 import { openStore, StoreError } from '../store/index.js';
 
@@ -21,7 +22,8 @@ const USAGE = `Usage: vigil <command> [options]
 Commands:
   serve                      run the server (default: http://127.0.0.1:4318, data in ./vigil-data)
   migrate status|up|down     show or change the store's schema version (--to N)
-  verify                     recompute the audit chain and name the first batch that does not match
+  verify                     recompute the audit chain, check it still holds its last signed checkpoint,
+                             and name the first batch that does not match
   generate --events N --days D   write N synthetic llm.request events over the last D days (benchmarks, demos)
                              (the first day folded, later days repeat it shifted; --no-repeat folds all)
   backup FILE                back up the store (through the running server when it holds the store: --token)
@@ -42,6 +44,9 @@ Options:
   --token T      admin bearer token for smoke and for a backup through the server (env VIGIL_ADMIN_TOKEN)
   --url URL      the running server to back up through (default: the configured host and port)
   --force        let restore replace existing data
+  --checkpoint-file FILE  audit chain checkpoints (env VIGIL_CHECKPOINT_FILE; default DATA-audit/checkpoints.jsonl)
+  --checkpoint-key FILE   their Ed25519 key, private for serve, private or public for verify
+                          (env VIGIL_CHECKPOINT_KEY_FILE; default checkpoint-key.pem next to the file)
   -h, --help     show help
 
 Env: VIGIL_ADMIN_TOKEN makes that string an admin bearer token; VIGIL_ADMIN_PASSWORD sets the
@@ -71,6 +76,8 @@ async function main(argv: string[]): Promise<number> {
     port: values.port === undefined ? undefined : parsePort(values.port, '--port'),
     dataDir: values.data,
     configFile: values.config,
+    checkpointFile: values['checkpoint-file'],
+    checkpointKeyFile: values['checkpoint-key'],
   };
   const token = values.token ?? process.env.VIGIL_ADMIN_TOKEN;
   // These two must work with a broken configuration: check reports it, smoke needs none.
@@ -81,12 +88,7 @@ async function main(argv: string[]): Promise<number> {
     if (!token) throw new UsageError('smoke needs --token (an admin key) or VIGIL_ADMIN_TOKEN');
     return smokeCommand(url, token, { json: values.json ?? false });
   }
-  const config = loadConfig({
-    host: values.host,
-    port: values.port === undefined ? undefined : parsePort(values.port, '--port'),
-    dataDir: values.data,
-    configFile: values.config,
-  });
+  const config = loadConfig(overrides);
   const json = values.json ?? false;
 
   switch (command) {
@@ -128,31 +130,8 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    case 'verify': {
-      const store = await openStore({
-        dataDir: config.dataDir,
-        memoryLimit: config.store.memoryLimit,
-        migrate: false,
-      });
-      try {
-        const progress = !json && process.stderr.isTTY;
-        const report = await verifyChain(store.events, (batches, events) => {
-          if (progress && batches % 100 === 0)
-            process.stderr.write(`\rverified ${batches} batches, ${events} events…`);
-        });
-        if (progress) process.stderr.write('\r\x1b[K');
-        out(
-          json,
-          report,
-          report.ok
-            ? `ok: ${report.batches} batches, ${report.events} events; the audit chain is intact`
-            : `FAILED at batch ${report.firstBad?.seq}: ${report.firstBad?.reason} (${report.batches} batches before it verified)`,
-        );
-        return report.ok ? 0 : 1;
-      } finally {
-        await store.close();
-      }
-    }
+    case 'verify':
+      return verifyCommand(config, { json });
     case 'backup':
     case 'restore': {
       const file = rest[0];
@@ -247,6 +226,8 @@ function parse(argv: string[]) {
       project: { type: 'string' },
       format: { type: 'string' },
       'no-repeat': { type: 'boolean' },
+      'checkpoint-file': { type: 'string' },
+      'checkpoint-key': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -331,6 +312,7 @@ main(process.argv.slice(2)).then(
       err instanceof ConfigError ||
       err instanceof StoreError ||
       err instanceof OpsError ||
+      err instanceof CheckpointError ||
       err instanceof BackupError
     ) {
       console.error(`vigil: ${err.message}`);

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parseCollectorSpec, SpecError } from '../collectors/spec.js';
@@ -137,6 +137,26 @@ const ConfigSchema = Type.Object({
     /** Collectors from the config file: `{type, name, url, intervalMs, timeoutMs, …}` (checked per type). */
     collectors: Type.Array(Type.Record(Type.String(), Type.Unknown())),
   }),
+  /**
+   * Signed checkpoints of the audit chain's head, kept outside the store so that deleting the
+   * newest batches (or all of them) shows in `vigil verify`.
+   */
+  checkpoints: Type.Object({
+    enabled: Type.Boolean(),
+    /** File the checkpoints are appended to (env VIGIL_CHECKPOINT_FILE, flag --checkpoint-file);
+     * null for none (webhook only). Default: `checkpoints.jsonl` in `<dataDir>-audit/`. */
+    file: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()])),
+    /** Ed25519 private key, PKCS#8 PEM, created on first start when missing (env
+     * VIGIL_CHECKPOINT_KEY_FILE, flag --checkpoint-key). Default: `checkpoint-key.pem` next to the file. */
+    keyFile: Type.Optional(Type.String({ minLength: 1 })),
+    /** Each checkpoint is also POSTed here as JSON (env VIGIL_CHECKPOINT_WEBHOOK_URL). */
+    webhookUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    /** Bearer token for the webhook (env VIGIL_CHECKPOINT_WEBHOOK_TOKEN). */
+    webhookToken: Type.Optional(Type.String({ minLength: 1 })),
+    webhookTimeoutMs: Type.Integer({ minimum: 100 }),
+    /** How often the head is signed when it moved (and always at shutdown). */
+    intervalMs: Type.Integer({ minimum: 100 }),
+  }),
   /** Key that seals collector credentials at rest (env VIGIL_SECRET_KEY only). */
   secretKey: Type.Optional(Type.String({ minLength: 16 })),
   health: Type.Object({
@@ -223,6 +243,7 @@ export function defaultConfig(): Config {
       },
     },
     telemetry: { enabled: true, publicEnabled: true, runRetentionDays: 7, collectors: [] },
+    checkpoints: { enabled: true, intervalMs: 10_000, webhookTimeoutMs: 5_000 },
     health: {
       enabled: true,
       dailyAtUtc: '00:15',
@@ -256,6 +277,8 @@ export interface ConfigOverrides {
   port?: number | undefined;
   dataDir?: string | undefined;
   configFile?: string | undefined;
+  checkpointFile?: string | undefined;
+  checkpointKeyFile?: string | undefined;
 }
 
 /**
@@ -292,10 +315,21 @@ export function loadConfig(
   if (env.VIGIL_ADMIN_PASSWORD) config.adminPassword = env.VIGIL_ADMIN_PASSWORD;
   if (env.VIGIL_SECRET_KEY) config.secretKey = env.VIGIL_SECRET_KEY;
   if (env.VIGIL_METRICS_TOKEN) config.metrics.token = env.VIGIL_METRICS_TOKEN;
+  if (env.VIGIL_CHECKPOINT_FILE) config.checkpoints.file = env.VIGIL_CHECKPOINT_FILE;
+  if (env.VIGIL_CHECKPOINT_KEY_FILE) config.checkpoints.keyFile = env.VIGIL_CHECKPOINT_KEY_FILE;
+  if (env.VIGIL_CHECKPOINT_WEBHOOK_URL) config.checkpoints.webhookUrl = env.VIGIL_CHECKPOINT_WEBHOOK_URL;
+  if (env.VIGIL_CHECKPOINT_WEBHOOK_TOKEN)
+    config.checkpoints.webhookToken = env.VIGIL_CHECKPOINT_WEBHOOK_TOKEN;
+  if (overrides.checkpointFile !== undefined) config.checkpoints.file = overrides.checkpointFile;
+  if (overrides.checkpointKeyFile !== undefined) config.checkpoints.keyFile = overrides.checkpointKeyFile;
   if (overrides.host !== undefined) config.host = overrides.host;
   if (overrides.port !== undefined) config.port = overrides.port;
   if (overrides.dataDir !== undefined) config.dataDir = overrides.dataDir;
   config.dataDir = resolve(cwd, config.dataDir);
+  if (typeof config.checkpoints.file === 'string')
+    config.checkpoints.file = resolve(cwd, config.checkpoints.file);
+  if (config.checkpoints.keyFile !== undefined)
+    config.checkpoints.keyFile = resolve(cwd, config.checkpoints.keyFile);
 
   const errors = [...Value.Errors(ConfigSchema, config)];
   if (errors.length > 0) {
@@ -312,6 +346,8 @@ export function loadConfig(
     });
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
+  const checkpointProblem = checkpointPlacementProblem(config);
+  if (checkpointProblem) throw new ConfigError(`invalid configuration: ${checkpointProblem}`);
   const names = new Set<string>();
   config.telemetry.collectors.forEach((c, i) => {
     let spec: ReturnType<typeof parseCollectorSpec>;
@@ -326,6 +362,40 @@ export function loadConfig(
     names.add(key);
   });
   return config;
+}
+
+/** Where checkpoints are kept: the configured places, or the defaults next to the data directory. */
+export function checkpointPaths(config: Pick<Config, 'dataDir' | 'checkpoints'>): {
+  file: string | null;
+  keyFile: string;
+} {
+  const dataDir = resolve(config.dataDir);
+  const dir = join(dirname(dataDir), `${basename(dataDir)}-audit`);
+  const file =
+    config.checkpoints.file === undefined ? join(dir, 'checkpoints.jsonl') : config.checkpoints.file;
+  const keyFile =
+    config.checkpoints.keyFile ?? join(file === null ? dir : dirname(file), 'checkpoint-key.pem');
+  return { file, keyFile };
+}
+
+/** A checkpoint kept with the data is deleted with it: the file and key must live elsewhere. */
+function checkpointPlacementProblem(config: Config): string | null {
+  if (!config.checkpoints.enabled) return null;
+  const { file, keyFile } = checkpointPaths(config);
+  if (file === null && !config.checkpoints.webhookUrl)
+    return 'checkpoints need a file or a webhookUrl (or set checkpoints.enabled to false)';
+  const inside = (p: string) => {
+    const rel = relative(config.dataDir, p);
+    return rel === '' || (!rel.startsWith('..') && !rel.startsWith('/'));
+  };
+  for (const [what, p] of [
+    ['checkpoints.file', file],
+    ['checkpoints.keyFile', keyFile],
+  ] as const) {
+    if (p !== null && inside(p))
+      return `${what} (${p}) is inside the data directory; keep it outside, where deleting or restoring the data does not reach it`;
+  }
+  return null;
 }
 
 export function parsePort(text: string, what: string): number {

@@ -59,6 +59,8 @@ export class GroupCommitter {
   private closing = false;
   /** Set when a commit failed and the store could not be asked what it holds since. */
   private unsure = false;
+  /** The checkpointed head the chain continues from when the store had lost batches behind it. */
+  private floor: ChainLink | null = null;
   readonly stats: CommitterStats = { commits: 0, committedEvents: 0, lastCommitMs: 0 };
 
   constructor(
@@ -76,8 +78,27 @@ export class GroupCommitter {
     },
   ) {}
 
-  async start(): Promise<void> {
+  /**
+   * Loads the chain head. When the last checkpoint kept outside the store (`checkpointed`) is
+   * ahead of it, batches were deleted from the store: the chain goes on after the checkpoint, so
+   * no sequence number is used twice and `vigil verify` keeps reporting the gap. Returns whether
+   * the store was behind, and the newest batch the store holds.
+   */
+  async start(
+    checkpointed?: { seq: number; hash: string; committedAt: number } | null,
+  ): Promise<{ behindCheckpoint: boolean; storeHeadSeq: number }> {
     await this.reconcile({ initial: true });
+    const storeHeadSeq = this.head?.seq ?? 0;
+    if (checkpointed && checkpointed.seq > storeHeadSeq) {
+      this.options.log.error(
+        { storeHead: storeHeadSeq, checkpoint: checkpointed.seq },
+        "the store's audit chain ends before its last checkpoint: batches were deleted; new batches continue after the checkpoint",
+      );
+      this.floor = { ...checkpointed, prevHash: '', rowCount: 0 };
+      this.head = this.floor;
+      return { behindCheckpoint: true, storeHeadSeq };
+    }
+    return { behindCheckpoint: false, storeHeadSeq };
   }
 
   /** The last committed batch's seq (0 when none). */
@@ -91,6 +112,11 @@ export class GroupCommitter {
    */
   headFor(project: string | null): number {
     return project === null ? this.headSeq : (this.projectCommits.get(project) ?? 0);
+  }
+
+  /** The last committed batch (null before the first). */
+  get chainHead(): ChainLink | null {
+    return this.head;
   }
 
   /** Events waiting for the next commit (not yet in one). */
@@ -214,7 +240,8 @@ export class GroupCommitter {
         { removed, headSeq: seq },
         'removed rows of a failed append that never joined the audit chain',
       );
-    this.head = head;
+    // Never behind the checkpoint the chain continues from (a reused number would hide the gap).
+    this.head = this.floor && seq < this.floor.seq ? this.floor : head;
     this.unsure = false;
   }
 

@@ -12,6 +12,7 @@ import { DUCKDB_FILE, openStore, StoreError } from '../store/index.js';
 import { BackupError, type BackupManifest, readBackup, restoreBackup, writeBackup } from './backup.js';
 import { formatChecks, runChecks } from './check.js';
 import { formatSmoke, runSmoke } from './smoke.js';
+import { checkpointRestoredHead } from './verify.js';
 
 /** An error the user can fix: printed as `vigil: message`, exit 1. */
 export class OpsError extends Error {
@@ -136,6 +137,11 @@ export async function restoreCommand(
       `restored ${describe(result.manifest)}`,
       `  into ${result.dataDir}; the audit chain verifies and every table has the rows the manifest lists`,
     ];
+    const checkpoints = await checkpointRestoredHead(config, result.dataDir);
+    if (checkpoints)
+      lines.push(
+        `  a signed checkpoint of the restored audit chain head is in ${checkpoints}: verify checks against it from now on`,
+      );
     if (result.previous)
       lines.push(
         `  the data that was there is kept in ${result.previous} (remove it once you are satisfied)`,

@@ -12,7 +12,9 @@ export {
 } from './commands.js';
 export type { GenerateOptions } from './generate.js';
 export { generateEvents } from './generate.js';
-export type { SelfMetricSources, SelfMetrics } from './self-metrics.js';
+export type { AuditMetricSource, SelfMetricSources, SelfMetrics } from './self-metrics.js';
 export { createSelfMetrics, observeCommit } from './self-metrics.js';
 export type { SmokeStep } from './smoke.js';
 export { findIdentifiers, runSmoke } from './smoke.js';
+export type { VerifyResult } from './verify.js';
+export { verifyCommand } from './verify.js';

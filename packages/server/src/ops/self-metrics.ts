@@ -29,12 +29,23 @@ export interface SelfMetricSources {
   storeBytes(): number | Promise<number>;
 }
 
+/** The audit chain as /metrics shows it: its head and its last signed checkpoint. */
+export interface AuditMetricSource {
+  chain: string;
+  headSeq(): number;
+  /** The last checkpoint signed (kept in the file and/or sent to the webhook). */
+  checkpoint(): { seq: number; hash: string; at: number; key: string } | null;
+  /** The store's chain ended before its last checkpoint at start (batches were deleted). */
+  behindCheckpoint: boolean;
+}
+
 export type SelfMetrics = ReturnType<typeof createSelfMetrics>;
 
 /** A fresh registry with every Vigil metric registered on it. */
 export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
   let sources: SelfMetricSources | null = null;
+  let audit: AuditMetricSource | null = null;
   const registers = [registry];
 
   const metrics = {
@@ -103,11 +114,77 @@ export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}) {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
+    /** Checkpoints of the audit chain that could not be kept, by target (`file`, `webhook`). */
+    checkpointFailures: new Counter({
+      name: 'vigil_audit_checkpoint_failures_total',
+      help: 'Audit chain checkpoints not written to their file or not delivered to the webhook.',
+      labelNames: ['target'] as const,
+      registers,
+    }),
     /** Feed the scrape-time gauges from live state. */
     observe(next: SelfMetricSources): void {
       sources = next;
     },
+    /** Feed the audit chain gauges. */
+    observeAudit(next: AuditMetricSource): void {
+      audit = next;
+    },
   };
+
+  new Gauge({
+    name: 'vigil_audit_chain_head_seq',
+    help: 'Sequence number of the newest batch of the audit chain.',
+    labelNames: ['chain'] as const,
+    registers,
+    collect() {
+      this.reset();
+      if (audit) this.set({ chain: audit.chain }, audit.headSeq());
+    },
+  });
+  new Gauge({
+    name: 'vigil_audit_checkpoint_seq',
+    help: 'Sequence number of the batch the last signed checkpoint records.',
+    labelNames: ['chain'] as const,
+    registers,
+    collect() {
+      this.reset();
+      const c = audit?.checkpoint();
+      if (audit && c) this.set({ chain: audit.chain }, c.seq);
+    },
+  });
+  new Gauge({
+    name: 'vigil_audit_checkpoint_timestamp_seconds',
+    help: 'When the last checkpoint was signed (Unix seconds).',
+    labelNames: ['chain'] as const,
+    registers,
+    collect() {
+      this.reset();
+      const c = audit?.checkpoint();
+      if (audit && c) this.set({ chain: audit.chain }, c.at / 1000);
+    },
+  });
+  // The head hash on /metrics: a scraper that stores it keeps one more copy outside the store.
+  new Gauge({
+    name: 'vigil_audit_checkpoint_info',
+    help: 'The last signed checkpoint: its batch, hash and signing key (raw Ed25519, base64url); value 1.',
+    labelNames: ['chain', 'seq', 'hash', 'key'] as const,
+    registers,
+    collect() {
+      this.reset();
+      const c = audit?.checkpoint();
+      if (audit && c) this.set({ chain: audit.chain, seq: String(c.seq), hash: c.hash, key: c.key }, 1);
+    },
+  });
+  new Gauge({
+    name: 'vigil_audit_chain_behind_checkpoint',
+    help: "1 when the store's audit chain ended before its last checkpoint at start (batches were deleted).",
+    labelNames: ['chain'] as const,
+    registers,
+    collect() {
+      this.reset();
+      if (audit) this.set({ chain: audit.chain }, audit.behindCheckpoint ? 1 : 0);
+    },
+  });
 
   new Gauge({
     name: 'vigil_ingest_queue_events',

@@ -32,6 +32,12 @@ export function tempDir(prefix = 'vigil-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** Removes a data directory and the audit checkpoints kept beside it by default. */
+export function removeDataDir(dataDir: string): void {
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(`${dataDir}-audit`, { recursive: true, force: true });
+}
+
 /** Temporary data directories for one test file; `cleanup` (in afterEach) removes them. */
 export function scratchDirs(): { fresh: () => string; cleanup: () => void } {
   const dirs: string[] = [];
@@ -42,7 +48,7 @@ export function scratchDirs(): { fresh: () => string; cleanup: () => void } {
       return d;
     },
     cleanup: () => {
-      for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+      for (const d of dirs.splice(0)) removeDataDir(d);
     },
   };
 }
@@ -61,6 +67,7 @@ export function testConfig(dataDir: string, overrides: DeepPartial<Config> = {})
     rateLimits: { ...base.rateLimits, ...(overrides.rateLimits as Partial<Config['rateLimits']>) },
     store: { ...base.store, ...overrides.store },
     telemetry: { ...base.telemetry, ...(overrides.telemetry as Partial<Config['telemetry']>) },
+    checkpoints: { ...base.checkpoints, ...(overrides.checkpoints as Partial<Config['checkpoints']>) },
   };
   return config;
 }
@@ -80,7 +87,7 @@ export async function startVigil(
     stop: () => server.close(),
     cleanup: async () => {
       await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
     },
   };
   return vigil;

@@ -1,0 +1,114 @@
+import { existsSync } from 'node:fs';
+import {
+  appendCheckpoint,
+  type CheckpointLog,
+  DEFAULT_CHAIN,
+  GENESIS_HASH,
+  loadOrCreateSigningKey,
+  loadVerifyingKey,
+  readCheckpoints,
+  signCheckpoint,
+  type VerifyReport,
+  verifyChain,
+} from '../audit/index.js';
+import { type Config, checkpointPaths } from '../config/index.js';
+import { type ChainLink, openStore } from '../store/index.js';
+
+export interface VerifyResult extends VerifyReport {
+  /** Where the checkpoints were read from, or why none were. */
+  checkpoints: { file: string | null; lines: number; chains: number; note?: string };
+}
+
+/** The signed checkpoints to check the chain against (none when they are off or not kept yet). */
+async function keptCheckpoints(
+  config: Config,
+): Promise<{ log: CheckpointLog | null; file: string | null; note?: string }> {
+  if (!config.checkpoints.enabled) return { log: null, file: null, note: 'checkpoints are off' };
+  const { file, keyFile } = checkpointPaths(config);
+  if (file === null)
+    return { log: null, file, note: 'checkpoints go to the webhook only; no file to check against' };
+  if (!existsSync(file)) return { log: null, file, note: `no checkpoint file at ${file} yet` };
+  return { log: await readCheckpoints(file, loadVerifyingKey(keyFile)), file };
+}
+
+/** `vigil verify`: the chain recomputed from the stored rows and checked against the last checkpoints. */
+export async function verifyCommand(config: Config, { json }: { json: boolean }): Promise<number> {
+  const kept = await keptCheckpoints(config);
+  const store = await openStore({
+    dataDir: config.dataDir,
+    memoryLimit: config.store.memoryLimit,
+    migrate: false,
+  });
+  let report: VerifyReport;
+  try {
+    const progress = !json && process.stderr.isTTY;
+    report = await verifyChain(store.events, {
+      checkpoints: kept.log?.latest ?? new Map(),
+      onProgress: (batches, events) => {
+        if (progress && batches % 100 === 0)
+          process.stderr.write(`\rverified ${batches} batches, ${events} events…`);
+      },
+    });
+    if (progress) process.stderr.write('\r\x1b[K');
+  } finally {
+    await store.close();
+  }
+  const bad = kept.log?.badLines ?? [];
+  if (report.ok && bad.length > 0) {
+    report = {
+      ...report,
+      ok: false,
+      firstBad: {
+        seq: 0,
+        reason: `the checkpoint file ${kept.file} has lines that are not checkpoints signed by this key (line ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', …' : ''})`,
+      },
+    };
+  }
+  const result: VerifyResult = {
+    ...report,
+    checkpoints: {
+      file: kept.file,
+      lines: kept.log?.lines ?? 0,
+      chains: kept.log?.latest.size ?? 0,
+      ...(kept.note ? { note: kept.note } : {}),
+    },
+  };
+  const against = report.checkpoint
+    ? `it holds the checkpoint signed at ${new Date(report.checkpoint.at).toISOString()} (batch ${report.checkpoint.seq})`
+    : `no checkpoint to check its head against (${kept.note ?? 'none kept yet'}): deleting the newest batches would not show`;
+  const text = report.ok
+    ? `ok: ${report.batches} batches, ${report.events} events; the audit chain is intact and ${against}`
+    : report.firstBad?.seq === 0
+      ? `FAILED: ${report.firstBad.reason}`
+      : `FAILED at batch ${report.firstBad?.seq}: ${report.firstBad?.reason} (${report.batches} batches before it verified)`;
+  console.log(json ? JSON.stringify(result) : text);
+  return report.ok ? 0 : 1;
+}
+
+/**
+ * After a restore the store's chain legitimately ends where the backup's did, before the last
+ * checkpoint: a signed `restore` checkpoint of the restored head says so, so that the server does
+ * not continue after the old head and `vigil verify` checks against the restored one. Returns the
+ * file written to, or null when checkpoints are not kept in a file.
+ */
+export async function checkpointRestoredHead(config: Config, dataDir: string): Promise<string | null> {
+  if (!config.checkpoints.enabled) return null;
+  const { file, keyFile } = checkpointPaths(config);
+  if (file === null) return null;
+  const store = await openStore({ dataDir, memoryLimit: config.store.memoryLimit, migrate: false });
+  let head: ChainLink | null;
+  try {
+    head = await store.events.chainHead();
+  } finally {
+    await store.close();
+  }
+  const at = head ?? { seq: 0, hash: GENESIS_HASH, committedAt: 0 };
+  const key = loadOrCreateSigningKey(keyFile);
+  await appendCheckpoint(
+    file,
+    signCheckpoint({ chain: DEFAULT_CHAIN, seq: at.seq, hash: at.hash, committedAt: at.committedAt }, key, {
+      reason: 'restore',
+    }),
+  );
+  return file;
+}

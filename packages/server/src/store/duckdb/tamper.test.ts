@@ -1,0 +1,138 @@
+/**
+ * Tampering the way someone with access to the store file would, and what `vigil verify` and the
+ * server make of it. Each case edits the DuckDB file directly (SQL stays inside store/).
+ */
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_CHAIN, loadVerifyingKey, readCheckpoints, verifyChain } from '../../audit/index.js';
+import { checkpointPaths } from '../../config/index.js';
+import { call, scratchDirs, startVigil, testConfig, type Vigil } from '../../test/harness.js';
+import { DUCKDB_FILE, openDuckDBStore } from './index.js';
+
+const scratch = scratchDirs();
+afterEach(scratch.cleanup);
+
+async function ingestBatches(vigil: Vigil, batches: number, size = 20): Promise<void> {
+  for (let b = 0; b < batches; b++) {
+    const res = await call(vigil, 'POST', '/v1/events', {
+      token: vigil.ingestKey,
+      json: {
+        events: Array.from({ length: size }, (_, i) => ({
+          type: 'llm.request',
+          ts: Date.now() - 60_000 + i,
+          props: { total_ms: 10 + i, prompt_tokens: b * 100 + i, user: `u${i % 3}` },
+        })),
+      },
+    });
+    expect(res.body).toEqual({ accepted: size, rejected: [] });
+  }
+}
+
+/** A store with three batches, the server stopped (its shutdown signed a checkpoint of batch 3). */
+async function threeBatches(): Promise<Vigil> {
+  const vigil = await startVigil({ dataDir: scratch.fresh() });
+  await ingestBatches(vigil, 3);
+  await vigil.stop();
+  return vigil;
+}
+
+async function tamper(dataDir: string, ...statements: string[]): Promise<void> {
+  const db = await DuckDBInstance.create(join(dataDir, DUCKDB_FILE));
+  const conn = await db.connect();
+  try {
+    for (const sql of statements) await conn.run(sql);
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+}
+
+/** `verifyChain` as `vigil verify` runs it: against the checkpoints kept beside the data. */
+async function verifyAgainstCheckpoints(dataDir: string) {
+  const { file, keyFile } = checkpointPaths(testConfig(dataDir));
+  const kept = await readCheckpoints(file as string, loadVerifyingKey(keyFile));
+  expect(kept.badLines).toEqual([]);
+  const store = await openDuckDBStore({ dataDir, migrate: false });
+  try {
+    return await verifyChain(store.events, { checkpoints: kept.latest });
+  } finally {
+    await store.close();
+  }
+}
+
+describe('tamper detection', () => {
+  it('a clean store verifies against its last checkpoint', async () => {
+    const vigil = await threeBatches();
+    const report = await verifyAgainstCheckpoints(vigil.dataDir);
+    expect(report).toMatchObject({
+      ok: true,
+      batches: 3,
+      events: 60,
+      checkpoint: { chain: DEFAULT_CHAIN, seq: 3 },
+    });
+  });
+
+  it('deleting the newest batch entirely shows, and the next ingest does not reuse its number', async () => {
+    const vigil = await threeBatches();
+    await tamper(
+      vigil.dataDir,
+      'DELETE FROM events WHERE batch_seq = 3',
+      'DELETE FROM batches WHERE seq = 3',
+    );
+
+    const report = await verifyAgainstCheckpoints(vigil.dataDir);
+    expect(report.ok).toBe(false);
+    expect(report.firstBad?.seq).toBe(3);
+    expect(report.firstBad?.reason).toMatch(/checkpoint .* records batch 3: batch 3 were deleted/);
+
+    const again = await startVigil({ dataDir: vigil.dataDir, ingestKey: vigil.ingestKey });
+    try {
+      const metrics = await call(again, 'GET', '/metrics', { token: again.adminToken });
+      expect(metrics.body).toMatch(/vigil_audit_chain_behind_checkpoint\{chain="default"\} 1/);
+      await ingestBatches(again, 1);
+      expect((await again.server.context.store.events.chainHead())?.seq).toBe(4);
+    } finally {
+      await again.stop();
+    }
+    const after = await verifyAgainstCheckpoints(vigil.dataDir);
+    expect(after.ok).toBe(false);
+    expect(after.firstBad).toMatchObject({
+      seq: 4,
+      reason: expect.stringMatching(/expected batch 3 next.*missing/),
+    });
+  });
+
+  it('replacing the newest batch by another one with the same number shows', async () => {
+    const vigil = await threeBatches();
+    await tamper(
+      vigil.dataDir,
+      'DELETE FROM events WHERE batch_seq = 3',
+      'DELETE FROM batches WHERE seq = 3',
+    );
+    // A server without checkpoints writes a new, self-consistent batch 3.
+    const again = await startVigil({
+      dataDir: vigil.dataDir,
+      ingestKey: vigil.ingestKey,
+      config: { checkpoints: { enabled: false } },
+    });
+    try {
+      await ingestBatches(again, 1, 5);
+    } finally {
+      await again.stop();
+    }
+    const report = await verifyAgainstCheckpoints(vigil.dataDir);
+    expect(report.firstBad).toMatchObject({
+      seq: 3,
+      reason: expect.stringMatching(/differs from the checkpoint/),
+    });
+  });
+
+  it('emptying the whole chain shows', async () => {
+    const vigil = await threeBatches();
+    await tamper(vigil.dataDir, 'DELETE FROM events', 'DELETE FROM batches');
+    const report = await verifyAgainstCheckpoints(vigil.dataDir);
+    expect(report.ok).toBe(false);
+    expect(report.firstBad?.reason).toMatch(/chain ends at batch 0, but the checkpoint .* records batch 3/);
+  });
+});

@@ -26,7 +26,7 @@ const head = (seq: number) => ({
   committedAt: 1_000 + seq,
 });
 
-describe('checkpoints', () => {
+describe('checkpoints', { timeout: 120_000 }, () => {
   it('creates the signing key once, readable by its owner only', () => {
     const file = join(scratch.fresh(), 'keys', 'checkpoint-key.pem');
     const key = loadOrCreateSigningKey(file);

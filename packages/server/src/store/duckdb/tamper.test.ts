@@ -61,7 +61,8 @@ async function verifyAgainstCheckpoints(dataDir: string) {
   }
 }
 
-describe('tamper detection', () => {
+// Each case starts a real server once or twice: generous on a loaded machine.
+describe('tamper detection', { timeout: 180_000 }, () => {
   it('a clean store verifies against its last checkpoint', async () => {
     const vigil = await threeBatches();
     const report = await verifyAgainstCheckpoints(vigil.dataDir);

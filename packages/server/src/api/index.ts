@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { VigilError } from '../errors/index.js';
-import { IngestAdmission, ingestRoutes } from '../ingest/index.js';
+import { IngestAdmission, ingestRoutes, refuseDeepNesting } from '../ingest/index.js';
 import { otlpRoutes } from '../otlp/index.js';
 import { alertRoutes } from './alerts.js';
 import { collectorRoutes } from './collectors.js';
@@ -39,6 +39,18 @@ export function buildApp(ctx: AppContext): FastifyInstance {
   });
   app.decorateRequest('principal', null);
   trackRoutes(app);
+  // JSON bodies of the API: nesting is judged before parsing (see MAX_JSON_NESTING).
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    try {
+      refuseDeepNesting(body as Buffer);
+    } catch (err) {
+      done(err as Error, undefined);
+      return;
+    }
+    json(req, body as unknown as string, done);
+  });
   app.addHook('onSend', async (req, reply) => {
     void reply.header('x-request-id', req.id);
     // While draining, a keep-alive connection ends with its response instead of idling on.

@@ -9,6 +9,7 @@ export const ERRORS = {
   invalid_gzip: { status: 400, message: 'The body is declared gzip but could not be decompressed.' },
   invalid_body: { status: 400, message: 'The body does not have the expected shape.' },
   invalid_query: { status: 400, message: 'A query parameter is invalid.' },
+  too_deep: { status: 400, message: 'The body is nested too deeply.' },
   invalid_protobuf: { status: 400, message: 'The body is not a valid protobuf OTLP export request.' },
   invalid_otlp: { status: 400, message: 'The body is not a valid OTLP export request.' },
   invalid_cursor: {
@@ -86,6 +87,7 @@ export const EVENT_REJECTIONS = {
   too_deep: 'props are nested too deeply.',
   too_many_props: 'The event has too many properties.',
   event_too_large: 'The event is too large.',
+  duplicate_id: 'An earlier event of this request has the same id (ids ignore case); it is stored once.',
   duplicate_outcome: 'This signal already has an outcome; a signal has at most one decision.outcome.',
 } as const;
 

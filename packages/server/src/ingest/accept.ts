@@ -28,6 +28,9 @@ export async function acceptEvents(
   const rejected: RejectedEvent[] = [];
   const valid: ValidEvent[] = [];
   const indexOf: number[] = [];
+  // Ids are compared as stored (lower case): one event sent twice in a request is stored once
+  // and counted once, so `accepted` is what the store holds of this request.
+  const ids = new Set<string>();
   raw.forEach((item, index) => {
     if (!item.ok) {
       rejected.push({ index, code: 'invalid_json', message: item.message });
@@ -35,7 +38,10 @@ export async function acceptEvents(
     }
     const result = validateEvent(item.value, vctx);
     if (isRejection(result)) rejected.push({ index, ...result });
-    else {
+    else if (ids.has(result.row.id)) {
+      rejected.push({ index, code: 'duplicate_id', message: EVENT_REJECTIONS.duplicate_id });
+    } else {
+      ids.add(result.row.id);
       // Dropped before validation by the sender's decoder (OTLP message content), counted here.
       if (item.scrubbed && item.scrubbed.length > 0) {
         result.scrubbed = [...item.scrubbed, ...(result.scrubbed ?? [])];

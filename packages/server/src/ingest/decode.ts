@@ -2,6 +2,7 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { IngestLimits } from '../config/index.js';
 import { VigilError } from '../errors/index.js';
+import { refuseDeepNesting } from './nesting.js';
 import type { ScrubReason } from './scrub.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -39,11 +40,13 @@ export async function decodeEvents(
   limits: Pick<IngestLimits, 'maxDecompressedBytes' | 'maxEventsPerRequest'>,
 ): Promise<RawEvent[]> {
   const bytes = await decompress(body, headers.contentEncoding, limits);
+  const type = mediaType(headers.contentType);
+  const ndjson = NDJSON_TYPES.has(type);
+  refuseDeepNesting(bytes, { lines: ndjson });
   const text = bytes.toString('utf8');
   if (text.trim() === '')
     throw new VigilError('invalid_body', { message: 'The body is empty; expected {"events":[…]}.' });
-  const type = mediaType(headers.contentType);
-  const events = NDJSON_TYPES.has(type) ? splitNdjson(text) : parseJsonBody(text);
+  const events = ndjson ? splitNdjson(text) : parseJsonBody(text);
   if (events.length > limits.maxEventsPerRequest) {
     throw new VigilError('too_many_events', {
       message: `The request holds ${events.length} events; at most ${limits.maxEventsPerRequest} are allowed in one request.`,

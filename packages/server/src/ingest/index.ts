@@ -5,6 +5,7 @@ export type { CommitObservation, CommitOutcome, CommitterStats, RejectedTally } 
 export { GroupCommitter } from './committer.js';
 export type { RawEvent } from './decode.js';
 export { decodeEvents, decompress, mediaType } from './decode.js';
+export { MAX_JSON_NESTING, refuseDeepNesting } from './nesting.js';
 export { ingestRoutes } from './route.js';
 export type { ScrubPolicy, ScrubReason } from './scrub.js';
 export { scrubPolicy, sensitiveValue } from './scrub.js';

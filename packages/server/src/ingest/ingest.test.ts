@@ -116,8 +116,9 @@ describe('POST /v1/events', () => {
     const id = '01931b6e-8f3a-7cde-8a12-3456789abcde';
     const event = { id, type: 'idem.test', ts: Date.now(), props: { n: 1 } };
     for (let i = 0; i < 3; i++) {
+      // Within one request the repeat is named; across requests a resend is a success (idempotent).
       const res = await post({ events: [event, event] });
-      expect(res.body).toEqual({ accepted: 2, rejected: [] });
+      expect(res.body).toMatchObject({ accepted: 1, rejected: [{ index: 1, code: 'duplicate_id' }] });
     }
     // Same id without a ts: the server stamps receive time, and the retry is still recognised.
     const bare = { id: '01931b6e-8f3a-7cde-8a12-3456789abcdf', type: 'idem.test' };
@@ -125,6 +126,20 @@ describe('POST /v1/events', () => {
     await post({ events: [bare] });
     const stored = await readEvents(vigil, { type: 'idem.test' });
     expect(stored.map((e) => e.id).sort()).toEqual([id, bare.id]);
+  });
+
+  it('takes one UUID in upper and lower case as one id: accepted is what is stored', async () => {
+    const id = '01931b6e-8f3a-7cde-8a12-3456789abce0';
+    const res = await post({
+      events: [
+        { id: id.toUpperCase(), type: 'case.test' },
+        { id, type: 'case.test' },
+        { id: id.replace('abce0', 'ABCE1'), type: 'case.test' },
+      ],
+    });
+    expect(res.body).toMatchObject({ accepted: 2, rejected: [{ index: 1, code: 'duplicate_id' }] });
+    const stored = await readEvents(vigil, { type: 'case.test' });
+    expect(stored.map((e) => e.id).sort()).toEqual([id, id.replace('abce0', 'abce1')]);
   });
 
   it('rejects a second outcome for the same signal with its own code', async () => {

@@ -1,4 +1,5 @@
 import { VigilError } from '../errors/index.js';
+import { refuseDeepNesting } from '../ingest/index.js';
 import { SIGNALS, type Signal, type SignalRequest } from './proto.js';
 
 export type OtlpEncoding = 'protobuf' | 'json';
@@ -35,6 +36,7 @@ export function decodeRequest<S extends Signal>(
       });
     }
   }
+  refuseDeepNesting(bytes);
   let parsed: unknown;
   try {
     parsed = JSON.parse(bytes.toString('utf8'));

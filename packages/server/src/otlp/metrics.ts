@@ -157,7 +157,8 @@ export function metricsToSamples(request: MetricsRequest, m: MetricMapping): Met
   return result;
 }
 
-function pointsOf(metric: Metric): number {
+/** The data points of one metric, whatever its kind. */
+export function pointsOf(metric: Metric): number {
   const data =
     metric.gauge ?? metric.sum ?? metric.histogram ?? metric.exponentialHistogram ?? metric.summary ?? null;
   return data?.dataPoints?.length ?? 0;

@@ -429,6 +429,57 @@ describe('OTLP backpressure', () => {
 });
 
 describe('OTLP request limits', () => {
+  it('counts data points like spans and log records: more than one request may hold is a 413', async () => {
+    const small = await startVigil({ config: { ingest: { maxEventsPerRequest: 2 } } });
+    try {
+      const ns = String(BigInt(Date.now()) * 1_000_000n);
+      const gauge = (points: number) => ({
+        resourceMetrics: [
+          {
+            scopeMetrics: [
+              {
+                metrics: [
+                  {
+                    name: 'g',
+                    gauge: {
+                      dataPoints: Array.from({ length: points }, (_, i) => ({
+                        timeUnixNano: ns,
+                        asDouble: i,
+                      })),
+                    },
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      });
+      const three = await call(small, 'POST', '/v1/metrics', { token: small.ingestKey, json: gauge(3) });
+      expect(three.status).toBe(413);
+      expect(three.body).toMatchObject({
+        error: { code: 'too_many_events', message: expect.stringMatching(/3 data points/) },
+      });
+      const two = await call(small, 'POST', '/v1/metrics', { token: small.ingestKey, json: gauge(2) });
+      expect(two.status).toBe(200);
+      const logs = await call(small, 'POST', '/v1/logs', {
+        token: small.ingestKey,
+        json: {
+          resourceLogs: [
+            {
+              scopeLogs: [
+                { logRecords: [1, 2, 3].map((n) => ({ timeUnixNano: ns, body: { intValue: n } })) },
+              ],
+            },
+          ],
+        },
+      });
+      expect(logs.status).toBe(413);
+      expect(logs.body).toMatchObject({ error: { message: expect.stringMatching(/3 log records/) } });
+    } finally {
+      await small.cleanup();
+    }
+  });
+
   it('refuses more spans, or more samples (histogram buckets count), than one request may hold, with 413', async () => {
     const small = await startVigil({ config: { ingest: { maxEventsPerRequest: 2 } } });
     try {

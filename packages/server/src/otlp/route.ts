@@ -14,7 +14,7 @@ import {
 } from '../ingest/index.js';
 import { decodeRequest, type OtlpEncoding, otlpEncoding } from './decode.js';
 import { logsToEvents } from './logs.js';
-import { metricsToSamples } from './metrics.js';
+import { metricsToSamples, pointsOf } from './metrics.js';
 import { SIGNALS, type Signal, type SignalRequest, StatusMessage } from './proto.js';
 import { ContextSpans, spansToEvents } from './traces.js';
 import { ContentAttributes } from './values.js';
@@ -81,19 +81,18 @@ export async function otlpRoutes(
         const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
         const bytes = await decompress(body, req.headers['content-encoding'], limits);
         const request = decodeRequest(signal, bytes, encoding);
+        // One rule for every signal, before mapping: at most maxEventsPerRequest spans, log
+        // records or data points, as for the events of /v1/events.
+        const items = itemsOf(signal, request);
+        if (items.count > limits.maxEventsPerRequest) {
+          throw new VigilError('too_many_events', {
+            message: `The request holds ${items.count} ${items.noun}; at most ${limits.maxEventsPerRequest} are allowed in one request.`,
+          });
+        }
         const { rejected, message } = await handle(request, project, receivedAt);
         return respond(reply, signal, encoding, rejected, message);
       },
     );
-
-  // Counted before mapping: a body that holds too much is refused before any work on it.
-  const limitCount = (count: number, noun: string) => {
-    if (count > limits.maxEventsPerRequest) {
-      throw new VigilError('too_many_events', {
-        message: `The request holds ${count} ${noun}; at most ${limits.maxEventsPerRequest} are allowed in one request.`,
-      });
-    }
-  };
 
   const acceptAll = async (
     raw: RawEvent[],
@@ -112,13 +111,6 @@ export async function otlpRoutes(
   };
 
   receive('traces', async (request, project, receivedAt) => {
-    limitCount(
-      (request.resourceSpans ?? []).reduce(
-        (n, rs) => n + (rs.scopeSpans ?? []).reduce((k, ss) => k + (ss.spans ?? []).length, 0),
-        0,
-      ),
-      'spans',
-    );
     return acceptAll(
       mapped(() =>
         spansToEvents(request, { project: project.id, config: ctx.config.otlp, content, contextSpans }),
@@ -129,13 +121,6 @@ export async function otlpRoutes(
     );
   });
   receive('logs', async (request, project, receivedAt) => {
-    limitCount(
-      (request.resourceLogs ?? []).reduce(
-        (n, rl) => n + (rl.scopeLogs ?? []).reduce((k, sl) => k + (sl.logRecords ?? []).length, 0),
-        0,
-      ),
-      'log records',
-    );
     return acceptAll(
       mapped(() => logsToEvents(request, { project: project.id, content })),
       'log records',
@@ -161,6 +146,31 @@ export async function otlpRoutes(
         : '';
     return { rejected: result.rejected, message };
   });
+}
+
+/** How many items (spans, log records, data points) an export request holds. */
+function itemsOf<S extends Signal>(signal: S, request: SignalRequest[S]): { count: number; noun: string } {
+  const sum = <T>(list: T[] | null | undefined, f: (item: T) => number) =>
+    (list ?? []).reduce((n, item) => n + f(item), 0);
+  if (signal === 'traces') {
+    const r = request as SignalRequest['traces'];
+    return {
+      count: sum(r.resourceSpans, (rs) => sum(rs.scopeSpans, (ss) => ss.spans?.length ?? 0)),
+      noun: 'spans',
+    };
+  }
+  if (signal === 'logs') {
+    const r = request as SignalRequest['logs'];
+    return {
+      count: sum(r.resourceLogs, (rl) => sum(rl.scopeLogs, (sl) => sl.logRecords?.length ?? 0)),
+      noun: 'log records',
+    };
+  }
+  const r = request as SignalRequest['metrics'];
+  return {
+    count: sum(r.resourceMetrics, (rm) => sum(rm.scopeMetrics, (sm) => sum(sm.metrics, pointsOf))),
+    noun: 'data points',
+  };
 }
 
 /** Mapping reads only decoded data: anything it cannot make sense of is the request's fault. */

@@ -49,7 +49,7 @@ export function buildApp(ctx: AppContext): FastifyInstance {
       done(err as Error, undefined);
       return;
     }
-    json(req, body as unknown as string, done);
+    void json(req, body as unknown as string, done);
   });
   app.addHook('onSend', async (req, reply) => {
     void reply.header('x-request-id', req.id);

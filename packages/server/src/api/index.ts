@@ -11,6 +11,7 @@ import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { keyRoutes } from './keys.js';
 import { metricRoutes, queryRoutes } from './metrics.js';
+import { installOpenApi } from './openapi.js';
 import { opsRoutes } from './ops.js';
 import { projectRoutes } from './projects.js';
 import { trackRoutes } from './routes.js';
@@ -57,11 +58,16 @@ export function buildApp(ctx: AppContext): FastifyInstance {
     if (ctx.state.shuttingDown) void reply.header('connection', 'close');
   });
   installErrorHandling(app);
+  // First: it collects every route registered after it.
+  installOpenApi(app);
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async () => {
-    if (!ctx.state.ready || ctx.state.shuttingDown) throw new VigilError('not_ready');
-    return { status: 'ready' };
+  // In a plugin, like every route: the OpenAPI document sees only routes added after it loads.
+  void app.register(async (scope) => {
+    scope.get('/healthz', async () => ({ status: 'ok' }));
+    scope.get('/readyz', async () => {
+      if (!ctx.state.ready || ctx.state.shuttingDown) throw new VigilError('not_ready');
+      return { status: 'ready' };
+    });
   });
 
   // One admission budget for every ingest route.

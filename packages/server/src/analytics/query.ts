@@ -282,42 +282,44 @@ export async function llmSnapshot(
   };
 }
 
-/** Error-rate spike: the latest 5 minutes against the rest of the window. */
+/** Fewest requests in the latest 5 minutes, and before them, for a spike to be judged at all. */
+const SPIKE_MIN_REQUESTS = 20;
+
+/**
+ * Error-rate spike: the latest 5 minutes against the rest of the window, for the same filter as
+ * the snapshot. No baseline (a new install, or too few requests before) means no spike: a steady
+ * error rate is not a spike. Per-user rows are hourly, so there is no 5-minute view per user.
+ */
 export async function errorSpike(
   store: Store,
   maintainer: RollupMaintainer | null,
   project: string,
   from: number,
   to: number,
+  filter: LlmFilter = {},
 ) {
+  const { grp, dims } = groupFor(filter);
+  if (grp === 'user') {
+    return { detected: false, latestRate: null, baselineRate: null, latestRequests: 0, baselineRequests: 0 };
+  }
   const latestFrom = Math.max(from, to - 5 * MINUTE);
+  const range = { project, family: 'llm' as const, grp, ...(dims ? { dims } : {}), scalarOnly: true };
   const [latest, before] = await Promise.all([
-    aggregate(store, maintainer, {
-      project,
-      family: 'llm',
-      grp: 'all',
-      from: latestFrom,
-      to,
-      scalarOnly: true,
-    }),
-    aggregate(store, maintainer, {
-      project,
-      family: 'llm',
-      grp: 'all',
-      from,
-      to: latestFrom,
-      scalarOnly: true,
-    }),
+    aggregate(store, maintainer, { ...range, from: latestFrom, to }),
+    aggregate(store, maintainer, { ...range, from, to: latestFrom }),
   ]);
-  const l = latest.get('') ?? new Cell(false);
-  const b = before.get('') ?? new Cell(false);
+  const dim = dims?.[0] ?? '';
+  const l = latest.get(dim) ?? new Cell(false);
+  const b = before.get(dim) ?? new Cell(false);
   const latestRate = pct(l.counters.errors, l.counters.n);
   const baselineRate = pct(b.counters.errors, b.counters.n);
   const detected =
     latestRate !== null &&
-    l.counters.n >= 20 &&
+    baselineRate !== null &&
+    l.counters.n >= SPIKE_MIN_REQUESTS &&
+    b.counters.n >= SPIKE_MIN_REQUESTS &&
     latestRate >= 5 &&
-    (baselineRate === null || latestRate >= Math.max(2 * baselineRate, baselineRate + 5));
+    latestRate >= Math.max(2 * baselineRate, baselineRate + 5);
   return { detected, latestRate, baselineRate, latestRequests: l.counters.n, baselineRequests: b.counters.n };
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { VigilError } from '../errors/index.js';
 import { IngestAdmission, ingestRoutes, refuseDeepNesting } from '../ingest/index.js';
 import { otlpRoutes } from '../otlp/index.js';
@@ -25,6 +25,10 @@ export { ProjectCache } from './context.js';
 export { type RouteEntry, routeTable } from './routes.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** A request that takes this long is logged at info. */
+const SLOW_REQUEST_MS = 1_000;
+/** Streams (the dashboard's live feed) last as long as the page is open: never "slow". */
+const isStream = (req: FastifyRequest) => req.routeOptions.url === '/api/live';
 
 /** The HTTP API: one Fastify app, JSON logs with request ids, every error from the catalog. */
 export function buildApp(ctx: AppContext): FastifyInstance {
@@ -37,6 +41,15 @@ export function buildApp(ctx: AppContext): FastifyInstance {
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Fastify logs two info lines per request; a busy server would bury the first-start banner.
+    disableRequestLogging: true,
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const ms = reply.elapsedTime;
+    const line = { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(ms) };
+    // Errors and slow answers at info; the rest at debug (VIGIL_LOG_LEVEL=debug shows every request).
+    if (reply.statusCode >= 400 || (ms >= SLOW_REQUEST_MS && !isStream(req))) req.log.info(line, 'request');
+    else req.log.debug(line, 'request');
   });
   app.decorateRequest('principal', null);
   trackRoutes(app);

@@ -36,6 +36,33 @@ describe('metrics API', () => {
     expect(filtered.totalLatency).toMatchObject({ min: 321, max: 321, average: 321 });
   });
 
+  it('reports an error spike only against a baseline, and for the filtered requests only', async () => {
+    const now = Date.now();
+    const req = (model: string, ts: number, failed: boolean) => ({
+      type: 'llm.request',
+      ts,
+      props: { total_ms: 10, model, ...(failed ? { error_type: 'timeout' } : {}) },
+    });
+    // A new install: a steady 10% error rate with nothing before it is not a spike.
+    await ingest(Array.from({ length: 40 }, (_, i) => req('steady', now - 60_000, i % 10 === 0)));
+    const steady = (await get('/api/metrics/current?window=day&model=steady')).errors;
+    expect(steady.totalRequests).toBe(40);
+    expect(steady.spike).toMatchObject({ detected: false, latestRequests: 40, baselineRequests: 0 });
+    // With an error-free hour before, 50% errors in the last minutes is one — counted for this model only.
+    await ingest([
+      ...Array.from({ length: 40 }, () => req('spiky', now - 3_600_000, false)),
+      ...Array.from({ length: 30 }, (_, i) => req('spiky', now - 60_000, i % 2 === 0)),
+    ]);
+    const spiky = (await get('/api/metrics/current?window=day&model=spiky')).errors.spike;
+    expect(spiky).toMatchObject({
+      detected: true,
+      latestRequests: 30,
+      baselineRequests: 40,
+      baselineRate: 0,
+    });
+    expect(spiky.latestRate).toBeCloseTo(50, 5);
+  });
+
   it('puts a late event into the bucket of its own time', async () => {
     const ts = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 5 * 3_600_000 + 17 * 60_000;
     await ingest([{ type: 'llm.request', ts, props: { total_ms: 50, model: 'late-model' } }]);

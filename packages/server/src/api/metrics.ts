@@ -74,7 +74,7 @@ export async function metricRoutes(app: FastifyInstance, ctx: AppContext): Promi
       const from = to - WINDOWS[window];
       const [snapshot, spike] = await Promise.all([
         llmSnapshot(ctx.store, ctx.rollups, project, from, to, filter),
-        errorSpike(ctx.store, ctx.rollups, project, from, to),
+        errorSpike(ctx.store, ctx.rollups, project, from, to, filter),
       ]);
       return { window, ...snapshot, errors: { ...snapshot.errors, spike } };
     },

@@ -2,13 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../store/duckdb/migrations.js';
 import { call, scratchDirs } from '../test/harness.js';
-import { runCli, spawnServer } from '../test/process.js';
+import { runCli, spawnServer, stopSpawned } from '../test/process.js';
 
 const scratch = scratchDirs();
 const fresh = scratch.fresh;
-afterEach(scratch.cleanup);
+afterEach(async () => {
+  // A test that failed or timed out may have left its server running.
+  await stopSpawned();
+  scratch.cleanup();
+});
 
 const ADMIN = 'cli-test-admin-token-0123456789';
+// Each CLI run compiles the source with tsx: slow on a loaded 2-core machine, hence the long timeouts.
 const uuidv7ish = () => {
   const hex = Date.now().toString(16).padStart(12, '0');
   const r = randomUUID();
@@ -25,13 +30,14 @@ describe('vigil CLI', () => {
     expect(badFlag.status).toBe(2);
     expect(badFlag.stderr).toContain('--prot');
     expect(runCli(['serve', '--port', 'x']).stderr).toMatch(/--port must be a port number/);
-  });
+  }, 180_000);
 
   it('serve prints the login and a first ingest key once; migrate and verify work on the data it wrote', async () => {
     const dataDir = fresh();
     const server = await spawnServer(dataDir, {
       VIGIL_ADMIN_TOKEN: ADMIN,
       VIGIL_ADMIN_PASSWORD: 'a-good-password',
+      VIGIL_LOG_LEVEL: 'info',
     });
     const key = /ingest key:\s+(vgl_\S+)/.exec(server.stdout())?.[1] ?? '';
     expect(key).toMatch(/^vgl_/);
@@ -48,6 +54,21 @@ describe('vigil CLI', () => {
         })
       ).status,
     ).toBe(200);
+
+    // At info, answered requests are not logged (they would push the banner off the screen); errors are.
+    for (let i = 0; i < 5; i++) expect((await call(server, 'GET', '/healthz')).status).toBe(200);
+    expect((await call(server, 'GET', '/api/events', { token: 'vgl_wrong' })).status).toBe(401);
+    await new Promise((r) => setTimeout(r, 200));
+    const requestLines = server
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"request"'));
+    // (The login above may show: scrypt on a loaded machine can pass the 1 s "slow" mark.)
+    expect(requestLines.filter((l) => l.includes('/healthz'))).toEqual([]);
+    expect(
+      requestLines.filter((l) => l.includes('"url":"/api/events"') && l.includes('"status":401')),
+    ).toHaveLength(1);
+    expect(server.stdout()).not.toContain('incoming request');
 
     // While it runs, the store is locked: the CLI says so instead of corrupting anything.
     const locked = runCli(['verify', '--data', dataDir]);
@@ -77,7 +98,7 @@ describe('vigil CLI', () => {
     expect((await call(restarted, 'GET', '/readyz')).status).toBe(200);
     restarted.child.kill('SIGINT');
     expect(await restarted.exited).toBe(0);
-  });
+  }, 300_000);
 
   it('loses no acknowledged event when the server is killed with SIGKILL under load, and retries do not duplicate', async () => {
     const dataDir = fresh();
@@ -148,5 +169,5 @@ describe('vigil CLI', () => {
     }
     const verified = runCli(['verify', '--data', dataDir]);
     expect(verified.stdout).toMatch(/^ok: /);
-  });
+  }, 300_000);
 });

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -109,6 +109,16 @@ describe('GET /metrics', () => {
       JSON.stringify(body).length +
       JSON.stringify({ events: [{ id, type: 'llm.request', props: { total_ms: 5 } }] }).length;
     expect(sample(text, 'vigil_ingest_bytes_total')).toBe(sent);
+
+    // Prometheus' own linter (Debian's prometheus package; vitest.global-setup.ts installs it).
+    const lint = spawnSync('promtool', ['check', 'metrics'], {
+      input: text,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(lint.error).toBeUndefined();
+    expect(`${lint.stdout}${lint.stderr}`).toBe('');
+    expect(lint.status).toBe(0);
   });
 
   it('keeps one registry per server: two servers in one process count apart', async () => {

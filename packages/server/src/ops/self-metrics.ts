@@ -210,9 +210,20 @@ export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}) {
       this.set(sources ? await sources.storeBytes() : 0);
     },
   });
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics ?? true) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client names these gauges `…_total`, which Prometheus reserves for counters (promtool
+    // check metrics fails on them); the per-type gauges without the suffix carry the same counts.
+    for (const name of GAUGES_NAMED_LIKE_COUNTERS) registry.removeSingleMetric(name);
+  }
   return metrics;
 }
+
+const GAUGES_NAMED_LIKE_COUNTERS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 /** Feeds a group commit into the metrics (wired as the committer's `observeCommit`). */
 export function observeCommit(metrics: SelfMetrics, commit: CommitObservation): void {

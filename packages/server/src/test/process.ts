@@ -13,7 +13,7 @@ export function runCli(
   const r = spawnSync(process.execPath, [...NODE_ARGS, ...args], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
-    timeout: 60_000,
+    timeout: 180_000,
   });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -26,12 +26,39 @@ export interface ServerProcess {
   exited: Promise<number | string>;
 }
 
+/** Servers started by `spawnServer` that have not exited yet. */
+const live = new Set<ChildProcess>();
+// Last resort when a test worker ends with servers still up (a test timed out before its afterEach).
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/**
+ * Stops every server `spawnServer` started that is still running (SIGKILL; call from afterEach, so a
+ * test that fails or times out leaves nothing behind). Resolves once they have exited.
+ */
+export async function stopSpawned(): Promise<void> {
+  const children = [...live];
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+}
+
 /** Starts `vigil serve` on a free port and resolves once it prints where it runs. */
 export function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, [...NODE_ARGS, 'serve', '--port', '0', '--data', dataDir], {
     env: { ...process.env, VIGIL_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   let out = '';
   let err = '';
   const exited = new Promise<number | string>((resolve) => {
@@ -40,8 +67,8 @@ export function spawnServer(dataDir: string, env: Record<string, string> = {}): 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`server did not start in 30 s:\n${out}\n${err}`));
-    }, 30_000);
+      reject(new Error(`server did not start in 120 s:\n${out}\n${err}`));
+    }, 120_000);
     child.stderr?.on('data', (d: Buffer) => {
       err += d.toString();
     });

@@ -1,5 +1,5 @@
 /** The Node platform in real child processes: what keeps a process alive, and what happens at exit. */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,7 +14,10 @@ let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-sdk-node-'));
 });
+/** Children still running: stopped at the end even when a test failed or timed out first. */
+const children = new Set<ChildProcess>();
 afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -32,11 +35,15 @@ function runChild(
       cwd: repoRoot,
       env: { ...process.env, ...env },
     });
+    children.add(child);
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
     });
-    child.on('exit', (code) => done({ code, ms: Date.now() - started, stderr }));
+    child.on('exit', (code) => {
+      children.delete(child);
+      done({ code, ms: Date.now() - started, stderr });
+    });
   });
 }
 

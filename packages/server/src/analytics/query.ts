@@ -302,7 +302,11 @@ export async function errorSpike(
   if (grp === 'user') {
     return { detected: false, latestRate: null, baselineRate: null, latestRequests: 0, baselineRequests: 0 };
   }
-  const latestFrom = Math.max(from, to - 5 * MINUTE);
+  // On a minute boundary: reads cover whole minutes, so the two ranges must not share one.
+  const latestFrom = Math.max(
+    Math.floor(from / MINUTE) * MINUTE,
+    Math.floor((to - 5 * MINUTE) / MINUTE) * MINUTE,
+  );
   const range = { project, family: 'llm' as const, grp, ...(dims ? { dims } : {}), scalarOnly: true };
   const [latest, before] = await Promise.all([
     aggregate(store, maintainer, { ...range, from: latestFrom, to }),

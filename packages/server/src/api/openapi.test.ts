@@ -1,6 +1,7 @@
 /** `GET /api/openapi.json`: generated from the routes, so every route of the server is in it. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { call, startVigil, type Vigil } from '../test/harness.js';
+import { routeTable } from './index.js';
 
 let vigil: Vigil | null = null;
 afterEach(async () => {
@@ -17,25 +18,6 @@ interface OpenApi {
   >;
 }
 
-/**
- * `METHOD /path` of every route in Fastify's own route tree (`printRoutes`, one node per line,
- * 4 characters of indent per level, a node's text continuing its parent's path).
- */
-function registeredRoutes(tree: string): string[] {
-  const stack: string[] = [];
-  const out: string[] = [];
-  for (const line of tree.split('\n')) {
-    const m = /^((?:[│ ] {3})*)(?:[├└]── )?(\S+) \(([A-Z, ]+)\)$/.exec(line);
-    if (!m) continue;
-    const depth = (m[1] as string).length / 4 + (line.includes('── ') ? 1 : 0);
-    stack.length = depth;
-    const path = (stack[depth - 1] ?? '') + (m[2] as string);
-    stack[depth] = path;
-    for (const method of (m[3] as string).split(', ')) out.push(`${method} ${path}`);
-  }
-  return out;
-}
-
 describe('GET /api/openapi.json', () => {
   it('lists every route the server registers, with the schemas it validates against', async () => {
     vigil = await startVigil();
@@ -44,10 +26,10 @@ describe('GET /api/openapi.json', () => {
     const doc = res.body as OpenApi;
     expect(doc.openapi).toBe('3.1.0');
 
-    // HEAD and OPTIONS are Fastify's automatic twins of GET and the CORS preflights.
-    const registered = registeredRoutes(vigil.server.app.printRoutes({ commonPrefix: false })).filter(
-      (r) => !/^(HEAD|OPTIONS) /.test(r) && r !== 'GET /api/openapi.json',
-    );
+    // The server's own route table (HEAD and OPTIONS: Fastify's twins of GET, CORS preflights).
+    const registered = routeTable(vigil.server.app)
+      .map((r) => `${r.method} ${r.url}`)
+      .filter((r) => !/^(HEAD|OPTIONS) /.test(r) && r !== 'GET /api/openapi.json');
     expect(registered).toEqual(
       expect.arrayContaining(['GET /healthz', 'POST /v1/events', 'DELETE /api/keys/:id']),
     );
@@ -63,6 +45,10 @@ describe('GET /api/openapi.json', () => {
     expect(doc.paths['/api/keys']?.post?.requestBody).toBeDefined();
     const query = doc.paths['/api/health/snapshots']?.get?.parameters?.map((p) => `${p.in}:${p.name}`) ?? [];
     expect(query).toEqual(expect.arrayContaining(['query:from', 'query:to']));
-    expect(doc.paths['/v1/events']?.post?.tags).toEqual(['ingest']);
+    expect(doc.paths['/v1/events']?.post).toMatchObject({
+      tags: ['ingest'],
+      description: 'Role: ingest key or admin.',
+    });
+    expect(doc.paths['/healthz']?.get).toMatchObject({ security: [], description: 'No authentication.' });
   });
 });

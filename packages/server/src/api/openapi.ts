@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance, FastifySchema } from 'fastify';
+import type { Access } from './context.js';
+import { routeTable } from './routes.js';
 
 const SERVER_PACKAGE = new URL('../../package.json', import.meta.url);
 
@@ -18,6 +20,14 @@ function tagOf(url: string): string {
   if (url.startsWith('/api/')) return 'api';
   return 'server';
 }
+
+const ROLE_TEXT: Record<Access | 'anonymous', string> = {
+  anonymous: 'No authentication.',
+  ingest: 'Role: ingest key or admin.',
+  read: 'Role: viewer or admin.',
+  admin: 'Role: admin (a project admin key acts on its project).',
+  server: 'Role: server-wide admin (VIGIL_ADMIN_TOKEN or the admin user), not a project admin key.',
+};
 
 const ERROR_RESPONSE = {
   description: 'An error from the catalog (packages/server/src/errors/index.ts)',
@@ -52,11 +62,23 @@ export function installOpenApi(app: FastifyInstance): void {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
-    transform: ({ schema, url }) => {
+    transform: ({ schema, url, route }) => {
       const given = (schema ?? {}) as FastifySchema & { response?: Record<string, unknown> };
+      // The query schema and the role, as the route table recorded them (the query schema is
+      // checked by our own hook, so it is no longer in the route's Fastify schema).
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      const entry = routeTable(app).find((e) => e.url === route.url && methods.includes(e.method));
+      const access = entry?.access ?? 'anonymous';
       return {
         url,
-        schema: { ...given, tags: [tagOf(url)], response: { default: ERROR_RESPONSE, ...given.response } },
+        schema: {
+          ...given,
+          ...(entry?.query ? { querystring: entry.query } : {}),
+          tags: [tagOf(url)],
+          description: ROLE_TEXT[access],
+          ...(access === 'anonymous' ? { security: [] } : {}),
+          response: { default: ERROR_RESPONSE, ...given.response },
+        },
       };
     },
   });

@@ -9,6 +9,7 @@ import { type Config, checkpointPaths } from './config/index.js';
 import { HealthMonitor } from './health/index.js';
 import { GroupCommitter, scrubPolicy } from './ingest/index.js';
 import { createSelfMetrics, observeCommit } from './ops/index.js';
+import { PriceCatalog } from './pricing/index.js';
 import { openStore } from './store/index.js';
 
 export interface RunningServer {
@@ -92,6 +93,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         login: new RateLimiter(config.rateLimits.loginPerMinute / 60, config.rateLimits.loginPerMinute),
       },
       projects: new ProjectCache(store),
+      prices: new PriceCatalog(store.meta, config.llm.prices),
       state,
       metrics: createSelfMetrics(),
     };

@@ -13,6 +13,7 @@ import {
   type RollupRow,
   rollupKeyOf,
   rollupKeyString,
+  UNSKETCHED_FIELDS,
 } from '../model/rollup.js';
 import { decodeSketch, encodeSketch, newSketch } from './sketch.js';
 
@@ -83,7 +84,7 @@ export class Cell {
   field(name: RollupField): FieldStats {
     let stats = this.fields.get(name);
     if (!stats) {
-      stats = new FieldStats(this.withSketches);
+      stats = new FieldStats(this.withSketches && !UNSKETCHED_FIELDS.has(name));
       this.fields.set(name, stats);
     }
     return stats;
@@ -112,7 +113,16 @@ export function cellOf(cells: Map<string, Cell>, dim: string, withSketches: bool
   return cell;
 }
 
-const LLM_FIELDS = ['total_ms', 'context_ms', 'llm_ms', 'prompt_tokens', 'completion_tokens'] as const;
+const LLM_FIELDS = [
+  'total_ms',
+  'context_ms',
+  'llm_ms',
+  'prompt_tokens',
+  'completion_tokens',
+  'cost_usd',
+  'prompt_cost_usd',
+  'completion_cost_usd',
+] as const;
 const SEP = '\u001f';
 
 /** The groups each event feeds: [family, group, dim value, keeps sketches, finest resolution]. */

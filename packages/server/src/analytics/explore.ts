@@ -1,5 +1,5 @@
 import { TYPED_FIELDS, type TypedField } from '../model/index.js';
-import { FAMILY_FIELDS, type RollupFamily } from '../model/rollup.js';
+import { FAMILY_FIELDS, type RollupFamily, UNSKETCHED_FIELDS } from '../model/rollup.js';
 import type { FieldRef, PropEquals, RawAggregate, Store } from '../store/index.js';
 import type { Cell } from './aggregate.js';
 import { type Aggregation, MAX_RES, readSeries, seriesBuckets } from './historical.js';
@@ -84,7 +84,8 @@ function rollupPlan(q: ExploreQuery) {
   const dim = [...dims][0] ?? '';
   const group = Object.hasOwn(spec.groups, dim) ? spec.groups[dim] : undefined;
   if (!group) return null;
-  if (QUANTILE[q.aggregate] !== undefined && !group.sketches) return null;
+  if (QUANTILE[q.aggregate] !== undefined && (!group.sketches || UNSKETCHED_FIELDS.has(q.field as never)))
+    return null;
   if (
     q.field !== undefined &&
     !group.sketches &&
@@ -109,7 +110,8 @@ function cellValue(cell: Cell, q: ExploreQuery, minutes: number): number | null 
   if (q.aggregate === 'count') return n;
   if (q.aggregate === 'rate') return n / minutes;
   const stats = cell.fields.get(q.field as never);
-  if (!stats || stats.n === 0) return q.aggregate === 'sum' ? 0 : null;
+  // A group whose requests were all unpriced has an unknown cost, not a cost of 0.
+  if (!stats || stats.n === 0) return q.aggregate === 'sum' && !q.field?.endsWith('cost_usd') ? 0 : null;
   switch (q.aggregate) {
     case 'sum':
       return stats.sum;

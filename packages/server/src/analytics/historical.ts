@@ -14,6 +14,7 @@ export const METRIC_TYPES = [
   'totalTokens',
   'errorRate',
   'cacheHitRate',
+  'costUsd',
 ] as const;
 export type MetricType = (typeof METRIC_TYPES)[number];
 
@@ -108,6 +109,22 @@ function pointValue(
         value: pct(c.cache_hits, c.cache_known),
         metadata: { hits: c.cache_hits, misses: c.cache_known - c.cache_hits },
       };
+    case 'costUsd': {
+      // Unpriced requests are counted beside the sum, not priced at 0.
+      const cost = cell.fields.get('cost_usd');
+      const priced = cost?.n ?? 0;
+      return {
+        value: cost?.sum ?? 0,
+        metadata: {
+          requests: c.n,
+          pricedRequests: priced,
+          unpricedRequests: c.n - priced,
+          promptUsd: cell.fields.get('prompt_cost_usd')?.sum ?? 0,
+          completionUsd: cell.fields.get('completion_cost_usd')?.sum ?? 0,
+          averagePerRequest: priced > 0 ? (cost?.sum ?? 0) / priced : null,
+        },
+      };
+    }
   }
 }
 

@@ -216,8 +216,7 @@ export async function llmSnapshot(
     ) ?? new Cell(true);
   const none = Promise.resolve(new Map<string, Cell>());
   const filtered = grp !== 'all';
-  const [bySpace, byUser, byError] = await Promise.all([
-    filtered ? none : aggregate(store, maintainer, { ...base, grp: 'space', scalarOnly: true }),
+  const topUsersBy = (fields: readonly RollupField[]) =>
     filtered
       ? none
       : aggregate(store, maintainer, {
@@ -225,9 +224,14 @@ export async function llmSnapshot(
           ...hours,
           grp: 'user',
           scalarOnly: true,
-          top: { fields: ['prompt_tokens', 'completion_tokens'], limit: TOP_USERS },
-        }),
+          top: { fields, limit: TOP_USERS },
+        });
+  const [bySpace, byUser, byError, byModel, byUserCost] = await Promise.all([
+    filtered ? none : aggregate(store, maintainer, { ...base, grp: 'space', scalarOnly: true }),
+    topUsersBy(['prompt_tokens', 'completion_tokens']),
     filtered ? none : aggregate(store, maintainer, { ...base, grp: 'error_type', scalarOnly: true }),
+    filtered ? none : aggregate(store, maintainer, { ...base, grp: 'model', scalarOnly: true }),
+    topUsersBy(['cost_usd']),
   ]);
   const requests = total.counters.n;
   const minutes = Math.max(1, (range.to - range.from) / MINUTE);
@@ -279,6 +283,68 @@ export async function llmSnapshot(
       ),
     },
     latencyViolations: total.counters.violations,
+    cost: costSummary({ total, bySpace, byModel, byUser: byUserCost, filter }),
+  };
+}
+
+const usd = (cell: Cell | undefined, f: 'cost_usd' | 'prompt_cost_usd' | 'completion_cost_usd') =>
+  cell?.fields.get(f)?.sum ?? 0;
+const priced = (cell: Cell | undefined) => cell?.fields.get('cost_usd')?.n ?? 0;
+
+/**
+ * Cost in US dollars of a window: reported costs and costs priced at ingestion. Requests without
+ * either are unpriced: counted (and named by model), never summed as 0. promptUsd and
+ * completionUsd split the priced costs only (a reported cost comes whole: `reportedUsd`).
+ */
+function costSummary(parts: {
+  total: Cell;
+  bySpace: Map<string, Cell>;
+  byModel: Map<string, Cell>;
+  byUser: Map<string, Cell>;
+  filter: LlmFilter;
+}) {
+  const { total, filter } = parts;
+  // Under a model filter the total is that model's row; under a space or user filter the split by
+  // model is not kept (rollups group by one dimension at a time).
+  const modelsKnown = filter.space === undefined && filter.user === undefined;
+  const byModel = filter.model !== undefined ? new Map([[filter.model, total]]) : parts.byModel;
+  const totalUsd = usd(total, 'cost_usd');
+  const promptUsd = usd(total, 'prompt_cost_usd');
+  const completionUsd = usd(total, 'completion_cost_usd');
+  const pricedRequests = priced(total);
+  const topUsers = [...parts.byUser]
+    .map(([u, c]) => [u, usd(c, 'cost_usd')] as const)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, TOP_USERS);
+  const unpricedModels = Object.fromEntries(
+    [...byModel]
+      .map(([m, c]) => [m, c.counters.n - priced(c)] as const)
+      .filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)),
+  );
+  const unpricedRequests = total.counters.n - pricedRequests;
+  return {
+    totalUsd,
+    promptUsd,
+    completionUsd,
+    /** Costs reported whole by the caller (no prompt/completion split). */
+    reportedUsd: Math.max(0, totalUsd - promptUsd - completionUsd),
+    /** Over priced requests only. */
+    averagePerRequest: pricedRequests > 0 ? totalUsd / pricedRequests : null,
+    pricedRequests,
+    byUser: Object.fromEntries(topUsers),
+    /** Cost of the users not listed in byUser (it holds the top ones). */
+    byUserOthers: Math.max(0, totalUsd - topUsers.reduce((a, [, t]) => a + t, 0)),
+    bySpace: Object.fromEntries([...parts.bySpace].map(([s, c]) => [s, usd(c, 'cost_usd')])),
+    byModel: Object.fromEntries(
+      [...byModel].filter(([, c]) => priced(c) > 0).map(([m, c]) => [m, usd(c, 'cost_usd')]),
+    ),
+    unpricedRequests,
+    unpricedModels,
+    /** Unpriced requests that name no model (null under a space or user filter). */
+    unpricedWithoutModel: modelsKnown
+      ? Math.max(0, unpricedRequests - Object.values(unpricedModels).reduce((a, n) => a + n, 0))
+      : null,
   };
 }
 

@@ -10,6 +10,7 @@ import type { HealthMonitor } from '../health/index.js';
 import type { GroupCommitter, ScrubPolicy } from '../ingest/index.js';
 import type { Principal } from '../model/index.js';
 import type { SelfMetrics } from '../ops/index.js';
+import type { PriceCatalog } from '../pricing/index.js';
 import type { ProjectRecord, Store } from '../store/index.js';
 
 declare module 'fastify' {
@@ -33,6 +34,8 @@ export interface AppContext {
   privacy: ScrubPolicy;
   limiters: { ingest: RateLimiter; read: RateLimiter; login: RateLimiter };
   projects: ProjectCache;
+  /** LLM prices per project (shipped, config file, the project's own). */
+  prices: PriceCatalog;
   state: { ready: boolean; shuttingDown: boolean };
   /** Vigil's own Prometheus metrics (`GET /metrics`), one registry per server instance. */
   metrics: SelfMetrics;

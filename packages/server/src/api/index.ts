@@ -10,6 +10,7 @@ import { installErrorHandling } from './errors.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { keyRoutes } from './keys.js';
+import { llmRoutes } from './llm.js';
 import { metricRoutes, queryRoutes } from './metrics.js';
 import { installOpenApi } from './openapi.js';
 import { opsRoutes } from './ops.js';
@@ -93,6 +94,7 @@ export function buildApp(ctx: AppContext): FastifyInstance {
   void app.register(async (scope) => eventRoutes(scope, ctx));
   void app.register(async (scope) => healthRoutes(scope, ctx));
   void app.register(async (scope) => metricRoutes(scope, ctx));
+  void app.register(async (scope) => llmRoutes(scope, ctx));
   void app.register(async (scope) => queryRoutes(scope, ctx));
   void app.register(async (scope) => collectorRoutes(scope, ctx));
   void app.register(async (scope) => telemetryRoutes(scope, ctx));

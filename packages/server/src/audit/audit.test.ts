@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { emptyRow, TYPED_FIELD_NAMES } from '../model/index.js';
+import { emptyRow, FIRST_TYPED_FIELDS } from '../model/index.js';
 import { GENESIS_HASH, hashBatch } from './index.js';
 
 describe('hashBatch', () => {
@@ -14,7 +14,7 @@ describe('hashBatch', () => {
       'received_at',
       'late',
       'version',
-      ...TYPED_FIELD_NAMES,
+      ...FIRST_TYPED_FIELDS,
       'props',
     ] as const;
     fc.assert(
@@ -24,7 +24,10 @@ describe('hashBatch', () => {
         fc.double({ noNaN: true, noDefaultInfinity: true }),
         fc.integer(),
         fc.boolean(),
-        (id, version, total, tokens, late) => {
+        fc.option(fc.nat(), { nil: null }),
+        fc.option(fc.double({ min: 0, max: 100, noNaN: true }), { nil: null }),
+        fc.boolean(),
+        (id, version, total, tokens, late, cached, cost, pricedByVigil) => {
           const row = {
             ...emptyRow(),
             id,
@@ -34,9 +37,19 @@ describe('hashBatch', () => {
             late,
             ts: 1,
             received_at: 2,
+            cache_read_tokens: cached,
+            cost_usd: cost,
+            // A cost Vigil priced carries its split; a reported one does not.
+            prompt_cost_usd: cost !== null && pricedByVigil ? cost / 2 : null,
           };
+          // Fields added later follow as name, value pairs when set; a priced cost is not hashed.
+          const added = [
+            ...(cached !== null ? ['cache_read_tokens', cached] : []),
+            ...(cost !== null && !pricedByVigil ? ['cost_usd', cost] : []),
+          ];
+          const encoded = JSON.stringify([...fields.map((f) => row[f]), ...added]);
           const expected = createHash('sha256')
-            .update(`${GENESIS_HASH}\n1\n5\n1\n${JSON.stringify(fields.map((f) => row[f]))}\n`)
+            .update(`${GENESIS_HASH}\n1\n5\n1\n${encoded}\n`)
             .digest('hex');
           expect(hashBatch(GENESIS_HASH, 1, 5, [row])).toBe(expected);
         },

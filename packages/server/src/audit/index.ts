@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { EVENT_FIELDS, type EventRow, wellFormed } from '../model/index.js';
+import { CHAINED_FIELDS, type EventRow, wellFormed } from '../model/index.js';
 import type { ChainLink, EventStore } from '../store/index.js';
 import { type Checkpoint, DEFAULT_CHAIN } from './checkpoint.js';
 
@@ -21,16 +21,23 @@ export { Checkpointer } from './checkpointer.js';
 /** The hash that precedes the first batch. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** One line per row: a JSON array of every stored column in a fixed order. */
+/**
+ * One line per row: a JSON array of the first schema's columns in a fixed order, then each field
+ * added since as a name and a value, only when set (rows stored before it was added hash as they
+ * did). A priced `cost_usd` is derived and `vigil reprice` may rewrite it, so only a reported one
+ * (its prompt/completion split is null) is hashed; the split itself never is.
+ */
 function canonicalRow(row: EventRow): string {
   let line = '[';
-  for (let i = 0; i < EVENT_FIELDS.length; i++) {
-    const v = row[EVENT_FIELDS[i] as keyof EventRow];
+  for (let i = 0; i < CHAINED_FIELDS.length; i++) {
+    const v = row[CHAINED_FIELDS[i] as keyof EventRow];
     if (i > 0) line += ',';
     // Same text as JSON.stringify of the array, built without allocating the array; strings as
     // stored (well-formed), so the encoding is total over whatever a store gives back.
     line += typeof v === 'string' ? JSON.stringify(wellFormed(v)) : v === null ? 'null' : String(v);
   }
+  if (row.cache_read_tokens !== null) line += `,"cache_read_tokens",${row.cache_read_tokens}`;
+  if (row.cost_usd !== null && row.prompt_cost_usd === null) line += `,"cost_usd",${row.cost_usd}`;
   return `${line}]`;
 }
 

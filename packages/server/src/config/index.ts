@@ -3,6 +3,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parseCollectorSpec, SpecError } from '../collectors/spec.js';
+import { configuredPrices, PriceError } from '../pricing/index.js';
 
 /** Property names dropped before storage, compared case-insensitively and exactly. */
 export const DEFAULT_DENY_LIST = [
@@ -111,6 +112,8 @@ const ConfigSchema = Type.Object({
     evaluationDelayMs: Type.Integer({ minimum: 0, maximum: 3_600_000 }),
     /** The token budget of a day: the default token rule fires above it + 20%. */
     dailyTokenBudget: Type.Number({ minimum: 0 }),
+    /** US dollars a project may spend on LLM requests in a day: the default cost rule fires above it + 20%. */
+    dailyCostBudgetUsd: Type.Optional(Type.Number({ minimum: 0 })),
     /** Requests per minute the deployment is sized for: the default rate rule fires above it + 50%. */
     capacityPerMinute: Type.Number({ minimum: 0 }),
     /** Base of generatorURL and externalURL in notifications (default: the server's own address). */
@@ -156,6 +159,10 @@ const ConfigSchema = Type.Object({
     webhookTimeoutMs: Type.Integer({ minimum: 100 }),
     /** How often the head is signed when it moved (and always at shutdown). */
     intervalMs: Type.Integer({ minimum: 100 }),
+  }),
+  /** LLM telemetry: prices added to the shipped table (`project` limits one to that project). */
+  llm: Type.Object({
+    prices: Type.Array(Type.Record(Type.String(), Type.Unknown())),
   }),
   /** Key that seals collector credentials at rest (env VIGIL_SECRET_KEY only). */
   secretKey: Type.Optional(Type.String({ minLength: 16 })),
@@ -244,6 +251,7 @@ export function defaultConfig(): Config {
     },
     telemetry: { enabled: true, publicEnabled: true, runRetentionDays: 7, collectors: [] },
     checkpoints: { enabled: true, intervalMs: 10_000, webhookTimeoutMs: 5_000 },
+    llm: { prices: [] },
     health: {
       enabled: true,
       dailyAtUtc: '00:15',
@@ -361,6 +369,12 @@ export function loadConfig(
     if (names.has(key)) throw new ConfigError(`invalid configuration: two collectors named '${spec.name}'`);
     names.add(key);
   });
+  try {
+    configuredPrices(config.llm.prices);
+  } catch (err) {
+    if (err instanceof PriceError) throw new ConfigError(`invalid configuration: ${err.message}`);
+    throw err;
+  }
   return config;
 }
 

@@ -36,6 +36,10 @@ export const ERRORS = {
     status: 400,
     message: 'The collector spec is invalid; see the message for the field.',
   },
+  invalid_prices: {
+    status: 400,
+    message: 'The price list is invalid; see the message for the entry and field.',
+  },
   collector_exists: {
     status: 409,
     message: 'A collector of that name exists in this project; pick another name.',

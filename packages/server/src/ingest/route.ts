@@ -47,6 +47,7 @@ export async function ingestRoutes(
         receivedAt,
         limits,
         privacy: ctx.privacy,
+        prices: await ctx.prices.book(project.id),
       });
       countRejections(ctx, result);
       return result;

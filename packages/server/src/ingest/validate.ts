@@ -14,6 +14,7 @@ import {
   type TypedFieldSpec,
   wellFormed,
 } from '../model/index.js';
+import { type PriceBook, priceRequest } from '../pricing/index.js';
 import { type ScrubPolicy, type ScrubReason, sensitiveValue } from './scrub.js';
 
 export interface Rejection {
@@ -32,6 +33,8 @@ export interface ValidationContext {
   receivedAt: number;
   limits: IngestLimits;
   privacy: ScrubPolicy;
+  /** The project's LLM prices: an llm.request without a reported cost is priced at ingestion. */
+  prices?: PriceBook;
 }
 
 const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/;
@@ -181,6 +184,7 @@ export function validateEvent(raw: unknown, ctx: ValidationContext): ValidEvent 
         delete clean[field];
       }
     }
+    if (builtin === 'llm.request' && ctx.prices) priceRequest(row, ctx.prices);
   }
   if (Object.keys(clean).length > 0) {
     row.props = JSON.stringify(clean);

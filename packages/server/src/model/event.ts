@@ -10,6 +10,11 @@ export interface TypedFieldSpec {
   readonly min?: number;
   readonly max?: number;
   readonly values?: readonly string[];
+  /**
+   * Added after the events table and the audit chain's row encoding were first fixed: stored
+   * after the batch columns, and hashed by name only when set (so older chains stay valid).
+   */
+  readonly added?: true;
 }
 
 /** Every typed column of the events table, by prop name. Order is the column order. */
@@ -38,13 +43,28 @@ export const TYPED_FIELDS = {
     kind: 'string',
     values: ['dashboard_open', 'signal_detail_open', 'explanation_expand', 'admin_note_create'],
   },
+  /** Cached prompt tokens (already counted in `prompt_tokens`). */
+  cache_read_tokens: { kind: 'integer', min: 0, max: 2_147_483_647, added: true },
+  /** What the request cost: as reported by the caller, or priced at ingestion from the price table. */
+  cost_usd: { kind: 'double', min: 0, max: 1_000_000, added: true },
+  /**
+   * The prompt and completion parts of a priced cost (null when the cost was reported whole). Set
+   * by Vigil, never taken from a client: no event type lists them, so a prop of that name stays in `props`.
+   */
+  prompt_cost_usd: { kind: 'double', added: true },
+  completion_cost_usd: { kind: 'double', added: true },
 } as const satisfies Record<string, TypedFieldSpec>;
 
 export type TypedField = keyof typeof TYPED_FIELDS;
 export const TYPED_FIELD_NAMES = Object.keys(TYPED_FIELDS) as TypedField[];
+const isAdded = (name: TypedField) => (TYPED_FIELDS[name] as TypedFieldSpec).added === true;
+/** Typed fields of the first schema, in column order (the audit chain hashes them by position). */
+export const FIRST_TYPED_FIELDS = TYPED_FIELD_NAMES.filter((n) => !isAdded(n));
+/** Typed fields added since, in the order their columns were added. */
+export const ADDED_TYPED_FIELDS = TYPED_FIELD_NAMES.filter(isAdded);
 
-/** Every stored column of an event, in order: the audit chain hashes rows in it, exports write it. */
-export const EVENT_FIELDS: readonly (keyof EventRow)[] = [
+/** The columns of an event's first schema, in order: the audit chain hashes every row in it. */
+export const CHAINED_FIELDS: readonly (keyof EventRow)[] = [
   'id',
   'project',
   'type',
@@ -52,9 +72,12 @@ export const EVENT_FIELDS: readonly (keyof EventRow)[] = [
   'received_at',
   'late',
   'version',
-  ...TYPED_FIELD_NAMES,
+  ...FIRST_TYPED_FIELDS,
   'props',
 ];
+
+/** Every stored column of an event, in order (exports write it). */
+export const EVENT_FIELDS: readonly (keyof EventRow)[] = [...CHAINED_FIELDS, ...ADDED_TYPED_FIELDS];
 
 export interface BuiltinTypeSpec {
   readonly fields: readonly TypedField[];
@@ -75,6 +98,8 @@ export const BUILTIN_TYPES = {
       'user',
       'space',
       'model',
+      'cache_read_tokens',
+      'cost_usd',
     ],
     required: ['total_ms'],
   },
@@ -159,6 +184,10 @@ export function emptyRow(): EventRow {
     resolution_time_hours: null,
     admin_note_id: null,
     view: null,
+    cache_read_tokens: null,
+    cost_usd: null,
+    prompt_cost_usd: null,
+    completion_cost_usd: null,
     props: null,
   };
 }

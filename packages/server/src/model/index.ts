@@ -1,8 +1,11 @@
 export type { BuiltinType, EventRow, EventView, FieldKind, TypedField, TypedFieldSpec } from './event.js';
 export {
+  ADDED_TYPED_FIELDS,
   BUILTIN_TYPES,
+  CHAINED_FIELDS,
   EVENT_FIELDS,
   emptyRow,
+  FIRST_TYPED_FIELDS,
   isBuiltinType,
   TYPED_FIELD_NAMES,
   TYPED_FIELDS,

@@ -36,14 +36,32 @@ export const ROLLUP_FIELDS = [
   'completion_tokens',
   'decision_time_ms',
   'resolution_time_hours',
+  'cost_usd',
+  'prompt_cost_usd',
+  'completion_cost_usd',
 ] as const;
 export type RollupField = (typeof ROLLUP_FIELDS)[number];
+
+/** Fields that only ever need sums (the parts of a cost): no sketch is kept for them. */
+export const UNSKETCHED_FIELDS: ReadonlySet<RollupField> = new Set([
+  'prompt_cost_usd',
+  'completion_cost_usd',
+]);
 
 export type RollupFamily = 'llm' | 'decision' | 'outcome';
 
 /** The fields each family summarises (the other field columns of its rows stay empty). */
 export const FAMILY_FIELDS: Record<RollupFamily, readonly RollupField[]> = {
-  llm: ['total_ms', 'context_ms', 'llm_ms', 'prompt_tokens', 'completion_tokens'],
+  llm: [
+    'total_ms',
+    'context_ms',
+    'llm_ms',
+    'prompt_tokens',
+    'completion_tokens',
+    'cost_usd',
+    'prompt_cost_usd',
+    'completion_cost_usd',
+  ],
   decision: ['decision_time_ms'],
   outcome: ['resolution_time_hours'],
 };

@@ -106,6 +106,7 @@ export async function otlpRoutes(
       receivedAt,
       limits,
       privacy: ctx.privacy,
+      prices: await ctx.prices.book(project.id),
     });
     return { rejected: result.rejected.length, message: summary(result.rejected, raw.length, noun) };
   };

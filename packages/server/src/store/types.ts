@@ -249,6 +249,11 @@ export interface MetadataStore {
   insertSession(session: SessionRecord): Promise<void>;
   getSession(id: string): Promise<SessionRecord | null>;
   deleteSession(id: string): Promise<void>;
+
+  /** The project's own LLM price list as JSON text (checked by the pricing layer), or null. */
+  llmPrices(project: string): Promise<string | null>;
+  /** Replaces the project's own LLM price list. */
+  putLlmPrices(project: string, document: string, at: number): Promise<void>;
 }
 
 export interface MigrationInfo {

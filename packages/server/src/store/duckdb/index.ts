@@ -13,7 +13,13 @@ import {
   TIMESTAMP,
   VARCHAR,
 } from '@duckdb/node-api';
-import { type EventRow, type Role, TYPED_FIELD_NAMES, TYPED_FIELDS } from '../../model/index.js';
+import {
+  ADDED_TYPED_FIELDS,
+  type EventRow,
+  FIRST_TYPED_FIELDS,
+  type Role,
+  TYPED_FIELDS,
+} from '../../model/index.js';
 import {
   type AlertStore,
   type AppendBatch,
@@ -73,10 +79,12 @@ const EVENT_COLUMNS: readonly { name: keyof EventRow | 'batch_seq' | 'batch_row'
   { name: 'received_at', type: TIMESTAMP },
   { name: 'late', type: BOOLEAN },
   { name: 'version', type: VARCHAR },
-  ...TYPED_FIELD_NAMES.map((name) => ({ name, type: DUCK_TYPE[TYPED_FIELDS[name].kind] })),
+  ...FIRST_TYPED_FIELDS.map((name) => ({ name, type: DUCK_TYPE[TYPED_FIELDS[name].kind] })),
   { name: 'props', type: VARCHAR },
   { name: 'batch_seq', type: BIGINT },
   { name: 'batch_row', type: INTEGER },
+  // Columns added by later migrations come after the batch columns (ALTER TABLE appends).
+  ...ADDED_TYPED_FIELDS.map((name) => ({ name, type: DUCK_TYPE[TYPED_FIELDS[name].kind] })),
 ];
 
 const q = (name: string) => `"${name}"`;
@@ -642,6 +650,19 @@ class DuckDBMetadataStore implements MetadataStore {
 
   async deleteSession(id: string): Promise<void> {
     await this.all('DELETE FROM sessions WHERE id = $1', [id]);
+  }
+
+  async llmPrices(project: string): Promise<string | null> {
+    const [r] = await this.all('SELECT document FROM llm_prices WHERE project = $1', [project]);
+    return r ? (r.document as string) : null;
+  }
+
+  async putLlmPrices(project: string, document: string, at: number): Promise<void> {
+    await this.all(
+      `INSERT INTO llm_prices VALUES ($1, ${TS('$2')}, $3)
+       ON CONFLICT (project) DO UPDATE SET updated_at = excluded.updated_at, document = excluded.document`,
+      [project, at, document],
+    );
   }
 }
 

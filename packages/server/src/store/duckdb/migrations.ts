@@ -9,6 +9,26 @@ export interface Migration {
   down: readonly string[];
 }
 
+const ROLLUP_TABLES = ['rollups_1m', 'rollups_5m', 'rollups_1h', 'rollups_1d'];
+/** Frozen with migration 11 (not derived from the model, which may grow). */
+const COST_ROLLUP_COLUMNS = [
+  'cost_usd_n BIGINT',
+  'cost_usd_sum DOUBLE',
+  'cost_usd_min DOUBLE',
+  'cost_usd_max DOUBLE',
+  'cost_usd_sketch BLOB',
+  'prompt_cost_usd_n BIGINT',
+  'prompt_cost_usd_sum DOUBLE',
+  'prompt_cost_usd_min DOUBLE',
+  'prompt_cost_usd_max DOUBLE',
+  'prompt_cost_usd_sketch BLOB',
+  'completion_cost_usd_n BIGINT',
+  'completion_cost_usd_sum DOUBLE',
+  'completion_cost_usd_min DOUBLE',
+  'completion_cost_usd_max DOUBLE',
+  'completion_cost_usd_sketch BLOB',
+];
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -375,6 +395,32 @@ export const MIGRATIONS: readonly Migration[] = [
       'DROP TABLE alert_states',
       'DROP TABLE alert_projects',
       'DROP TABLE alert_rules',
+    ],
+  },
+  {
+    version: 11,
+    name: 'llm cost: cached prompt tokens and cost in US dollars on events, cost fields in rollups, per-project prices',
+    up: [
+      'ALTER TABLE events ADD COLUMN cache_read_tokens INTEGER',
+      'ALTER TABLE events ADD COLUMN cost_usd DOUBLE',
+      'ALTER TABLE events ADD COLUMN prompt_cost_usd DOUBLE',
+      'ALTER TABLE events ADD COLUMN completion_cost_usd DOUBLE',
+      ...ROLLUP_TABLES.flatMap((t) => COST_ROLLUP_COLUMNS.map((c) => `ALTER TABLE ${t} ADD COLUMN ${c}`)),
+      `CREATE TABLE llm_prices (
+        project VARCHAR PRIMARY KEY,
+        updated_at TIMESTAMP NOT NULL,
+        document VARCHAR NOT NULL
+      )`,
+    ],
+    down: [
+      'DROP TABLE llm_prices',
+      ...ROLLUP_TABLES.flatMap((t) =>
+        COST_ROLLUP_COLUMNS.map((c) => `ALTER TABLE ${t} DROP COLUMN ${c.split(' ')[0]}`).reverse(),
+      ),
+      'ALTER TABLE events DROP COLUMN completion_cost_usd',
+      'ALTER TABLE events DROP COLUMN prompt_cost_usd',
+      'ALTER TABLE events DROP COLUMN cost_usd',
+      'ALTER TABLE events DROP COLUMN cache_read_tokens',
     ],
   },
 ];

@@ -1,0 +1,13 @@
+export type { ConfiguredPrice } from './catalog.js';
+export { configuredPrices, PriceCatalog, priceRequest } from './catalog.js';
+export type { PriceEntry, PriceInput, PriceSource, RequestCost } from './table.js';
+export {
+  costOf,
+  defaultPrices,
+  PriceBook,
+  PriceError,
+  PriceInputSchema,
+  PriceListSchema,
+  parsePriceList,
+  priceView,
+} from './table.js';

@@ -2,6 +2,7 @@ import type { DDSketch } from '@datadog/sketches-js';
 import type { EventRow } from '../model/index.js';
 import {
   bucketStart,
+  FAMILY_FIELDS,
   type FieldSummary,
   RESOLUTIONS,
   type Resolution,
@@ -113,16 +114,7 @@ export function cellOf(cells: Map<string, Cell>, dim: string, withSketches: bool
   return cell;
 }
 
-const LLM_FIELDS = [
-  'total_ms',
-  'context_ms',
-  'llm_ms',
-  'prompt_tokens',
-  'completion_tokens',
-  'cost_usd',
-  'prompt_cost_usd',
-  'completion_cost_usd',
-] as const;
+const LLM_FIELDS = FAMILY_FIELDS.llm;
 const SEP = '\u001f';
 
 /** The groups each event feeds: [family, group, dim value, keeps sketches, finest resolution]. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { VigilError } from '../errors/index.js';
 import { IngestAdmission, ingestRoutes, refuseDeepNesting } from '../ingest/index.js';
 import { otlpRoutes } from '../otlp/index.js';
@@ -40,6 +40,14 @@ export function buildApp(ctx: AppContext): FastifyInstance {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
+    // Errors the router raises before any route runs, in the catalog's shape too.
+    frameworkErrors: (error, _req, reply) => {
+      const vigil =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new VigilError('uri_too_long', { message: 'A path segment is longer than 100 characters.' })
+          : new VigilError('bad_request', { message: 'The URL is not valid (a malformed %-escape?).' });
+      void (reply as FastifyReply).status(vigil.status).send(vigil.toBody());
+    },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // Fastify logs two info lines per request; a busy server would bury the first-start banner.

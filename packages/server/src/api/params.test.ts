@@ -68,6 +68,20 @@ describe('query parameters', () => {
   });
 });
 
+describe('errors the router raises', () => {
+  it('a path parameter over 100 characters is 414 uri_too_long in the catalog shape', async () => {
+    const res = await call(vigil, 'GET', `/api/alerts/rules/${'x'.repeat(150)}`, { token: vigil.adminToken });
+    expect(res.status).toBe(414);
+    expect(res.body).toMatchObject({ error: { code: 'uri_too_long', message: expect.any(String) } });
+  });
+
+  it('a malformed %-escape in the path is 400 bad_request in the catalog shape', async () => {
+    const res = await call(vigil, 'GET', '/api/alerts/rules/%E0%A4%A', { token: vigil.adminToken });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: { code: 'bad_request', message: expect.any(String) } });
+  });
+});
+
 describe('bodies that name Object.prototype members', () => {
   it('POST /api/query of type __proto__ (no event type can have that name) → 400', async () => {
     const res = await call(vigil, 'POST', '/api/query', {

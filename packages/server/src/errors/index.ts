@@ -50,6 +50,7 @@ export const ERRORS = {
     message: 'The server has no VIGIL_SECRET_KEY, so it cannot store credentials; set it and restart.',
   },
   public_view_disabled: { status: 404, message: 'There is no public telemetry view here.' },
+  uri_too_long: { status: 414, message: 'The URL is too long.' },
   method_not_allowed: { status: 405, message: 'Method not allowed on this route.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   decompressed_too_large: { status: 413, message: 'The decompressed body is too large.' },

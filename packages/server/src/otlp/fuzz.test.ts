@@ -73,7 +73,7 @@ describe('malformed OTLP input', () => {
       ),
       { numRuns: 150 },
     );
-  });
+  }, 180_000);
 
   it('valid protobuf requests with bytes flipped, cut or inserted', async () => {
     await fc.assert(
@@ -99,7 +99,7 @@ describe('malformed OTLP input', () => {
       ),
       { numRuns: 200 },
     );
-  });
+  }, 180_000);
 
   it('arbitrary JSON and text as OTLP/JSON', async () => {
     await fc.assert(
@@ -112,7 +112,7 @@ describe('malformed OTLP input', () => {
       ),
       { numRuns: 150 },
     );
-  });
+  }, 180_000);
 
   it('valid OTLP/JSON with any field replaced by any JSON value', async () => {
     const paths = (node: unknown, at: (string | number)[] = []): (string | number)[][] => {
@@ -137,5 +137,5 @@ describe('malformed OTLP input', () => {
       ),
       { numRuns: 300 },
     );
-  });
+  }, 180_000);
 });

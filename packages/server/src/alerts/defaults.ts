@@ -4,11 +4,32 @@ import type { RuleInput } from './rule.js';
 /**
  * The rules every new project starts with (editable and deletable like any other): error rate
  * above 10%, total latency p95 above 5 s, tokens of the last day above the daily budget + 20%,
- * request rate above capacity + 50% (budget and capacity from the `alerts` configuration).
+ * request rate above capacity + 50% (budget and capacity from the `alerts` configuration); and,
+ * when `alerts.dailyCostBudgetUsd` is set, cost of the last day above it + 20%.
  */
 export function defaultRules(
-  config: Pick<AlertsConfig, 'dailyTokenBudget' | 'capacityPerMinute'>,
+  config: Pick<AlertsConfig, 'dailyTokenBudget' | 'capacityPerMinute' | 'dailyCostBudgetUsd'>,
 ): RuleInput[] {
+  const budget = config.dailyCostBudgetUsd;
+  const costRule: RuleInput[] =
+    budget === undefined
+      ? []
+      : [
+          {
+            name: 'Daily cost budget exceeded',
+            metric: 'costUsd',
+            operator: '>',
+            threshold: Math.round(budget * 1.2 * 100) / 100,
+            window: '1d',
+            interval: '1m',
+            consecutive: 1,
+            severity: 'warning',
+            noData: 'keep',
+            annotations: {
+              description: `LLM cost of the last 24 h is above the daily budget ($${budget}) + 20%.`,
+            },
+          },
+        ];
   return [
     {
       name: 'High error rate',
@@ -61,5 +82,6 @@ export function defaultRules(
         description: `Requests per minute are above capacity (${config.capacityPerMinute}) + 50%.`,
       },
     },
+    ...costRule,
   ];
 }

@@ -30,6 +30,8 @@ const LLM_SCALARS = [
   'errorRate',
   'errorCount',
   'cacheHitRate',
+  'costUsd',
+  'unpricedRequests',
 ] as const;
 const DECISION = [
   'acceptanceRate',
@@ -405,6 +407,13 @@ function llmValue(metric: string, cell: Cell | undefined, minutes: number): Metr
         value: pct(cell?.counters.cache_hits ?? 0, cell?.counters.cache_known ?? 0),
         samples: cell?.counters.cache_known ?? 0,
       };
+    case 'costUsd': {
+      // US dollars of the priced requests; unpriced ones are their own metric, not a 0 here.
+      const cost = cell?.fields.get('cost_usd');
+      return { value: cost?.sum ?? 0, samples: cost?.n ?? 0 };
+    }
+    case 'unpricedRequests':
+      return { value: n - (cell?.fields.get('cost_usd')?.n ?? 0), samples: n };
   }
   const [head, stat] = metric.split('.') as [keyof typeof LATENCIES, LatencyStat];
   const stats = latencyStats(cell?.fields.get(LATENCIES[head]));

@@ -22,6 +22,21 @@ export interface RunningServer {
 }
 
 /**
+ * Earlier releases marked batches that lost events to retention in a table `vigil verify` trusted.
+ * On the first start of this release (no checkpoint yet, no expiry in the chain) those marks become
+ * one expiry link; after that a mark means nothing, so marking a batch cannot hide an edit.
+ */
+async function adoptExpiredMarks(
+  ctx: AppContext,
+  log: FastifyInstance['log'],
+  checkpoint: { seq: number } | null,
+): Promise<void> {
+  if (checkpoint !== null || (await ctx.store.events.chainExpiries()).length > 0) return;
+  const { batches } = await ctx.committer.adoptExpiredMarks();
+  if (batches > 0) log.info({ batches }, 'batches expired by an earlier release recorded in the audit chain');
+}
+
+/**
  * Starts the committer at the chain head (after the last checkpoint when the store lost batches)
  * and the checkpointer that signs the head from then on; null when checkpoints are off.
  */
@@ -32,6 +47,7 @@ async function startCheckpoints(
 ): Promise<Checkpointer | null> {
   if (!config.checkpoints.enabled) {
     const { storeHeadSeq } = await ctx.committer.start();
+    await adoptExpiredMarks(ctx, log, null);
     await ctx.rollups.start(storeHeadSeq);
     return null;
   }
@@ -42,6 +58,7 @@ async function startCheckpoints(
     log.error({ file, lines: kept.badLines }, 'checkpoint file lines not signed by this key are ignored');
   const last = kept?.latest.get(DEFAULT_CHAIN) ?? null;
   const { behindCheckpoint, storeHeadSeq } = await ctx.committer.start(last);
+  await adoptExpiredMarks(ctx, log, last);
   await ctx.rollups.start(storeHeadSeq);
   const { webhookUrl, webhookToken, webhookTimeoutMs, intervalMs } = config.checkpoints;
   const checkpointer = new Checkpointer({
@@ -126,7 +143,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
       },
     });
     await ctx.alerts.load();
-    ctx.retention = new RetentionJob(store, config.retention, app.log, () => ctx.rollups.cache.clear());
+    ctx.retention = new RetentionJob(store, config.retention, {
+      log: app.log,
+      onDeleted: () => ctx.rollups.cache.clear(),
+      expireEvents: (project, before) => ctx.committer.expire(project, before),
+    });
     ctx.retention.start();
     ctx.collectors = new CollectorOrchestrator({
       store,

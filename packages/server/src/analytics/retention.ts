@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { expireOffline } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import type { ProjectRecord, RetentionOverrides, Store } from '../store/index.js';
 
@@ -35,6 +36,16 @@ export function retentionProblem(r: Retention): string | null {
   return null;
 }
 
+/** Deletes a project's events older than `before`, recording the deletion in the audit chain. */
+export type ExpireEvents = (project: string, before: number) => Promise<{ deleted: number }>;
+
+export interface RetentionOptions {
+  now?: number;
+  projects?: ProjectRecord[];
+  /** Through the chain's writer (the committer) when a server runs; offline otherwise. */
+  expireEvents?: ExpireEvents;
+}
+
 /**
  * Deletes whole days past each project's retention: raw events only once the rollups cover
  * them (their batches are at or below the rollup watermark), finer rollups before daily ones.
@@ -42,8 +53,11 @@ export function retentionProblem(r: Retention): string | null {
 export async function applyRetention(
   store: Store,
   defaults: Config['retention'],
-  now = Date.now(),
-  projects?: ProjectRecord[],
+  {
+    now = Date.now(),
+    projects,
+    expireEvents = (project, before) => expireOffline(store.events, project, before),
+  }: RetentionOptions = {},
 ): Promise<RetentionResult[]> {
   const results: RetentionResult[] = [];
   const watermark = (await store.rollups.watermark()).seq;
@@ -52,7 +66,7 @@ export async function applyRetention(
     const day = Math.floor(now / DAY) * DAY;
     const rawBefore = day - r.rawDays * DAY;
     const covered = (await store.events.lastBatchBefore(project.id, rawBefore)) <= watermark;
-    const raw = covered ? await store.events.expire(project.id, rawBefore) : { deleted: 0 };
+    const raw = covered ? await expireEvents(project.id, rawBefore) : { deleted: 0 };
     const fine = await store.rollups.expire(project.id, ['1m', '5m', '1h'], day - r.rollupDays * DAY);
     const daily = await store.rollups.expire(project.id, ['1d'], day - r.dailyRollupDays * DAY);
     results.push({
@@ -70,13 +84,24 @@ export class RetentionJob {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> = Promise.resolve();
 
+  private readonly log: FastifyBaseLogger;
+  /** Told when rows were deleted (cached reads of them are stale). */
+  private readonly onDeleted: () => void;
+  private readonly expireEvents: ExpireEvents | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly defaults: Config['retention'],
-    private readonly log: FastifyBaseLogger,
-    /** Told when rows were deleted (cached reads of them are stale). */
-    private readonly onDeleted: () => void = () => undefined,
-  ) {}
+    {
+      log,
+      onDeleted = () => undefined,
+      expireEvents,
+    }: { log: FastifyBaseLogger; onDeleted?: () => void; expireEvents?: ExpireEvents },
+  ) {
+    this.log = log;
+    this.onDeleted = onDeleted;
+    this.expireEvents = expireEvents;
+  }
 
   start(): void {
     this.timer = setInterval(() => {
@@ -85,7 +110,10 @@ export class RetentionJob {
   }
 
   async run(now = Date.now()): Promise<RetentionResult[]> {
-    const results = await applyRetention(this.store, this.defaults, now);
+    const results = await applyRetention(this.store, this.defaults, {
+      now,
+      ...(this.expireEvents ? { expireEvents: this.expireEvents } : {}),
+    });
     if (results.some((r) => r.rawDeleted > 0 || r.rollupsDeleted > 0)) this.onDeleted();
     for (const r of results) {
       if (r.rawDeleted > 0 || r.rollupsDeleted > 0) this.log.info(r, 'retention: expired data deleted');

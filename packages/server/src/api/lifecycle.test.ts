@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { call, readEvents, startVigil, tempDir } from '../test/harness.js';
+import { call, readEvents, removeDataDir, startVigil, tempDir } from '../test/harness.js';
 
 const batch = (n: number, type = 'life.test') =>
   Array.from({ length: n }, () => ({ id: randomUUID(), type }));
@@ -44,7 +43,7 @@ describe('server lifecycle', () => {
         await again.stop();
       }
     } finally {
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
     }
   });
 

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { CHAINED_FIELDS, type EventRow, wellFormed } from '../model/index.js';
-import type { ChainLink, EventStore } from '../store/index.js';
+import type { ChainExpiry, ChainLink, EventStore } from '../store/index.js';
 import { type Checkpoint, DEFAULT_CHAIN } from './checkpoint.js';
+import { ExpiryIndex, hashExpiry, remainingHash } from './expiry.js';
 
 export type { Checkpoint, CheckpointLog, CheckpointReason } from './checkpoint.js';
 export {
@@ -17,6 +18,7 @@ export {
 } from './checkpoint.js';
 export type { CheckpointerOptions, CheckpointWebhook } from './checkpointer.js';
 export { Checkpointer } from './checkpointer.js';
+export { expireOffline, expiryRecorder, hashExpiry, remainingHash } from './expiry.js';
 
 /** The hash that precedes the first batch. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -27,7 +29,7 @@ export const GENESIS_HASH = '0'.repeat(64);
  * did). A priced `cost_usd` is derived and `vigil reprice` may rewrite it, so only a reported one
  * (its prompt/completion split is null) is hashed; the split itself never is.
  */
-function canonicalRow(row: EventRow): string {
+export function canonicalRow(row: EventRow): string {
   let line = '[';
   for (let i = 0; i < CHAINED_FIELDS.length; i++) {
     const v = row[CHAINED_FIELDS[i] as keyof EventRow];
@@ -70,7 +72,7 @@ export interface VerifyReport {
   ok: boolean;
   batches: number;
   events: number;
-  /** Batches that lost events to retention: chained, but their rows can no longer be hashed. */
+  /** Batches that lost events to retention: checked against what the expiry link recorded they keep. */
   expiredBatches?: number;
   /** The first batch that does not match, and why. */
   firstBad?: { seq: number; reason: string };
@@ -109,12 +111,20 @@ export async function verifyChain(
   const checked = checkpoint
     ? { checkpoint: { chain: checkpoint.chain, seq: checkpoint.seq, at: checkpoint.at } }
     : {};
+  // Expiry links come after the batches they touch: read them first (they are few), each checked
+  // in its own place in the chain like any link.
+  const expiries = new ExpiryIndex();
+  const invalidExpiry = new Map<number, string>();
+  for (const link of await events.chainExpiries()) {
+    const problem = link.expiry ? expiries.add(link as ChainLink & { expiry: ChainExpiry }) : null;
+    if (problem) invalidExpiry.set(link.seq, problem);
+  }
   let prevHash = GENESIS_HASH;
   let expectedSeq = 1;
   let batches = 0;
   let count = 0;
   let expired = 0;
-  for await (const { link, rows, expired: isExpired } of events.readChain()) {
+  for await (const { link, rows } of events.readChain()) {
     const bad = (reason: string): VerifyReport => ({
       ok: false,
       batches,
@@ -130,20 +140,27 @@ export async function verifyChain(
         `its hash differs from the checkpoint signed at ${when(checkpoint.at)} (the batch was replaced)`,
       );
     }
-    if (isExpired) {
-      // Retention removed some of its events: its place in the chain is checked, its rows cannot be.
-      prevHash = link.hash;
-      expectedSeq += 1;
-      batches += 1;
+    const touched = expiries.stateOf(link.seq);
+    if (link.expiry) {
+      if (rows.length > 0) return bad(`it records an expiry but ${rows.length} events are stored in it`);
+      if (hashExpiry(prevHash, link.seq, link.committedAt, link.expiry) !== link.hash)
+        return bad('the expiry it records does not match its hash (the record was altered)');
+      const problem = invalidExpiry.get(link.seq);
+      if (problem) return bad(`the expiry it records cannot be: ${problem}`);
+    } else if (touched) {
+      // Retention deleted some of its events: what it keeps must be what the expiry recorded.
+      const by = `the expiry recorded in batch ${touched.by}`;
+      if (rows.length !== touched.remaining)
+        return bad(`${rows.length} of its events are stored but ${by} leaves ${touched.remaining}`);
+      if ('hash' in touched && remainingHash(link.seq, rows) !== touched.hash)
+        return bad(`its events kept after ${by} do not match it (an event was altered)`);
       expired += 1;
-      count += rows.length;
-      onProgress?.(batches, count);
-      continue;
-    }
-    if (rows.length !== link.rowCount)
-      return bad(`it records ${link.rowCount} events but ${rows.length} are stored`);
-    if (hashBatch(prevHash, link.seq, link.committedAt, rows) !== link.hash) {
-      return bad('its stored events do not match its hash (an event was altered)');
+    } else {
+      if (rows.length !== link.rowCount)
+        return bad(`it records ${link.rowCount} events but ${rows.length} are stored`);
+      if (hashBatch(prevHash, link.seq, link.committedAt, rows) !== link.hash) {
+        return bad('its stored events do not match its hash (an event was altered)');
+      }
     }
     prevHash = link.hash;
     expectedSeq += 1;

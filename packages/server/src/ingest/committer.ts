@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { nextLink } from '../audit/index.js';
+import { expiryRecorder, nextLink } from '../audit/index.js';
 import { VigilError } from '../errors/index.js';
 import type { EventRow } from '../model/index.js';
 import {
@@ -59,6 +59,8 @@ export class GroupCommitter {
   private closing = false;
   /** Set when a commit failed and the store could not be asked what it holds since. */
   private unsure = false;
+  /** Chain writes in turn: group commits and expiries each take the next sequence number. */
+  private chainLock: Promise<unknown> = Promise.resolve();
   /** The checkpointed head the chain continues from when the store had lost batches behind it. */
   private floor: ChainLink | null = null;
   readonly stats: CommitterStats = { commits: 0, committedEvents: 0, lastCommitMs: 0 };
@@ -147,6 +149,46 @@ export class GroupCommitter {
     });
   }
 
+  /** Deletes a project's events older than `before`, recorded as the chain's next link. */
+  expire(project: string, before: number): Promise<{ deleted: number; batches: number }> {
+    return this.exclusive(() =>
+      this.recordExpiry((recorder) => this.store.expire(project, before, recorder)),
+    );
+  }
+
+  /**
+   * Records as one link the batches an older release marked expired outside the chain (once, when
+   * the server first starts on such a store); returns how many batches it covers.
+   */
+  adoptExpiredMarks(): Promise<{ batches: number }> {
+    return this.exclusive(async () => {
+      const { link } = await this.recordExpiry(async (recorder) => ({
+        link: await this.store.adoptExpiredMarks(recorder),
+      }));
+      return { batches: link?.expiry ? link.expiry.kept.length + rangeSize(link.expiry.emptied) : 0 };
+    });
+  }
+
+  private async recordExpiry<T extends { link: ChainLink | null }>(
+    write: (recorder: ReturnType<typeof expiryRecorder>) => Promise<T>,
+  ): Promise<T> {
+    if (this.unsure) await this.reconcile();
+    try {
+      const result = await write(expiryRecorder(() => this.head));
+      if (result.link) this.head = result.link;
+      return result;
+    } catch (err) {
+      this.unsure = true; // the engine may have committed before failing: read the head again
+      throw err;
+    }
+  }
+
+  private exclusive<T>(write: () => Promise<T>): Promise<T> {
+    const next = this.chainLock.then(write);
+    this.chainLock = next.catch(() => undefined);
+    return next;
+  }
+
   /** Stops taking submissions and waits until everything already taken is committed. */
   async close(): Promise<void> {
     this.closing = true;
@@ -168,7 +210,7 @@ export class GroupCommitter {
         this.queuedEvents -= size;
         this.committingEvents = size;
         try {
-          const outcomes = await this.commit(group);
+          const outcomes = await this.exclusive(() => this.commit(group));
           group.forEach((p, i) => {
             p.resolve(outcomes[i] as CommitOutcome[]);
           });
@@ -382,3 +424,6 @@ function countScrubs(events: readonly ValidEvent[]): ScrubCount[] {
   }
   return [...counts.values()];
 }
+
+const rangeSize = (ranges: readonly { from: number; to: number }[]) =>
+  ranges.reduce((n, r) => n + r.to - r.from + 1, 0);

@@ -37,6 +37,37 @@ export interface ChainLink {
   hash: string;
   rowCount: number;
   committedAt: number;
+  /** Set on a link that records a deletion (retention) instead of a batch of events. */
+  expiry?: ChainExpiry;
+}
+
+/**
+ * A deletion of events, recorded as a link of the chain: what each batch it touched keeps. Batches
+ * left with no events are listed as ranges; the others with their remaining count and the hash of
+ * what remains (`audit/expiry.ts`).
+ */
+export interface ChainExpiry {
+  /** The project whose events were deleted (null: several, e.g. marks adopted from an older release). */
+  project: string | null;
+  /** Events older than this (epoch ms) were deleted (null when not one cut-off). */
+  before: number | null;
+  emptied: { chain: string; from: number; to: number }[];
+  kept: { chain: string; seq: number; remaining: number; hash: string }[];
+}
+
+/** What one batch keeps after an expiry; `hash` of the remaining rows (null when none remain). */
+export interface ExpiredBatch {
+  seq: number;
+  remaining: number;
+  hash: string | null;
+}
+
+/** How the chain's writer records an expiry: the engine deletes, then asks for the link. */
+export interface ExpiryRecorder {
+  /** The hash of what a batch keeps, given its remaining rows in chain order. */
+  remainingHash(seq: number, rows: readonly EventRow[]): string;
+  /** The link recording the expiry, appended by the engine in the same transaction. */
+  link(scope: { project: string | null; before: number | null }, batches: readonly ExpiredBatch[]): ChainLink;
 }
 
 export interface ScrubCount {
@@ -107,8 +138,23 @@ export interface EventStore {
    * the copies taking the `ids` given (in chain order). The caller hashed the copies it describes.
    */
   copyBatches(copy: BatchCopy): Promise<void>;
-  /** Deletes the project's events older than `before` and marks their batches expired. */
-  expire(project: string, before: number): Promise<{ deleted: number; batches: number }>;
+  /**
+   * Deletes the project's events older than `before` and, in the same transaction, appends the
+   * link `recorder` makes of what each touched batch keeps (nothing is appended when nothing was
+   * deleted). Only the chain's writer may call it (the link takes the next sequence number).
+   */
+  expire(
+    project: string,
+    before: number,
+    recorder: ExpiryRecorder,
+  ): Promise<{ deleted: number; batches: number; link: ChainLink | null }>;
+  /**
+   * Batches marked expired by releases that did not record expiries in the chain, recorded now as
+   * one link (`recorder`), their marks removed in the same transaction; null when there are none.
+   */
+  adoptExpiredMarks(recorder: ExpiryRecorder): Promise<ChainLink | null>;
+  /** The links that record expiries, oldest first (`vigil verify` needs them before the batches they touch). */
+  chainExpiries(): Promise<ChainLink[]>;
 }
 
 /** Events of one project refused at ingestion on one UTC day (by receive time). */

@@ -4,6 +4,7 @@ import {
   BIGINT,
   BOOLEAN,
   DOUBLE,
+  type DuckDBConnection,
   DuckDBDataChunk,
   DuckDBInstance,
   DuckDBTimestampValue,
@@ -24,10 +25,13 @@ import {
   type AlertStore,
   type AppendBatch,
   type BatchCopy,
+  type ChainExpiry,
   type ChainLink,
   type CollectorStore,
   type EventQuery,
   type EventStore,
+  type ExpiredBatch,
+  type ExpiryRecorder,
   type FieldRef,
   type HealthStore,
   type KeyRecord,
@@ -157,12 +161,7 @@ class DuckDBEventStore implements EventStore {
   ) {}
 
   async chainHead(): Promise<ChainLink | null> {
-    const [r] = await this.reader.run((c) =>
-      rows(
-        c,
-        'SELECT seq, prev_hash, hash, row_count, epoch_ms(committed_at) AS committed_at FROM batches ORDER BY seq DESC LIMIT 1',
-      ),
-    );
+    const [r] = await this.reader.run((c) => rows(c, `${LINK_SELECT} ORDER BY seq DESC LIMIT 1`));
     return r ? toLink(r) : null;
   }
 
@@ -217,13 +216,7 @@ class DuckDBEventStore implements EventStore {
           );
         }
       }
-      await conn.run(`INSERT INTO batches VALUES ($1, $2, $3, $4, ${TS('$5')})`, [
-        BigInt(link.seq),
-        link.prevHash,
-        link.hash,
-        link.rowCount,
-        link.committedAt,
-      ]);
+      await insertLink(conn, link);
       for (const s of scrubbed) {
         await conn.run(
           `INSERT INTO scrub_counts VALUES ($1, $2, $3)
@@ -398,13 +391,7 @@ class DuckDBEventStore implements EventStore {
         throw new Error(`copyBatches: ${inserted.rowsChanged} rows copied for ${ids.length} ids`);
       }
       for (const link of links) {
-        await conn.run(`INSERT INTO batches VALUES ($1, $2, $3, $4, ${TS('$5')})`, [
-          BigInt(link.seq),
-          link.prevHash,
-          link.hash,
-          link.rowCount,
-          link.committedAt,
-        ]);
+        await insertLink(conn, link);
       }
       await conn.run('DROP TABLE copy_ids');
     });
@@ -420,19 +407,45 @@ class DuckDBEventStore implements EventStore {
     return numOrNull(r?.seq) ?? 0;
   }
 
-  async expire(project: string, before: number): Promise<{ deleted: number; batches: number }> {
+  async expire(
+    project: string,
+    before: number,
+    recorder: ExpiryRecorder,
+  ): Promise<{ deleted: number; batches: number; link: ChainLink | null }> {
     return this.writer.transaction(async (c) => {
-      const marked = await c.run(
-        `INSERT INTO expired_batches SELECT DISTINCT batch_seq, now()::TIMESTAMP FROM events
-         WHERE project = $1 AND ts < ${TS('$2')} ON CONFLICT DO NOTHING`,
-        [project, before],
-      );
+      const touched = (
+        await rows(
+          c,
+          `SELECT DISTINCT batch_seq AS seq FROM events WHERE project = $1 AND ts < ${TS('$2')} ORDER BY seq`,
+          [project, before],
+        )
+      ).map((r) => num(r.seq));
+      if (touched.length === 0) return { deleted: 0, batches: 0, link: null };
       const deleted = await c.run(`DELETE FROM events WHERE project = $1 AND ts < ${TS('$2')}`, [
         project,
         before,
       ]);
-      return { deleted: Number(deleted.rowsChanged), batches: Number(marked.rowsChanged) };
+      const link = recorder.link({ project, before }, await keptOf(c, touched, recorder));
+      await insertLink(c, link);
+      return { deleted: Number(deleted.rowsChanged), batches: touched.length, link };
     });
+  }
+
+  async adoptExpiredMarks(recorder: ExpiryRecorder): Promise<ChainLink | null> {
+    return this.writer.transaction(async (c) => {
+      const marked = (await rows(c, 'SELECT seq FROM expired_batches ORDER BY seq')).map((r) => num(r.seq));
+      if (marked.length === 0) return null;
+      const link = recorder.link({ project: null, before: null }, await keptOf(c, marked, recorder));
+      await insertLink(c, link);
+      await c.run('DELETE FROM expired_batches');
+      return link;
+    });
+  }
+
+  async chainExpiries(): Promise<ChainLink[]> {
+    return (
+      await this.reader.run((c) => rows(c, `${LINK_SELECT} WHERE expiry IS NOT NULL ORDER BY seq`))
+    ).map(toLink);
   }
 
   async *readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[]; expired: boolean }> {
@@ -441,12 +454,7 @@ class DuckDBEventStore implements EventStore {
     for (;;) {
       const links = (
         await this.reader.run((c) =>
-          rows(
-            c,
-            `SELECT seq, prev_hash, hash, row_count, epoch_ms(committed_at) AS committed_at FROM batches
-             WHERE seq > $1 ORDER BY seq LIMIT ${PAGE}`,
-            [BigInt(after)],
-          ),
+          rows(c, `${LINK_SELECT} WHERE seq > $1 ORDER BY seq LIMIT ${PAGE}`, [BigInt(after)]),
         )
       ).map(toLink);
       // Whole batches up to about 50,000 rows at a time (at least one): memory stays bounded
@@ -508,14 +516,91 @@ function columnValues(
   return part.map((r) => r[name]);
 }
 
+const LINK_SELECT =
+  'SELECT seq, prev_hash, hash, row_count, epoch_ms(committed_at) AS committed_at, expiry FROM batches';
+
 function toLink(r: Record<string, unknown>): ChainLink {
-  return {
+  const link: ChainLink = {
     seq: num(r.seq),
     prevHash: r.prev_hash as string,
     hash: r.hash as string,
     rowCount: num(r.row_count),
     committedAt: num(r.committed_at),
   };
+  if (typeof r.expiry === 'string') {
+    try {
+      link.expiry = JSON.parse(r.expiry) as ChainExpiry;
+    } catch {
+      // Unreadable: the link is checked as a batch of events and its hash will not match.
+    }
+  }
+  return link;
+}
+
+async function insertLink(conn: DuckDBConnection, link: ChainLink): Promise<void> {
+  await conn.run(
+    `INSERT INTO batches (seq, prev_hash, hash, row_count, committed_at, expiry) VALUES ($1, $2, $3, $4, ${TS('$5')}, $6)`,
+    [
+      BigInt(link.seq),
+      link.prevHash,
+      link.hash,
+      link.rowCount,
+      link.committedAt,
+      link.expiry ? JSON.stringify(link.expiry) : null,
+    ],
+  );
+}
+
+/** What each of `seqs` keeps now, its remaining rows hashed by `recorder` (about 50,000 rows read at a time). */
+async function keptOf(
+  conn: DuckDBConnection,
+  seqs: readonly number[],
+  recorder: ExpiryRecorder,
+): Promise<ExpiredBatch[]> {
+  const list = seqs.join(',');
+  const counts = new Map(
+    (
+      await rows(
+        conn,
+        `SELECT batch_seq AS seq, count(*) AS n FROM events
+         WHERE batch_seq IN (SELECT unnest(string_split($1, ','))::BIGINT) GROUP BY batch_seq`,
+        [list],
+      )
+    ).map((r) => [num(r.seq), num(r.n)]),
+  );
+  const out: ExpiredBatch[] = seqs
+    .filter((s) => !counts.has(s))
+    .map((seq) => ({ seq, remaining: 0, hash: null }));
+  const kept = [...counts.keys()].sort((a, b) => a - b);
+  for (let i = 0; i < kept.length; ) {
+    const page: number[] = [];
+    for (
+      let n = 0;
+      i < kept.length && (page.length === 0 || n + (counts.get(kept[i] as number) ?? 0) <= 50_000);
+      i++
+    ) {
+      page.push(kept[i] as number);
+      n += counts.get(kept[i] as number) ?? 0;
+    }
+    const found = await rows(
+      conn,
+      `SELECT ${EVENT_SELECT}, batch_seq FROM events
+       WHERE batch_seq IN (SELECT unnest(string_split($1, ','))::BIGINT) ORDER BY batch_seq, batch_row`,
+      [page.join(',')],
+    );
+    const bySeq = new Map<number, EventRow[]>();
+    for (const r of found) {
+      const seq = num(r.batch_seq);
+      const list = bySeq.get(seq) ?? [];
+      if (list.length === 0) bySeq.set(seq, list);
+      list.push(toEventRow(r));
+    }
+    for (const seq of page) {
+      const remaining = bySeq.get(seq) ?? [];
+      out.push({ seq, remaining: remaining.length, hash: recorder.remainingHash(seq, remaining) });
+    }
+  }
+  return out;
 }
 
 class DuckDBMetadataStore implements MetadataStore {

@@ -423,4 +423,10 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE events DROP COLUMN cache_read_tokens',
     ],
   },
+  {
+    version: 12,
+    name: 'audit: deletions recorded as links of the chain (what each touched batch keeps)',
+    up: ['ALTER TABLE batches ADD COLUMN expiry VARCHAR'],
+    down: ['ALTER TABLE batches DROP COLUMN expiry'],
+  },
 ];

@@ -136,4 +136,92 @@ describe('tamper detection', { timeout: 180_000 }, () => {
     expect(report.ok).toBe(false);
     expect(report.firstBad?.reason).toMatch(/chain ends at batch 0, but the checkpoint .* records batch 3/);
   });
+
+  it('marking a batch expired does not hide an edit or a deletion in it', async () => {
+    const vigil = await threeBatches();
+    await tamper(
+      vigil.dataDir,
+      'INSERT INTO expired_batches VALUES (2, now()::TIMESTAMP)',
+      `UPDATE events SET props = '{"hidden":true}' WHERE batch_seq = 2 AND batch_row = 0`,
+      'DELETE FROM events WHERE batch_seq = 2 AND batch_row = 1',
+    );
+    const report = await verifyAgainstCheckpoints(vigil.dataDir);
+    expect(report.ok).toBe(false);
+    expect(report.firstBad).toMatchObject({
+      seq: 2,
+      reason: expect.stringMatching(/records 20 events but 19/),
+    });
+
+    // A restart does not take the mark for an expiry of an earlier release: the store was checkpointed.
+    const again = await startVigil({ dataDir: vigil.dataDir, ingestKey: vigil.ingestKey });
+    await again.stop();
+    expect((await verifyAgainstCheckpoints(vigil.dataDir)).firstBad).toMatchObject({ seq: 2 });
+  });
+
+  it('batches an earlier release marked expired are recorded in the chain once, on the first start', async () => {
+    // As an earlier release left it: no checkpoints, batch 1 lost events to retention and is marked.
+    const vigil = await startVigil({ dataDir: scratch.fresh(), config: { checkpoints: { enabled: false } } });
+    await ingestBatches(vigil, 2);
+    await vigil.stop();
+    await tamper(
+      vigil.dataDir,
+      'DELETE FROM events WHERE batch_seq = 1 AND batch_row < 5',
+      'INSERT INTO expired_batches VALUES (1, now()::TIMESTAMP)',
+    );
+    const upgraded = await startVigil({ dataDir: vigil.dataDir, ingestKey: vigil.ingestKey });
+    await upgraded.stop();
+    expect(await verifyAgainstCheckpoints(vigil.dataDir)).toMatchObject({
+      ok: true,
+      batches: 3,
+      events: 35,
+      expiredBatches: 1,
+    });
+    await tamper(vigil.dataDir, `UPDATE events SET props = '{}' WHERE batch_seq = 1 AND batch_row = 5`);
+    expect((await verifyAgainstCheckpoints(vigil.dataDir)).firstBad).toMatchObject({ seq: 1 });
+  });
+
+  it("retention's deletions are links of the chain: what a batch keeps is checked, and so is the record", async () => {
+    const vigil = await startVigil({ dataDir: scratch.fresh() });
+    const old = Date.now() - 20 * 86_400_000;
+    try {
+      // One batch holding events of 20 days ago (late) and of now: retention empties it in part.
+      const res = await call(vigil, 'POST', '/v1/events', {
+        token: vigil.ingestKey,
+        json: {
+          events: Array.from({ length: 10 }, (_, i) => ({
+            type: 'custom.mixed',
+            ts: i < 4 ? old + i : Date.now() - i,
+            props: { i },
+          })),
+        },
+      });
+      expect(res.body).toMatchObject({ accepted: 10 });
+      await ingestBatches(vigil, 1);
+      await vigil.server.context.rollups.flushNow();
+      const [result] = await vigil.server.context.retention.run();
+      expect(result).toMatchObject({ rawDeleted: 4 });
+      await ingestBatches(vigil, 1);
+    } finally {
+      await vigil.stop();
+    }
+    // Batches 1 and 2 of events, 3 the expiry, 4 of events.
+    const clean = await verifyAgainstCheckpoints(vigil.dataDir);
+    expect(clean).toMatchObject({ ok: true, batches: 4, events: 46, expiredBatches: 1 });
+
+    await tamper(vigil.dataDir, `UPDATE events SET props = '{"i":99}' WHERE batch_seq = 1 AND batch_row = 7`);
+    const edited = await verifyAgainstCheckpoints(vigil.dataDir);
+    expect(edited.firstBad).toMatchObject({
+      seq: 1,
+      reason: expect.stringMatching(/events kept after the expiry recorded in batch 3 do not match/),
+    });
+
+    await tamper(
+      vigil.dataDir,
+      `UPDATE events SET props = '{"i":7}' WHERE batch_seq = 1 AND batch_row = 7`,
+      `UPDATE batches SET expiry = replace(expiry, '"remaining":6', '"remaining":5') WHERE seq = 3`,
+      'DELETE FROM events WHERE batch_seq = 1 AND batch_row = 9',
+    );
+    const forged = await verifyAgainstCheckpoints(vigil.dataDir);
+    expect(forged.ok).toBe(false);
+  });
 });

@@ -1,0 +1,149 @@
+/**
+ * Retention in the chain. Deleting expired events changes batches that are already chained, so
+ * their hashes can no longer be recomputed. Instead of trusting a mark in the store ("this batch
+ * lost events"), the deletion itself is a link of the chain: it records, for each batch it touched,
+ * how many events remain and the hash of those that remain. `vigil verify` checks a touched batch
+ * against the last expiry that touched it, and an expiry link is checked like any other link, so
+ * hiding an edit behind a deletion needs a new link, which the next checkpoint pins.
+ */
+import { createHash } from 'node:crypto';
+import type { EventRow } from '../model/index.js';
+import type { ChainExpiry, ChainLink, EventStore, ExpiredBatch, ExpiryRecorder } from '../store/index.js';
+import { DEFAULT_CHAIN } from './checkpoint.js';
+// A cycle with index.ts, used only at call time: the canonical row encoding lives there.
+import { canonicalRow, GENESIS_HASH } from './index.js';
+
+const DAY = 86_400_000;
+
+/** The hash of what a batch keeps after an expiry: its remaining rows, in chain order. */
+export function remainingHash(seq: number, rows: readonly EventRow[]): string {
+  const hash = createHash('sha256');
+  hash.update(`remaining\n${seq}\n${rows.length}\n`);
+  for (const row of rows) hash.update(`${canonicalRow(row)}\n`);
+  return hash.digest('hex');
+}
+
+/** The expiry's text as hashed: fixed key order, so the same expiry always hashes the same. */
+function canonicalExpiry(e: ChainExpiry): string {
+  return JSON.stringify({
+    project: e.project,
+    before: e.before,
+    emptied: e.emptied.map((r) => ({ chain: r.chain, from: r.from, to: r.to })),
+    kept: e.kept.map((k) => ({ chain: k.chain, seq: k.seq, remaining: k.remaining, hash: k.hash })),
+  });
+}
+
+/** SHA-256 over the previous hash, the link's position and the expiry it records. */
+export function hashExpiry(prevHash: string, seq: number, committedAt: number, expiry: ChainExpiry): string {
+  return createHash('sha256')
+    .update(`${prevHash}\n${seq}\n${committedAt}\n0\nexpiry\n${canonicalExpiry(expiry)}\n`)
+    .digest('hex');
+}
+
+/** What the touched batches keep, as an expiry: batches left empty as ranges, the others one by one. */
+export function expiryOf(
+  scope: { project: string | null; before: number | null },
+  batches: readonly ExpiredBatch[],
+  chain = DEFAULT_CHAIN,
+): ChainExpiry {
+  const expiry: ChainExpiry = { ...scope, emptied: [], kept: [] };
+  for (const b of [...batches].sort((x, y) => x.seq - y.seq)) {
+    if (b.remaining > 0) {
+      expiry.kept.push({ chain, seq: b.seq, remaining: b.remaining, hash: b.hash as string });
+      continue;
+    }
+    const last = expiry.emptied.at(-1);
+    if (last && last.to === b.seq - 1) last.to = b.seq;
+    else expiry.emptied.push({ chain, from: b.seq, to: b.seq });
+  }
+  return expiry;
+}
+
+/** Builds the links that record expiries after `head` (the chain's writer calls it, one at a time). */
+export function expiryRecorder(head: () => ChainLink | null): ExpiryRecorder {
+  return {
+    remainingHash,
+    link(scope, batches) {
+      const prev = head();
+      const seq = (prev?.seq ?? 0) + 1;
+      const prevHash = prev?.hash ?? GENESIS_HASH;
+      const committedAt = Date.now();
+      const expiry = expiryOf(scope, batches);
+      return {
+        seq,
+        prevHash,
+        hash: hashExpiry(prevHash, seq, committedAt, expiry),
+        rowCount: 0,
+        committedAt,
+        expiry,
+      };
+    },
+  };
+}
+
+/**
+ * Deletes a project's events older than `before` and records it as the chain's next link, when no
+ * writer holds the chain (offline; a running server goes through its committer).
+ */
+export async function expireOffline(
+  events: EventStore,
+  project: string,
+  before: number,
+): Promise<{ deleted: number; batches: number; link: ChainLink | null }> {
+  const head = await events.chainHead();
+  return events.expire(
+    project,
+    before,
+    expiryRecorder(() => head),
+  );
+}
+
+/** Where each batch touched by expiries stands now: the final state the store must show. */
+export class ExpiryIndex {
+  private readonly emptied: { from: number; to: number; by: number }[] = [];
+  private sorted = true;
+  private readonly kept = new Map<number, { remaining: number; hash: string; by: number }>();
+
+  /** Adds an expiry link's record; returns why it cannot be, or null. */
+  add(link: ChainLink & { expiry: ChainExpiry }): string | null {
+    // Retention keeps at least a day: a cut-off later than that is not retention's doing.
+    const { before } = link.expiry;
+    if (before !== null && before > link.committedAt - DAY)
+      return `its cut-off ${new Date(before).toISOString()} is less than a day before it was recorded`;
+    for (const r of link.expiry.emptied) {
+      if (r.from > r.to || r.to >= link.seq)
+        return `it empties batches ${r.from}–${r.to}, which are not before it`;
+      this.emptied.push({ from: r.from, to: r.to, by: link.seq });
+      this.sorted = false;
+    }
+    for (const k of link.expiry.kept) {
+      if (k.seq >= link.seq) return `it names batch ${k.seq}, which is not before it`;
+      const seen = this.kept.get(k.seq);
+      // Expiries only remove: the one leaving the fewest events is the latest.
+      if (!seen || k.remaining < seen.remaining)
+        this.kept.set(k.seq, { remaining: k.remaining, hash: k.hash, by: link.seq });
+    }
+    return null;
+  }
+
+  /** What the batch must hold now, or null when no expiry touched it. */
+  stateOf(
+    seq: number,
+  ): { remaining: 0; by: number } | { remaining: number; hash: string; by: number } | null {
+    if (!this.sorted) {
+      this.emptied.sort((a, b) => a.from - b.from);
+      this.sorted = true;
+    }
+    // A batch is emptied once (an empty batch has nothing more to expire): ranges do not overlap.
+    let lo = 0;
+    let hi = this.emptied.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = this.emptied[mid] as { from: number; to: number; by: number };
+      if (seq < r.from) hi = mid - 1;
+      else if (seq > r.to) lo = mid + 1;
+      else return { remaining: 0, by: r.by };
+    }
+    return this.kept.get(seq) ?? null;
+  }
+}

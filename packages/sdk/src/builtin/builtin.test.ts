@@ -169,6 +169,16 @@ describe('llm', () => {
     expect(JSON.stringify(events)).not.toContain('jane');
   });
 
+  it('carries the cost and cached tokens a provider reported', async () => {
+    const { client, events } = recordingClient();
+    const r = client.llm.start({ model: 'gpt-4o' });
+    r.complete({ promptTokens: 1_000, completionTokens: 50, cacheReadTokens: 600, costUsd: 0.0042 });
+    client.llm.record({ totalMs: 5, promptTokens: 10, cacheReadTokens: 0, costUsd: 0 });
+    const [timed, recorded] = await collected(client, events);
+    expect(timed?.props).toMatchObject({ prompt_tokens: 1_000, cache_read_tokens: 600, cost_usd: 0.0042 });
+    expect(recorded?.props).toMatchObject({ total_ms: 5, cache_read_tokens: 0, cost_usd: 0 });
+  });
+
   it('records a request timed elsewhere', async () => {
     const { client, events } = recordingClient();
     client.llm.record({

@@ -11,7 +11,14 @@ export interface LlmRequestContext {
 export interface LlmUsage {
   promptTokens?: number;
   completionTokens?: number;
+  /** Cached prompt tokens, already counted in `promptTokens` (priced at the cache-read price). */
+  cacheReadTokens?: number;
   cacheHit?: boolean;
+  /**
+   * What the request cost in US dollars, as the provider reported it. It wins over the server's
+   * price table; without it the server prices the tokens by `model`.
+   */
+  costUsd?: number;
   props?: EventProps;
 }
 
@@ -44,7 +51,11 @@ export interface LlmTelemetry {
    * r.contextDone();
    * try {
    *   const res = await openai.chat.completions.create({ model: 'gpt-4o', messages: context });
-   *   r.complete({ promptTokens: res.usage?.prompt_tokens, completionTokens: res.usage?.completion_tokens, cacheHit: false });
+   *   r.complete({
+   *     promptTokens: res.usage?.prompt_tokens,
+   *     completionTokens: res.usage?.completion_tokens,
+   *     cacheReadTokens: res.usage?.prompt_tokens_details?.cached_tokens,
+   *   });
    * } catch (error) {
    *   r.fail(error);
    *   throw error;
@@ -58,6 +69,8 @@ export interface LlmTelemetry {
    * @example
    * ```ts
    * client.llm.record({ totalMs: 812, contextMs: 40, llmMs: 772, promptTokens: 1200, completionTokens: 180, model: 'gpt-4o' });
+   * // A provider that reports the cost (it wins over the server's price table):
+   * client.llm.record({ totalMs: 640, promptTokens: 900, completionTokens: 90, model: 'router/auto', costUsd: 0.0031 });
    * ```
    */
   record(input: LlmRequestRecord): void;
@@ -73,7 +86,9 @@ function llmProps(input: LlmRequestRecord): EventProps {
       llm_ms: input.llmMs,
       prompt_tokens: input.promptTokens,
       completion_tokens: input.completionTokens,
+      cache_read_tokens: input.cacheReadTokens,
       cache_hit: input.cacheHit,
+      cost_usd: input.costUsd,
       error_type: input.errorType,
       user: input.user,
       space: input.space,
@@ -119,7 +134,9 @@ export function llmTelemetry(track: TrackFunction, now: () => number): LlmTeleme
             llmMs: ms(end - (contextAt ?? startedAt)),
             promptTokens: u.promptTokens,
             completionTokens: u.completionTokens,
+            cacheReadTokens: u.cacheReadTokens,
             cacheHit: u.cacheHit,
+            costUsd: u.costUsd,
             errorType: failure,
             props: u.props || ctx.props ? { ...ctx.props, ...u.props } : undefined,
           });

@@ -17,7 +17,11 @@ export interface LlmRequestProps {
   llm_ms?: number;
   prompt_tokens?: number;
   completion_tokens?: number;
+  /** Cached prompt tokens, already counted in `prompt_tokens`. */
+  cache_read_tokens?: number;
   cache_hit?: boolean;
+  /** What the request cost in US dollars as reported; without it the server prices the tokens. */
+  cost_usd?: number;
   /** A low-cardinality category such as `timeout` or `rate_limit`, never an error message. */
   error_type?: string;
   user?: string;

@@ -11,7 +11,11 @@ import { ContentAttributes, deterministicId } from './values.js';
 const T0 = 1_795_000_000_000;
 const ns = (ms: number) => String(BigInt(Math.round(ms * 1000)) * 1000n);
 const attr = (key: string, v: string | number) =>
-  typeof v === 'string' ? { key, value: { stringValue: v } } : { key, value: { intValue: String(v) } };
+  typeof v === 'string'
+    ? { key, value: { stringValue: v } }
+    : Number.isInteger(v)
+      ? { key, value: { intValue: String(v) } }
+      : { key, value: { doubleValue: v } };
 
 interface SpanSpec {
   id: string;
@@ -196,6 +200,7 @@ describe('GenAI spans → llm.request', () => {
               'llm.token_count.prompt': 40,
               'llm.token_count.completion': 8,
               'llm.token_count.prompt_details.cache_read': 16,
+              'llm.cost.total': 0.0042,
               'llm.input_messages.0.message.content': 'secret',
             },
           },
@@ -210,8 +215,21 @@ describe('GenAI spans → llm.request', () => {
       completion_tokens: 8,
       cache_read_tokens: 16,
       cache_hit: true,
+      cost_usd: 0.0042,
     });
+    expect(e?.props['llm.cost.total']).toBeUndefined();
     expect(JSON.stringify(e)).not.toContain('secret');
+  });
+
+  it("maps OpenLIT's gen_ai.usage.cost to cost_usd", () => {
+    const [e] = values(
+      spansToEvents(
+        request([{ id: 'e4', start: T0, end: T0 + 5, attrs: { ...chat, 'gen_ai.usage.cost': 0.25 } }]),
+        mapping(),
+      ),
+    );
+    expect(e?.props.cost_usd).toBe(0.25);
+    expect(e?.props['gen_ai.usage.cost']).toBeUndefined();
   });
 
   it('drops content attributes (exact names and dotted prefixes) and says how many', () => {

@@ -43,12 +43,15 @@ const CACHE_READ_TOKENS = [
   'gen_ai.usage.cache_read_input_tokens',
   'llm.token_count.prompt_details.cache_read',
 ];
+/** What the request cost in US dollars: OpenLIT's attribute, then OpenInference's. */
+const COST = ['gen_ai.usage.cost', 'llm.cost.total'];
 const MODEL = ['gen_ai.request.model', 'gen_ai.response.model', 'llm.model_name'];
 /** Attributes that become typed columns (not repeated as props). */
 const MAPPED = new Set([
   ...INPUT_TOKENS,
   ...OUTPUT_TOKENS,
   ...CACHE_READ_TOKENS,
+  ...COST,
   'gen_ai.request.model',
   'llm.model_name',
   'error.type',
@@ -237,6 +240,7 @@ function llmRequest(s: FlatSpan, m: SpanMapping): RawEvent {
   const input = numberAttr(attrs, ...INPUT_TOKENS);
   const output = numberAttr(attrs, ...OUTPUT_TOKENS);
   const cacheRead = numberAttr(attrs, ...CACHE_READ_TOKENS);
+  const cost = numberAttr(attrs, ...COST);
   const props: Record<string, unknown> = {};
   for (const k in attrs) if (!MAPPED.has(k) && !TYPED_NAMES.has(k)) props[k] = attrs[k];
   Object.assign(props, common(s));
@@ -254,6 +258,7 @@ function llmRequest(s: FlatSpan, m: SpanMapping): RawEvent {
     props.cache_read_tokens = cacheRead;
     if (typeof cacheRead === 'number') props.cache_hit = cacheRead > 0;
   }
+  if (cost !== undefined) props.cost_usd = cost;
   const error = errorType(s);
   if (error !== null) props.error_type = error;
   const user = firstOf(m.config.userAttributes, attrs, s.resource);

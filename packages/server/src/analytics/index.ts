@@ -17,3 +17,5 @@ export {
 } from './query.js';
 export type { Retention, RetentionResult } from './retention.js';
 export { applyRetention, effectiveRetention, RetentionJob, retentionProblem } from './retention.js';
+export type { RollupCheckReport } from './rollup-check.js';
+export { checkRollups } from './rollup-check.js';

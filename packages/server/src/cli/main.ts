@@ -22,8 +22,9 @@ const USAGE = `Usage: vigil <command> [options]
 Commands:
   serve                      run the server (default: http://127.0.0.1:4318, data in ./vigil-data)
   migrate status|up|down     show or change the store's schema version (--to N)
-  verify                     recompute the audit chain, check it still holds its last signed checkpoint,
-                             and name the first batch that does not match
+  verify [--rollups]         recompute the audit chain, check it still holds its last signed checkpoint,
+                             and name the first batch that does not match; --rollups also recomputes
+                             the rollups from the raw events still kept and compares them
   generate --events N --days D   write N synthetic llm.request events over the last D days (benchmarks, demos)
                              (the first day folded, later days repeat it shifted; --no-repeat folds all)
   backup FILE                back up the store (through the running server when it holds the store: --token)
@@ -131,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'verify':
-      return verifyCommand(config, { json });
+      return verifyCommand(config, { json, rollups: values.rollups ?? false });
     case 'backup':
     case 'restore': {
       const file = rest[0];
@@ -227,6 +228,7 @@ function parse(argv: string[]) {
       format: { type: 'string' },
       'no-repeat': { type: 'boolean' },
       'checkpoint-file': { type: 'string' },
+      rollups: { type: 'boolean' },
       'checkpoint-key': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { checkRollups, type RollupCheckReport } from '../analytics/index.js';
 import {
   appendCheckpoint,
   type CheckpointLog,
@@ -15,6 +16,8 @@ import { type Config, checkpointPaths } from '../config/index.js';
 import { type ChainLink, openStore } from '../store/index.js';
 
 export interface VerifyResult extends VerifyReport {
+  /** With `--rollups`: the rollups recomputed from the raw events still kept. */
+  rollups?: RollupCheckReport;
   /** Where the checkpoints were read from, or why none were. */
   checkpoints: { file: string | null; lines: number; chains: number; note?: string };
 }
@@ -32,7 +35,10 @@ async function keptCheckpoints(
 }
 
 /** `vigil verify`: the chain recomputed from the stored rows and checked against the last checkpoints. */
-export async function verifyCommand(config: Config, { json }: { json: boolean }): Promise<number> {
+export async function verifyCommand(
+  config: Config,
+  { json, rollups = false }: { json: boolean; rollups?: boolean },
+): Promise<number> {
   const kept = await keptCheckpoints(config);
   const store = await openStore({
     dataDir: config.dataDir,
@@ -40,6 +46,7 @@ export async function verifyCommand(config: Config, { json }: { json: boolean })
     migrate: false,
   });
   let report: VerifyReport;
+  let rollupReport: RollupCheckReport | undefined;
   try {
     const progress = !json && process.stderr.isTTY;
     report = await verifyChain(store.events, {
@@ -50,6 +57,15 @@ export async function verifyCommand(config: Config, { json }: { json: boolean })
       },
     });
     if (progress) process.stderr.write('\r\x1b[K');
+    if (rollups) {
+      rollupReport = await checkRollups(store, {
+        onDay: (day) => {
+          if (progress)
+            process.stderr.write(`\rrollups: checked ${new Date(day).toISOString().slice(0, 10)}…`);
+        },
+      });
+      if (progress) process.stderr.write('\r\x1b[K');
+    }
   } finally {
     await store.close();
   }
@@ -66,6 +82,7 @@ export async function verifyCommand(config: Config, { json }: { json: boolean })
   }
   const result: VerifyResult = {
     ...report,
+    ...(rollupReport ? { rollups: rollupReport } : {}),
     checkpoints: {
       file: kept.file,
       lines: kept.log?.lines ?? 0,
@@ -76,13 +93,27 @@ export async function verifyCommand(config: Config, { json }: { json: boolean })
   const against = report.checkpoint
     ? `it holds the checkpoint signed at ${new Date(report.checkpoint.at).toISOString()} (batch ${report.checkpoint.seq})`
     : `no checkpoint to check its head against (${kept.note ?? 'none kept yet'}): deleting the newest batches would not show`;
-  const text = report.ok
-    ? `ok: ${report.batches} batches, ${report.events} events; the audit chain is intact and ${against}`
-    : report.firstBad?.seq === 0
-      ? `FAILED: ${report.firstBad.reason}`
-      : `FAILED at batch ${report.firstBad?.seq}: ${report.firstBad?.reason} (${report.batches} batches before it verified)`;
+  const lines = [
+    report.ok
+      ? `ok: ${report.batches} batches, ${report.events} events; the audit chain is intact and ${against}`
+      : report.firstBad?.seq === 0
+        ? `FAILED: ${report.firstBad.reason}`
+        : `FAILED at batch ${report.firstBad?.seq}: ${report.firstBad?.reason} (${report.batches} batches before it verified)`,
+  ];
+  if (rollupReport?.ok)
+    lines.push(
+      `ok: ${rollupReport.rows} rollup rows over ${rollupReport.days} days match the raw events they were made of`,
+    );
+  else if (rollupReport && !rollupReport.checked)
+    lines.push(`FAILED: rollups not checked: ${rollupReport.reason}`);
+  else if (rollupReport)
+    lines.push(
+      `FAILED: rollup rows differ from the raw events they were made of:`,
+      ...rollupReport.mismatches.map((m) => `  ${m.key}: ${m.reason}`),
+    );
+  const text = lines.join('\n');
   console.log(json ? JSON.stringify(result) : text);
-  return report.ok ? 0 : 1;
+  return report.ok && (rollupReport?.ok ?? true) ? 0 : 1;
 }
 
 /**

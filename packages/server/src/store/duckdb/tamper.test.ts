@@ -5,9 +5,11 @@
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, describe, expect, it } from 'vitest';
+import { checkRollups } from '../../analytics/index.js';
 import { DEFAULT_CHAIN, loadVerifyingKey, readCheckpoints, verifyChain } from '../../audit/index.js';
 import { checkpointPaths } from '../../config/index.js';
 import { call, scratchDirs, startVigil, testConfig, type Vigil } from '../../test/harness.js';
+import { runCli } from '../../test/process.js';
 import { DUCKDB_FILE, openDuckDBStore } from './index.js';
 
 const scratch = scratchDirs();
@@ -223,5 +225,82 @@ describe('tamper detection', { timeout: 180_000 }, () => {
     );
     const forged = await verifyAgainstCheckpoints(vigil.dataDir);
     expect(forged.ok).toBe(false);
+  });
+
+  it('editing rollup rows shows when they are recomputed from the raw events', async () => {
+    const vigil = await startVigil({ dataDir: scratch.fresh() });
+    await ingestBatches(vigil, 2);
+    // Decisions too, one outcome arriving before its recommendation (folded as 'unknown' then).
+    const decisions = [
+      {
+        type: 'decision.outcome',
+        props: { signal_id: 's1', outcome_status: 'resolved', resolution_time_hours: 2 },
+      },
+      ...['s1', 's2'].map((signal_id) => ({
+        type: 'decision.recommendation',
+        props: {
+          action: 'accept',
+          signal_id,
+          recommendation_type: 'risk',
+          explanation_version: 'v2',
+          decision_time_ms: 40,
+        },
+      })),
+      { type: 'decision.outcome', props: { signal_id: 's2', outcome_status: 'false_positive' } },
+    ];
+    for (const event of decisions)
+      expect(
+        (await call(vigil, 'POST', '/v1/events', { token: vigil.ingestKey, json: { events: [event] } }))
+          .status,
+      ).toBe(200);
+    await vigil.stop();
+    const check = async () => {
+      const store = await openDuckDBStore({ dataDir: vigil.dataDir, migrate: false });
+      try {
+        return await checkRollups(store);
+      } finally {
+        await store.close();
+      }
+    };
+    const clean = await check();
+    expect(clean).toMatchObject({ ok: true, checked: true, mismatches: [] });
+    expect(clean.rows).toBeGreaterThan(0);
+
+    // Totals double: every hourly row stored twice (read back as the merge of both).
+    await tamper(vigil.dataDir, 'INSERT INTO rollups_1h SELECT * FROM rollups_1h');
+    const doubled = await check();
+    expect(doubled.ok).toBe(false);
+    const [, stored, raw] =
+      /^n is (\d+), the raw events give (\d+)/.exec(doubled.mismatches[0]?.reason ?? '') ?? [];
+    expect(Number(stored)).toBe(2 * Number(raw));
+    expect(Number(raw)).toBeGreaterThan(0);
+
+    // The command: the chain is intact, the rollups are not.
+    const cli = runCli(['verify', '--rollups', '--json', '--data', vigil.dataDir]);
+    expect(cli.status).toBe(1);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ ok: true, rollups: { ok: false, checked: true } });
+
+    await tamper(
+      vigil.dataDir,
+      'DELETE FROM rollups_1h',
+      'INSERT INTO rollups_1h SELECT * FROM rollups_5m',
+      "UPDATE rollups_1h SET res = '1h'",
+    );
+    expect((await check()).ok).toBe(false);
+  });
+
+  it('the rollup check says so when the rollups do not cover the chain', async () => {
+    const vigil = await threeBatches();
+    await tamper(vigil.dataDir, 'UPDATE rollup_watermark SET seq = 1');
+    const store = await openDuckDBStore({ dataDir: vigil.dataDir, migrate: false });
+    try {
+      expect(await checkRollups(store)).toMatchObject({
+        ok: false,
+        checked: false,
+        reason: expect.stringMatching(/cover batches up to 1 of 3/),
+      });
+    } finally {
+      await store.close();
+    }
   });
 });

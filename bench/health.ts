@@ -93,7 +93,7 @@ try {
   const reuse = keep !== null && existsSync(join(dir, 'built'));
   if (keep && !reuse) rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const store = await openStore({ dataDir: dir, memoryLimit: '1GB' });
+  const store = await openStore({ dataDir: dir, duckdb: { memoryLimit: '1GB' } });
   await store.meta.ensureProject({ id: 'default', name: 'default', strictTypes: false, createdAt: 0 });
   // The set is laid out relative to the day it was built; a reused set keeps its own days.
   const today = reuse

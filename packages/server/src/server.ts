@@ -85,7 +85,7 @@ async function startCheckpoints(
 export async function startServer(config: Config): Promise<RunningServer> {
   const store = await openStore({
     dataDir: config.dataDir,
-    memoryLimit: config.store.memoryLimit,
+    ...config.store,
     migrate: true,
   });
   let onClose: () => Promise<void> | undefined = () => undefined;

@@ -1,9 +1,8 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serve, type TestServer } from '../collectors/test-servers.js';
 import { ConfigError, loadConfig } from '../config/index.js';
-import { DUCKDB_FILE } from '../store/index.js';
 import { call, scratchDirs, startVigil, type Vigil } from '../test/harness.js';
 
 const scratch = scratchDirs();
@@ -194,9 +193,14 @@ describe('collector configuration API', () => {
     expect(`${stored?.spec}${stored?.secret}`).not.toContain(TOKEN);
     await vigil.stop();
     vigils = [];
-    const file = readFileSync(join(dataDir, DUCKDB_FILE));
-    expect(file.includes(Buffer.from(TOKEN))).toBe(false);
-    expect(file.includes(Buffer.from(HEADER_SECRET))).toBe(false);
+    // Nor in any file the store left in the data directory.
+    for (const name of readdirSync(dataDir, { recursive: true, encoding: 'utf8' })) {
+      const path = join(dataDir, name);
+      if (statSync(path).isDirectory()) continue;
+      const file = readFileSync(path);
+      expect(file.includes(Buffer.from(TOKEN))).toBe(false);
+      expect(file.includes(Buffer.from(HEADER_SECRET))).toBe(false);
+    }
 
     // Same key after a restart: still works.
     vigil = await start({ dataDir, secretKey: KEY });

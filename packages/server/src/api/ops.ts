@@ -62,9 +62,7 @@ export async function opsRoutes(app: FastifyInstance, ctx: AppContext): Promise<
     });
 
   app.post('/api/admin/backup', { onRequest: guard(ctx, 'server') }, async (_req, reply) => {
-    const prepared = await prepareBackup(ctx.store, ctx.config.dataDir, {
-      memoryLimit: ctx.config.store.memoryLimit,
-    });
+    const prepared = await prepareBackup(ctx.store, ctx.config.dataDir);
     const out = new PassThrough();
     out.on('close', () => prepared.discard());
     prepared.writeTo(out).catch((err: unknown) => {

@@ -102,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError('--to must be a version number ≥ 0');
       const store = await openStore({
         dataDir: config.dataDir,
-        memoryLimit: config.store.memoryLimit,
+        ...config.store,
         migrate: false,
       });
       try {
@@ -159,7 +159,7 @@ async function main(argv: string[]): Promise<number> {
       if (!Number.isInteger(days) || days < 1) throw new UsageError('--days must be a positive integer');
       const store = await openStore({
         dataDir: config.dataDir,
-        memoryLimit: config.store.memoryLimit,
+        ...config.store,
         migrate: true,
       });
       try {

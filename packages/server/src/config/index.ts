@@ -42,6 +42,8 @@ export const DEFAULT_CONTENT_ATTRIBUTES = [
   'traceloop.entity.output',
 ];
 
+const MemorySize = Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*[KMGT]i?B$' });
+
 const Bucket = Type.Object({ ratePerSec: Type.Number({ minimum: 0 }), burst: Type.Number({ minimum: 1 }) });
 
 const ConfigSchema = Type.Object({
@@ -81,7 +83,12 @@ const ConfigSchema = Type.Object({
     dailyRollupDays: Type.Integer({ minimum: 1 }),
     intervalMs: Type.Integer({ minimum: 1000 }),
   }),
-  store: Type.Object({ memoryLimit: Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*[KMGT]i?B$' }) }),
+  /** Which engine keeps the data, and that engine's own options. */
+  store: Type.Object({
+    engine: Type.Literal('duckdb'),
+    /** DuckDB's own options (`store.memoryLimit`, the older key, is read as `store.duckdb.memoryLimit`). */
+    duckdb: Type.Object({ memoryLimit: MemorySize }),
+  }),
   /** OTLP/HTTP receivers: which span/resource attributes carry what Vigil needs. */
   otlp: Type.Object({
     /** The first of these attributes present (span, then resource) is an llm.request's `user`. */
@@ -224,7 +231,7 @@ export function defaultConfig(): Config {
       loginPerMinute: 10,
     },
     retention: { rawDays: 7, rollupDays: 30, dailyRollupDays: 400, intervalMs: 3_600_000 },
-    store: { memoryLimit: '128MB' },
+    store: { engine: 'duckdb', duckdb: { memoryLimit: '128MB' } },
     otlp: {
       userAttributes: ['user.id', 'enduser.id', 'vigil.user'],
       spaceAttributes: ['vigil.space', 'space.id', 'tenant.id'],
@@ -275,10 +282,6 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type DeepPartial<T> = {
-  [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K];
-};
-
 /** Flags given on the command line; they win over env and the config file. */
 export interface ConfigOverrides {
   host?: string | undefined;
@@ -312,7 +315,11 @@ export function loadConfig(
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw new ConfigError(`config file ${file} must hold a JSON object`);
     }
-    merge(config, parsed as DeepPartial<Config>, new Set(Object.keys(ConfigSchema.properties)));
+    merge(
+      config,
+      withStoreAliases(parsed as Record<string, unknown>),
+      new Set(Object.keys(ConfigSchema.properties)),
+    );
   }
   const envPort = env.VIGIL_PORT;
   if (envPort !== undefined && envPort !== '') config.port = parsePort(envPort, 'VIGIL_PORT');
@@ -418,6 +425,16 @@ export function parsePort(text: string, what: string): number {
     throw new ConfigError(`${what} must be a port number 0-65535, got '${text}'`);
   }
   return port;
+}
+
+/** The older key `store.memoryLimit` sets DuckDB's limit unless `store.duckdb.memoryLimit` is given. */
+function withStoreAliases(file: Record<string, unknown>): Record<string, unknown> {
+  const store = file.store as { memoryLimit?: unknown; duckdb?: Record<string, unknown> } | undefined;
+  if (store === null || typeof store !== 'object' || Array.isArray(store) || !('memoryLimit' in store))
+    return file;
+  const { memoryLimit, ...rest } = store;
+  const duckdb = { memoryLimit, ...(typeof rest.duckdb === 'object' ? rest.duckdb : {}) };
+  return { ...file, store: { ...rest, duckdb } };
 }
 
 function merge(target: Record<string, unknown>, source: Record<string, unknown>, known?: Set<string>): void {

@@ -30,7 +30,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { createGunzip, createGzip } from 'node:zlib';
 import { verifyChain } from '../audit/index.js';
-import { DUCKDB_FILE, openStore, type Store } from '../store/index.js';
+import { openStore, restoreStore, type Store, type StoreOptions, storeExists } from '../store/index.js';
 
 export const BACKUP_MAGIC = 'VIGIL-BACKUP';
 export const BACKUP_FORMAT = 1;
@@ -89,57 +89,37 @@ export interface PreparedBackup {
  * Takes a consistent snapshot of `store` (it stays in use: ingestion goes on) and prepares a
  * backup of it in `scratchParent` (a directory on a disk with room for the store twice).
  */
-export async function prepareBackup(
-  store: Store,
-  scratchParent: string,
-  { memoryLimit = '128MB' }: { memoryLimit?: string } = {},
-): Promise<PreparedBackup> {
+export async function prepareBackup(store: Store, scratchParent: string): Promise<PreparedBackup> {
   removeStaleScratch(scratchParent);
   const scratch = join(scratchParent, `.vigil-backup-${Date.now()}-${randomBytes(4).toString('hex')}`);
   mkdirSync(scratch, { recursive: true });
   try {
-    const snapshotDir = join(scratch, 'store');
-    mkdirSync(snapshotDir);
-    await store.ops.snapshot(join(snapshotDir, DUCKDB_FILE));
-    // Counts, schema and chain head are read from the snapshot itself, not the live store.
-    const copy = await openStore({ dataDir: snapshotDir, migrate: false, memoryLimit });
-    let rowCounts: Record<string, number>;
-    let schemaVersion: number;
-    let head: Awaited<ReturnType<Store['events']['chainHead']>>;
-    try {
-      rowCounts = await copy.ops.rowCounts();
-      schemaVersion = (await copy.migrations.status()).current;
-      head = await copy.events.chainHead();
-    } finally {
-      await copy.close();
-    }
-    const storeFile = join(snapshotDir, DUCKDB_FILE);
+    // Counts, schema and chain head come with the image, read from the copy, not the live store.
+    const image = await store.ops.backup({ scratchDir: scratch });
     const payloadFile = join(scratch, 'payload.gz');
     const d = digest();
-    await pipeline(
-      createReadStream(storeFile),
-      createGzip({ level: 3 }),
-      d.stream,
-      createWriteStream(payloadFile),
-    );
+    try {
+      await pipeline(image.read(), createGzip({ level: 3 }), d.stream, createWriteStream(payloadFile));
+    } finally {
+      image.discard();
+    }
     const { sha256, bytes } = d.result();
     const manifest: BackupManifest = {
       format: BACKUP_FORMAT,
       vigilVersion: vigilVersion(),
-      engine: store.engine,
-      schemaVersion,
+      engine: image.engine,
+      schemaVersion: image.schemaVersion,
       createdAt: new Date().toISOString(),
-      rowCounts,
-      chainHead: head ? { seq: head.seq, hash: head.hash } : null,
+      rowCounts: image.rowCounts,
+      chainHead: image.chainHead ? { seq: image.chainHead.seq, hash: image.chainHead.hash } : null,
       payload: {
-        file: DUCKDB_FILE,
+        file: image.name,
         compression: 'gzip',
         bytes,
         sha256,
-        uncompressedBytes: statSync(storeFile).size,
+        uncompressedBytes: image.bytes,
       },
     };
-    rmSync(snapshotDir, { recursive: true, force: true });
     const manifestLine = `${JSON.stringify(manifest)}\n`;
     const header = `${BACKUP_MAGIC} ${BACKUP_FORMAT} ${createHash('sha256').update(manifestLine).digest('hex')}\n`;
     return {
@@ -169,14 +149,10 @@ function removeStaleScratch(parent: string): void {
 }
 
 /** Writes a backup of `store` to `file` (through `file.partial`, renamed once complete and verified). */
-export async function writeBackup(
-  store: Store,
-  file: string,
-  options: { memoryLimit?: string } = {},
-): Promise<BackupManifest> {
+export async function writeBackup(store: Store, file: string): Promise<BackupManifest> {
   const target = resolve(file);
   const partial = `${target}.partial`;
-  const prepared = await prepareBackup(store, dirname(target), options);
+  const prepared = await prepareBackup(store, dirname(target));
   try {
     await prepared.writeTo(createWriteStream(partial));
     await readBackup(partial);
@@ -264,19 +240,15 @@ const isEmptyDir = (dir: string) => !existsSync(dir) || readdirSync(dir).length 
  */
 export async function restoreBackup(
   file: string,
-  dataDir: string,
-  {
-    force = false,
-    latestSchema,
-    memoryLimit = '128MB',
-  }: { force?: boolean; latestSchema: number; memoryLimit?: string },
+  store: StoreOptions,
+  { force = false, latestSchema }: { force?: boolean; latestSchema: number },
 ): Promise<RestoreResult> {
   const manifest = await readBackup(file);
   if (manifest.schemaVersion > latestSchema)
     throw new BackupError(
       `the backup is at schema version ${manifest.schemaVersion} but this Vigil knows only up to ${latestSchema}; restore it with Vigil ${manifest.vigilVersion} or newer`,
     );
-  const target = resolve(dataDir);
+  const target = resolve(store.dataDir);
   if (!isEmptyDir(target) && !force)
     throw new BackupError(
       `${target} already holds data; restoring would replace it. Pass --force to replace it (the current data is kept aside as ${basename(target)}.previous-<time>)`,
@@ -285,9 +257,9 @@ export async function restoreBackup(
     throw new BackupError(`${target} is not a directory`);
 
   // A running server holds the store locked: never swap a store from under it.
-  if (existsSync(join(target, DUCKDB_FILE))) {
+  if (storeExists({ ...store, dataDir: target })) {
     try {
-      const current = await openStore({ dataDir: target, migrate: false });
+      const current = await openStore({ ...store, dataDir: target, migrate: false });
       await current.close();
     } catch (err) {
       if ((err as { code?: string }).code === 'locked')
@@ -312,13 +284,17 @@ export async function restoreBackup(
   };
   try {
     const { payloadOffset } = await readHead(file);
-    await pipeline(
-      createReadStream(file, { start: payloadOffset }),
-      createGunzip(),
-      createWriteStream(join(staging, DUCKDB_FILE)),
-    );
+    if (manifest.engine !== (store.engine ?? 'duckdb'))
+      throw new BackupError(
+        `the backup was taken from a ${manifest.engine} store; this configuration keeps data in ${store.engine ?? 'duckdb'}`,
+      );
+    const image = createGunzip();
+    await Promise.all([
+      pipeline(createReadStream(file, { start: payloadOffset }), image),
+      restoreStore({ ...store, dataDir: staging }, image),
+    ]);
     // The chain check sorts each page of batches: it gets the memory the server would have.
-    const restored = await openStore({ dataDir: staging, migrate: false, memoryLimit });
+    const restored = await openStore({ ...store, dataDir: staging, migrate: false });
     try {
       const counts = await restored.ops.rowCounts();
       for (const [table, n] of Object.entries(manifest.rowCounts)) {

@@ -102,7 +102,7 @@ export async function runChecks({
   } else {
     await step('store', async () => {
       try {
-        store = await openStore({ dataDir, memoryLimit: config?.store.memoryLimit, migrate: false });
+        store = await openStore({ ...config?.store, dataDir, migrate: false });
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (code === 'locked')

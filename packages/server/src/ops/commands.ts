@@ -2,13 +2,12 @@
  * The operations commands of the `vigil` CLI (backup, restore, check, smoke, export); `cli/main.ts`
  * parses the arguments and dispatches here. Each returns the process exit code.
  */
-import { createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
+import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Config, ConfigOverrides } from '../config/index.js';
-import { MIGRATIONS } from '../store/duckdb/migrations.js';
-import { DUCKDB_FILE, openStore, StoreError } from '../store/index.js';
+import { latestSchemaVersion, openStore, StoreError, storeExists } from '../store/index.js';
 import { BackupError, type BackupManifest, readBackup, restoreBackup, writeBackup } from './backup.js';
 import { formatChecks, runChecks } from './check.js';
 import { formatSmoke, runSmoke } from './smoke.js';
@@ -29,7 +28,7 @@ const describe = (m: BackupManifest) => {
 
 /** Commands that read a store must not create an empty one where none is. */
 function requireStore(config: Config): void {
-  if (!existsSync(join(config.dataDir, DUCKDB_FILE)))
+  if (!storeExists({ ...config.store, dataDir: config.dataDir }))
     throw new OpsError(`there is no Vigil store in ${config.dataDir}; check --data / VIGIL_DATA`);
 }
 
@@ -48,7 +47,7 @@ export async function backupCommand(
     try {
       store = await openStore({
         dataDir: config.dataDir,
-        memoryLimit: config.store.memoryLimit,
+        ...config.store,
         migrate: false,
       });
     } catch (err) {
@@ -56,7 +55,7 @@ export async function backupCommand(
     }
     if (store) {
       try {
-        manifest = await writeBackup(store, out, { memoryLimit: config.store.memoryLimit });
+        manifest = await writeBackup(store, out);
       } finally {
         await store.close();
       }
@@ -127,12 +126,12 @@ export async function restoreCommand(
   { force, json }: { force: boolean; json: boolean },
 ): Promise<number> {
   try {
-    const latestSchema = MIGRATIONS.at(-1)?.version ?? 0;
-    const result = await restoreBackup(file, config.dataDir, {
-      force,
-      latestSchema,
-      memoryLimit: config.store.memoryLimit,
-    });
+    const latestSchema = latestSchemaVersion(config.store);
+    const result = await restoreBackup(
+      file,
+      { ...config.store, dataDir: config.dataDir },
+      { force, latestSchema },
+    );
     const lines = [
       `restored ${describe(result.manifest)}`,
       `  into ${result.dataDir}; the audit chain verifies and every table has the rows the manifest lists`,
@@ -222,7 +221,7 @@ export async function exportCommand(
   try {
     store = await openStore({
       dataDir: config.dataDir,
-      memoryLimit: config.store.memoryLimit,
+      ...config.store,
       migrate: false,
     });
   } catch (err) {

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS } from '../store/duckdb/migrations.js';
+import { latestSchemaVersion } from '../store/index.js';
 import { scratchDirs } from '../test/harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -117,7 +117,7 @@ describe('docs/operations.md', () => {
       'echo "::done"',
     ].join('\n');
     writeFileSync(join(root, 'runbook.sh'), script);
-    const latest = MIGRATIONS.at(-1)?.version ?? 0;
+    const latest = latestSchemaVersion();
     const env = {
       ...process.env,
       PATH: `${bin}:${process.env.PATH}`,

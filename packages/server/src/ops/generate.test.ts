@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { llmSnapshot, RollupMaintainer } from '../analytics/index.js';
 import { verifyChain } from '../audit/index.js';
-import { openDuckDBStore } from '../store/duckdb/index.js';
 import type { Store } from '../store/index.js';
+import { openStore } from '../store/index.js';
 import { scratchDirs } from '../test/harness.js';
 import { generateEvents } from './generate.js';
 
@@ -38,7 +38,7 @@ async function exact(store: Store, from: number, to: number) {
 describe('vigil generate', () => {
   it('repeats the first day as copies whose audit chain verifies and whose rollups equal the raw events', async () => {
     const dataDir = scratch.fresh();
-    const store = await openDuckDBStore({ dataDir });
+    const store = await openStore({ dataDir });
     const phases: string[] = [];
     let progress = 0;
     try {
@@ -89,7 +89,7 @@ describe('vigil generate', () => {
   }, 120_000);
 
   it('folds every event when asked not to repeat, with the same totals over the run', async () => {
-    const store = await openDuckDBStore({ dataDir: scratch.fresh() });
+    const store = await openStore({ dataDir: scratch.fresh() });
     try {
       await generateEvents(store, { events: 2_000, days: 2, now: NOW, log, noRepeat: true });
       expect(await store.events.countEvents('default')).toBe(2_000);

@@ -42,7 +42,7 @@ export async function verifyCommand(
   const kept = await keptCheckpoints(config);
   const store = await openStore({
     dataDir: config.dataDir,
-    memoryLimit: config.store.memoryLimit,
+    ...config.store,
     migrate: false,
   });
   let report: VerifyReport;
@@ -126,7 +126,7 @@ export async function checkpointRestoredHead(config: Config, dataDir: string): P
   if (!config.checkpoints.enabled) return null;
   const { file, keyFile } = checkpointPaths(config);
   if (file === null) return null;
-  const store = await openStore({ dataDir, memoryLimit: config.store.memoryLimit, migrate: false });
+  const store = await openStore({ ...config.store, dataDir, migrate: false });
   let head: ChainLink | null;
   try {
     head = await store.events.chainHead();

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { EventRow, MetricSample, Role, TypedField } from '../model/index.js';
 import type { Resolution, RollupFamily, RollupField, RollupRow } from '../model/rollup.js';
 
@@ -717,11 +718,31 @@ export interface EventExport {
   slices?: number;
 }
 
+/**
+ * A consistent copy of the whole store, taken for a backup: what it holds is read from the copy
+ * itself (not the live store), and its bytes are the engine's own image, which `restoreStore` of
+ * the same engine turns back into a store.
+ */
+export interface StoreImage {
+  engine: string;
+  /** The image's name in the backup manifest (`payload.file`). */
+  name: string;
+  schemaVersion: number;
+  rowCounts: Record<string, number>;
+  chainHead: ChainLink | null;
+  /** Size of the image in bytes (uncompressed). */
+  bytes: number;
+  /** The image's bytes (may be read more than once until `discard`). */
+  read(): Readable;
+  /** Removes the copy. */
+  discard(): void;
+}
+
 /** Operations on the whole store (`vigil backup`, `restore`, `export`); none blocks ingestion. */
 export interface OpsStore {
-  /** Writes a consistent copy of the whole store (every table as of one moment) to `file`,
-   * a standalone store file, while the store stays in use. */
-  snapshot(file: string): Promise<void>;
+  /** Takes a consistent copy of the whole store (every table as of one moment) while the store
+   * stays in use. `scratchDir` is a directory the engine may use for the copy (with room for it). */
+  backup(options: { scratchDir: string }): Promise<StoreImage>;
   /** Rows in each table of the store. */
   rowCounts(): Promise<Record<string, number>>;
   /** Writes the matching events to `out`, reporting rows written after each slice. */

@@ -1,5 +1,7 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   BIGINT,
   BOOLEAN,
@@ -883,6 +885,7 @@ class DuckDBStore implements Store {
     private readonly instance: DuckDBInstance,
     private readonly connections: Serial[],
     private readonly file: string,
+    memoryLimit: string,
   ) {
     const [writer, meta, reader, rollups] = connections as [Serial, Serial, Serial, Serial];
     this.events = new DuckDBEventStore(writer, reader);
@@ -893,7 +896,10 @@ class DuckDBStore implements Store {
     this.collectors = new DuckDBCollectorStore(meta, reader);
     this.meta = new DuckDBMetadataStore(meta);
     this.migrations = new DuckDBMigrator(meta);
-    this.ops = new DuckDBOpsStore(instance);
+    this.ops = new DuckDBOpsStore(instance, {
+      file: DUCKDB_FILE,
+      open: (dataDir) => openDuckDBStore({ dataDir, memoryLimit, migrate: false }),
+    });
   }
 
   async sizeBytes(): Promise<number> {
@@ -949,7 +955,7 @@ export async function openDuckDBStore({
       'CREATE TABLE IF NOT EXISTS vigil_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)',
     ),
   );
-  const store = new DuckDBStore(instance, serials, file);
+  const store = new DuckDBStore(instance, serials, file, memoryLimit);
   try {
     if (migrate) await store.migrations.up();
     else await store.migrations.status();
@@ -959,3 +965,17 @@ export async function openDuckDBStore({
   }
   return store;
 }
+
+/** Whether the data directory holds a DuckDB store. */
+export function duckdbStoreExists(dataDir: string): boolean {
+  return existsSync(join(dataDir, DUCKDB_FILE));
+}
+
+/** Writes a backup image (as `ops.backup` made it) into `dataDir` as its store. */
+export async function restoreDuckDBImage(dataDir: string, image: Readable): Promise<void> {
+  mkdirSync(dataDir, { recursive: true });
+  await pipeline(image, createWriteStream(join(dataDir, DUCKDB_FILE)));
+}
+
+/** The newest schema version this build's DuckDB migrations reach. */
+export const DUCKDB_LATEST_SCHEMA = MIGRATIONS.at(-1)?.version ?? 0;

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
 import { EVENT_FIELDS, TYPED_FIELD_NAMES } from '../../model/index.js';
-import type { EventExport, OpsStore } from '../types.js';
+import type { EventExport, OpsStore, Store, StoreImage } from '../types.js';
 import { num, rows, TS } from './shared.js';
 
 const sqlPath = (p: string) => `'${p.replaceAll("'", "''")}'`;
@@ -29,7 +29,11 @@ const EXPORT_SELECT = [
 export class DuckDBOpsStore implements OpsStore {
   private readonly running = new Set<Promise<unknown>>();
 
-  constructor(private readonly instance: DuckDBInstance) {}
+  constructor(
+    private readonly instance: DuckDBInstance,
+    /** The store file's name, and how to open a copy of the store (to read facts from it). */
+    private readonly copies: { file: string; open: (dataDir: string) => Promise<Store> },
+  ) {}
 
   /** Waits for running operations (the store closes after this). */
   async drain(): Promise<void> {
@@ -53,7 +57,34 @@ export class DuckDBOpsStore implements OpsStore {
     }
   }
 
-  snapshot(file: string): Promise<void> {
+  async backup({ scratchDir }: { scratchDir: string }): Promise<StoreImage> {
+    const dir = join(scratchDir, 'store');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, this.copies.file);
+    try {
+      await this.snapshot(file);
+      const copy = await this.copies.open(dir);
+      try {
+        return {
+          engine: 'duckdb',
+          name: this.copies.file,
+          rowCounts: await copy.ops.rowCounts(),
+          schemaVersion: (await copy.migrations.status()).current,
+          chainHead: await copy.events.chainHead(),
+          bytes: statSync(file).size,
+          read: () => createReadStream(file),
+          discard: () => rmSync(dir, { recursive: true, force: true }),
+        };
+      } finally {
+        await copy.close();
+      }
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  private snapshot(file: string): Promise<void> {
     return this.withConnection(async (conn) => {
       const [db] = await rows(conn, 'SELECT current_database() AS name');
       const source = `"${String(db?.name).replaceAll('"', '""')}"`;

@@ -1,6 +1,6 @@
 import { VigilError } from '../errors/index.js';
 import type { Principal, Role } from '../model/index.js';
-import type { MetadataStore } from '../store/index.js';
+import type { AccountStore } from '../store/index.js';
 import { parseApiKey, safeEqual, sha256, verifySecret } from './secrets.js';
 
 export const SESSION_COOKIE = 'vigil_session';
@@ -18,7 +18,7 @@ export class Authenticator {
   private readonly cache = new Map<string, Cached>();
 
   constructor(
-    private readonly meta: MetadataStore,
+    private readonly meta: AccountStore,
     private readonly adminToken: string | undefined,
   ) {}
 

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Role } from '../model/index.js';
-import type { MetadataStore } from '../store/index.js';
+import type { AccountStore } from '../store/index.js';
 import { hashSecret, newApiKey } from './secrets.js';
 
 export const DEFAULT_PROJECT = 'default';
@@ -11,7 +11,7 @@ export interface Bootstrap {
 }
 
 export async function createKey(
-  meta: MetadataStore,
+  meta: AccountStore,
   input: { project: string; role: Role; name: string | null },
 ): Promise<{ id: string; key: string; createdAt: number }> {
   const { id, secret, token } = newApiKey();
@@ -29,7 +29,7 @@ export async function createKey(
 }
 
 /** First start on an empty store: the default project, the admin user and a first ingest key. */
-export async function bootstrap(meta: MetadataStore, adminPassword: string | undefined): Promise<Bootstrap> {
+export async function bootstrap(meta: AccountStore, adminPassword: string | undefined): Promise<Bootstrap> {
   await meta.ensureProject({
     id: DEFAULT_PROJECT,
     name: 'Default project',

@@ -125,7 +125,7 @@ export class HealthMonitor {
         const from = dayOf(Math.max(first, dayStart(earliest)));
         if (from > lastDay) continue;
         const done = new Set(
-          (await this.o.store.health.snapshots(project.id, from, lastDay)).map((s) => s.date),
+          (await this.o.store.snapshots.list(project.id, from, lastDay)).map((s) => s.date),
         );
         for (const day of daysBetween(from, lastDay)) {
           if (this.stopped) return taken;
@@ -197,12 +197,12 @@ export class HealthMonitor {
 
   async summary(project: string): Promise<HealthSummary> {
     const yesterday = addDays(dayOf(this.now()), -1);
-    const records = await this.o.store.health.snapshots(project, addDays(yesterday, -29), yesterday);
+    const records = await this.o.store.snapshots.list(project, addDays(yesterday, -29), yesterday);
     const snapshots = records.map(fromRecord);
     // The newest snapshot may be older than the window (a project silent for a month).
     const latest =
       snapshots.at(-1) ??
-      (await this.o.store.health.snapshots(project, '2000-01-01', yesterday)).map(fromRecord).at(-1) ??
+      (await this.o.store.snapshots.list(project, '2000-01-01', yesterday)).map(fromRecord).at(-1) ??
       null;
     const live = this.live.get(project) ?? null;
     const openFlags: OpenFlag[] = [];
@@ -243,7 +243,7 @@ export class HealthMonitor {
     to: string,
     options: { allRevisions?: boolean } = {},
   ): Promise<IntegritySnapshot[]> {
-    return (await this.o.store.health.snapshots(project, from, to, options)).map(fromRecord);
+    return (await this.o.store.snapshots.list(project, from, to, options)).map(fromRecord);
   }
 
   /** The newest day whose snapshot is due. */
@@ -259,7 +259,7 @@ export class HealthMonitor {
       { health: this.o.config, ingest: this.o.ingest },
       { project, date, now: this.now() },
     );
-    const record = await this.o.store.health.appendSnapshot({
+    const record = await this.o.store.snapshots.append({
       project,
       date,
       createdAt: Date.parse(body.createdAt),

@@ -56,7 +56,7 @@ it('catches up missed days on start, then snapshots each new day after dailyAtUt
     now: () => now,
     startDelayMs: 1_000,
   });
-  const dates = async () => (await s.health.snapshots('default', first, '2026-10-31')).map((r) => r.date);
+  const dates = async () => (await s.snapshots.list('default', first, '2026-10-31')).map((r) => r.date);
   monitor.start();
   expect(await dates()).toEqual([]); // nothing before the start delay
   await vi.advanceTimersByTimeAsync(1_000);

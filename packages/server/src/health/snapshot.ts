@@ -102,7 +102,7 @@ export async function computeSnapshot(
     store.health.typeStats(window, cfg.knownVersions),
     store.health.countReceived(window),
     store.health.rejections(project, date, date),
-    store.health.snapshots(project, oldest, addDays(date, -1)),
+    store.snapshots.list(project, oldest, addDays(date, -1)),
   ]);
   const totalEvents = dayTypes.reduce((n, t) => n + t.count, 0);
 

@@ -46,6 +46,7 @@ export function latestSchemaVersion(_options: Pick<StoreOptions, 'engine'> = {})
 export { type Fault, type FaultTiming, FaultyStore } from './faults.js';
 export { interceptStore, STORE_PARTS, type StoreCall, type StorePart } from './intercept.js';
 export type {
+  AccountStore,
   AlertCycleWrite,
   AlertProjectRecord,
   AlertRecord,
@@ -54,6 +55,7 @@ export type {
   AlertStateRecord,
   AlertStore,
   AlertTransitionRecord,
+  AnalyticalStore,
   AppendBatch,
   ChainExpiry,
   ChainLink,
@@ -96,6 +98,7 @@ export type {
   SessionRecord,
   SignalDims,
   SnapshotRecord,
+  SnapshotStore,
   Store,
   StoreImage,
   TypeStats,

@@ -3,22 +3,44 @@ import type { EventRow, MetricSample, Role, TypedField } from '../model/index.js
 import type { Resolution, RollupFamily, RollupField, RollupRow } from '../model/rollup.js';
 
 /**
- * The store behind one narrow interface. Callers never see SQL: each engine (DuckDB now,
- * ClickHouse for events + PostgreSQL for metadata later) implements these parts.
+ * The analytical half of the store: events and their audit chain, rollups, metric samples, and
+ * the figures telemetry health reads off events. Append-heavy, never updated in place; in a
+ * scale-out deployment ClickHouse keeps it.
  */
-export interface Store {
-  readonly engine: string;
+export interface AnalyticalStore {
   readonly events: EventStore;
-  readonly meta: MetadataStore;
-  readonly migrations: Migrator;
-  /** Whole-store operations: snapshots for backup, row counts, event export. */
-  readonly ops: OpsStore;
   readonly rollups: RollupStore;
-  readonly health: HealthStore;
   readonly samples: SampleStore;
+  readonly health: HealthStore;
+  /** The half's schema (an engine keeping both halves in one database has one migrator). */
+  readonly migrations: Migrator;
+  close(): Promise<void>;
+}
+
+/**
+ * The metadata half: small mutable records (projects, keys, users, sessions, alert rules, state,
+ * silences and receivers, collectors and their runs, deployments, integrity snapshots). In a
+ * scale-out deployment PostgreSQL keeps it.
+ */
+export interface MetadataStore {
+  readonly meta: AccountStore;
+  readonly snapshots: SnapshotStore;
   readonly alerts: AlertStore;
   readonly collectors: CollectorStore;
-  /** Bytes the store occupies on disk. */
+  readonly migrations: Migrator;
+  close(): Promise<void>;
+}
+
+/**
+ * The store behind one narrow interface: both halves, and the operations on the whole store.
+ * Callers never see SQL: each engine (DuckDB keeps both halves in one file; ClickHouse the
+ * analytical half with PostgreSQL the metadata half) implements these parts.
+ */
+export interface Store extends AnalyticalStore, MetadataStore {
+  readonly engine: string;
+  /** Whole-store operations: backup images, row counts, event export. */
+  readonly ops: OpsStore;
+  /** Bytes the store occupies on disk (0 when it keeps nothing locally). */
   sizeBytes(): Promise<number>;
   close(): Promise<void>;
 }
@@ -195,7 +217,8 @@ export interface SnapshotRecord {
   document: string;
 }
 
-/** What telemetry health asks of the store; every figure is computed by the engine. */
+/** The figures telemetry health reads off stored events (and the rejection counters); every figure
+ * is computed by the engine. */
 export interface HealthStore {
   /** Adds to the per-project, per-day rejection counters (durably, before the ack). */
   addRejections(counts: readonly RejectionCount[]): Promise<void>;
@@ -217,11 +240,15 @@ export interface HealthStore {
   recommendedSignals(project: string, signalIds: readonly string[], before: number): Promise<Set<string>>;
   /** Time of the oldest stored event of the project, or null when it has none. */
   firstEventTs(project: string): Promise<number | null>;
+}
+
+/** Integrity snapshots: one immutable record per project, day and revision. */
+export interface SnapshotStore {
   /** Stores a snapshot as the next revision of its day; returns the record as stored. */
-  appendSnapshot(snapshot: Omit<SnapshotRecord, 'revision'>): Promise<SnapshotRecord>;
+  append(snapshot: Omit<SnapshotRecord, 'revision'>): Promise<SnapshotRecord>;
   /** Snapshots with `date` in [fromDay, toDay], oldest day first; the newest revision of each day
    * unless `allRevisions`. */
-  snapshots(
+  list(
     project: string,
     fromDay: string,
     toDay: string,
@@ -272,7 +299,8 @@ export interface SessionRecord {
   expiresAt: number;
 }
 
-export interface MetadataStore {
+/** Projects, API keys, dashboard users and their sessions. */
+export interface AccountStore {
   getProject(id: string): Promise<ProjectRecord | null>;
   listProjects(): Promise<ProjectRecord[]>;
   /** Inserts the project unless one with the same id exists; returns the stored record. */

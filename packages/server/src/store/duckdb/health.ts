@@ -1,6 +1,13 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { EventRow } from '../../model/index.js';
-import type { EventWindow, HealthStore, RejectionCount, SnapshotRecord, TypeStats } from '../types.js';
+import type {
+  EventWindow,
+  HealthStore,
+  RejectionCount,
+  SnapshotRecord,
+  SnapshotStore,
+  TypeStats,
+} from '../types.js';
 import { EVENT_SELECT, num, rows, TS, toEventRow } from './shared.js';
 
 /** The part of the engine's one-task-at-a-time connection wrapper this store uses. */
@@ -157,9 +164,14 @@ export class DuckDBHealthStore implements HealthStore {
     );
     return r?.first === null || r?.first === undefined ? null : num(r.first);
   }
+}
 
-  async appendSnapshot(s: Omit<SnapshotRecord, 'revision'>): Promise<SnapshotRecord> {
-    const [r] = await this.writer.transaction((c) =>
+/** Integrity snapshots (metadata): written on the metadata connection's queue. */
+export class DuckDBSnapshotStore implements SnapshotStore {
+  constructor(private readonly conn: SerialConnection) {}
+
+  async append(s: Omit<SnapshotRecord, 'revision'>): Promise<SnapshotRecord> {
+    const [r] = await this.conn.transaction((c) =>
       rows(
         c,
         `INSERT INTO health_snapshots
@@ -172,13 +184,13 @@ export class DuckDBHealthStore implements HealthStore {
     return { ...s, revision: num(r?.revision) };
   }
 
-  async snapshots(
+  async list(
     project: string,
     fromDay: string,
     toDay: string,
     { allRevisions = false }: { allRevisions?: boolean } = {},
   ): Promise<SnapshotRecord[]> {
-    const found = await this.reader.run((c) =>
+    const found = await this.conn.run((c) =>
       rows(
         c,
         `SELECT day, revision, epoch_ms(created_at) AS created_at, document::VARCHAR AS document

@@ -24,6 +24,7 @@ import {
   TYPED_FIELDS,
 } from '../../model/index.js';
 import {
+  type AccountStore,
   type AlertStore,
   type AppendBatch,
   type BatchCopy,
@@ -37,7 +38,6 @@ import {
   type FieldRef,
   type HealthStore,
   type KeyRecord,
-  type MetadataStore,
   type MigrationStatus,
   type Migrator,
   type ProjectRecord,
@@ -50,13 +50,14 @@ import {
   type SampleStore,
   type ScrubCount,
   type SessionRecord,
+  type SnapshotStore,
   type Store,
   StoreError,
   type UserRecord,
 } from '../types.js';
 import { DuckDBAlertStore } from './alerts.js';
 import { DuckDBCollectorStore } from './collectors.js';
-import { DuckDBHealthStore } from './health.js';
+import { DuckDBHealthStore, DuckDBSnapshotStore } from './health.js';
 import { MIGRATIONS } from './migrations.js';
 import { DuckDBOpsStore } from './ops.js';
 import { DuckDBRollupStore } from './rollups.js';
@@ -605,7 +606,7 @@ async function keptOf(
   return out;
 }
 
-class DuckDBMetadataStore implements MetadataStore {
+class DuckDBAccountStore implements AccountStore {
   constructor(private readonly conn: Serial) {}
 
   private all(sql: string, values?: DuckDBValue[]) {
@@ -871,7 +872,8 @@ class DuckDBMigrator implements Migrator {
 class DuckDBStore implements Store {
   readonly engine = 'duckdb';
   readonly events: EventStore;
-  readonly meta: MetadataStore;
+  readonly meta: AccountStore;
+  readonly snapshots: SnapshotStore;
   readonly migrations: Migrator;
   readonly ops: DuckDBOpsStore;
   readonly rollups: RollupStore;
@@ -894,7 +896,8 @@ class DuckDBStore implements Store {
     this.samples = new DuckDBSampleStore(writer, reader);
     this.alerts = new DuckDBAlertStore(meta);
     this.collectors = new DuckDBCollectorStore(meta, reader);
-    this.meta = new DuckDBMetadataStore(meta);
+    this.meta = new DuckDBAccountStore(meta);
+    this.snapshots = new DuckDBSnapshotStore(meta);
     this.migrations = new DuckDBMigrator(meta);
     this.ops = new DuckDBOpsStore(instance, {
       file: DUCKDB_FILE,

@@ -1,0 +1,546 @@
+import { expect, it } from 'vitest';
+import { nextLink, verifyChain } from '../../audit/index.js';
+import { type EventRow, emptyRow, type MetricSample } from '../../model/index.js';
+import { ROLLUP_COUNTERS, type RollupCounter, type RollupRow } from '../../model/rollup.js';
+import type { AnalyticalStore, ChainLink, ScrubCount } from '../types.js';
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+/** Sunday 2026-11-01 12:00 UTC. */
+const T0 = Date.UTC(2026, 10, 1, 12);
+
+let serial = 0;
+/** A UUIDv7-shaped id whose leading bits are `ms` (ids are stored lowercase). */
+export function idAt(ms: number): string {
+  const hex = ms.toString(16).padStart(12, '0');
+  const n = (serial++).toString(16).padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8)}-7000-8000-${n}`;
+}
+
+function event(over: Partial<EventRow> = {}): EventRow {
+  const ts = over.ts ?? T0;
+  return { ...emptyRow(), id: idAt(ts), project: 'p', type: 'custom.event', ts, received_at: ts, ...over };
+}
+
+async function append(
+  store: AnalyticalStore,
+  rows: EventRow[],
+  scrubbed: ScrubCount[] = [],
+): Promise<ChainLink> {
+  const link = nextLink(await store.events.chainHead(), rows, T0 + serial);
+  await store.events.appendBatch({ link, rows, scrubbed });
+  return link;
+}
+
+function rollupRow(
+  over: Partial<RollupRow> & Pick<RollupRow, 'bucket' | 'dim'>,
+  counters: Partial<Record<RollupCounter, number>>,
+  totalMs?: number[],
+): RollupRow {
+  const zero = Object.fromEntries(ROLLUP_COUNTERS.map((c) => [c, 0])) as Record<RollupCounter, number>;
+  return {
+    project: 'p',
+    family: 'llm',
+    res: '1m',
+    grp: 'model',
+    ...over,
+    counters: { ...zero, ...counters },
+    fields: totalMs
+      ? {
+          total_ms: {
+            n: totalMs.length,
+            sum: totalMs.reduce((a, b) => a + b, 0),
+            min: Math.min(...totalMs),
+            max: Math.max(...totalMs),
+            sketch: null,
+          },
+        }
+      : {},
+  };
+}
+
+/** Sums counters and field statistics of rows sharing a key (what a merge of deltas must give). */
+function mergeRows(list: RollupRow[]): RollupRow {
+  const [first, ...rest] = list as [RollupRow, ...RollupRow[]];
+  const out: RollupRow = { ...first, counters: { ...first.counters }, fields: { ...first.fields } };
+  for (const r of rest) {
+    for (const c of ROLLUP_COUNTERS) out.counters[c] += r.counters[c];
+    for (const [name, f] of Object.entries(r.fields)) {
+      const key = name as keyof RollupRow['fields'];
+      const cur = out.fields[key];
+      out.fields[key] = cur
+        ? {
+            n: cur.n + f.n,
+            sum: cur.sum + f.sum,
+            min: Math.min(cur.min, f.min),
+            max: Math.max(cur.max, f.max),
+            sketch: null,
+          }
+        : f;
+    }
+  }
+  return out;
+}
+
+const counts = (rows: RollupRow[]) =>
+  rows
+    .map((r) => [r.res, r.bucket - T0, r.dim, r.counters.n])
+    .sort((a, b) => String(a).localeCompare(String(b)));
+
+/** The analytical half's contract: each test gets a fresh, empty, migrated store from `open`. */
+export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
+  it('appends batches with their chain links and reads events back newest first, filtered and paged', async () => {
+    const store = await open();
+    expect(await store.events.chainHead()).toBeNull();
+    const a = [
+      event({ type: 'llm.request', ts: T0, model: 'm1', total_ms: 10, props: '{"k":"x"}' }),
+      event({ type: 'llm.request', ts: T0 + MINUTE, model: 'm2', total_ms: 30, props: '{"k":"y"}' }),
+    ];
+    const b = [event({ ts: T0 + 2 * MINUTE }), event({ project: 'q', ts: T0 + 3 * MINUTE })];
+    const first = await append(store, a, [{ project: 'p', reason: 'deny_list', count: 2 }]);
+    const second = await append(store, b, [{ project: 'p', reason: 'deny_list', count: 1 }]);
+    expect(await store.events.chainHead()).toEqual(second);
+    expect(second.prevHash).toBe(first.hash);
+
+    const listed = await store.events.listEvents({ project: 'p', limit: 10 });
+    expect(listed.map((r) => r.id)).toEqual([b[0], a[1], a[0]].map((r) => r?.id));
+    expect(listed[1]).toEqual(a[1]);
+    expect((await store.events.listEvents({ project: 'p', types: ['llm.request'], limit: 10 })).length).toBe(
+      2,
+    );
+    expect(
+      (
+        await store.events.listEvents({ project: 'p', from: T0 + MINUTE, to: T0 + 2 * MINUTE, limit: 10 })
+      ).map((r) => r.id),
+    ).toEqual([a[1]?.id]);
+    expect(
+      (
+        await store.events.listEvents({ project: 'p', where: [{ field: 'model', value: 'm1' }], limit: 10 })
+      ).map((r) => r.id),
+    ).toEqual([a[0]?.id]);
+    expect(
+      (
+        await store.events.listEvents({
+          project: 'p',
+          where: [{ field: { prop: 'k' }, value: 'y' }],
+          limit: 10,
+        })
+      ).map((r) => r.id),
+    ).toEqual([a[1]?.id]);
+    const page = await store.events.listEvents({
+      project: 'p',
+      limit: 1,
+      before: { ts: T0 + MINUTE, id: a[1]?.id ?? '' },
+    });
+    expect(page.map((r) => r.id)).toEqual([a[0]?.id]);
+
+    expect(await store.events.countEvents('p')).toBe(3);
+    expect(await store.events.countEvents()).toBe(4);
+    expect(await store.events.scrubCounts('p')).toEqual([{ project: 'p', reason: 'deny_list', count: 3 }]);
+    expect(await store.events.scrubCounts()).toEqual([{ project: 'p', reason: 'deny_list', count: 3 }]);
+  });
+
+  it('tells which ids are stored (in any project) and which signals have an outcome', async () => {
+    const store = await open();
+    const rows = [
+      event({ project: 'p' }),
+      event({ project: 'q' }),
+      event({ type: 'decision.outcome', signal_id: 's1', outcome_status: 'true_positive' }),
+    ];
+    await append(store, rows);
+    const unknown = idAt(T0);
+    const found = await store.events.findExistingIds([rows[0]?.id ?? '', rows[1]?.id ?? '', unknown]);
+    expect([...found].sort()).toEqual([rows[0]?.id, rows[1]?.id].sort());
+    expect(await store.events.findExistingIds([])).toEqual(new Set());
+    expect(await store.events.findOutcomeSignals('p', ['s1', 's2'])).toEqual(new Set(['s1']));
+    expect(await store.events.findOutcomeSignals('q', ['s1'])).toEqual(new Set());
+  });
+
+  it('reads committed batches in whole batches after a position, and the chain as stored', async () => {
+    const store = await open();
+    const batches = [
+      [event(), event(), event()],
+      [event({ ts: T0 + HOUR })],
+      [event({ ts: T0 + 2 * HOUR }), event({ ts: T0 + 2 * HOUR })],
+    ];
+    const links: ChainLink[] = [];
+    for (const b of batches) links.push(await append(store, b));
+    const all = await store.events.readCommitted(0, 1_000);
+    expect(all.throughSeq).toBe(links[2]?.seq);
+    expect(all.batches.map((b) => b.rows)).toEqual(batches);
+    // At most maxRows rows unless one batch alone is larger: whole batches only.
+    const part = await store.events.readCommitted(0, 4);
+    expect(part.batches.map((b) => b.seq)).toEqual([links[0]?.seq, links[1]?.seq]);
+    const one = await store.events.readCommitted(0, 1);
+    expect(one.batches.map((b) => b.rows.length)).toEqual([3]);
+    expect(await store.events.readCommitted(links[2]?.seq ?? 0, 10)).toEqual({
+      batches: [],
+      throughSeq: links[2]?.seq,
+    });
+
+    const chain: { link: ChainLink; rows: EventRow[] }[] = [];
+    for await (const { link, rows, expired } of store.events.readChain()) {
+      expect(expired).toBe(false);
+      chain.push({ link, rows });
+    }
+    expect(chain).toEqual(batches.map((rows, i) => ({ link: links[i], rows })));
+    expect(await verifyChain(store.events)).toEqual({ ok: true, batches: 3, events: 6 });
+    expect(await store.events.lastBatchBefore('p', T0 + HOUR + 1)).toBe(links[1]?.seq);
+    expect(await store.events.lastBatchBefore('p', T0)).toBe(0);
+  });
+
+  it('answers exact aggregates over raw events, bucketed, grouped and filtered', async () => {
+    const store = await open();
+    const llm = (ts: number, model: string, total: number) =>
+      event({
+        type: 'llm.request',
+        ts,
+        model,
+        total_ms: total,
+        props: `{"team":"${model === 'a' ? 'x' : 'y'}"}`,
+      });
+    await append(store, [
+      llm(T0, 'a', 10),
+      llm(T0 + 1, 'a', 20),
+      llm(T0 + 2, 'b', 60),
+      llm(T0 + HOUR, 'a', 40),
+    ]);
+    const base = { project: 'p', type: 'llm.request', from: T0, to: T0 + 2 * HOUR, filters: [] };
+    expect(await store.events.aggregateRaw({ ...base, aggregate: 'count', groupBy: [] })).toEqual([
+      { bucket: T0, groups: [], value: 4, count: 4 },
+    ]);
+    const byHour = await store.events.aggregateRaw({
+      ...base,
+      aggregate: 'avg',
+      field: 'total_ms',
+      bucket: 'hour',
+      groupBy: ['model'],
+    });
+    expect(byHour.map((r) => [r.bucket - T0, r.groups, r.value, r.count])).toEqual([
+      [0, ['a'], 15, 2],
+      [0, ['b'], 60, 1],
+      [HOUR, ['a'], 40, 1],
+    ]);
+    const filtered = await store.events.aggregateRaw({
+      ...base,
+      aggregate: 'max',
+      field: 'total_ms',
+      groupBy: [{ prop: 'team' }],
+      filters: [{ field: { prop: 'team' }, value: 'x' }],
+    });
+    expect(filtered.map((r) => [r.groups, r.value])).toEqual([[['x'], 40]]);
+  });
+
+  it('expires events of one project, keeping their batches in the chain as expired', async () => {
+    const store = await open();
+    await append(store, [event({ ts: T0 - 2 * DAY }), event({ project: 'q', ts: T0 - 2 * DAY })]);
+    await append(store, [event({ ts: T0 - 2 * DAY }), event({ ts: T0 })]);
+    expect(await store.events.expire('p', T0 - DAY)).toEqual({ deleted: 2, batches: 2 });
+    expect(await store.events.countEvents('p')).toBe(1);
+    expect(await store.events.countEvents('q')).toBe(1);
+    const expired: boolean[] = [];
+    for await (const b of store.events.readChain()) expired.push(b.expired);
+    expect(expired).toEqual([true, true]);
+    expect(await verifyChain(store.events)).toMatchObject({ ok: true, batches: 2, expiredBatches: 2 });
+  });
+
+  it('backfills copies of batches shifted in time, with new ids and their own links', async () => {
+    const store = await open();
+    const src = [[event(), event({ ts: T0 + 1 })], [event({ ts: T0 + 2 })]];
+    const first = await append(store, src[0] ?? []);
+    let head = await append(store, src[1] ?? []);
+    const links: ChainLink[] = [];
+    const ids: string[] = [];
+    for (const rows of src) {
+      const copies = rows.map((r) => ({
+        ...r,
+        id: idAt(r.ts + DAY),
+        ts: r.ts + DAY,
+        received_at: r.received_at + DAY,
+      }));
+      ids.push(...copies.map((c) => c.id));
+      head = nextLink(head, copies, T0 + DAY);
+      links.push(head);
+    }
+    await store.events.copyBatches({ fromSeq: first.seq, toSeq: first.seq + 1, shiftMs: DAY, links, ids });
+    expect(await store.events.countEvents('p')).toBe(6);
+    expect(await store.events.chainHead()).toEqual(head);
+    expect(await verifyChain(store.events)).toEqual({ ok: true, batches: 4, events: 6 });
+    const copied = await store.events.listEvents({ project: 'p', from: T0 + DAY, limit: 10 });
+    expect(copied.map((r) => r.id).sort()).toEqual([...ids].sort());
+  });
+
+  it('health figures: per-type counts and version tags, receive-time counts, daily totals, first event', async () => {
+    const store = await open();
+    expect(await store.health.firstEventTs('p')).toBeNull();
+    await append(store, [
+      event({ type: 'a', version: '1.0', ts: T0 }),
+      event({ type: 'a', version: null, ts: T0 + 5 }),
+      event({ type: 'a', version: '9.9', ts: T0 + 7, received_at: T0 + DAY }),
+      event({ type: 'b', version: '1.0', ts: T0 - DAY }),
+      event({ project: 'q', type: 'a', ts: T0 }),
+    ]);
+    const day = { project: 'p', from: Date.UTC(2026, 10, 1), to: Date.UTC(2026, 10, 2) };
+    expect(await store.health.typeStats(day, ['1.0'])).toEqual([
+      { type: 'a', count: 3, versionMissing: 1, versionUnknown: 1, lastTs: T0 + 7 },
+    ]);
+    expect((await store.health.typeStats(day, []))[0]?.versionUnknown).toBe(0);
+    expect(await store.health.countReceived(day)).toBe(2);
+    const totals = await store.health.dailyTotals('p', ['2026-10-31', '2026-11-01', '2026-11-02']);
+    expect([...totals]).toEqual([
+      ['2026-10-31', 1],
+      ['2026-11-01', 3],
+      ['2026-11-02', 0],
+    ]);
+    expect(await store.health.firstEventTs('p')).toBe(T0 - DAY);
+  });
+
+  it('health sample: the same events in the same order for the same seed, on every engine', async () => {
+    const store = await open();
+    const rows = Array.from({ length: 50 }, (_, i) => event({ ts: T0 + i * MINUTE }));
+    await append(store, rows);
+    const window = { project: 'p', from: T0, to: T0 + DAY };
+    const s1 = await store.health.sample(window, 'seed-1', 10);
+    expect(s1).toHaveLength(10);
+    expect(new Set(s1.map((r) => r.id)).size).toBe(10);
+    expect(await store.health.sample(window, 'seed-1', 10, 50)).toEqual(s1);
+    expect((await store.health.sample(window, 'seed-2', 10)).map((r) => r.id)).not.toEqual(
+      s1.map((r) => r.id),
+    );
+    expect(await store.health.sample(window, 'seed-1', 100)).toHaveLength(50);
+    for (const r of s1) expect(rows).toContainEqual(r);
+  });
+
+  it('health: referenced signals and rejection counters', async () => {
+    const store = await open();
+    await append(store, [
+      event({ type: 'decision.recommendation', signal_id: 's1', action: 'view', ts: T0 }),
+      event({ type: 'decision.recommendation', signal_id: 's2', action: 'view', ts: T0 + HOUR }),
+    ]);
+    expect(await store.health.recommendedSignals('p', ['s1', 's2', 's3'], T0)).toEqual(new Set(['s1']));
+    await store.health.addRejections([
+      { project: 'p', day: '2026-11-01', count: 2 },
+      { project: 'q', day: '2026-11-01', count: 5 },
+    ]);
+    await store.health.addRejections([{ project: 'p', day: '2026-11-01', count: 3 }]);
+    await store.health.addRejections([{ project: 'p', day: '2026-11-03', count: 1 }]);
+    expect(await store.health.rejections('p', '2026-11-01', '2026-11-02')).toEqual([
+      { project: 'p', day: '2026-11-01', count: 5 },
+    ]);
+  });
+
+  it('rollups: delta rows of one key from several writes merge at read time, and compaction changes no answer', async () => {
+    const store = await open();
+    expect(await store.rollups.watermark()).toEqual({ seq: 0, rows: 0 });
+    const tile = { res: '1m' as const, from: T0, to: T0 + 10 * MINUTE };
+    // Two writers' deltas for the same buckets (as two instances would write them).
+    await store.rollups.write(
+      [
+        rollupRow({ bucket: T0, dim: 'm1' }, { n: 2, errors: 1 }, [10, 20]),
+        rollupRow({ bucket: T0 + MINUTE, dim: 'm2' }, { n: 1 }, [5]),
+      ],
+      [{ project: 'p', signal_id: 's1', recommendation_type: 'risk', explanation_version: 'v1' }],
+      { seq: 1, rows: 0 },
+    );
+    await store.rollups.write([rollupRow({ bucket: T0, dim: 'm1' }, { n: 3 }, [1, 2, 90])], [], {
+      seq: 2,
+      rows: 0,
+    });
+    expect(await store.rollups.watermark()).toEqual({ seq: 2, rows: 0 });
+
+    const q = { project: 'p', family: 'llm' as const, grp: 'model', tiles: [tile] };
+    const raw = await store.rollups.read(q);
+    const merged = (rows: RollupRow[], dim: string) => mergeRows(rows.filter((r) => r.dim === dim));
+    expect(merged(raw, 'm1').counters).toMatchObject({ n: 5, errors: 1 });
+    expect(merged(raw, 'm1').fields.total_ms).toEqual({ n: 5, sum: 123, min: 1, max: 90, sketch: null });
+    const byDim = await store.rollups.read({ ...q, scalarOnly: 'by_dim' });
+    expect(byDim.map((r) => [r.dim, r.counters.n, r.fields.total_ms?.sum]).sort()).toEqual([
+      ['m1', 5, 123],
+      ['m2', 1, 5],
+    ]);
+    const byBucket = await store.rollups.read({ ...q, scalarOnly: 'by_bucket' });
+    expect(counts(byBucket)).toEqual(
+      counts([
+        rollupRow({ bucket: T0, dim: 'm1' }, { n: 5 }),
+        rollupRow({ bucket: T0 + MINUTE, dim: 'm2' }, { n: 1 }),
+      ]),
+    );
+    const top = await store.rollups.read({
+      ...q,
+      scalarOnly: 'by_dim',
+      top: { fields: ['total_ms'], limit: 1 },
+    });
+    expect(top.map((r) => r.dim)).toEqual(['m1']);
+    expect((await store.rollups.read({ ...q, dims: ['m2'] })).map((r) => r.dim)).toEqual(['m2']);
+
+    const groups = await store.rollups.readGroups({
+      project: 'p',
+      family: 'llm',
+      groups: [{ grp: 'model', dims: ['m1'] }],
+      tiles: [tile],
+    });
+    expect(mergeRows(groups).counters.n).toBe(5);
+    const windows = await store.rollups.sumWindows({
+      project: 'p',
+      family: 'llm',
+      groups: [{ grp: 'model' }],
+      windows: [[{ res: '1m', from: T0, to: T0 + MINUTE }], [tile]],
+    });
+    expect(windows.map((w) => [w.window, w.row.dim, w.row.counters.n]).sort()).toEqual([
+      [0, 'm1', 5],
+      [1, 'm1', 5],
+      [1, 'm2', 1],
+    ]);
+    expect(await store.rollups.signals('p', ['s1', 's9'])).toEqual([
+      { project: 'p', signal_id: 's1', recommendation_type: 'risk', explanation_version: 'v1' },
+    ]);
+
+    const before = await store.rollups.read({ ...q, scalarOnly: 'by_dim' });
+    expect(await store.rollups.compact(mergeRows)).toBe(1);
+    expect(await store.rollups.compact(mergeRows)).toBe(0);
+    expect(await store.rollups.read(q)).toHaveLength(2);
+    const byDimOrder = (rows: RollupRow[]) => [...rows].sort((x, y) => x.dim.localeCompare(y.dim));
+    expect(byDimOrder(await store.rollups.read({ ...q, scalarOnly: 'by_dim' }))).toEqual(byDimOrder(before));
+  });
+
+  it('rollups: expire per resolution, and backfill copies shifted by whole days', async () => {
+    const store = await open();
+    await store.rollups.write(
+      [
+        rollupRow({ bucket: T0, dim: 'm1' }, { n: 2 }),
+        rollupRow({ res: '1h', bucket: T0, dim: 'm1' }, { n: 2 }),
+        rollupRow({ res: '1d', bucket: Date.UTC(2026, 10, 1), dim: 'm1' }, { n: 2 }),
+      ],
+      [],
+      { seq: 1, rows: 0 },
+    );
+    const written = await store.rollups.copyShifted('p', T0, T0 + HOUR, [DAY, 2 * DAY], { seq: 3, rows: 0 });
+    expect(written).toBe(6);
+    expect(await store.rollups.watermark()).toEqual({ seq: 3, rows: 0 });
+    const day2 = await store.rollups.read({
+      project: 'p',
+      family: 'llm',
+      grp: 'model',
+      tiles: [{ res: '1h', from: T0 + 2 * DAY, to: T0 + 2 * DAY + HOUR }],
+    });
+    expect(day2.map((r) => [r.bucket, r.counters.n])).toEqual([[T0 + 2 * DAY, 2]]);
+    expect(await store.rollups.expire('p', ['1m'], T0 + DAY + 1)).toBe(2);
+    expect(await store.rollups.expire('q', ['1h'], T0 + 3 * DAY)).toBe(0);
+  });
+
+  it('metric samples: appended, listed newest first by name, labels and range, with their series', async () => {
+    const store = await open();
+    const sample = (over: Partial<MetricSample>): MetricSample => ({
+      project: 'p',
+      name: 'up',
+      labels: {},
+      value: 1,
+      ts: T0,
+      kind: 'gauge',
+      source: 'collector:a',
+      snapshotId: null,
+      ...over,
+    });
+    expect(
+      await store.samples.append([
+        sample({ labels: { a: '1' }, value: 1, ts: T0 }),
+        sample({ labels: { a: '1', b: '2' }, value: 0, ts: T0 + MINUTE, snapshotId: 's2' }),
+        sample({ name: 'up_time', value: 7, ts: T0 + MINUTE }),
+        sample({ project: 'q', value: 3 }),
+      ]),
+    ).toBe(4);
+    const up = await store.samples.list({ project: 'p', name: 'up', from: T0, to: T0 + HOUR, limit: 10 });
+    expect(up.map((s) => s.value)).toEqual([0, 1]);
+    expect(up[0]).toMatchObject({ labels: { a: '1', b: '2' }, snapshotId: 's2', kind: 'gauge' });
+    expect(
+      await store.samples.list({
+        project: 'p',
+        name: 'up',
+        from: T0,
+        to: T0 + HOUR,
+        labels: { b: '2' },
+        limit: 10,
+      }),
+    ).toHaveLength(1);
+    const series = await store.samples.series({ project: 'p', from: T0, to: T0 + HOUR, namePrefix: 'up' });
+    expect(series.map((s) => [s.name, s.samples, s.lastValue]).sort()).toEqual([
+      ['up', 1, 0],
+      ['up', 1, 1],
+      ['up_time', 1, 7],
+    ]);
+    expect(await store.samples.expire('p', T0 + 1)).toBe(1);
+    expect(await store.samples.list({ project: 'p', from: 0, to: T0 + HOUR, limit: 10 })).toHaveLength(2);
+  });
+
+  it('sample rollups: 1m/1h/1d deltas merge at read time, compact to the same answer, expire per resolution', async () => {
+    const store = await open();
+    const sample = (labels: Record<string, string>, value: number, ts: number): MetricSample => ({
+      project: 'p',
+      name: 'up',
+      labels,
+      value,
+      ts,
+      kind: 'gauge',
+      source: 'collector:a',
+      snapshotId: null,
+    });
+    await store.samples.append([
+      sample({ v: 'a' }, 2, T0 + 1_000),
+      sample({ v: 'a' }, 4, T0 + 2_000),
+      sample({ v: 'b' }, 10, T0 + 1_000),
+    ]);
+    await store.samples.append([
+      sample({ v: 'a' }, 1, T0 + 30_000),
+      sample({ v: 'a' }, Number.NaN, T0 + 40_000),
+      sample({ v: 'a' }, 9, T0 + 61_000),
+      sample({ v: 'a' }, 5, T0 + 2 * HOUR),
+    ]);
+    const q = { project: 'p', name: 'up', from: T0, to: T0 + 3 * HOUR, maxSeries: 10 };
+    const minutes = await store.samples.history({ ...q, bucket: 'minute' });
+    expect(
+      minutes.map((r) => [r.labels.v, r.bucket - T0, r.count, r.sum, r.min, r.max, r.lastValue]),
+    ).toEqual([
+      ['a', 0, 3, 7, 1, 4, 1],
+      ['a', 60_000, 1, 9, 9, 9, 9],
+      ['a', 2 * HOUR, 1, 5, 5, 5, 5],
+      ['b', 0, 1, 10, 10, 10, 10],
+    ]);
+    const hours = await store.samples.history({ ...q, bucket: 'hour', labels: { v: 'a' } });
+    expect(hours.map((r) => [r.bucket - T0, r.count, r.sum, r.lastValue])).toEqual([
+      [0, 4, 16, 9],
+      [2 * HOUR, 1, 5, 5],
+    ]);
+    const monday = Date.UTC(2026, 9, 26);
+    const weeks = await store.samples.history({ ...q, from: monday, bucket: 'week' });
+    expect(weeks.map((r) => [r.labels.v, r.bucket, r.count])).toEqual([
+      ['a', monday, 5],
+      ['b', monday, 1],
+    ]);
+    const months = await store.samples.history({ ...q, from: Date.UTC(2026, 10, 1), bucket: 'month' });
+    expect(months.map((r) => [r.labels.v, r.bucket, r.sum])).toEqual([
+      ['a', Date.UTC(2026, 10, 1), 21],
+      ['b', Date.UTC(2026, 10, 1), 10],
+    ]);
+    expect(await store.samples.history({ ...q, bucket: 'minute', maxSeries: 1 })).toHaveLength(3);
+    expect(await store.samples.compactRollups(0)).toBeGreaterThan(0);
+    expect(await store.samples.compactRollups(0)).toBe(0);
+    expect(await store.samples.history({ ...q, bucket: 'minute' })).toEqual(minutes);
+    await store.samples.expire('p', T0 + 10 * HOUR);
+    expect(await store.samples.history({ ...q, bucket: 'minute' })).toEqual(minutes);
+    expect(await store.samples.expireRollups('p', ['1m'], T0 + 10 * HOUR)).toBe(4);
+    expect(await store.samples.history({ ...q, bucket: 'minute' })).toEqual([]);
+    expect(await store.samples.history({ ...q, bucket: 'hour', labels: { v: 'a' } })).toEqual(hours);
+  });
+
+  it('migrations: at the latest version when opened, and each step reversible', async () => {
+    const { migrations } = await open();
+    const status = await migrations.status();
+    expect(status.current).toBe(status.latest);
+    expect(await migrations.down()).toEqual([status.latest]);
+    expect(await migrations.up()).toEqual([status.latest]);
+    await expect(migrations.down(status.latest + 1)).rejects.toMatchObject({
+      code: 'invalid_migration_target',
+    });
+  });
+}

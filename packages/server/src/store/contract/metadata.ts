@@ -1,0 +1,324 @@
+import { expect, it } from 'vitest';
+import type { MetadataStore } from '../types.js';
+
+const T0 = Date.UTC(2026, 10, 1, 12);
+
+/** The metadata half's contract: each test gets a fresh, empty, migrated store from `open`. */
+export function metadataContract(open: () => Promise<MetadataStore>): void {
+  it('projects: created once, listed, read and patched', async () => {
+    const { meta } = await open();
+    const p = await meta.ensureProject({ id: 'p', name: 'P', strictTypes: false, createdAt: T0 });
+    expect(p).toEqual({
+      id: 'p',
+      name: 'P',
+      strictTypes: false,
+      createdAt: T0,
+      retention: { rawDays: null, rollupDays: null, dailyRollupDays: null },
+    });
+    // A second ensure keeps the first record.
+    expect(
+      await meta.ensureProject({ id: 'p', name: 'other', strictTypes: true, createdAt: T0 + 1 }),
+    ).toEqual(p);
+    await meta.ensureProject({ id: 'a', name: 'A', strictTypes: true, createdAt: T0 });
+    expect((await meta.listProjects()).map((r) => r.id)).toEqual(['a', 'p']);
+    await meta.updateProject('p', { strictTypes: true });
+    await meta.updateProject('p', { retention: { rawDays: 3, rollupDays: null, dailyRollupDays: 90 } });
+    expect(await meta.getProject('p')).toMatchObject({
+      strictTypes: true,
+      retention: { rawDays: 3, rollupDays: null, dailyRollupDays: 90 },
+    });
+    expect(await meta.getProject('missing')).toBeNull();
+  });
+
+  it('keys: inserted, listed per project in creation order, revoked once', async () => {
+    const { meta } = await open();
+    const key = (id: string, project: string, createdAt: number) => ({
+      id,
+      project,
+      role: 'ingest' as const,
+      name: id === 'k1' ? 'first' : null,
+      secretHash: `scrypt$${id}`,
+      createdAt,
+      revokedAt: null,
+    });
+    await meta.insertKey(key('k2', 'p', T0 + 1));
+    await meta.insertKey(key('k1', 'p', T0));
+    await meta.insertKey(key('k3', 'q', T0));
+    expect(await meta.getKey('k1')).toEqual(key('k1', 'p', T0));
+    expect((await meta.listKeys('p')).map((k) => k.id)).toEqual(['k1', 'k2']);
+    expect((await meta.listKeys(null)).map((k) => k.id).sort()).toEqual(['k1', 'k2', 'k3']);
+    expect(await meta.revokeKey('k1', T0 + 5)).toBe(true);
+    expect(await meta.revokeKey('k1', T0 + 6)).toBe(false);
+    expect(await meta.revokeKey('nope', T0)).toBe(false);
+    expect((await meta.getKey('k1'))?.revokedAt).toBe(T0 + 5);
+    expect(await meta.getKey('nope')).toBeNull();
+  });
+
+  it('users and sessions', async () => {
+    const { meta } = await open();
+    expect(await meta.countUsers()).toBe(0);
+    const admin = {
+      id: 'u1',
+      name: 'admin',
+      role: 'admin' as const,
+      passwordHash: 'scrypt$x',
+      createdAt: T0,
+    };
+    const viewer = {
+      id: 'u2',
+      name: 'vera',
+      role: 'viewer' as const,
+      passwordHash: 'scrypt$y',
+      createdAt: T0 + 1,
+    };
+    await meta.insertUser(viewer);
+    await meta.insertUser(admin);
+    expect(await meta.countUsers()).toBe(2);
+    expect(await meta.getUserByName('admin')).toEqual(admin);
+    expect(await meta.getUser('u2')).toEqual(viewer);
+    expect(await meta.getUser('u9')).toBeNull();
+    expect((await meta.listUsers()).map((u) => u.name)).toEqual(['admin', 'vera']);
+    const session = { id: 'h'.repeat(64), userId: 'u1', createdAt: T0, expiresAt: T0 + 3_600_000 };
+    await meta.insertSession(session);
+    expect(await meta.getSession(session.id)).toEqual(session);
+    await meta.deleteSession(session.id);
+    expect(await meta.getSession(session.id)).toBeNull();
+  });
+
+  it('integrity snapshots: revisions of a day kept, the newest read by default', async () => {
+    const { snapshots } = await open();
+    const first = await snapshots.append({
+      project: 'p',
+      date: '2026-11-01',
+      createdAt: T0,
+      document: '{"n":1}',
+    });
+    expect(first.revision).toBe(1);
+    expect(
+      (await snapshots.append({ project: 'p', date: '2026-11-01', createdAt: T0 + 1, document: '{"n":2}' }))
+        .revision,
+    ).toBe(2);
+    await snapshots.append({ project: 'p', date: '2026-11-02', createdAt: T0 + 2, document: '{"n":3}' });
+    await snapshots.append({ project: 'q', date: '2026-11-01', createdAt: T0, document: '{"n":4}' });
+    const newest = await snapshots.list('p', '2026-11-01', '2026-11-02');
+    expect(newest.map((s) => [s.date, s.revision, JSON.parse(s.document).n])).toEqual([
+      ['2026-11-01', 2, 2],
+      ['2026-11-02', 1, 3],
+    ]);
+    const all = await snapshots.list('p', '2026-11-01', '2026-11-01', { allRevisions: true });
+    expect(all.map((s) => s.revision)).toEqual([1, 2]);
+    expect(all[0]).toEqual({ ...first, document: '{"n":1}' });
+  });
+
+  it('alert rules, defaults, settings and silences', async () => {
+    const { alerts } = await open();
+    const rule = (id: string, project: string, at: number) => ({
+      id,
+      project,
+      createdAt: at,
+      updatedAt: at,
+      document: JSON.stringify({ name: id }),
+    });
+    await alerts.putRule(rule('r1', 'p', T0));
+    await alerts.putRule(rule('r2', 'q', T0 + 1));
+    await alerts.putRule({ ...rule('r1', 'p', T0), updatedAt: T0 + 9, document: '{"name":"renamed"}' });
+    expect(await alerts.rule('r1')).toEqual({
+      ...rule('r1', 'p', T0),
+      updatedAt: T0 + 9,
+      document: '{"name":"renamed"}',
+    });
+    expect((await alerts.rules('p')).map((r) => r.id)).toEqual(['r1']);
+    expect((await alerts.rules(null)).map((r) => r.id)).toEqual(['r1', 'r2']);
+
+    expect(await alerts.settings('p')).toBeNull();
+    expect(await alerts.createDefaults('p', [rule('d1', 'p', T0 + 2), rule('d2', 'p', T0 + 3)], T0 + 2)).toBe(
+      true,
+    );
+    expect(await alerts.createDefaults('p', [rule('d3', 'p', T0 + 4)], T0 + 4)).toBe(false);
+    expect((await alerts.rules('p')).map((r) => r.id)).toEqual(['r1', 'd1', 'd2']);
+    await alerts.putReceivers('p', '[{"url":"http://127.0.0.1:1/hook"}]');
+    expect(await alerts.settings('p')).toEqual({
+      project: 'p',
+      defaultsCreatedAt: T0 + 2,
+      receivers: '[{"url":"http://127.0.0.1:1/hook"}]',
+    });
+
+    const silence = {
+      id: 's1',
+      project: 'p',
+      ruleId: 'r1',
+      createdAt: T0,
+      endsAt: T0 + 60_000,
+      createdBy: 'admin',
+      comment: 'deploy',
+    };
+    await alerts.putSilence(silence);
+    await alerts.putSilence({ ...silence, id: 's2', project: 'q', ruleId: 'r2', comment: null });
+    expect(await alerts.silences('p')).toEqual([silence]);
+    expect(await alerts.silences(null, T0 + 60_000)).toEqual([]);
+    expect(await alerts.silences(null, T0 + 59_999)).toHaveLength(2);
+    expect(await alerts.deleteSilence('s2')).toBe(true);
+    expect(await alerts.deleteSilence('s2')).toBe(false);
+
+    // Deleting a rule takes its state and silences with it.
+    await alerts.writeCycle({
+      states: [{ ruleId: 'r1', project: 'p', updatedAt: T0, document: '{"status":"ok"}' }],
+      alerts: [],
+      transitions: [],
+    });
+    expect(await alerts.deleteRule('r1')).toBe(true);
+    expect(await alerts.deleteRule('r1')).toBe(false);
+    expect(await alerts.states()).toEqual([]);
+    expect(await alerts.silences('p')).toEqual([]);
+  });
+
+  it('alert evaluation cycles: state, alerts and transitions written together, acknowledged once', async () => {
+    const { alerts } = await open();
+    const state = (at: number, status: string) => ({
+      ruleId: 'r1',
+      project: 'p',
+      updatedAt: at,
+      document: JSON.stringify({ status }),
+    });
+    const alert = (at: number, s: string) => ({
+      alertId: 'a1',
+      project: 'p',
+      ruleId: 'r1',
+      state: s,
+      startedAt: T0,
+      updatedAt: at,
+      document: JSON.stringify({ state: s }),
+    });
+    await alerts.writeCycle({
+      states: [state(T0, 'pending')],
+      alerts: [alert(T0, 'pending')],
+      transitions: [
+        { project: 'p', alertId: 'a1', ruleId: 'r1', from: 'inactive', to: 'pending', at: T0, value: 7 },
+      ],
+    });
+    await alerts.writeCycle({
+      states: [state(T0 + 1, 'firing')],
+      alerts: [alert(T0 + 1, 'firing'), { ...alert(T0 + 1, 'resolved'), alertId: 'a0', startedAt: T0 - 10 }],
+      transitions: [
+        { project: 'p', alertId: 'a1', ruleId: 'r1', from: 'pending', to: 'firing', at: T0 + 1, value: null },
+      ],
+    });
+    expect(await alerts.states()).toEqual([state(T0 + 1, 'firing')]);
+    expect(await alerts.alert('a1')).toEqual({
+      ...alert(T0 + 1, 'firing'),
+      acknowledgedAt: null,
+      acknowledgedBy: null,
+    });
+    expect((await alerts.alerts({ project: 'p', limit: 10 })).map((a) => a.alertId)).toEqual(['a1', 'a0']);
+    expect(
+      (await alerts.alerts({ project: 'p', states: ['firing'], limit: 10 })).map((a) => a.alertId),
+    ).toEqual(['a1']);
+    expect((await alerts.alerts({ project: 'p', from: T0, limit: 10 })).map((a) => a.alertId)).toEqual([
+      'a1',
+    ]);
+    expect(await alerts.alerts({ project: 'q', limit: 10 })).toEqual([]);
+    expect((await alerts.transitions('a1')).map((t) => [t.from, t.to, t.value])).toEqual([
+      ['inactive', 'pending', 7],
+      ['pending', 'firing', null],
+    ]);
+    expect(await alerts.acknowledge('a1', 'admin', T0 + 5)).toBe(true);
+    expect(await alerts.alert('a1')).toMatchObject({ acknowledgedAt: T0 + 5, acknowledgedBy: 'admin' });
+    expect(await alerts.acknowledge('missing', 'admin', T0)).toBe(false);
+    expect(await alerts.alert('missing')).toBeNull();
+  });
+
+  it('collectors: configs unique per project, the run log, the latest run with streaks, deployments, the public switch', async () => {
+    const { collectors: c } = await open();
+    const rec = {
+      id: 'c1',
+      project: 'p',
+      name: 'agent-1',
+      type: 'http-health',
+      spec: '{"url":"http://127.0.0.1:1/health"}',
+      secret: 'v1:sealed',
+      createdAt: T0,
+      updatedAt: T0,
+    };
+    expect(await c.insertCollector(rec)).toBe(true);
+    expect(await c.insertCollector({ ...rec, id: 'c2' })).toBe(false);
+    expect(await c.insertCollector({ ...rec, id: 'c3', project: 'q' })).toBe(true);
+    expect((await c.listCollectors('p')).map((r) => [r.id, r.secret])).toEqual([['c1', 'v1:sealed']]);
+    expect(await c.listCollectors(null)).toHaveLength(2);
+
+    const run = (at: number, outcome: 'ok' | 'error' | 'timeout') => ({
+      snapshotId: `s${at}`,
+      project: 'p',
+      collector: 'agent-1',
+      type: 'http-health',
+      startedAt: T0 + at,
+      durationMs: 12.5,
+      outcome,
+      error: outcome === 'ok' ? null : 'boom',
+      samples: outcome === 'ok' ? 3 : 0,
+      result: outcome === 'ok' ? '{"status":"up"}' : null,
+    });
+    await c.recordRuns([run(1, 'ok')]);
+    await c.recordRuns([run(2, 'error')]);
+    await c.recordRuns([run(3, 'timeout')]);
+    let [latest] = await c.latest('p');
+    expect(latest).toMatchObject({ lastOkAt: T0 + 1, consecutiveFailures: 2, run: { snapshotId: 's3' } });
+    await c.recordRuns([run(4, 'ok')]);
+    [latest] = await c.latest('p');
+    expect(latest).toMatchObject({ lastOkAt: T0 + 4, consecutiveFailures: 0 });
+    expect(JSON.parse(latest?.run.result ?? 'null')).toEqual({ status: 'up' });
+    expect((await c.runs('p', { limit: 10 })).map((r) => r.snapshotId)).toEqual(['s4', 's3', 's2', 's1']);
+    expect((await c.runs('p', { collector: 'other', limit: 10 })).length).toBe(0);
+    expect(await c.expireRuns(T0 + 3)).toBe(2);
+    await c.forgetLatest('p', 'agent-1');
+    expect(await c.latest('p')).toEqual([]);
+    expect(await c.deleteCollector('p', 'agent-1')).toBe(true);
+    expect(await c.deleteCollector('p', 'agent-1')).toBe(false);
+
+    const deployment = {
+      id: 'd1',
+      project: 'p',
+      service: 'api',
+      version: '1.2.0',
+      status: 'succeeded' as const,
+      startedAt: T0,
+      finishedAt: T0 + 5_000,
+      receivedAt: T0 + 6_000,
+      source: 'webhook',
+    };
+    await c.insertDeployment(deployment);
+    await c.insertDeployment({
+      ...deployment,
+      id: 'd2',
+      version: '1.3.0',
+      status: 'started',
+      startedAt: T0 + 60_000,
+      finishedAt: null,
+    });
+    await c.insertDeployment({ ...deployment, id: 'd3', service: 'web' });
+    expect(
+      (await c.deployments('p', { service: 'api', limit: 10 })).map((d) => [d.id, d.finishedAt]),
+    ).toEqual([
+      ['d2', null],
+      ['d1', T0 + 5_000],
+    ]);
+    expect(await c.deployments('p', { limit: 1 })).toHaveLength(1);
+
+    expect(await c.publicEnabled('p')).toBe(true);
+    await c.setPublicEnabled('p', false);
+    expect(await c.publicEnabled('p')).toBe(false);
+    expect(await c.publicEnabled('q')).toBe(true);
+  });
+
+  it('migrations: at the latest version when opened, and each step reversible', async () => {
+    const { migrations } = await open();
+    const status = await migrations.status();
+    expect(status.current).toBe(status.latest);
+    expect(status.migrations.at(-1)).toMatchObject({ version: status.latest, appliedAt: expect.any(Number) });
+    expect(await migrations.down()).toEqual([status.latest]);
+    expect((await migrations.status()).current).toBe(status.latest - 1);
+    expect(await migrations.up()).toEqual([status.latest]);
+    await expect(migrations.up(status.latest + 1)).rejects.toMatchObject({
+      code: 'invalid_migration_target',
+    });
+  });
+}

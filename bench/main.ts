@@ -11,6 +11,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const only = process.argv[2];
 const suites = [
   'ingest.ts',
+  'store.ts',
   'otlp.ts',
   'sdk.ts',
   'health.ts',

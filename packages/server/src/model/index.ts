@@ -7,6 +7,7 @@ export {
   emptyRow,
   FIRST_TYPED_FIELDS,
   isBuiltinType,
+  sampleRank,
   TYPED_FIELD_NAMES,
   TYPED_FIELDS,
   toEventView,

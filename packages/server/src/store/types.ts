@@ -231,9 +231,9 @@ export interface HealthStore {
   /** Event counts per UTC day (by `ts`) for the given days; days without events are 0. */
   dailyTotals(project: string, days: readonly string[]): Promise<Map<string, number>>;
   /**
-   * `size` events of the window chosen by hashing each id with `seed`: the same events and
-   * the same seed always give the same sample, in the same order. `population` (the window's
-   * event count, when known) only makes it faster.
+   * The `size` events of the window with the smallest `sampleRank(seed, id)` (the model's SHA-256
+   * rank; ties by id), in that order: the same events and seed give the same sample on every engine.
+   * `population` (the window's event count, when known) only makes it faster.
    */
   sample(window: EventWindow, seed: string, size: number, population?: number): Promise<EventRow[]>;
   /** The subset of `signalIds` with a decision.recommendation in the project at or before `before`. */

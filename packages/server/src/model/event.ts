@@ -3,8 +3,6 @@
  * else of an event's props lives in one JSON column (`props`).
  */
 
-import { createHash } from 'node:crypto';
-
 export type FieldKind = 'double' | 'integer' | 'boolean' | 'string';
 
 export interface TypedFieldSpec {
@@ -220,14 +218,4 @@ export function toEventView(row: EventRow): EventView {
     version: row.version,
     props,
   };
-}
-
-/**
- * An event's place in the reproducible health sample for `seed`: the first 16 hex digits of
- * SHA-256 over `seed:id` (id in lowercase). The sample is the events of the window with the
- * smallest ranks (ties by id). Every engine computes the same value with its own SHA-256, and
- * TypeScript can recompute it, so all engines pick the same events.
- */
-export function sampleRank(seed: string, id: string): string {
-  return createHash('sha256').update(`${seed}:${id}`).digest('hex').slice(0, 16);
 }

@@ -7,7 +7,6 @@ export {
   emptyRow,
   FIRST_TYPED_FIELDS,
   isBuiltinType,
-  sampleRank,
   TYPED_FIELD_NAMES,
   TYPED_FIELDS,
   toEventView,

@@ -116,29 +116,24 @@ export class DuckDBHealthStore implements HealthStore {
   }
 
   async sample(w: EventWindow, seed: string, size: number, population?: number): Promise<EventRow[]> {
-    // The rank is `sampleRank` of the model: SHA-256 over `seed:id`, first 16 hex digits, compared
-    // as text (hex of one length sorts as its number does).
-    const rank = `left(sha256($4 || ':' || id::VARCHAR), 16)`;
-    const query = (threshold: string | null) =>
+    const query = (threshold: bigint | null) =>
       this.reader.run((c) =>
         rows(
           c,
           `SELECT ${EVENT_SELECT} FROM events
            WHERE project = $1 AND ts >= ${TS('$2')} AND ts < ${TS('$3')}
-             ${threshold === null ? '' : `AND ${rank} < $6`}
-           ORDER BY ${rank}, id LIMIT $5`,
+             ${threshold === null ? '' : 'AND hash(id, $4) < $6::UBIGINT'}
+           ORDER BY hash(id, $4), id LIMIT $5`,
           threshold === null
             ? [w.project, w.from, w.to, seed, size]
             : [w.project, w.from, w.to, seed, size, threshold],
         ),
       );
-    // Ranks are uniform: the `size` smallest lie below a threshold that about 3×size rows pass. A
+    // Hashes are uniform: the `size` smallest lie below a threshold that about 3×size rows pass. A
     // pre-filter on it keeps the other columns of all the other rows unread; the result is the
     // same as without it whenever at least `size` rows pass (else the plain query runs).
     if (population !== undefined && population > size * 20) {
-      const threshold = (((1n << 64n) * BigInt(size * 3)) / BigInt(population))
-        .toString(16)
-        .padStart(16, '0');
+      const threshold = ((1n << 64n) * BigInt(size * 3)) / BigInt(population);
       const found = await query(threshold);
       if (found.length === size) return found.map(toEventRow);
     }

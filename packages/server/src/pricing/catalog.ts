@@ -1,5 +1,5 @@
 import type { EventRow } from '../model/index.js';
-import type { MetadataStore } from '../store/index.js';
+import type { AccountStore } from '../store/index.js';
 import {
   costOf,
   defaultPrices,
@@ -36,7 +36,7 @@ export class PriceCatalog {
   private readonly configured: Map<string, PriceEntry[]>;
 
   constructor(
-    private readonly meta: Pick<MetadataStore, 'llmPrices' | 'putLlmPrices'>,
+    private readonly meta: Pick<AccountStore, 'llmPrices' | 'putLlmPrices'>,
     configured: readonly ConfiguredPrice[] = [],
   ) {
     this.configured = configuredPrices(configured);

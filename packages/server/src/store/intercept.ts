@@ -4,6 +4,7 @@ import type { Store } from './types.js';
 export const STORE_PARTS = [
   'events',
   'meta',
+  'snapshots',
   'migrations',
   'ops',
   'rollups',

@@ -188,6 +188,11 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     expect(await verifyChain(store.events)).toEqual({ ok: true, batches: 3, events: 6 });
     expect(await store.events.lastBatchBefore('p', T0 + HOUR + 1)).toBe(links[1]?.seq);
     expect(await store.events.lastBatchBefore('p', T0)).toBe(0);
+
+    // Rows after a chain head are debris of a failed append: discarding keeps the chained ones.
+    expect(await store.events.discardUnchained(links[2]?.seq ?? 0)).toBe(0);
+    expect(await store.events.discardUnchained(links[1]?.seq ?? 0)).toBe(2);
+    expect(await store.events.countEvents('p')).toBe(4);
   });
 
   it('answers exact aggregates over raw events, bucketed, grouped and filtered', async () => {

@@ -85,6 +85,16 @@ export function metadataContract(open: () => Promise<MetadataStore>): void {
     expect(await meta.getSession(session.id)).toBeNull();
   });
 
+  it('LLM price lists: one document per project, replaced whole', async () => {
+    const { meta } = await open();
+    expect(await meta.llmPrices('p')).toBeNull();
+    await meta.putLlmPrices('p', '{"prices":[{"model":"m","input":1}]}', T0);
+    await meta.putLlmPrices('p', '{"prices":[]}', T0 + 1);
+    await meta.putLlmPrices('q', '{"prices":[{"model":"x","input":2}]}', T0);
+    expect(JSON.parse((await meta.llmPrices('p')) ?? 'null')).toEqual({ prices: [] });
+    expect(JSON.parse((await meta.llmPrices('q')) ?? 'null')).toEqual({ prices: [{ model: 'x', input: 2 }] });
+  });
+
   it('integrity snapshots: revisions of a day kept, the newest read by default', async () => {
     const { snapshots } = await open();
     const first = await snapshots.append({

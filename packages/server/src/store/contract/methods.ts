@@ -33,6 +33,7 @@ export const ANALYTICAL_METHODS = {
     lastBatchBefore: true,
     copyBatches: true,
     expire: true,
+    discardUnchained: true,
   } satisfies Methods<EventStore>,
   rollups: {
     watermark: true,
@@ -86,6 +87,8 @@ export const METADATA_METHODS = {
     insertSession: true,
     getSession: true,
     deleteSession: true,
+    llmPrices: true,
+    putLlmPrices: true,
   } satisfies Methods<AccountStore>,
   snapshots: { append: true, list: true } satisfies Methods<SnapshotStore>,
   alerts: {

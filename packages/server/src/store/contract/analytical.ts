@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { nextLink, verifyChain } from '../../audit/index.js';
+import { expiryRecorder, nextLink, verifyChain } from '../../audit/index.js';
 import { type EventRow, emptyRow, type MetricSample } from '../../model/index.js';
 import { ROLLUP_COUNTERS, type RollupCounter, type RollupRow } from '../../model/rollup.js';
 import type { AnalyticalStore, ChainLink, ScrubCount } from '../types.js';
@@ -237,17 +237,35 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     expect(filtered.map((r) => [r.groups, r.value])).toEqual([[['x'], 40]]);
   });
 
-  it('expires events of one project, keeping their batches in the chain as expired', async () => {
+  it('expires events of one project and records the expiry as the next link of the chain', async () => {
     const store = await open();
     await append(store, [event({ ts: T0 - 2 * DAY }), event({ project: 'q', ts: T0 - 2 * DAY })]);
     await append(store, [event({ ts: T0 - 2 * DAY }), event({ ts: T0 })]);
-    expect(await store.events.expire('p', T0 - DAY)).toEqual({ deleted: 2, batches: 2 });
+    // Marks left by releases before expiries were chained: none in a new store.
+    expect(await store.events.adoptExpiredMarks(expiryRecorder(() => null))).toBeNull();
+    const head = await store.events.chainHead();
+    const result = await store.events.expire(
+      'p',
+      T0 - DAY,
+      expiryRecorder(() => head),
+    );
+    expect(result).toMatchObject({
+      deleted: 2,
+      batches: 2,
+      link: { seq: (head?.seq ?? 0) + 1, prevHash: head?.hash },
+    });
+    expect(await store.events.chainHead()).toEqual(result.link);
+    expect(await store.events.chainExpiries()).toEqual([result.link]);
     expect(await store.events.countEvents('p')).toBe(1);
     expect(await store.events.countEvents('q')).toBe(1);
-    const expired: boolean[] = [];
-    for await (const b of store.events.readChain()) expired.push(b.expired);
-    expect(expired).toEqual([true, true]);
-    expect(await verifyChain(store.events)).toMatchObject({ ok: true, batches: 2, expiredBatches: 2 });
+    expect((await verifyChain(store.events)).ok).toBe(true);
+    // Nothing older left: nothing deleted and no link appended.
+    const again = await store.events.expire(
+      'p',
+      T0 - DAY,
+      expiryRecorder(() => result.link),
+    );
+    expect(again).toMatchObject({ deleted: 0, link: null });
   });
 
   it('backfills copies of batches shifted in time, with new ids and their own links', async () => {

@@ -34,6 +34,8 @@ export const ANALYTICAL_METHODS = {
     copyBatches: true,
     expire: true,
     discardUnchained: true,
+    adoptExpiredMarks: true,
+    chainExpiries: true,
   } satisfies Methods<EventStore>,
   rollups: {
     watermark: true,

@@ -5,6 +5,14 @@ import type { Current, DecisionSummary, MetricPoint } from '../types.js';
 import { firstEvent, grid, pageHeader, slot, stat, type View } from '../ui.js';
 
 const DAY = 86_400_000;
+/** Fewer days of data than this and growth figures would compare a partial past with a full week. */
+const MIN_HISTORY_DAYS = 14;
+
+/** Days from the first day with requests to today, both counted (0 without any). */
+export function historyDays(daily: readonly MetricPoint[]): number {
+  const first = daily.findIndex((pt) => Number(pt.metadata.requests ?? 0) > 0);
+  return first < 0 ? 0 : daily.length - first;
+}
 
 /** The key-number reads of the Overview, so the page can start them before it draws the view. */
 type Read = [path: string, params: Record<string, string>];
@@ -29,11 +37,30 @@ export const overview: View = async (root, ctx) => {
   const month = get<Current>(...mo);
   const d7 = get<DecisionSummary>(...s7);
   const d30 = get<DecisionSummary>(...s30);
+  const today = Math.floor(Date.now() / DAY) * DAY;
+  // Requests per day over 30 days: how much history there is to compare with (a young project has
+  // less than the 30 days its "30-day level" would divide by).
+  const daily = get<MetricPoint[]>('/api/metrics/historical', {
+    type: 'requestRate',
+    aggregation: 'day',
+    start: today - 29 * DAY,
+    project: p,
+  });
 
   const rows = slot(async () => {
-    const [w, m, a, b] = await Promise.all([week, month, d7, d30]);
+    const [w, m, a, b, days] = await Promise.all([week, month, d7, d30, daily]);
+    const history = historyDays(days);
+    // Like with like: per-day counts against the days the 30-day window really holds, and only
+    // with two weeks of history; rates only when there is data older than the 7 days.
+    const llmOlder = m.requestRate.total > w.requestRate.total;
     const vsMonth = (x: number | null, y: number | null, perDay = false) =>
-      f.change(perDay && x !== null ? x / 7 : x, perDay && y !== null ? y / 30 : y);
+      perDay
+        ? history < MIN_HISTORY_DAYS
+          ? null
+          : f.change(x !== null ? x / 7 : x, y !== null ? y / Math.min(30, history) : y)
+        : llmOlder
+          ? f.change(x, y)
+          : null;
     const llmRow = (c: Current, key: '7d' | '30d', other?: Current) => {
       const t = (
         now: number | null,
@@ -80,9 +107,14 @@ export const overview: View = async (root, ctx) => {
         }),
       ];
     };
+    const acted = (d: DecisionSummary) =>
+      d.counts.viewed + d.counts.accepted + d.counts.ignored + d.counts.overridden;
+    const decisionsOlder = acted(b) > acted(a);
     const decisionRow = (d: DecisionSummary, key: '7d' | '30d', other?: DecisionSummary) => {
       const t = (now: number | null, ref: number | null | undefined, better: 'up' | 'down') =>
-        other ? { change: vsMonth(now, ref ?? null), better, note: 'vs 30-day level' } : undefined;
+        other && decisionsOlder
+          ? { change: f.change(now, ref ?? null), better, note: 'vs 30-day level' }
+          : undefined;
       return [
         stat({
           label: 'Acceptance',
@@ -114,20 +146,50 @@ export const overview: View = async (root, ctx) => {
         }),
       ];
     };
-    const empty =
-      m.requestRate.total === 0 &&
-      b.counts.viewed + b.counts.accepted + b.counts.ignored + b.counts.overridden === 0;
-    const teach = empty
-      ? firstEvent(ctx, 'events', {
-          type: 'llm.request',
-          props: { total_ms: 820, llm_ms: 700, prompt_tokens: 512, completion_tokens: 128, model: 'gpt-4o' },
-        })
-      : null;
+    const noBuiltin = m.requestRate.total === 0 && acted(b) === 0;
+    // Any stored event ends the "no events" state; custom types are in the Event log.
+    const latest = noBuiltin
+      ? (await get<{ events: { type: string }[] }>('/api/events', { limit: '1', project: p })).events[0]
+      : undefined;
+    const teach = !noBuiltin
+      ? null
+      : latest === undefined
+        ? firstEvent(ctx, 'events', {
+            type: 'llm.request',
+            props: {
+              total_ms: 820,
+              llm_ms: 700,
+              prompt_tokens: 512,
+              completion_tokens: 128,
+              model: 'gpt-4o',
+            },
+          })
+        : h(
+            'section',
+            { class: 'card', 'data-note': 'custom-only' },
+            h('p', {}, 'Events are arriving (the latest: ', h('code', {}, latest.type), '). '),
+            h(
+              'p',
+              { class: 'muted' },
+              'The numbers below come from the built-in types llm.request and decision.* (see docs/events.md); ',
+              'every event, of any type, is in the ',
+              h('a', { href: '#/events', 'data-nav': 'events' }, 'Event log →'),
+            ),
+          );
+    const historyNote =
+      history > 0 && history < MIN_HISTORY_DAYS
+        ? h(
+            'p',
+            { class: 'muted', 'data-note': 'history' },
+            `Trends need ${MIN_HISTORY_DAYS} days of history; this project has ${history}.`,
+          )
+        : null;
     const out = h(
       'div',
       { 'data-ready': 'numbers' },
       teach,
       h('h3', { class: 'row-title' }, 'Last 7 days'),
+      historyNote,
       grid('stats', llmRow(w, '7d', m), decisionRow(a, '7d', b)),
       h('h3', { class: 'row-title' }, 'Last 30 days'),
       grid('stats', llmRow(m, '30d'), decisionRow(b, '30d')),
@@ -143,14 +205,10 @@ export const overview: View = async (root, ctx) => {
     const health = get<{ latest: { isHealthy: boolean; date: string } | null }>('/api/health/summary', {
       project: p,
     }).catch(() => null);
-    const start = Math.floor(Date.now() / DAY) * DAY - 29 * DAY;
+    const start = today - 29 * DAY;
     const series = (type: string) =>
       get<MetricPoint[]>('/api/metrics/historical', { type, aggregation: 'day', start, project: p });
-    const [req, tok, err] = await Promise.all([
-      series('requestRate'),
-      series('totalTokens'),
-      series('errorRate'),
-    ]);
+    const [req, tok, err] = await Promise.all([daily, series('totalTokens'), series('errorRate')]);
     const requests = req.map((pt) => Number(pt.metadata.requests ?? 0));
     const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
     const last7 = sum(requests.slice(-7));
@@ -162,7 +220,11 @@ export const overview: View = async (root, ctx) => {
         value: f.count(requests.at(-1) ?? 0),
         raw: requests.at(-1) ?? 0,
         metric: 'daily.requests',
-        trend: { change: f.change(last7, prev7), better: 'none', note: 'last 7 days vs the 7 before' },
+        trend: {
+          change: historyDays(req) >= MIN_HISTORY_DAYS ? f.change(last7, prev7) : null,
+          better: 'none',
+          note: 'last 7 days vs the 7 before',
+        },
         spark: requests,
       }),
       stat({

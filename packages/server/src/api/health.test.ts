@@ -140,6 +140,43 @@ describe('health API', () => {
     });
   });
 
+  it('GET /api/health/today: the figures of today so far, provisional and never stored', async () => {
+    const ingestKey = await key({ role: 'ingest', project: 'newcomer' });
+    const reader = await key({ role: 'viewer', project: 'newcomer' });
+    const now = Date.now();
+    const events = [
+      ...Array.from({ length: 8 }, (_, i) => ({
+        type: 'llm.request',
+        ts: now - i * 1000,
+        version: '1.0.0',
+        props: { total_ms: 5 },
+      })),
+      { type: 'signup', ts: now - 5000 }, // no version tag: 1 of 9 is over the 1% threshold
+      { type: 'llm.request', ts: now, props: { total_ms: -1 } }, // rejected
+    ];
+    const sent = await call(vigil, 'POST', '/v1/events', { token: ingestKey, json: { events } });
+    expect(sent.body).toMatchObject({ accepted: 9, rejected: [{ index: 9 }] });
+    const res = await call(vigil, 'GET', '/api/health/today', { token: reader });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      project: 'newcomer',
+      date: today,
+      provisional: true,
+      notJudged: ['volumeAnomaly'],
+      totalEvents: 9,
+      acceptedEvents: 9,
+      rejectedEvents: 1,
+      errorRatePercent: 10,
+      eventsByType: { 'llm.request': 8, signup: 1 },
+      flags: { volumeAnomaly: false, errorSpike: true, versionMismatch: true, zeroActivity: false },
+      isHealthy: false,
+    });
+    // Never stored: the project still has no snapshot.
+    const summary = await call(vigil, 'GET', '/api/health/summary', { token: reader });
+    expect(summary.body).toMatchObject({ project: 'newcomer', latest: null });
+    expect((await call(vigil, 'GET', '/api/health/today', { token: ingestKey })).status).toBe(403);
+  });
+
   it('refuses bad days, incomplete days, and anyone without the role', async () => {
     for (const date of [today, addDays(today, 3), '2026-02-30', 'yesterday']) {
       const res = await call(vigil, 'POST', '/api/health/snapshots', {

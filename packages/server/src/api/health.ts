@@ -25,7 +25,8 @@ function day(name: string, value: string | undefined, fallback: string): string 
 }
 
 /**
- * Telemetry health: `GET /api/health/summary`, `GET /api/health/snapshots?from=&to=`,
+ * Telemetry health: `GET /api/health/summary`, `GET /api/health/today` (so far, provisional),
+ * `GET /api/health/snapshots?from=&to=`,
  * `POST /api/health/snapshots {date}` (admin; a day that has a snapshot gets a new revision).
  */
 export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
@@ -39,6 +40,12 @@ export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promi
     '/api/health/summary',
     { onRequest: guard(ctx, 'read'), schema: { querystring: ProjectQuery } },
     async (req) => ctx.health.summary(await project(req, req.query.project)),
+  );
+
+  app.get<{ Querystring: QueryOf<typeof ProjectQuery> }>(
+    '/api/health/today',
+    { onRequest: guard(ctx, 'read'), schema: { querystring: ProjectQuery } },
+    async (req) => ctx.health.today(await project(req, req.query.project)),
   );
 
   app.get<{ Querystring: QueryOf<typeof ListQuery> }>(

@@ -9,7 +9,7 @@ export type {
   LiveActivity,
   OpenFlag,
 } from './monitor.js';
-export { HealthMonitor } from './monitor.js';
+export { HealthMonitor, type ProvisionalSnapshot } from './monitor.js';
 export type { HealthFlag, IntegritySnapshot } from './snapshot.js';
 export type { SampleResult, SamplingFailure, SamplingReason, SamplingReasonCode } from './verifier.js';
 export { checkEvent, verifySample } from './verifier.js';

@@ -62,6 +62,14 @@ const SEVERITY: Record<HealthFlag, Severity> = {
  * demand, and an hourly zero-activity check. Runs off the ingest path, one job at a time, and
  * reports through the log; nothing here can throw into or hold up ingestion.
  */
+/** Today's figures so far: like a snapshot, but not stored, and the day is not over. */
+export interface ProvisionalSnapshot extends IntegritySnapshot {
+  provisional: true;
+  asOf: string;
+  /** Flags that need a complete day: always false here. */
+  notJudged: HealthFlag[];
+}
+
 export class HealthMonitor {
   private readonly now: () => number;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -101,6 +109,26 @@ export class HealthMonitor {
     for (const t of this.timers) clearTimeout(t);
     this.timers.length = 0;
     await this.tail.catch(() => undefined);
+  }
+
+  /**
+   * Today so far (UTC): the snapshot's figures and flags for the current day up to now, marked
+   * provisional and never stored, so a new install has health figures before its first complete day.
+   */
+  async today(project: string): Promise<ProvisionalSnapshot> {
+    const now = this.now();
+    const body = await computeSnapshot(
+      this.o.store,
+      { health: this.o.config, ingest: this.o.ingest },
+      { project, date: dayOf(now), now, provisional: true },
+    );
+    return {
+      ...body,
+      revision: 0,
+      provisional: true,
+      asOf: new Date(now).toISOString(),
+      notJudged: ['volumeAnomaly'],
+    };
   }
 
   /** Snapshots `date` of `project` now and stores it as the day's next revision. */

@@ -83,11 +83,20 @@ export function fromRecord(record: SnapshotRecord): IntegritySnapshot {
   return { ...(JSON.parse(record.document) as IntegritySnapshot), revision: record.revision };
 }
 
-/** Computes (does not store) the snapshot of `date` for `project`. */
+/**
+ * Computes (does not store) the snapshot of `date` for `project`. `provisional`: the day is not
+ * over (today so far): silence is judged as of `now`, and volume is not judged at all (a part of
+ * a day against whole baseline days would always look low).
+ */
 export async function computeSnapshot(
   store: Store,
   settings: SnapshotSettings,
-  { project, date, now }: { project: string; date: string; now: number },
+  {
+    project,
+    date,
+    now,
+    provisional = false,
+  }: { project: string; date: string; now: number; provisional?: boolean },
 ): Promise<Omit<IntegritySnapshot, 'revision'>> {
   const started = performance.now();
   const cfg = settings.health;
@@ -169,7 +178,7 @@ export async function computeSnapshot(
     thresholdPercent: cfg.versionMismatchPercent,
   });
   const zero = judgeZeroActivity({
-    at: window.to,
+    at: provisional ? Math.min(now, window.to) : window.to,
     types: lookbackTypes,
     silentAfterMs: cfg.silentAfterHours * 3_600_000,
     lookbackDays: cfg.activityLookbackDays,
@@ -177,7 +186,7 @@ export async function computeSnapshot(
   const detectorsMs = performance.now() - detectorsStarted;
 
   const flags: Record<HealthFlag, boolean> = {
-    volumeAnomaly: volume.flagged,
+    volumeAnomaly: !provisional && volume.flagged,
     errorSpike,
     versionMismatch,
     zeroActivity: zero.projectSilent || zero.silentTypes.length > 0,

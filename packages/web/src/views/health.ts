@@ -61,6 +61,59 @@ function failures(snap: Snapshot): HTMLElement {
   );
 }
 
+interface Today extends Snapshot {
+  provisional: true;
+  asOf: string;
+  notJudged: string[];
+}
+
+/** Today (UTC) up to now: the snapshot's figures before the day is over; never stored. */
+function todaySoFar(t: Today): HTMLElement {
+  const flags = Object.entries(t.flags)
+    .filter(([, v]) => v)
+    .map(([k]) => k);
+  return card(
+    `Today so far (${t.date}, as of ${t.asOf.slice(11, 16)} UTC)`,
+    h(
+      'div',
+      { 'data-today': t.date },
+      grid(
+        'stats',
+        stat({
+          label: 'Events today',
+          value: f.count(t.totalEvents),
+          raw: t.totalEvents,
+          metric: 'today.totalEvents',
+        }),
+        stat({
+          label: 'Error rate today',
+          value: f.percent(t.errorRatePercent),
+          raw: t.errorRatePercent,
+          metric: 'today.errorRate',
+        }),
+        stat({
+          label: 'Sampling success',
+          value: f.percent(t.samplingSuccessRate),
+          raw: t.samplingSuccessRate,
+          metric: 'today.sampling',
+        }),
+        stat({
+          label: 'Without a version tag',
+          value: f.percent(t.versionMissingPercent),
+          raw: t.versionMissingPercent,
+          metric: 'today.versionMissing',
+        }),
+      ),
+      h(
+        'p',
+        { class: 'muted' },
+        `Provisional: ${flags.length === 0 ? 'no flags so far' : `flagged so far: ${flags.join(', ')}`}. `,
+        `Not stored; the day's snapshot is taken after it ends. ${t.notJudged.join(', ')} is judged only on a complete day.`,
+      ),
+    ),
+  );
+}
+
 /** Telemetry health: daily integrity snapshots, open flags, sampling failures. */
 export const health: View = async (root, ctx) => {
   const project = ctx.project;
@@ -70,11 +123,15 @@ export const health: View = async (root, ctx) => {
   // Snapshots are daily: a short range still shows the last week of days.
   const fromDay = day(Math.min(from, Date.parse(`${toDay}T00:00:00Z`) - 6 * 86_400_000));
   const summary = slot(async () => {
-    const s = await get<Summary>('/api/health/summary', { project });
+    const [s, now] = await Promise.all([
+      get<Summary>('/api/health/summary', { project }),
+      get<Today>('/api/health/today', { project }),
+    ]);
     const l = s.latest;
     return h(
       'div',
       {},
+      todaySoFar(now),
       grid(
         'stats',
         stat({

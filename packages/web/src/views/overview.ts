@@ -202,9 +202,15 @@ export const overview: View = async (root, ctx) => {
   // The store reads one query at a time: the daily series wait until the key numbers are in.
   const trends = slot(async () => {
     await rows.done;
-    const health = get<{ latest: { isHealthy: boolean; date: string } | null }>('/api/health/summary', {
-      project: p,
-    }).catch(() => null);
+    type Verdict = { isHealthy: boolean; date: string };
+    // Until the first daily snapshot exists, today so far (provisional) stands in for it.
+    const health = get<{ latest: Verdict | null }>('/api/health/summary', { project: p })
+      .then(async (s) =>
+        s.latest
+          ? { ...s.latest, provisional: false }
+          : { ...(await get<Verdict>('/api/health/today', { project: p })), provisional: true },
+      )
+      .catch(() => null);
     const start = today - 29 * DAY;
     const series = (type: string) =>
       get<MetricPoint[]>('/api/metrics/historical', { type, aggregation: 'day', start, project: p });
@@ -249,11 +255,9 @@ export const overview: View = async (root, ctx) => {
           'div',
           { class: 'stat-value small', 'data-metric': 'health' },
           await health.then((s) =>
-            !s?.latest
-              ? 'no snapshot yet'
-              : s.latest.isHealthy
-                ? `healthy (${s.latest.date})`
-                : `flagged (${s.latest.date})`,
+            !s
+              ? 'unknown'
+              : `${s.isHealthy ? 'healthy' : 'flagged'} (${s.provisional ? 'today so far' : s.date})`,
           ),
         ),
         h('a', { href: '#/health', 'data-nav': 'health' }, 'Health →'),

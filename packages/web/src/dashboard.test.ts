@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIRST_EVENT } from '../../server/src/auth/index.js';
 import { call, startVigil, type Vigil } from '../../server/src/test/harness.js';
 import * as f from './format.js';
 
@@ -884,6 +885,52 @@ describe('a viewer', { timeout: 120_000 }, () => {
 });
 
 describe('with no data', { timeout: 120_000 }, () => {
+  it("follows a new user's path: fresh data directory, the banner's first event, the Overview shows it", async () => {
+    const fresh = await startVigil({ config: { adminPassword: PASSWORD } });
+    try {
+      // The event the first start's banner prints as a curl line, with the key it prints.
+      const first = await call(fresh, 'POST', '/v1/events', { token: fresh.ingestKey, json: FIRST_EVENT });
+      expect(first.body).toEqual({ accepted: 1, rejected: [] });
+      const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+      const { page, errors } = await openPage(context);
+      await page.goto(`${fresh.url}/`);
+      await page.fill('input[name=user]', 'admin');
+      await page.fill('input[name=password]', PASSWORD);
+      await page.click('form.login button[type=submit]');
+      await settle(page, 'overview');
+      signedIn(errors);
+      expect(await page.locator('[data-empty]').count()).toBe(0);
+      expect(await stat(page, '7d.requests')).toEqual({ raw: 1, text: '1' });
+      expect((await stat(page, '7d.tokens')).raw).toBe(576);
+      // Day one: no snapshot yet, so the health card shows today so far; no growth figures yet.
+      expect(await page.locator('[data-metric=health]').textContent()).toMatch(/\(today so far\)$/);
+      expect(await page.locator('.trend').count()).toBe(0);
+      expect(await page.locator('[data-note=history]').textContent()).toContain('this project has 1');
+      await shot(page, 'newcomer-overview');
+
+      // The browser SDK as the server serves it, imported by a page on its origin.
+      // A string, not a function: vitest would rewrite a function's import() for Node.
+      const delivered = await page.evaluate(`(async () => {
+        const sdk = await import(${JSON.stringify(`${fresh.url}/sdk/vigil-sdk.js`)});
+        const client = sdk.createClient({ endpoint: ${JSON.stringify(fresh.url)}, key: ${JSON.stringify(fresh.ingestKey)}, version: '1.0.0', flushOnExit: false });
+        client.track('signup', { plan: 'pro' });
+        return (await client.shutdown({ timeoutMs: 10000 })).sent;
+      })()`);
+      expect(delivered).toBe(1);
+
+      // Health on day one: today so far, provisional.
+      await page.goto(`${fresh.url}/#/health`);
+      await settle(page, 'health');
+      expect(await page.locator('[data-today]').count()).toBe(1);
+      expect((await stat(page, 'today.totalEvents')).raw).toBe(2);
+      await shot(page, 'newcomer-health');
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      await fresh.cleanup();
+    }
+  });
+
   it('the overview teaches how to send a first event; the key it creates works', async () => {
     const empty = await startVigil({ config: { adminPassword: PASSWORD } });
     try {

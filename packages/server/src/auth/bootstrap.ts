@@ -5,6 +5,17 @@ import { hashSecret, newApiKey } from './secrets.js';
 
 export const DEFAULT_PROJECT = 'default';
 
+/** The first start's example event (printed as a curl line): a built-in type, so the Overview shows it at once. */
+export const FIRST_EVENT = {
+  events: [
+    {
+      type: 'llm.request',
+      version: '1.0.0',
+      props: { total_ms: 820, llm_ms: 700, prompt_tokens: 512, completion_tokens: 64, model: 'gpt-4o' },
+    },
+  ],
+} as const;
+
 export interface Bootstrap {
   /** Set only on the first start, when the admin user was created. */
   created: { adminPassword: string; passwordWasGiven: boolean; ingestKey: string } | null;

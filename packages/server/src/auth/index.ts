@@ -1,5 +1,5 @@
 export { Authenticator, allows, type Need, projectFor, SESSION_COOKIE } from './authenticator.js';
 export type { Bootstrap } from './bootstrap.js';
-export { bootstrap, createKey, DEFAULT_PROJECT } from './bootstrap.js';
+export { bootstrap, createKey, DEFAULT_PROJECT, FIRST_EVENT } from './bootstrap.js';
 export { RateLimiter } from './rate-limit.js';
 export { hashSecret, randomToken, sha256, verifySecret } from './secrets.js';

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import { CheckpointError } from '../audit/index.js';
+import { FIRST_EVENT } from '../auth/index.js';
 import { ConfigError, loadConfig, parsePort } from '../config/index.js';
 import {
   BackupError,
@@ -236,17 +237,6 @@ function parse(argv: string[]) {
   });
 }
 
-/** The banner's first event: a built-in type, so the Overview's numbers show it at once. */
-const FIRST_EVENT_BODY = JSON.stringify({
-  events: [
-    {
-      type: 'llm.request',
-      version: '1.0.0',
-      props: { total_ms: 820, llm_ms: 700, prompt_tokens: 512, completion_tokens: 64, model: 'gpt-4o' },
-    },
-  ],
-});
-
 async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
   // Loaded only to serve: the other commands start faster without the HTTP stack.
   const { startServer } = await import('../server.js');
@@ -270,7 +260,7 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
       '',
       '  send a first event (an LLM request; the Overview shows it at once):',
       `    curl -X POST ${server.url}/v1/events -H 'Authorization: Bearer ${created.ingestKey}' \\`,
-      `      -H 'Content-Type: application/json' -d '${FIRST_EVENT_BODY}'`,
+      `      -H 'Content-Type: application/json' -d '${JSON.stringify(FIRST_EVENT)}'`,
       '',
       '  docs: README.md and docs/ (events and their fields: docs/events.md)',
     );

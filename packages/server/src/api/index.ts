@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import { VigilError } from '../errors/index.js';
 import { IngestAdmission, ingestRoutes, refuseDeepNesting } from '../ingest/index.js';
 import { otlpRoutes } from '../otlp/index.js';
@@ -51,7 +56,7 @@ export function buildApp(ctx: AppContext): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // Fastify logs two info lines per request; a busy server would bury the first-start banner.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.addHook('onResponse', async (req, reply) => {
     const ms = reply.elapsedTime;

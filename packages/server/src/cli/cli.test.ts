@@ -26,6 +26,12 @@ describe('vigil CLI', () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('migrate status|up|down');
     expect(runCli(['frobnicate']).status).toBe(2);
+    // Each command has its own help, with its flags and the time formats it takes.
+    const exportHelp = runCli(['export', '--help']);
+    expect(exportHelp.status).toBe(0);
+    expect(exportHelp.stdout).toMatch(/^Usage: vigil export --from T --to T/);
+    expect(exportHelp.stdout).toContain('Times: ISO-8601');
+    expect(runCli(['help', 'generate']).stdout).toMatch(/^Usage: vigil generate/);
     const badFlag = runCli(['serve', '--prot', '1']);
     expect(badFlag.status).toBe(2);
     expect(badFlag.stderr).toContain('--prot');
@@ -69,6 +75,12 @@ describe('vigil CLI', () => {
       requestLines.filter((l) => l.includes('"url":"/api/events"') && l.includes('"status":401')),
     ).toHaveLength(1);
     expect(server.stdout()).not.toContain('incoming request');
+
+    // check works beside the running server: the store is the server's, not a failure.
+    const port = new URL(server.url).port;
+    const check = runCli(['check', '--data', dataDir, '--port', port]);
+    expect(check.stdout).toMatch(/store\s+held by the running server at http:\/\/127\.0\.0\.1:\d+ \(ready\)/);
+    expect(check.status, check.stdout).toBe(0);
 
     // While it runs, the store is locked: the CLI says so instead of corrupting anything.
     const locked = runCli(['verify', '--data', dataDir]);

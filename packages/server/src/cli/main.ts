@@ -34,7 +34,7 @@ Commands:
   smoke URL --token T        test a live deployment end to end (health, auth, ingest and read back, public view)
   export --from T --to T --format parquet|csv --out FILE [--type X] [--project P]
                              write events of a time range to a file, with progress
-  help                       show this help
+  help [COMMAND]             show this help, or a command's (also: vigil COMMAND --help)
 
 Options:
   --port N       port to listen on (env VIGIL_PORT)
@@ -54,6 +54,70 @@ Options:
 Env: VIGIL_ADMIN_TOKEN makes that string an admin bearer token; VIGIL_ADMIN_PASSWORD sets the
 admin user's password when it is first created.`;
 
+const TIMES = 'Times: ISO-8601 (2026-01-31, 2026-01-31T12:00:00Z) or epoch milliseconds; UTC.';
+const STORE = '--data DIR (env VIGIL_DATA) and --config FILE (env VIGIL_CONFIG) pick the store.';
+
+/** `vigil <command> --help`: one command, its flags and what it takes. */
+const COMMAND_HELP: Record<string, string> = {
+  serve: `Usage: vigil serve [--port N] [--host H] [--data DIR] [--config FILE]
+
+Runs the server: HTTP API, ingestion, dashboard, schedules. On an empty data directory it creates
+the default project, the admin user and a first ingest key, and prints them once.
+  --port N       port (env VIGIL_PORT; default 4318; 0 = any free port)
+  --host H       address to bind (env VIGIL_HOST; default 127.0.0.1)
+  --data DIR     data directory (env VIGIL_DATA; default ./vigil-data)
+  --config FILE  JSON config file (env VIGIL_CONFIG; default ./vigil.config.json if present)
+  --checkpoint-file FILE, --checkpoint-key FILE   signed audit checkpoints (see docs/security.md)
+Env: VIGIL_ADMIN_TOKEN, VIGIL_ADMIN_PASSWORD, VIGIL_LOG_LEVEL (docs/configuration.md).`,
+  migrate: `Usage: vigil migrate status|up|down [--to N] [--json]
+
+Shows or changes the store's schema version. Needs the store to itself (stop the server).
+  status         current and latest version (default)
+  up [--to N]    apply migrations up to N (default: the latest)
+  down --to N    revert to version N (with the newer release, before going back to an older one)
+  --json         one JSON object on stdout
+${STORE}`,
+  verify: `Usage: vigil verify [--json] [--checkpoint-file FILE] [--checkpoint-key FILE]
+
+Recomputes the audit chain over every stored batch; exit 1 and the first bad batch when it does not
+match. Needs the store to itself (stop the server, or verify a restored backup).
+${STORE}`,
+  generate: `Usage: vigil generate [--events N] [--days D] [--no-repeat] [--json]
+
+Writes N synthetic llm.request events (default 1000000) over the last D days (default 30), for
+demos and benchmarks, with a progress bar on stderr. Writes to the store directly, so it needs the
+store to itself: stop the server first.
+  --no-repeat    fold every day (default: the first day is folded, later days repeat it shifted)
+${STORE}`,
+  backup: `Usage: vigil backup FILE [--token T] [--url URL] [--json]
+
+Writes a consistent backup to FILE. While a server holds the store, it backs up through that server
+(POST /api/admin/backup): give --token (a server-wide admin token, env VIGIL_ADMIN_TOKEN) and
+--url (default: the configured host and port).
+${STORE}`,
+  restore: `Usage: vigil restore FILE [--force] [--json]
+
+Checks FILE, then restores it into the data directory; the previous data is kept aside as
+<data>.previous-<time>. Refuses a non-empty data directory without --force, and one a server holds.
+${STORE}`,
+  check: `Usage: vigil check [--json]
+
+Checks configuration, data directory, store, migrations, audit chain head, disk space and clock;
+one line per check, exit 1 on a failure. While a server runs it reads the store through a copy
+of nothing: it reports the server and checks what it can without the store's lock.
+${STORE}`,
+  smoke: `Usage: vigil smoke URL --token T [--json]
+
+Tests a live deployment end to end: health, auth, ingest and read back, public view. Leaves one
+event of type vigil.smoke and a revoked ingest key. --token: an admin key (env VIGIL_ADMIN_TOKEN).`,
+  export: `Usage: vigil export --from T --to T --format parquet|csv --out FILE [--type X] [--project P] [--json]
+
+Writes the events of [from, to) to a Parquet or CSV file, with progress. Needs the store to
+itself (export from a restored backup while the server runs).
+${TIMES}
+${STORE}`,
+};
+
 class UsageError extends Error {}
 
 function out(json: boolean, value: unknown, text: string): void {
@@ -69,8 +133,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   const [command = 'help', ...rest] = positionals;
-  if (values.help || command === 'help') {
-    console.log(USAGE);
+  if (command === 'help' || (values.help && !COMMAND_HELP[command])) {
+    const topic = command === 'help' ? rest[0] : undefined;
+    console.log((topic && COMMAND_HELP[topic]) || USAGE);
+    return 0;
+  }
+  if (values.help) {
+    console.log(COMMAND_HELP[command]);
     return 0;
   }
   const overrides = {

@@ -97,6 +97,7 @@ export async function runChecks({
   });
 
   let store: Store | undefined;
+  let serverHolds: string | null = null;
   if (dirStatus !== 'ok') {
     for (const n of ['store', 'migrations', 'audit chain']) skip(n, 'needs a usable data directory');
   } else {
@@ -105,11 +106,22 @@ export async function runChecks({
         store = await openStore({ ...config?.store, dataDir, migrate: false });
       } catch (err) {
         const code = (err as { code?: string }).code;
-        if (code === 'locked')
+        if (code === 'locked') {
+          // Held by a server of this configuration: that is a running deployment, not a fault.
+          const url = `http://${config?.host === '0.0.0.0' ? '127.0.0.1' : config?.host}:${config?.port}`;
+          const ready = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(3_000) }).then(
+            (r) => r.ok,
+            () => false,
+          );
+          if (ready) {
+            serverHolds = url;
+            return ['ok', `held by the running server at ${url} (ready)`];
+          }
           return [
             'fail',
             `the store is in use by another process (a running server?); stop it to check the store, or test the live server with 'vigil smoke URL --token T'`,
           ];
+        }
         if (code === 'schema_mismatch') return ['fail', (err as Error).message];
         throw err;
       }
@@ -138,6 +150,13 @@ export async function runChecks({
           `head is batch ${head.seq} (${head.hash.slice(0, 12)}…), committed ${new Date(head.committedAt).toISOString()}; 'vigil verify' checks every batch`,
         ];
       });
+    } else if (serverHolds) {
+      // The server applied migrations on start and keeps the chain; smoke tests it live.
+      for (const n of ['migrations', 'audit chain'])
+        skip(
+          n,
+          `the server at ${serverHolds} holds the store ('vigil smoke ${serverHolds} --token T' tests it live)`,
+        );
     } else if (dirStatus === 'ok') {
       for (const n of ['migrations', 'audit chain']) skip(n, 'needs the store');
     }

@@ -148,6 +148,11 @@ describe('login', () => {
       json: { role: 'viewer' },
     });
     expect(write.status).toBe(403);
+    // `name`, as /api/users calls it, works too.
+    const byName = await call(vigil, 'POST', '/api/login', {
+      json: { name: 'admin', password: 'correct horse battery' },
+    });
+    expect(byName.status).toBe(200);
 
     const wrong = await call(vigil, 'POST', '/api/login', { json: { user: 'admin', password: 'nope' } });
     expect([wrong.status, code(wrong)]).toEqual([401, 'invalid_login']);

@@ -13,13 +13,13 @@ import {
   principalOf,
 } from './context.js';
 
-const Login = Type.Object(
-  {
-    user: Type.String({ minLength: 1, maxLength: 100 }),
-    password: Type.String({ minLength: 1, maxLength: 1000 }),
-  },
-  { additionalProperties: false },
-);
+// `name`, as POST /api/users calls it (documented); `user` is kept for the clients that send it.
+const UserName = Type.String({ minLength: 1, maxLength: 100 });
+const Password = Type.String({ minLength: 1, maxLength: 1000 });
+const Login = Type.Union([
+  Type.Object({ name: UserName, password: Password }, { additionalProperties: false }),
+  Type.Object({ user: UserName, password: Password }, { additionalProperties: false }),
+]);
 
 const NewUser = Type.Object(
   {
@@ -47,7 +47,8 @@ function behindTls(req: FastifyRequest): boolean {
 /** Dashboard login: a session cookie (HttpOnly, SameSite=Strict, Secure behind TLS). */
 export async function sessionRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.post<{ Body: Static<typeof Login> }>('/api/login', { schema: { body: Login } }, async (req, reply) => {
-    const { user: name, password } = req.body;
+    const { password } = req.body;
+    const name = 'name' in req.body ? req.body.name : req.body.user;
     // Limited per address and per user name, so neither one guesser nor many can hammer one account.
     const wait = Math.max(ctx.limiters.login.take(`ip:${req.ip}`), ctx.limiters.login.take(`user:${name}`));
     if (wait > 0)

@@ -32,6 +32,7 @@ const rule = { name: 'matrix', metric: 'errorRate', operator: '>', threshold: 50
 
 const MATRIX: Record<string, Entry> = {
   'GET /healthz': { need: 'public', scope: 'none' },
+  'GET /api/openapi.json': { need: 'public', scope: 'none' },
   'GET /readyz': { need: 'public', scope: 'none' },
   'OPTIONS /v1/events': { need: 'public', scope: 'none' },
   'OPTIONS /v1/traces': { need: 'public', scope: 'none' },
@@ -53,6 +54,7 @@ const MATRIX: Record<string, Entry> = {
   'POST /api/users': { need: 'server', scope: 'none', body: { name: 'matrix', role: 'viewer' } },
   'GET /api/events': { need: 'read', scope: 'query' },
   'GET /api/health/summary': { need: 'read', scope: 'query' },
+  'GET /api/health/today': { need: 'read', scope: 'query' },
   'GET /api/health/snapshots': { need: 'read', scope: 'query' },
   'POST /api/health/snapshots': { need: 'admin', scope: 'query', body: { date: yesterday } },
   'GET /api/metrics/current': { need: 'read', scope: 'query' },

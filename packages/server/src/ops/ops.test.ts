@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { call, readEvents, scratchDirs, startVigil, type Vigil } from '../test/harness.js';
 import { runChecks } from './check.js';
@@ -498,11 +497,12 @@ describe('vigil smoke', () => {
 });
 
 describe('vigil export', () => {
-  it('writes Parquet that DuckDB reads back with the same row count and sums, and CSV with progress', async () => {
+  it('writes Parquet and CSV with progress', async () => {
     const v = await populated();
     const expected = (await readEvents(v, { type: 'llm.request' })).filter(
       (e) => Date.parse(e.ts) >= BASE && Date.parse(e.ts) < BASE + 3 * HOUR,
     );
+    const all400 = await readEvents(v);
     await v.stop();
     const dir = scratch.fresh();
     const out = join(dir, 'llm.parquet');
@@ -528,20 +528,11 @@ describe('vigil export', () => {
     expect(r.stdout).toContain(`wrote ${expected.length} events`);
     expect(expected.length).toBeGreaterThan(50);
 
-    const db = await DuckDBInstance.create(':memory:');
-    const conn = await db.connect();
-    const read = async (sql: string) =>
-      (await conn.runAndReadAll(sql)).getRowObjectsJS()[0] as Record<string, unknown>;
-    const got = await read(
-      `SELECT count(*)::INTEGER AS n, sum(total_ms)::DOUBLE AS total_ms, sum(prompt_tokens)::DOUBLE AS prompt, count(DISTINCT id)::INTEGER AS ids FROM read_parquet('${out}')`,
-    );
-    const sum = (f: (e: (typeof expected)[number]) => number) => expected.reduce((s, e) => s + f(e), 0);
-    expect(got).toEqual({
-      n: expected.length,
-      total_ms: sum((e) => Number((e.props as Record<string, unknown>).total_ms)),
-      prompt: sum((e) => Number((e.props as Record<string, unknown>).prompt_tokens)),
-      ids: expected.length,
-    });
+    // A Parquet file (magic bytes at both ends); what it holds is checked by the engine's own
+    // export test (store/duckdb/export.test.ts), which reads it back.
+    const parquet = readFileSync(out);
+    expect(parquet.subarray(0, 4).toString()).toBe('PAR1');
+    expect(parquet.subarray(-4).toString()).toBe('PAR1');
 
     const csv = join(dir, 'all.csv');
     const all = await vigilCli([
@@ -563,13 +554,16 @@ describe('vigil export', () => {
     expect(progress.length).toBeGreaterThan(1);
     expect(progress.length).toBeLessThanOrEqual(11);
     expect(progress.at(-1)).toMatch(/100\.0% 400\/400 rows/);
-    const csvRows = await read(
-      `SELECT count(*)::INTEGER AS n, sum(prompt_tokens)::DOUBLE AS p FROM read_csv('${csv}', header = true)`,
+    const [header, ...lines] = readFileSync(csv, 'utf8').trim().split('\n');
+    expect(header).toMatch(/^id,project,type,ts,received_at,late,version,/);
+    expect(lines).toHaveLength(400);
+    // The columns before props hold no commas in these events: the prompt tokens add up.
+    const column = header?.split(',').indexOf('prompt_tokens') ?? -1;
+    const prompt = (e: (typeof all400)[number]) =>
+      Number((e.props as Record<string, unknown>).prompt_tokens ?? 0);
+    expect(lines.reduce((sum, line) => sum + Number(line.split(',')[column] || 0), 0)).toBe(
+      all400.reduce((sum, e) => sum + prompt(e), 0),
     );
-    expect(csvRows.n).toBe(400);
-    expect(readFileSync(csv, 'utf8').split('\n')[0]).toMatch(/^id,project,type,ts,received_at,late,version,/);
-    conn.closeSync();
-    db.closeSync();
   }, 90_000);
 
   it('says what is wrong with its arguments', async () => {

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import { statfs } from 'node:fs/promises';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { AlertEngine } from './alerts/index.js';
 import { RetentionJob, RollupMaintainer } from './analytics/index.js';
 import { type AppContext, buildApp, ProjectCache } from './api/index.js';
@@ -10,7 +11,20 @@ import { HealthMonitor } from './health/index.js';
 import { GroupCommitter, scrubPolicy } from './ingest/index.js';
 import { createSelfMetrics, observeCommit } from './ops/index.js';
 import { PriceCatalog } from './pricing/index.js';
-import { openStore } from './store/index.js';
+import { openStore, RecoveringStore } from './store/index.js';
+
+/** Free disk the store needs before it counts as writable again after a failure. */
+const MIN_FREE_BYTES = 16 * 1024 * 1024;
+
+async function freeSpace(dataDir: string): Promise<void> {
+  const fs = await statfs(dataDir);
+  const free = fs.bavail * fs.bsize;
+  if (free < MIN_FREE_BYTES) {
+    throw new Error(
+      `only ${(free / 1048576).toFixed(1)} MB free on the disk of ${dataDir}; writes resume once ${MIN_FREE_BYTES / 1048576} MB are free`,
+    );
+  }
+}
 
 export interface RunningServer {
   url: string;
@@ -83,15 +97,22 @@ async function startCheckpoints(
 }
 
 export async function startServer(config: Config): Promise<RunningServer> {
-  const store = await openStore({
-    dataDir: config.dataDir,
-    ...config.store,
-    migrate: true,
+  const state: AppContext['state'] = { ready: false, shuttingDown: false, storeProblem: null };
+  // Told of store trouble before the app's logger exists only if opening fails (then it throws).
+  let log: Pick<FastifyBaseLogger, 'warn' | 'info'> | null = null;
+  const recovering = await RecoveringStore.open({
+    open: () => openStore({ dataDir: config.dataDir, ...config.store, migrate: true }),
+    probe: () => freeSpace(config.dataDir),
+    retryMs: config.store.recoveryMs,
+    log: { warn: (o, m) => log?.warn(o, m), info: (o, m) => log?.info(o, m) },
+    onChange: (problem) => {
+      state.storeProblem = problem;
+    },
   });
+  const store = recovering.store;
   let onClose: () => Promise<void> | undefined = () => undefined;
   try {
     const boot = await bootstrap(store.meta, config.adminPassword);
-    const state = { ready: false, shuttingDown: false };
     const ctx: AppContext = {
       config,
       store,
@@ -115,6 +136,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       metrics: createSelfMetrics(),
     };
     const app = buildApp(ctx);
+    log = app.log.child({ component: 'store' });
     ctx.health = new HealthMonitor({
       store,
       config: config.health,

@@ -36,7 +36,8 @@ export interface AppContext {
   projects: ProjectCache;
   /** LLM prices per project (shipped, config file, the project's own). */
   prices: PriceCatalog;
-  state: { ready: boolean; shuttingDown: boolean };
+  /** `storeProblem`: why the store cannot write right now (null when it can). */
+  state: { ready: boolean; shuttingDown: boolean; storeProblem: string | null };
   /** Vigil's own Prometheus metrics (`GET /metrics`), one registry per server instance. */
   metrics: SelfMetrics;
 }

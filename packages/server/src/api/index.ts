@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, {
+  type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
   LogController,
 } from 'fastify';
+import { pino } from 'pino';
 import { VigilError } from '../errors/index.js';
 import { IngestAdmission, ingestRoutes, refuseDeepNesting } from '../ingest/index.js';
 import { otlpRoutes } from '../otlp/index.js';
@@ -36,10 +38,21 @@ const SLOW_REQUEST_MS = 1_000;
 /** Streams (the dashboard's live feed) last as long as the page is open: never "slow". */
 const isStream = (req: FastifyRequest) => req.routeOptions.url === '/api/live';
 
+/**
+ * Standard output for the log, buffered up to 4 MB: when it cannot be written (the disk under
+ * a redirected log is full, the pipe is gone) lines are dropped and writing resumes when it can;
+ * the process never dies of its log (pino's own destination rethrows such errors).
+ */
+function logDestination(): pino.DestinationStream {
+  const out = pino.destination({ dest: process.stdout.fd ?? 1, sync: false, maxLength: 4 * 1024 * 1024 });
+  out.on('error', () => undefined);
+  return out;
+}
+
 /** The HTTP API: one Fastify app, JSON logs with request ids, every error from the catalog. */
 export function buildApp(ctx: AppContext): FastifyInstance {
   const app = Fastify({
-    logger: { level: ctx.config.logLevel },
+    loggerInstance: pino({ level: ctx.config.logLevel }, logDestination()) as FastifyBaseLogger,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -93,6 +106,8 @@ export function buildApp(ctx: AppContext): FastifyInstance {
     scope.get('/healthz', async () => ({ status: 'ok' }));
     scope.get('/readyz', async () => {
       if (!ctx.state.ready || ctx.state.shuttingDown) throw new VigilError('not_ready');
+      const problem = ctx.state.storeProblem;
+      if (problem) throw new VigilError('not_ready', { message: `The store cannot write: ${problem}` });
       return { status: 'ready' };
     });
   });

@@ -309,6 +309,8 @@ function parse(argv: string[]) {
 async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
   // Loaded only to serve: the other commands start faster without the HTTP stack.
   const { startServer } = await import('../server.js');
+  // A log redirected to a full disk must not kill the server: lines are lost, the service is not.
+  for (const out of [process.stdout, process.stderr]) out.on('error', () => undefined);
   const server = await startServer(config);
   const { created } = server.bootstrap;
   const lines = [

@@ -88,6 +88,8 @@ const ConfigSchema = Type.Object({
     engine: Type.Literal('duckdb'),
     /** DuckDB's own options (`store.memoryLimit`, the older key, is read as `store.duckdb.memoryLimit`). */
     duckdb: Type.Object({ memoryLimit: MemorySize }),
+    /** After the store fails (e.g. a full disk), how often it tries to reopen and write again. */
+    recoveryMs: Type.Integer({ minimum: 10 }),
   }),
   /** OTLP/HTTP receivers: which span/resource attributes carry what Vigil needs. */
   otlp: Type.Object({
@@ -231,7 +233,7 @@ export function defaultConfig(): Config {
       loginPerMinute: 10,
     },
     retention: { rawDays: 7, rollupDays: 30, dailyRollupDays: 400, intervalMs: 3_600_000 },
-    store: { engine: 'duckdb', duckdb: { memoryLimit: '128MB' } },
+    store: { engine: 'duckdb', duckdb: { memoryLimit: '128MB' }, recoveryMs: 2000 },
     otlp: {
       userAttributes: ['user.id', 'enduser.id', 'vigil.user'],
       spaceAttributes: ['vigil.space', 'space.id', 'tenant.id'],

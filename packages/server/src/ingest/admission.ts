@@ -40,6 +40,13 @@ export class IngestAdmission {
     const { ctx } = this;
     const limits = ctx.config.ingest;
     if (ctx.state.shuttingDown) throw new VigilError('shutting_down', { retryAfter: 5 });
+    const problem = ctx.state.storeProblem;
+    if (problem) {
+      throw new VigilError('store_unavailable', {
+        retryAfter: 5,
+        message: `The store cannot write right now (${problem}); nothing was stored. Retry after the time given in Retry-After.`,
+      });
+    }
     const declared = Number(req.headers['content-length']);
     const bytes =
       Number.isFinite(declared) && declared >= 0

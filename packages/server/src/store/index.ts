@@ -45,6 +45,7 @@ export function latestSchemaVersion(_options: Pick<StoreOptions, 'engine'> = {})
 }
 export { type Fault, type FaultTiming, FaultyStore } from './faults.js';
 export { interceptStore, STORE_PARTS, type StoreCall, type StorePart } from './intercept.js';
+export { RecoveringStore, type RecoveringStoreOptions } from './recovery.js';
 export type {
   AccountStore,
   AlertCycleWrite,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
 import { EVENT_FIELDS, TYPED_FIELD_NAMES } from '../../model/index.js';
 import type { EventExport, OpsStore, Store, StoreImage } from '../types.js';
-import { num, rows, TS } from './shared.js';
+import { num, rows, storeErrorOf, TS } from './shared.js';
 
 const sqlPath = (p: string) => `'${p.replaceAll("'", "''")}'`;
 
@@ -42,9 +42,13 @@ export class DuckDBOpsStore implements OpsStore {
 
   private async withConnection<T>(task: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
     const work = (async () => {
-      const conn = await this.instance.connect();
+      const conn = await this.instance.connect().catch((err: unknown) => {
+        throw storeErrorOf(err);
+      });
       try {
         return await task(conn);
+      } catch (err) {
+        throw storeErrorOf(err);
       } finally {
         conn.closeSync();
       }

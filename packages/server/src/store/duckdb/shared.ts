@@ -1,12 +1,30 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { type EventRow, emptyRow, TYPED_FIELD_NAMES } from '../../model/index.js';
+import { StoreError } from '../types.js';
+
+// DuckDB's words for a database that cannot go on: a full or failing disk, or an instance
+// invalidated by such an error (every later call fails until it is reopened), or closed.
+const UNUSABLE =
+  /FATAL|database has been invalidated|No space left|Could not write|IO Error|disk is full|connection disconnected|database is closed/i;
+
+/** DuckDB's error as the store's: an unusable engine becomes `StoreError('unavailable')`. */
+export function storeErrorOf(err: unknown): unknown {
+  if (err instanceof StoreError || !(err instanceof Error) || !UNUSABLE.test(err.message)) return err;
+  return new StoreError('unavailable', `the store cannot be used until it is reopened: ${err.message}`, {
+    cause: err,
+  });
+}
 
 /** Runs tasks on one connection one at a time: a DuckDB connection holds one transaction. */
 export class Serial {
   private tail: Promise<unknown> = Promise.resolve();
   constructor(readonly conn: DuckDBConnection) {}
   run<T>(task: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-    const next = this.tail.then(() => task(this.conn));
+    const next = this.tail
+      .then(() => task(this.conn))
+      .catch((err: unknown) => {
+        throw storeErrorOf(err);
+      });
     this.tail = next.catch(() => undefined);
     return next;
   }

@@ -78,7 +78,7 @@ async function realDisk(root: string): Promise<void> {
     {
       env: {
         ...process.env,
-        VIGIL_LOG_LEVEL: 'info',
+        VIGIL_LOG_LEVEL: 'debug',
         VIGIL_CONFIG: configFile,
         VIGIL_ADMIN_TOKEN: 'disk-full-admin-token',
       },
@@ -104,6 +104,7 @@ async function realDisk(root: string): Promise<void> {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ events: events(list) }),
+      signal: AbortSignal.timeout(20_000),
     });
   const acked = new Set<string>();
   const send = async (list: string[]) => {
@@ -249,5 +250,5 @@ describe('disk full', () => {
       execFileSync('umount', ['-l', root], { stdio: 'ignore' });
     });
     await realDisk(root);
-  }, 240_000);
+  }, 480_000);
 });

@@ -5,13 +5,13 @@ import type { Resolution, RollupFamily, RollupField, RollupRow } from '../model/
 /*
  * Semantics every engine keeps (the suite in ./contract checks them on every engine):
  *
- * - Idempotency is part of the append. `events.appendBatch` leaves out rows whose id is already
- *   stored (in any project) and second outcomes of a signal, inside its own atomic write, computes
- *   the batch's chain link itself (the model's `nextLink`), and says what it stored. Nothing reads
- *   before it writes. Measured on DuckDB (bench/store.ts and a one-off query timing, see the
- *   issue 15 note): the duplicate check costs the same inside the append as before it (one
- *   semi-join over the batch's id ranges); removing duplicates where events are read instead made
- *   every read 12-70x slower over 1 M events, so duplicates are never stored.
+ * - Idempotency (chosen, not yet built here): part of the append. Today ingestion reads the stored
+ *   ids (`findExistingIds`, `findOutcomeSignals`) and then appends, which only one writer per store
+ *   can do safely; the chosen form has `appendBatch` leave out stored ids and second outcomes
+ *   inside its own atomic write and say what it stored. Measured on DuckDB: the duplicate check is
+ *   one semi-join over the batch's id ranges, the same inside the append as before it
+ *   (bench/store.ts); removing duplicates where events are read instead made reads 12-70x slower
+ *   over 1 M events, so duplicates are never stored.
  * - The health sample: the `size` events of the window first in an order fixed by the seed and the
  *   ids (same events and seed, same sample). On DuckDB the order is DuckDB's own `hash(id, seed)`,
  *   so another engine picks other events: the same order everywhere is still to be built. Measured

@@ -401,6 +401,33 @@ describe('dashboard in Chromium', { timeout: 120_000 }, () => {
     expect(errors).toEqual([]);
   });
 
+  it('cost panels: totals match the API, unpriced models link to the price table, Settings saves a price', async () => {
+    await show(page, '#/llm?range=30d');
+    const c = await api<Current>('/api/metrics/current?window=month');
+    expect(c.cost.totalUsd).toBeGreaterThan(0);
+    // claude-3-5 has no shipped price: its requests are unpriced, counted and linked, never $0.
+    expect(c.cost.unpricedModels['claude-3-5']).toBeGreaterThan(0);
+    expect(await stat(page, 'llm.cost')).toEqual({ raw: c.cost.totalUsd, text: f.usd(c.cost.totalUsd) });
+    expect(await stat(page, 'llm.unpriced')).toEqual({
+      raw: c.cost.unpricedRequests,
+      text: f.count(c.cost.unpricedRequests),
+    });
+    await page.locator('[data-bars=costByModel]').waitFor();
+    await page.locator('[data-panel=cost]').screenshot({ path: join(SHOTS, 'llm-cost.png') });
+    await page.locator('[data-add-price="claude-3-5"]').click();
+    await page.locator('[data-table=prices]').waitFor();
+    const editor = page.locator('textarea[name=prices]');
+    expect(await editor.inputValue()).toContain('"model": "claude-3-5"');
+    await editor.fill(
+      JSON.stringify({ prices: [{ model: 'claude-3-5', inputPerMillion: 3, outputPerMillion: 15 }] }),
+    );
+    await page.locator('[data-action=save-prices]').click();
+    await page.locator('[data-prices-status]', { hasText: 'Saved' }).waitFor();
+    const table = await api<{ prices: { model: string; source: string }[] }>('/api/llm/prices');
+    expect(table.prices[0]).toMatchObject({ model: 'claude-3-5', source: 'project' });
+    await shot(page, 'settings-prices');
+  });
+
   it('a custom range is kept in a shareable URL and answered over exactly that range', async () => {
     const to = Math.floor((Date.now() - 2 * DAY) / 60_000) * 60_000;
     const from = to - 3 * DAY;
@@ -980,6 +1007,7 @@ interface Current {
   tokens: { totalTokens: number; byUser: Record<string, number>; bySpace: Record<string, number> };
   errors: { totalErrorRate: number | null; errorCountByType: Record<string, number> };
   cacheHitRate: { overall: number | null };
+  cost: { totalUsd: number; unpricedRequests: number | null; unpricedModels: Record<string, number> };
 }
 
 interface Decisions {

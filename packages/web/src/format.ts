@@ -13,6 +13,15 @@ export function decimal(n: number | null | undefined): string {
   return Math.abs(n) >= 100_000 ? compact.format(n) : fixed2.format(n);
 }
 
+/** US dollars: cents from $1 on, four significant digits below (LLM requests cost fractions of a cent). */
+export function usd(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '—';
+  if (Math.abs(n) >= 100_000) return `$${compact.format(n)}`;
+  if (Math.abs(n) >= 1 || n === 0)
+    return `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  return `$${n.toPrecision(4).replace(/0+$/, '').replace(/\.$/, '')}`;
+}
+
 export function percent(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '—';
   return `${n >= 10 || n === 0 ? n.toFixed(1) : n.toFixed(2)}%`;

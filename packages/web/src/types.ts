@@ -38,6 +38,31 @@ export interface Current {
     misses: number;
     bySpace: Record<string, number | null>;
   };
+  cost: Cost;
+}
+
+/** `/api/metrics/current`'s cost (docs/llm-cost.md); unpriced counts are null over a custom range. */
+export interface Cost {
+  totalUsd: number;
+  averagePerRequest: number | null;
+  pricedRequests: number | null;
+  byUser: Record<string, number>;
+  bySpace: Record<string, number>;
+  byModel: Record<string, number>;
+  unpricedRequests: number | null;
+  unpricedModels: Record<string, number>;
+}
+
+/** One entry of `GET /api/llm/prices`. */
+export interface PriceEntry {
+  model: string;
+  match: 'exact' | 'pattern';
+  inputPerMillion: number;
+  outputPerMillion: number;
+  cacheReadPerMillion: number | null;
+  effectiveFrom: string;
+  source: 'default' | 'config' | 'project';
+  reference?: { url: string; date: string };
 }
 
 export interface MetricPoint {

@@ -4,7 +4,7 @@ import { h } from '../dom.js';
 import * as f from '../format.js';
 import { bounds, bucketOf, windowOf } from '../range.js';
 import type { Current, MetricPoint } from '../types.js';
-import { firstEvent, grid, pageHeader, slot, stat, type View } from '../ui.js';
+import { firstEvent, grid, pageHeader, slot, stat, table, type View } from '../ui.js';
 
 const top = (m: Record<string, number | null>, n = 12) =>
   Object.entries(m)
@@ -43,6 +43,10 @@ async function currentOver(from: number, to: number, project: string): Promise<C
     promptBySpace,
     complBySpace,
     errors,
+    costTotal,
+    costByUser,
+    costBySpace,
+    costByModel,
   ] = await Promise.all([
     q({ aggregate: 'count' }).then((s) => s[0]?.points[0]?.value ?? 0),
     latency('total_ms'),
@@ -55,6 +59,10 @@ async function currentOver(from: number, to: number, project: string): Promise<C
     byGroup('prompt_tokens', 'space', 'sum'),
     byGroup('completion_tokens', 'space', 'sum'),
     byGroup(undefined, 'error_type', 'count'),
+    one('cost_usd', 'sum'),
+    byGroup('cost_usd', 'user', 'sum'),
+    byGroup('cost_usd', 'space', 'sum'),
+    byGroup('cost_usd', 'model', 'sum'),
   ]);
   const add = (a: Record<string, number>, b: Record<string, number>) => {
     const out = { ...a };
@@ -94,7 +102,102 @@ async function currentOver(from: number, to: number, project: string): Promise<C
       spike: { detected: false },
     },
     cacheHitRate: { overall: null, hits: 0, misses: 0, bySpace: {} },
+    cost: {
+      totalUsd: costTotal ?? 0,
+      averagePerRequest: null,
+      pricedRequests: null,
+      byUser: costByUser,
+      bySpace: costBySpace,
+      byModel: costByModel,
+      unpricedRequests: null,
+      unpricedModels: {},
+    },
   };
+}
+
+/**
+ * Cost panels: totals, cost over time, by model, the top users and spaces, and the unpriced
+ * requests by model with a way for an admin to price them.
+ */
+function costPanels(c: Current, points: MetricPoint[], ctx: Parameters<View>[1]): HTMLElement {
+  const cost = c.cost;
+  const x = points.map((p) => Date.parse(p.timestamp));
+  const usdBars = (title: string, testId: string, m: Record<string, number>, empty: string) =>
+    bars({
+      title,
+      testId,
+      rows: top(m, 10).map(([label, value]) => ({ label, value, display: f.usd(value) })),
+      empty,
+    });
+  const unpriced = Object.entries(cost.unpricedModels).sort((a, b) => b[1] - a[1]);
+  const admin = ctx.me.role === 'admin';
+  const addPrice = (model: string) =>
+    admin
+      ? h(
+          'a',
+          {
+            href: `#/settings?price=${encodeURIComponent(model)}`,
+            'data-add-price': model,
+          },
+          'Add a price',
+        )
+      : h('span', { class: 'muted' }, 'an admin can add a price');
+  return h(
+    'section',
+    { 'data-panel': 'cost' },
+    h('h3', { class: 'row-title' }, 'Cost (US dollars)'),
+    grid(
+      'stats',
+      stat({ label: 'Cost', value: f.usd(cost.totalUsd), raw: cost.totalUsd, metric: 'llm.cost' }),
+      stat({
+        label: 'Cost per priced request',
+        value: f.usd(cost.averagePerRequest),
+        raw: cost.averagePerRequest,
+        metric: 'llm.costPerRequest',
+      }),
+      stat({
+        label: 'Unpriced requests',
+        value: f.count(cost.unpricedRequests),
+        raw: cost.unpricedRequests,
+        metric: 'llm.unpriced',
+      }),
+    ),
+    grid(
+      'halves',
+      timeChart({
+        title: 'Cost over time',
+        testId: 'costOverTime',
+        x,
+        lines: [{ label: 'US$', values: points.map((p) => p.value) }],
+        format: f.usd,
+      }),
+      usdBars('Cost by model', 'costByModel', cost.byModel, 'No priced requests in this range.'),
+      usdBars('Top users by cost', 'costByUser', cost.byUser, 'No priced requests with a user.'),
+      usdBars('Top spaces by cost', 'costBySpace', cost.bySpace, 'No priced requests with a space.'),
+    ),
+    cost.unpricedRequests === null
+      ? h(
+          'p',
+          { class: 'muted' },
+          'Unpriced requests are counted over the trailing windows (1 h, 24 h, 7 d, 30 d).',
+        )
+      : unpriced.length === 0
+        ? null
+        : h(
+            'div',
+            { class: 'notice', 'data-unpriced': String(cost.unpricedRequests) },
+            h(
+              'p',
+              {},
+              `${f.count(cost.unpricedRequests)} requests have no price and are not in the cost (never counted as $0). Their models:`,
+            ),
+            table(
+              ['model', 'unpriced requests', ''],
+              unpriced.map(([model, n]) => [model, f.count(n), addPrice(model)]),
+              { 'data-table': 'unpricedModels' },
+            ),
+          ),
+  );
 }
 
 /** LLM requests over the range: rate, latency percentiles, tokens, errors, cache. */
@@ -265,6 +368,11 @@ export const llm: View = async (root, ctx) => {
     );
   });
 
+  const costs = slot(async () => {
+    const [c, points] = await Promise.all([current, series('costUsd')]);
+    return c.requestRate.total === 0 ? null : costPanels(c, points, ctx);
+  });
+
   const charts = slot(async () => {
     const [rate, total, context, llmLat, errors, cache] = await Promise.all(
       ['requestRate', 'totalLatency', 'contextLatency', 'llmLatency', 'errorRate', 'cacheHitRate'].map(
@@ -321,7 +429,8 @@ export const llm: View = async (root, ctx) => {
       'Latency (total, context assembly, LLM), tokens, errors and cache over the selected range.',
     ),
     summary.el,
+    costs.el,
     charts.el,
   );
-  await Promise.all([summary.done, charts.done]);
+  await Promise.all([summary.done, costs.done, charts.done]);
 };

@@ -105,6 +105,16 @@ export const overview: View = async (root, ctx) => {
           metric: `${key}.cacheHitRate`,
           trend: t(c.cacheHitRate.overall, other?.cacheHitRate.overall, 'up'),
         }),
+        stat({
+          // Unpriced requests are named, never folded into the sum as $0.
+          label: c.cost.unpricedRequests
+            ? `LLM cost (${f.count(c.cost.unpricedRequests)} unpriced)`
+            : 'LLM cost',
+          value: f.usd(c.cost.totalUsd),
+          raw: c.cost.totalUsd,
+          metric: `${key}.cost`,
+          trend: t(c.cost.totalUsd, other?.cost.totalUsd, 'down', true),
+        }),
       ];
     };
     const acted = (d: DecisionSummary) =>

@@ -3,6 +3,7 @@ import { h } from '../dom.js';
 import * as f from '../format.js';
 import { card, pageHeader, slot, table, type View } from '../ui.js';
 import { unavailable } from './generic.js';
+import { priceCard } from './prices.js';
 
 interface Key {
   id: string;
@@ -315,6 +316,7 @@ export const settings: View = async (root, ctx) => {
       note,
     );
   });
+  const prices = priceCard(ctx);
   root.append(
     pageHeader('Settings', `Project ${project}. Changes apply at once.`),
     card(
@@ -331,7 +333,8 @@ export const settings: View = async (root, ctx) => {
     h('h3', { class: 'row-title' }, 'Projects'),
     projects.el,
     publicView.el,
+    prices.el,
     users(ctx.me),
   );
-  await Promise.all([reloadKeys(), projects.done, publicView.done]);
+  await Promise.all([reloadKeys(), projects.done, publicView.done, prices.done]);
 };

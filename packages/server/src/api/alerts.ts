@@ -14,7 +14,7 @@ import {
   ruleView,
   schemaProblems,
 } from '../alerts/index.js';
-import { projectFor } from '../auth/index.js';
+import { projectFor, reaches } from '../auth/index.js';
 import { VigilError } from '../errors/index.js';
 import { parseTs } from '../ingest/index.js';
 import type { AlertSilenceRecord } from '../store/index.js';
@@ -110,7 +110,7 @@ export async function alertRoutes(app: FastifyInstance, ctx: AppContext): Promis
   const ownRule = (req: FastifyRequest, id: string): AlertRule => {
     const rule = ctx.alerts.rule(id);
     const principal = principalOf(req);
-    if (!rule || (principal.project !== null && rule.project !== principal.project))
+    if (!rule || !reaches(principal, rule.project))
       throw new VigilError('not_found', { message: `No alert rule '${id}'.` });
     return rule;
   };
@@ -187,7 +187,7 @@ export async function alertRoutes(app: FastifyInstance, ctx: AppContext): Promis
   const ownAlert = async (req: FastifyRequest, alertId: string) => {
     const alert = await ctx.alerts.alert(alertId);
     const principal = principalOf(req);
-    if (!alert || (principal.project !== null && alert.project !== principal.project))
+    if (!alert || !reaches(principal, alert.project))
       throw new VigilError('not_found', { message: `No alert '${alertId}'.` });
     return alert;
   };
@@ -254,7 +254,9 @@ export async function alertRoutes(app: FastifyInstance, ctx: AppContext): Promis
 
   app.delete<{ Params: { id: string } }>('/api/alerts/silences/:id', { onRequest: admin }, async (req) => {
     const principal = principalOf(req);
-    const found = (await ctx.store.alerts.silences(principal.project)).find((s) => s.id === req.params.id);
+    const found = (await ctx.store.alerts.silences(principal.projects ? null : principal.project)).find(
+      (s) => s.id === req.params.id && reaches(principal, s.project),
+    );
     if (!found) throw new VigilError('not_found', { message: `No silence '${req.params.id}'.` });
     await ctx.store.alerts.deleteSilence(found.id);
     req.log.info({ silenceId: found.id, by: principal.subject }, 'alert silence removed');

@@ -52,6 +52,10 @@ const MATRIX: Record<string, Entry> = {
   'GET /api/me': { need: 'read', scope: 'none' },
   'GET /api/users': { need: 'server', scope: 'none' },
   'POST /api/users': { need: 'server', scope: 'none', body: { name: 'matrix', role: 'viewer' } },
+  'PUT /api/users/:id/roles': { need: 'server', scope: 'none', body: { role: null, projects: [] } },
+  'DELETE /api/users/:id/sessions': { need: 'server', scope: 'none' },
+  'POST /api/users/:id/password': { need: 'server', scope: 'none', body: {} },
+  'GET /api/accounts/events': { need: 'server', scope: 'none' },
   'GET /api/events': { need: 'read', scope: 'query' },
   'GET /api/health/summary': { need: 'read', scope: 'query' },
   'GET /api/health/today': { need: 'read', scope: 'query' },
@@ -117,7 +121,21 @@ const MATRIX: Record<string, Entry> = {
   'GET /sdk/:file': { need: 'public', scope: 'none' },
 };
 
-type Caller = 'anonymous' | 'ingest' | 'viewer' | 'projectAdmin' | 'serverAdmin' | 'otherAdmin' | 'revoked';
+/**
+ * Keys, plus people signed in with a session: `personViewer` is viewer of the default project
+ * only, `personOther` admin of another project only (and so, like `otherAdmin`, must never reach
+ * the default project).
+ */
+type Caller =
+  | 'anonymous'
+  | 'ingest'
+  | 'viewer'
+  | 'projectAdmin'
+  | 'serverAdmin'
+  | 'otherAdmin'
+  | 'revoked'
+  | 'personViewer'
+  | 'personOther';
 const CALLERS: readonly Caller[] = [
   'anonymous',
   'ingest',
@@ -126,21 +144,49 @@ const CALLERS: readonly Caller[] = [
   'serverAdmin',
   'otherAdmin',
   'revoked',
+  'personViewer',
+  'personOther',
 ];
+const OTHERS: readonly Caller[] = ['otherAdmin', 'personOther'];
 
 /** Whether a caller passes a route's own check (acting on its own project). */
 function admitted(need: Need, caller: Caller): boolean {
   if (need === 'public' || need === 'login') return true;
   if (caller === 'anonymous' || caller === 'revoked') return false;
-  if (need === 'ingest') return caller !== 'viewer';
+  if (need === 'ingest') return caller !== 'viewer' && caller !== 'personViewer';
   if (need === 'read') return caller !== 'ingest';
   if (need === 'admin')
-    return caller === 'projectAdmin' || caller === 'serverAdmin' || caller === 'otherAdmin';
+    return (
+      caller === 'projectAdmin' ||
+      caller === 'serverAdmin' ||
+      caller === 'otherAdmin' ||
+      caller === 'personOther'
+    );
   return caller === 'serverAdmin';
 }
 
 let vigil: Vigil;
 const tokens: Partial<Record<Caller, string>> = {};
+/** Session cookies and CSRF tokens of the people. */
+const sessions: Partial<Record<Caller, { cookie: string; csrf: string }>> = {};
+
+/** A local person with roles in some projects, signed in. */
+async function person(name: string, projects: { project: string; role: string }[]) {
+  const password = 'matrix-password-1234';
+  const created = await call(vigil, 'POST', '/api/users', {
+    token: vigil.adminToken,
+    json: { name, projects, password },
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const res = await fetch(`${vigil.url}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: name, password }),
+  });
+  expect(res.status).toBe(200);
+  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] as string;
+  return { cookie, csrf: ((await res.json()) as { csrfToken: string }).csrfToken };
+}
 /** Resources of the default project that another project's admin must not reach. */
 const defaults = { keyId: '', ruleId: '', silenceId: '', alertId: 'no-such-alert' };
 
@@ -164,6 +210,8 @@ beforeAll(async () => {
   );
   tokens.revoked = revoked.key;
   defaults.keyId = projectAdmin.id;
+  sessions.personViewer = await person('matrix-viewer', [{ project: 'default', role: 'viewer' }]);
+  sessions.personOther = await person('matrix-other', [{ project: 'other', role: 'admin' }]);
 
   const rule = await call(vigil, 'POST', '/api/alerts/rules', {
     token: vigil.adminToken,
@@ -211,6 +259,11 @@ async function send(
   const headers: Record<string, string> = {};
   const token = tokens[caller];
   if (token) headers.authorization = `Bearer ${token}`;
+  const session = sessions[caller];
+  if (session) {
+    headers.cookie = session.cookie;
+    headers['x-csrf-token'] = session.csrf;
+  }
   if (body !== undefined) headers['content-type'] = 'application/json';
   // The silence placeholder names the default project's rule once it exists.
   const json = JSON.stringify(body)?.replace('placeholder', defaults.ruleId);
@@ -247,7 +300,9 @@ describe('the authorization matrix', () => {
           ? route.url.replace(/:\w+/, 'no-such-thing')
           : pathOf(route.url, entry.query);
       for (const caller of CALLERS) {
-        if (caller === 'otherAdmin' && entry.scope !== 'none') continue; // checked below
+        if (OTHERS.includes(caller) && entry.scope !== 'none') continue; // checked below
+        // A person logging out would end the session the other checks use (logout is for anyone).
+        if (route.url === '/api/logout' && sessions[caller]) continue;
         const { status } = await send(route.method, path, caller, entry.body);
         const ok = admitted(entry.need, caller);
         const expected = ok ? 'not 401/403' : caller === 'anonymous' || caller === 'revoked' ? '401' : '403';
@@ -259,16 +314,18 @@ describe('the authorization matrix', () => {
     expect(wrong).toEqual([]);
   });
 
-  it("never lets another project's admin reach the default project", async () => {
+  it("never lets another project's admin, key or person, reach the default project", async () => {
     const wrong: string[] = [];
     for (const route of routes()) {
       const entry = MATRIX[`${route.method} ${route.url}`];
       if (!entry || entry.scope === 'none') continue;
       const base = pathOf(route.url, entry.query);
       const path = entry.scope === 'query' ? `${base}${base.includes('?') ? '&' : '?'}project=default` : base;
-      const { status } = await send(route.method, path, 'otherAdmin', entry.body);
-      if (status !== 403 && status !== 404)
-        wrong.push(`${route.method} ${path}: ${status}, expected 403 or 404`);
+      for (const caller of OTHERS) {
+        const { status } = await send(route.method, path, caller, entry.body);
+        if (status !== 403 && status !== 404)
+          wrong.push(`${route.method} ${path} as ${caller}: ${status}, expected 403 or 404`);
+      }
     }
     expect(wrong).toEqual([]);
     // And nothing of the default project was changed on the way.
@@ -280,5 +337,66 @@ describe('the authorization matrix', () => {
     expect(
       (await call(vigil, 'GET', `/api/alerts/rules/${defaults.ruleId}`, { token: vigil.adminToken })).status,
     ).toBe(200);
+  });
+});
+
+describe('people with roles per project', () => {
+  const get = async (path: string, caller: Caller) => {
+    const res = await send('GET', path, caller);
+    return { status: res.status, body: JSON.parse(res.body) as Record<string, unknown> };
+  };
+
+  it('see only their own projects, and act on them without naming them', async () => {
+    const viewer = await get('/api/projects', 'personViewer');
+    expect((viewer.body.projects as { id: string }[]).map((p) => p.id)).toEqual(['default']);
+    const other = await get('/api/projects', 'personOther');
+    expect((other.body.projects as { id: string }[]).map((p) => p.id)).toEqual(['other']);
+    expect((await get('/api/me', 'personOther')).body).toMatchObject({
+      user: 'matrix-other',
+      role: 'admin',
+      project: null,
+      projects: { other: 'admin' },
+    });
+    // Keys listed without a project are the person's own project's, never every project's.
+    const keys = await get('/api/keys', 'personOther');
+    expect(keys.status).toBe(200);
+    expect((keys.body.keys as { project: string }[]).every((k) => k.project === 'other')).toBe(true);
+  });
+
+  it("a viewer in one project is refused an admin's work there, and a role change applies at once", async () => {
+    expect((await send('GET', '/api/keys', 'personViewer')).status).toBe(403);
+    const users = (await call(vigil, 'GET', '/api/users', { token: vigil.adminToken })).body as {
+      users: { id: string; name: string; projects: unknown[]; signIn: string; lastSignInAt: string | null }[];
+    };
+    const viewer = users.users.find((u) => u.name === 'matrix-viewer');
+    expect(viewer).toMatchObject({ projects: [{ project: 'default', role: 'viewer' }], signIn: 'local' });
+    expect(viewer?.lastSignInAt).not.toBeNull();
+    const changed = await call(vigil, 'PUT', `/api/users/${viewer?.id}/roles`, {
+      token: vigil.adminToken,
+      json: { role: null, projects: [{ project: 'default', role: 'admin' }] },
+    });
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    expect((await send('GET', '/api/keys', 'personViewer')).status).toBe(200);
+    // The change is recorded: who, by whom, from where.
+    const events = (
+      await call(vigil, 'GET', '/api/accounts/events?user=matrix-viewer', { token: vigil.adminToken })
+    ).body as { events: { kind: string; actor: string; address: string | null; detail: string }[] };
+    expect(events.events.map((e) => e.kind)).toEqual(['role_change', 'sign_in', 'user_created']);
+    expect(events.events[0]).toMatchObject({
+      actor: 'admin-token',
+      detail: 'viewer of default → admin of default',
+    });
+    expect(events.events[0]?.address).toBeTruthy();
+    // Back as it was, for the other tests; then end the person's sessions: the cookie stops working.
+    await call(vigil, 'PUT', `/api/users/${viewer?.id}/roles`, {
+      token: vigil.adminToken,
+      json: { role: null, projects: [{ project: 'default', role: 'viewer' }] },
+    });
+    expect((await send('GET', '/api/keys', 'personViewer')).status).toBe(403);
+    const ended = await call(vigil, 'DELETE', `/api/users/${viewer?.id}/sessions`, {
+      token: vigil.adminToken,
+    });
+    expect(ended.body).toEqual({ ended: 1 });
+    expect((await send('GET', '/api/me', 'personViewer')).status).toBe(401);
   });
 });

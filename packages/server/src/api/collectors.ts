@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { projectFor } from '../auth/index.js';
+import { projectFor, reachable } from '../auth/index.js';
 import { CollectorConflict, CredentialsUnavailable, describeEntry, SpecError } from '../collectors/index.js';
 import { VigilError } from '../errors/index.js';
 import { type AppContext, guard, principalOf } from './context.js';
@@ -20,7 +20,7 @@ export async function collectorRoutes(app: FastifyInstance, ctx: AppContext): Pr
     async (req) => {
       const principal = principalOf(req);
       const project =
-        principal.project === null && req.query.project === undefined
+        reachable(principal) === null && req.query.project === undefined
           ? null
           : projectFor(principal, req.query.project);
       return {

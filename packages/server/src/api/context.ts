@@ -2,7 +2,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { AlertEngine } from '../alerts/index.js';
 import type { RetentionJob, RollupMaintainer } from '../analytics/index.js';
-import { type Authenticator, allows, type Need, type RateLimiter, SESSION_COOKIE } from '../auth/index.js';
+import {
+  type Authenticator,
+  allows,
+  type Need,
+  narrow,
+  type RateLimiter,
+  SESSION_COOKIE,
+} from '../auth/index.js';
 import type { CollectorOrchestrator } from '../collectors/index.js';
 import type { Config } from '../config/index.js';
 import { VigilError } from '../errors/index.js';
@@ -103,6 +110,11 @@ async function fromSession(ctx: AppContext, token: string): Promise<Principal> {
 export function forgetSession(ctx: AppContext, token: string): void {
   sessionCaches.get(ctx)?.delete(tokenKey(token));
 }
+
+/** After a person's roles change or their sessions end: no request may use what was cached. */
+export function forgetAllSessions(ctx: AppContext): void {
+  sessionCaches.get(ctx)?.clear();
+}
 export const CSRF_HEADER = 'x-csrf-token';
 
 /**
@@ -152,13 +164,19 @@ export function guard(ctx: AppContext, need: Need) {
     const limiter = need === 'ingest' ? ctx.limiters.ingest : ctx.limiters.read;
     const wait = limiter.take(principal.subject);
     if (wait > 0) throw new VigilError('rate_limited', { retryAfter: wait });
-    req.principal = principal;
+    req.principal = narrow(principal, need);
   };
   // The route table reads the role a route needs from its guard.
   return Object.assign(check, { [ACCESS]: need });
 }
 
 function refusal(principal: Principal, need: Need): string {
+  if (principal.projects) {
+    if (need === 'server') return 'This operation spans every project; it needs a server admin.';
+    return principal.projects.size === 0
+      ? 'Your account has no role in any project yet; ask a Vigil admin for one.'
+      : `This needs the ${need === 'read' ? 'viewer' : 'admin'} role in a project; your account has ${principal.role} at most.`;
+  }
   if (principal.role === 'ingest')
     return 'An ingest key can only send events; use a viewer or admin key to read.';
   if (need === 'server' && principal.role === 'admin') {

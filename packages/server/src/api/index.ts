@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { VigilError } from '../errors/index.js';
 import { IngestAdmission, ingestRoutes, refuseDeepNesting } from '../ingest/index.js';
 import { otlpRoutes } from '../otlp/index.js';
+import { accountRoutes } from './accounts.js';
 import { alertRoutes } from './alerts.js';
 import { collectorRoutes } from './collectors.js';
 import type { AppContext } from './context.js';
@@ -119,6 +120,7 @@ export function buildApp(ctx: AppContext): FastifyInstance {
   void app.register(async (scope) => keyRoutes(scope, ctx));
   void app.register(async (scope) => projectRoutes(scope, ctx));
   void app.register(async (scope) => sessionRoutes(scope, ctx));
+  void app.register(async (scope) => accountRoutes(scope, ctx));
   void app.register(async (scope) => eventRoutes(scope, ctx));
   void app.register(async (scope) => healthRoutes(scope, ctx));
   void app.register(async (scope) => metricRoutes(scope, ctx));

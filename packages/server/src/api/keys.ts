@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { createKey, projectFor } from '../auth/index.js';
+import { createKey, projectFor, reachable, reaches } from '../auth/index.js';
 import { VigilError } from '../errors/index.js';
 import { ROLES, type Role } from '../model/index.js';
 import type { KeyRecord } from '../store/index.js';
@@ -66,8 +66,10 @@ export async function keyRoutes(app: FastifyInstance, ctx: AppContext): Promise<
     { onRequest: admin, schema: { querystring: ProjectQuery } },
     async (req) => {
       const principal = principalOf(req);
-      const project = principal.project ?? req.query.project ?? null;
-      if (principal.project !== null) projectFor(principal, req.query.project);
+      const project =
+        reachable(principal) === null
+          ? (req.query.project ?? null)
+          : projectFor(principal, req.query.project);
       return { keys: (await ctx.store.meta.listKeys(project)).map(keyView) };
     },
   );
@@ -76,7 +78,7 @@ export async function keyRoutes(app: FastifyInstance, ctx: AppContext): Promise<
     const principal = principalOf(req);
     const key = await ctx.store.meta.getKey(req.params.id);
     // A key of another project is reported as missing: its existence is not this caller's business.
-    if (!key || (principal.project !== null && key.project !== principal.project)) {
+    if (!key || !reaches(principal, key.project)) {
       throw new VigilError('not_found', { message: `No key '${req.params.id}'.` });
     }
     await ctx.store.meta.revokeKey(key.id, Date.now());

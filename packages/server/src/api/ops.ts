@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { reachable } from '../auth/index.js';
 import { prepareBackup } from '../ops/backup.js';
 import { ACCESS, type AppContext, guard } from './context.js';
 
@@ -16,13 +17,13 @@ const PROJECT_LABEL = /[{,]project="([^"]*)"/;
  * The exposition as a project's key may see it: series labelled with another project (collector
  * names, for one) are left out; server-wide series carry no project label and stay.
  */
-function ownSeries(exposition: string, project: string): string {
+function ownSeries(exposition: string, projects: ReadonlySet<string>): string {
   return exposition
     .split('\n')
     .filter((line) => {
       if (line.startsWith('#')) return true;
       const labelled = PROJECT_LABEL.exec(line);
-      return labelled === null || labelled[1] === project;
+      return labelled === null || projects.has(labelled[1] as string);
     })
     .join('\n');
 }
@@ -55,10 +56,10 @@ export async function opsRoutes(app: FastifyInstance, ctx: AppContext): Promise<
   if (settings.enabled)
     app.get('/metrics', { onRequest: scrapeAuth }, async (req, reply) => {
       const body = await ctx.metrics.registry.metrics();
-      const project = req.principal?.project ?? null;
+      const projects = req.principal ? reachable(req.principal) : null;
       return reply
         .header('content-type', ctx.metrics.registry.contentType)
-        .send(project === null ? body : ownSeries(body, project));
+        .send(projects === null ? body : ownSeries(body, projects));
     });
 
   app.post('/api/admin/backup', { onRequest: guard(ctx, 'server') }, async (_req, reply) => {

@@ -1,6 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { effectiveRetention, retentionProblem } from '../analytics/index.js';
+import { reaches } from '../auth/index.js';
 import { VigilError } from '../errors/index.js';
 import type { ProjectRecord } from '../store/index.js';
 import { type AppContext, guard, principalOf } from './context.js';
@@ -36,7 +37,7 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
     const principal = principalOf(req);
     const all = await ctx.store.meta.listProjects();
     return {
-      projects: all.filter((p) => principal.project === null || p.id === principal.project).map(view),
+      projects: all.filter((p) => reaches(principal, p.id)).map(view),
     };
   });
 
@@ -46,8 +47,7 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
     async (req) => {
       const principal = principalOf(req);
       const { id } = req.params;
-      const project =
-        principal.project === null || principal.project === id ? await ctx.store.meta.getProject(id) : null;
+      const project = reaches(principal, id) ? await ctx.store.meta.getProject(id) : null;
       if (!project) throw new VigilError('not_found', { message: `No project '${id}'.` });
       const retention = req.body.retention ? { ...project.retention, ...req.body.retention } : undefined;
       if (retention) {

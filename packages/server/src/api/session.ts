@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { hashSecret, randomToken, SESSION_COOKIE, sha256, verifySecret } from '../auth/index.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomToken, SESSION_COOKIE, sha256, verifySecret } from '../auth/index.js';
 import { VigilError } from '../errors/index.js';
+import { recordAccountEvent } from './accounts.js';
 import {
   type AppContext,
   checkCsrf,
@@ -21,27 +21,46 @@ const Login = Type.Union([
   Type.Object({ user: UserName, password: Password }, { additionalProperties: false }),
 ]);
 
-const NewUser = Type.Object(
-  {
-    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$' }),
-    role: Type.Union([Type.Literal('viewer'), Type.Literal('admin')]),
-    password: Type.Optional(Type.String({ minLength: 12, maxLength: 1000 })),
-  },
-  { additionalProperties: false },
-);
-
-const SESSION_MS = 12 * 3_600_000;
+/** Local sessions last a working day; sessions from the identity provider are shorter (see oidc). */
+export const SESSION_MS = 12 * 3_600_000;
 
 /**
  * TLS reaches this server either directly or through a reverse proxy on the same machine
  * (a loopback peer is the only proxy trusted to say `X-Forwarded-Proto: https`).
  */
-function behindTls(req: FastifyRequest): boolean {
+export function behindTls(req: FastifyRequest): boolean {
   if (req.protocol === 'https') return true;
   const peer = req.socket.remoteAddress ?? '';
   const loopback = peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.');
   const forwarded = req.headers['x-forwarded-proto'];
   return loopback && typeof forwarded === 'string' && forwarded.split(',')[0]?.trim() === 'https';
+}
+
+/** Starts a dashboard session for the user (cookie HttpOnly, SameSite=Strict, Secure behind TLS);
+ * returns the session token. */
+export async function openSession(
+  ctx: AppContext,
+  {
+    req,
+    reply,
+    userId,
+    lifetimeMs,
+  }: { req: FastifyRequest; reply: FastifyReply; userId: string; lifetimeMs: number },
+): Promise<string> {
+  const token = randomToken(32);
+  const now = Date.now();
+  await ctx.store.meta.insertSession({
+    id: sha256(token),
+    userId,
+    createdAt: now,
+    expiresAt: now + lifetimeMs,
+  });
+  const secure = behindTls(req) ? '; Secure' : '';
+  void reply.header(
+    'set-cookie',
+    `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.floor(lifetimeMs / 1000)}${secure}`,
+  );
+  return token;
 }
 
 /** Dashboard login: a session cookie (HttpOnly, SameSite=Strict, Secure behind TLS). */
@@ -56,24 +75,25 @@ export async function sessionRoutes(app: FastifyInstance, ctx: AppContext): Prom
         retryAfter: wait,
         message: 'Too many login attempts; wait and try again.',
       });
+    if (!ctx.config.auth.localLogin) {
+      throw new VigilError('forbidden', {
+        message: 'Password login is switched off on this server; sign in through the identity provider.',
+      });
+    }
     const user = await ctx.store.meta.getUserByName(name);
     if (!user || !(await verifySecret(password, user.passwordHash))) {
       req.log.warn({ user: name }, 'failed login');
+      if (user)
+        await recordAccountEvent(ctx, req, { kind: 'sign_in_refused', user: name, detail: 'password' });
       throw new VigilError('invalid_login');
     }
-    const token = randomToken(32);
-    const now = Date.now();
-    await ctx.store.meta.insertSession({
-      id: sha256(token),
-      userId: user.id,
-      createdAt: now,
-      expiresAt: now + SESSION_MS,
+    const token = await openSession(ctx, { req, reply, userId: user.id, lifetimeMs: SESSION_MS });
+    await recordAccountEvent(ctx, req, {
+      kind: 'sign_in',
+      user: user.name,
+      actor: `user:${user.name}`,
+      detail: 'password',
     });
-    const secure = behindTls(req) ? '; Secure' : '';
-    void reply.header(
-      'set-cookie',
-      `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MS / 1000}${secure}`,
-    );
     return { user: user.name, role: user.role, csrfToken: csrfToken(token) };
   });
 
@@ -86,49 +106,11 @@ export async function sessionRoutes(app: FastifyInstance, ctx: AppContext): Prom
       user: principal.subject.startsWith('user:') ? principal.subject.slice(5) : null,
       role: principal.role,
       project: principal.project,
+      // A person with roles per project: each project they may see, with their role there.
+      projects: principal.projects ? Object.fromEntries(principal.projects) : null,
       csrfToken: session === undefined ? null : csrfToken(session),
     };
   });
-
-  // Dashboard users (server-wide: a user sees every project). A generated password is shown once.
-  const serverAdmin = guard(ctx, 'server');
-  app.get('/api/users', { onRequest: serverAdmin }, async () => ({
-    users: (await ctx.store.meta.listUsers()).map((u) => ({
-      id: u.id,
-      name: u.name,
-      role: u.role,
-      createdAt: new Date(u.createdAt).toISOString(),
-    })),
-  }));
-  app.post<{ Body: Static<typeof NewUser> }>(
-    '/api/users',
-    { onRequest: serverAdmin, schema: { body: NewUser } },
-    async (req, reply) => {
-      const { name, role } = req.body;
-      if (await ctx.store.meta.getUserByName(name)) {
-        throw new VigilError('invalid_body', {
-          message: `A user named '${name}' exists; choose another name.`,
-        });
-      }
-      const password = req.body.password ?? randomToken(12);
-      const user = {
-        id: randomUUID(),
-        name,
-        role,
-        passwordHash: await hashSecret(password),
-        createdAt: Date.now(),
-      };
-      await ctx.store.meta.insertUser(user);
-      req.log.info({ user: name, role, by: principalOf(req).subject }, 'user created');
-      return reply.status(201).send({
-        id: user.id,
-        name,
-        role,
-        createdAt: new Date(user.createdAt).toISOString(),
-        ...(req.body.password === undefined ? { password } : {}),
-      });
-    },
-  );
 
   app.post('/api/logout', async (req, reply) => {
     const token = cookie(req, SESSION_COOKIE);

@@ -85,6 +85,7 @@ describe('session and CSRF', () => {
       user: 'admin',
       role: 'admin',
       project: null,
+      projects: null,
       csrfToken: s.csrf,
     });
     const viaKey = await call(vigil, 'GET', '/api/me', { token: vigil.adminToken });

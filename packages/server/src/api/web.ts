@@ -4,6 +4,7 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { projectFor } from '../auth/index.js';
 import { VigilError } from '../errors/index.js';
 import { type AppContext, guard, principalOf } from './context.js';
 
@@ -209,6 +210,8 @@ export async function webRoutes(
     });
     // Reconnect after 3 s when the stream drops (EventSource does this by itself).
     reply.raw.write('retry: 3000\n\n');
-    live.add(reply.raw, principalOf(req).project);
+    const principal = principalOf(req);
+    // A person follows one project's commits: the one the dashboard opens with.
+    live.add(reply.raw, principal.projects ? projectFor(principal, undefined) : principal.project);
   });
 }

@@ -1,5 +1,5 @@
 import { VigilError } from '../errors/index.js';
-import type { Principal, Role } from '../model/index.js';
+import type { PersonRole, Principal, Role } from '../model/index.js';
 import type { AccountStore } from '../store/index.js';
 import { parseApiKey, safeEqual, sha256, verifySecret } from './secrets.js';
 
@@ -46,7 +46,10 @@ export class Authenticator {
       throw new VigilError('unauthorized', { message: 'The session has expired; log in again.' });
     const user = await this.meta.getUser(session.userId);
     if (!user) throw new VigilError('unauthorized');
-    return { role: user.role, project: null, subject: `user:${user.name}` };
+    const subject = `user:${user.name}`;
+    if (user.role !== null) return { role: user.role, project: null, subject };
+    const projects = new Map((await this.meta.userProjectRoles(user.id)).map((r) => [r.project, r.role]));
+    return { role: highest(projects), project: null, subject, projects };
   }
 
   /** Forget a revoked key at once. */
@@ -57,6 +60,11 @@ export class Authenticator {
 
 const RANK: Record<Role, number> = { ingest: 0, viewer: 1, admin: 2 };
 
+/** A person's highest role over their projects (viewer when they have none: they reach nothing). */
+function highest(projects: ReadonlyMap<string, PersonRole>): PersonRole {
+  return [...projects.values()].includes('admin') ? 'admin' : 'viewer';
+}
+
 /**
  * What a route needs: `ingest` (write events), `read` (viewer), `admin` (of the project acted on),
  * or `server` (a server-wide admin: the admin user or VIGIL_ADMIN_TOKEN, never a project's key —
@@ -64,16 +72,62 @@ const RANK: Record<Role, number> = { ingest: 0, viewer: 1, admin: 2 };
  */
 export type Need = 'ingest' | 'read' | 'admin' | 'server';
 
-/** admin may do everything in its scope; viewer reads; an ingest key only writes events. */
+function roleAllows(role: Role, need: Need): boolean {
+  if (need === 'ingest') return role === 'ingest' || role === 'admin';
+  if (need === 'read') return RANK[role] >= RANK.viewer;
+  return role === 'admin';
+}
+
+/**
+ * admin may do everything in its scope; viewer reads; an ingest key only writes events. A person
+ * with roles per project passes when some project allows it (`narrow` then keeps only those), and
+ * is never server-wide.
+ */
 export function allows(principal: Principal, need: Need): boolean {
-  if (need === 'ingest') return principal.role === 'ingest' || principal.role === 'admin';
-  if (need === 'read') return RANK[principal.role] >= RANK.viewer;
+  if (principal.projects) {
+    if (need === 'server') return false;
+    for (const role of principal.projects.values()) if (roleAllows(role, need)) return true;
+    return false;
+  }
   if (need === 'server') return principal.role === 'admin' && principal.project === null;
-  return principal.role === 'admin';
+  return roleAllows(principal.role, need);
+}
+
+/** The principal for one request that needs `need`: a person keeps only the projects where their
+ * role suffices, so whatever the route acts on is checked against the right role. */
+export function narrow(principal: Principal, need: Need): Principal {
+  if (!principal.projects) return principal;
+  const projects = new Map([...principal.projects].filter(([, role]) => roleAllows(role, need)));
+  return { ...principal, role: highest(projects), projects };
+}
+
+/** Whether the principal may act on (or see) the project's data. */
+export function reaches(principal: Principal, project: string): boolean {
+  if (principal.projects) return principal.projects.has(project);
+  return principal.project === null || principal.project === project;
+}
+
+/** The projects a principal may see; null means every project. */
+export function reachable(principal: Principal): ReadonlySet<string> | null {
+  if (principal.projects) return new Set(principal.projects.keys());
+  return principal.project === null ? null : new Set([principal.project]);
 }
 
 /** The project a request acts on: a project-bound principal acts on its own only. */
 export function projectFor(principal: Principal, requested: string | undefined): string {
+  if (principal.projects) {
+    const own = principal.projects;
+    const id = requested ?? (own.has('default') ? 'default' : own.keys().next().value);
+    if (id === undefined || !own.has(id)) {
+      throw new VigilError('forbidden', {
+        message:
+          id === undefined
+            ? 'Your account has no project where it may do this; ask a Vigil admin for a role.'
+            : `Your account may not do this in project '${id}'; ask a Vigil admin for a role there.`,
+      });
+    }
+    return id;
+  }
   if (principal.project !== null) {
     if (requested !== undefined && requested !== principal.project) {
       throw new VigilError('forbidden', { message: `This key belongs to project '${principal.project}'.` });

@@ -1,4 +1,13 @@
-export { Authenticator, allows, type Need, projectFor, SESSION_COOKIE } from './authenticator.js';
+export {
+  Authenticator,
+  allows,
+  type Need,
+  narrow,
+  projectFor,
+  reachable,
+  reaches,
+  SESSION_COOKIE,
+} from './authenticator.js';
 export type { Bootstrap } from './bootstrap.js';
 export { bootstrap, createKey, DEFAULT_PROJECT, FIRST_EVENT } from './bootstrap.js';
 export { RateLimiter } from './rate-limit.js';

@@ -46,6 +46,47 @@ const MemorySize = Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*[KMGT]i?B$' })
 
 const Bucket = Type.Object({ ratePerSec: Type.Number({ minimum: 0 }), burst: Type.Number({ minimum: 1 }) });
 
+const PersonRoleSchema = Type.Union([Type.Literal('admin'), Type.Literal('viewer')]);
+
+/** Sign-in through an OpenID Connect provider (docs/sso.md). */
+const OidcSchema = Type.Object(
+  {
+    /** The provider's issuer URL (its discovery document is `<issuer>/.well-known/openid-configuration`). */
+    issuer: Type.String({ minLength: 1 }),
+    clientId: Type.String({ minLength: 1 }),
+    /** Env VIGIL_OIDC_CLIENT_SECRET only; without one the client authenticates with PKCE alone. */
+    clientSecret: Type.Optional(Type.String({ minLength: 1 })),
+    /** Shown on the login page: "Sign in with <name>". */
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 60 })),
+    scopes: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    /** Where the provider sends people back (default: the server's own address + /auth/oidc/callback). */
+    redirectUrl: Type.Optional(Type.String({ minLength: 1 })),
+    /** The claim whose values (a string or a list, e.g. `groups`) map to roles. */
+    roleClaim: Type.Optional(Type.String({ minLength: 1 })),
+    /** Values of `roleClaim` → a server-wide role (every project). */
+    roleMapping: Type.Optional(Type.Record(Type.String(), PersonRoleSchema)),
+    /** A claim value → a role in one project. */
+    projectRoles: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            claim: Type.String({ minLength: 1 }),
+            value: Type.String({ minLength: 1 }),
+            project: Type.String({ minLength: 1 }),
+            role: PersonRoleSchema,
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+    /** Only people whose (verified) email is in one of these domains may sign in. */
+    allowedDomains: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    /** Minutes a session from the provider lasts: roles are read again at the next sign-in. */
+    sessionMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 24 * 60 })),
+  },
+  { additionalProperties: false },
+);
+
 const ConfigSchema = Type.Object({
   host: Type.String({ minLength: 1 }),
   port: Type.Integer({ minimum: 0, maximum: 65535 }),
@@ -173,6 +214,13 @@ const ConfigSchema = Type.Object({
   llm: Type.Object({
     prices: Type.Array(Type.Record(Type.String(), Type.Unknown())),
   }),
+  /** How people sign in to the dashboard. */
+  auth: Type.Object({
+    /** Sign-in with a user name and password (off: only the identity provider; the
+     * VIGIL_ADMIN_TOKEN bearer stays as the break-glass). */
+    localLogin: Type.Boolean(),
+    oidc: Type.Optional(OidcSchema),
+  }),
   /** Key that seals collector credentials at rest (env VIGIL_SECRET_KEY only). */
   secretKey: Type.Optional(Type.String({ minLength: 16 })),
   health: Type.Object({
@@ -203,6 +251,7 @@ export type Config = Static<typeof ConfigSchema>;
 export type IngestLimits = Config['ingest'];
 export type HealthConfig = Config['health'];
 export type AlertsConfig = Config['alerts'];
+export type OidcConfig = Static<typeof OidcSchema>;
 
 export function defaultConfig(): Config {
   return {
@@ -261,6 +310,7 @@ export function defaultConfig(): Config {
     telemetry: { enabled: true, publicEnabled: true, runRetentionDays: 7, collectors: [] },
     checkpoints: { enabled: true, intervalMs: 10_000, webhookTimeoutMs: 5_000 },
     llm: { prices: [] },
+    auth: { localLogin: true },
     health: {
       enabled: true,
       dailyAtUtc: '00:15',
@@ -322,6 +372,11 @@ export function loadConfig(
       withStoreAliases(parsed as Record<string, unknown>),
       new Set(Object.keys(ConfigSchema.properties)),
     );
+    if (config.auth.oidc?.clientSecret !== undefined) {
+      throw new ConfigError(
+        `config file ${file}: auth.oidc.clientSecret does not belong in a file; set VIGIL_OIDC_CLIENT_SECRET`,
+      );
+    }
   }
   const envPort = env.VIGIL_PORT;
   if (envPort !== undefined && envPort !== '') config.port = parsePort(envPort, 'VIGIL_PORT');
@@ -339,6 +394,8 @@ export function loadConfig(
     config.checkpoints.webhookToken = env.VIGIL_CHECKPOINT_WEBHOOK_TOKEN;
   if (overrides.checkpointFile !== undefined) config.checkpoints.file = overrides.checkpointFile;
   if (overrides.checkpointKeyFile !== undefined) config.checkpoints.keyFile = overrides.checkpointKeyFile;
+  if (env.VIGIL_OIDC_CLIENT_SECRET && config.auth.oidc)
+    config.auth.oidc.clientSecret = env.VIGIL_OIDC_CLIENT_SECRET;
   if (overrides.host !== undefined) config.host = overrides.host;
   if (overrides.port !== undefined) config.port = overrides.port;
   if (overrides.dataDir !== undefined) config.dataDir = overrides.dataDir;
@@ -358,7 +415,9 @@ export function loadConfig(
             ? 'VIGIL_ADMIN_PASSWORD'
             : e.path === '/secretKey'
               ? 'VIGIL_SECRET_KEY'
-              : e.path;
+              : e.path === '/auth/oidc/clientSecret'
+                ? 'VIGIL_OIDC_CLIENT_SECRET'
+                : e.path;
       return `${where}: ${e.message}`;
     });
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);

@@ -11,7 +11,7 @@ export {
   TYPED_FIELDS,
   toEventView,
 } from './event.js';
-export type { Principal, Role } from './principal.js';
+export type { PersonRole, Principal, Role } from './principal.js';
 export { ROLES } from './principal.js';
 export type { MetricSample, SampleKind } from './sample.js';
 export { labelsKey, SAMPLE_KINDS } from './sample.js';

@@ -47,6 +47,8 @@ export { type Fault, type FaultTiming, FaultyStore } from './faults.js';
 export { interceptStore, STORE_PARTS, type StoreCall, type StorePart } from './intercept.js';
 export { RecoveringStore, type RecoveringStoreOptions } from './recovery.js';
 export type {
+  AccountEventKind,
+  AccountEventRecord,
   AccountStore,
   AlertCycleWrite,
   AlertProjectRecord,
@@ -74,6 +76,7 @@ export type {
   FieldRef,
   GroupsQuery,
   HealthStore,
+  IdentityRecord,
   KeyRecord,
   MetadataStore,
   MigrationInfo,
@@ -81,6 +84,7 @@ export type {
   Migrator,
   OpsStore,
   ProjectRecord,
+  ProjectRoleRecord,
   PropEquals,
   RawAggregate,
   RawAggregateQuery,

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { EventRow, MetricSample, Role, TypedField } from '../model/index.js';
+import type { EventRow, MetricSample, PersonRole, Role, TypedField } from '../model/index.js';
 import type { Resolution, RollupFamily, RollupField, RollupRow } from '../model/rollup.js';
 
 /*
@@ -309,9 +309,45 @@ export interface KeyRecord {
 export interface UserRecord {
   id: string;
   name: string;
-  role: Role;
+  /** Server-wide role (every project); null for a person with roles per project only. */
+  role: PersonRole | null;
+  /** `scrypt$…`; empty for a person who signs in only through the identity provider. */
   passwordHash: string;
   createdAt: number;
+}
+
+/** A person's role in one project. */
+export interface ProjectRoleRecord {
+  project: string;
+  role: PersonRole;
+}
+
+/** A person as the identity provider knows them: `issuer` + `subject` find the user. */
+export interface IdentityRecord {
+  issuer: string;
+  subject: string;
+  userId: string;
+  email: string | null;
+}
+
+export type AccountEventKind =
+  | 'sign_in'
+  | 'sign_in_refused'
+  | 'user_created'
+  | 'role_change'
+  | 'password_change'
+  | 'password_reset'
+  | 'sessions_ended';
+
+/** One recorded sign-in or account change: who (`user`), by whom (`actor`), when, from where. */
+export interface AccountEventRecord {
+  at: number;
+  kind: AccountEventKind;
+  user: string;
+  actor: string;
+  /** The client address of the request. */
+  address: string | null;
+  detail: string | null;
 }
 
 export interface SessionRecord {
@@ -344,9 +380,30 @@ export interface AccountStore {
   listUsers(): Promise<UserRecord[]>;
   countUsers(): Promise<number>;
 
+  /** The person's roles per project, by project id. */
+  userProjectRoles(userId: string): Promise<ProjectRoleRecord[]>;
+  /** Replaces the person's server-wide role and every role per project, atomically. */
+  setUserRoles(
+    userId: string,
+    roles: { role: PersonRole | null; projects: readonly ProjectRoleRecord[] },
+  ): Promise<void>;
+  setUserPassword(userId: string, passwordHash: string): Promise<void>;
+  getIdentity(issuer: string, subject: string): Promise<IdentityRecord | null>;
+  /** Every identity-provider link, to tell how each person signs in. */
+  listIdentities(): Promise<IdentityRecord[]>;
+  /** Creates the user and their identity together (a first sign-in through the provider). */
+  insertUserWithIdentity(user: UserRecord, identity: IdentityRecord): Promise<void>;
+  appendAccountEvent(event: AccountEventRecord): Promise<void>;
+  /** Newest first; only events about `user` when given. */
+  accountEvents(query: { limit: number; user?: string }): Promise<AccountEventRecord[]>;
+  /** The newest sign-in of each person who has signed in, by user name. */
+  lastSignIns(): Promise<Map<string, number>>;
+
   insertSession(session: SessionRecord): Promise<void>;
   getSession(id: string): Promise<SessionRecord | null>;
   deleteSession(id: string): Promise<void>;
+  /** Ends every session of the user; returns how many there were. */
+  deleteUserSessions(userId: string): Promise<number>;
 
   /** The project's own LLM price list as JSON text (checked by the pricing layer), or null. */
   llmPrices(project: string): Promise<string | null>;

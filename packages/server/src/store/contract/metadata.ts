@@ -85,6 +85,60 @@ export function metadataContract(open: () => Promise<MetadataStore>): void {
     expect(await meta.getSession(session.id)).toBeNull();
   });
 
+  it('people: roles per project, identities from the provider, sessions ended, the account log', async () => {
+    const { meta } = await open();
+    const person = { id: 'p1', name: 'pat', role: null, passwordHash: '', createdAt: T0 };
+    const identity = { issuer: 'https://idp.test', subject: 'sub-1', userId: 'p1', email: 'pat@example.com' };
+    await meta.insertUserWithIdentity(person, identity);
+    expect(await meta.getUser('p1')).toEqual(person);
+    expect(await meta.getIdentity('https://idp.test', 'sub-1')).toEqual(identity);
+    expect(await meta.getIdentity('https://idp.test', 'sub-2')).toBeNull();
+    expect(await meta.listIdentities()).toEqual([identity]);
+    // A second user with the same identity is refused, and nothing of it is kept.
+    await expect(
+      meta.insertUserWithIdentity({ ...person, id: 'p2', name: 'pat2' }, { ...identity, userId: 'p2' }),
+    ).rejects.toThrow();
+    expect(await meta.getUser('p2')).toBeNull();
+
+    expect(await meta.userProjectRoles('p1')).toEqual([]);
+    await meta.setUserRoles('p1', {
+      role: null,
+      projects: [
+        { project: 'search', role: 'viewer' },
+        { project: 'checkout', role: 'admin' },
+      ],
+    });
+    expect(await meta.userProjectRoles('p1')).toEqual([
+      { project: 'checkout', role: 'admin' },
+      { project: 'search', role: 'viewer' },
+    ]);
+    await meta.setUserRoles('p1', { role: 'viewer', projects: [] });
+    expect(await meta.userProjectRoles('p1')).toEqual([]);
+    expect((await meta.getUser('p1'))?.role).toBe('viewer');
+    await meta.setUserPassword('p1', 'scrypt$z');
+    expect((await meta.getUser('p1'))?.passwordHash).toBe('scrypt$z');
+
+    for (const id of ['a'.repeat(64), 'b'.repeat(64)])
+      await meta.insertSession({ id, userId: 'p1', createdAt: T0, expiresAt: T0 + 1 });
+    expect(await meta.deleteUserSessions('p1')).toBe(2);
+    expect(await meta.getSession('a'.repeat(64))).toBeNull();
+    expect(await meta.deleteUserSessions('p1')).toBe(0);
+
+    const event = { kind: 'sign_in' as const, actor: 'user:pat', address: '127.0.0.1', detail: 'oidc' };
+    await meta.appendAccountEvent({ ...event, at: T0, user: 'pat' });
+    await meta.appendAccountEvent({ ...event, at: T0 + 5, user: 'pat' });
+    await meta.appendAccountEvent({ ...event, at: T0 + 7, user: 'vera', kind: 'role_change', address: null });
+    expect((await meta.accountEvents({ limit: 10 })).map((e) => [e.user, e.at])).toEqual([
+      ['vera', T0 + 7],
+      ['pat', T0 + 5],
+      ['pat', T0],
+    ]);
+    expect(await meta.accountEvents({ limit: 1, user: 'pat' })).toEqual([
+      { ...event, at: T0 + 5, user: 'pat' },
+    ]);
+    expect(await meta.lastSignIns()).toEqual(new Map([['pat', T0 + 5]]));
+  });
+
   it('LLM price lists: one document per project, replaced whole', async () => {
     const { meta } = await open();
     expect(await meta.llmPrices('p')).toBeNull();

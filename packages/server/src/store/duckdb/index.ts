@@ -20,10 +20,13 @@ import {
   ADDED_TYPED_FIELDS,
   type EventRow,
   FIRST_TYPED_FIELDS,
+  type PersonRole,
   type Role,
   TYPED_FIELDS,
 } from '../../model/index.js';
 import {
+  type AccountEventKind,
+  type AccountEventRecord,
   type AccountStore,
   type AlertStore,
   type AppendBatch,
@@ -37,10 +40,12 @@ import {
   type ExpiryRecorder,
   type FieldRef,
   type HealthStore,
+  type IdentityRecord,
   type KeyRecord,
   type MigrationStatus,
   type Migrator,
   type ProjectRecord,
+  type ProjectRoleRecord,
   type PropEquals,
   type RawAggregate,
   type RawAggregateQuery,
@@ -752,6 +757,107 @@ class DuckDBAccountStore implements AccountStore {
       [project, at, document],
     );
   }
+
+  async deleteUserSessions(userId: string): Promise<number> {
+    return (await this.all('DELETE FROM sessions WHERE user_id = $1 RETURNING id', [userId])).length;
+  }
+
+  async userProjectRoles(userId: string): Promise<ProjectRoleRecord[]> {
+    const found = await this.all(
+      'SELECT project, role FROM user_project_roles WHERE user_id = $1 ORDER BY project',
+      [userId],
+    );
+    return found.map((r) => ({ project: r.project as string, role: r.role as PersonRole }));
+  }
+
+  async setUserRoles(
+    userId: string,
+    roles: { role: PersonRole | null; projects: readonly ProjectRoleRecord[] },
+  ): Promise<void> {
+    await this.conn.transaction(async (c) => {
+      await rows(c, 'UPDATE users SET role = $2 WHERE id = $1', [userId, roles.role]);
+      await rows(c, 'DELETE FROM user_project_roles WHERE user_id = $1', [userId]);
+      for (const p of roles.projects) {
+        await rows(c, 'INSERT INTO user_project_roles VALUES ($1, $2, $3)', [userId, p.project, p.role]);
+      }
+    });
+  }
+
+  async setUserPassword(userId: string, passwordHash: string): Promise<void> {
+    await this.all('UPDATE users SET password_hash = $2 WHERE id = $1', [userId, passwordHash]);
+  }
+
+  async getIdentity(issuer: string, subject: string): Promise<IdentityRecord | null> {
+    const [r] = await this.all(`${IDENTITY_SELECT} WHERE issuer = $1 AND subject = $2`, [issuer, subject]);
+    return r ? toIdentity(r) : null;
+  }
+
+  async listIdentities(): Promise<IdentityRecord[]> {
+    return (await this.all(`${IDENTITY_SELECT} ORDER BY issuer, subject`)).map(toIdentity);
+  }
+
+  async insertUserWithIdentity(user: UserRecord, identity: IdentityRecord): Promise<void> {
+    await this.conn.transaction(async (c) => {
+      await rows(c, `INSERT INTO users VALUES ($1, $2, $3, $4, ${TS('$5')})`, [
+        user.id,
+        user.name,
+        user.role,
+        user.passwordHash,
+        user.createdAt,
+      ]);
+      await rows(c, 'INSERT INTO user_identities VALUES ($1, $2, $3, $4)', [
+        identity.issuer,
+        identity.subject,
+        identity.userId,
+        identity.email,
+      ]);
+    });
+  }
+
+  async appendAccountEvent(e: AccountEventRecord): Promise<void> {
+    await this.all(`INSERT INTO account_events VALUES (${TS('$1')}, $2, $3, $4, $5, $6)`, [
+      e.at,
+      e.kind,
+      e.user,
+      e.actor,
+      e.address,
+      e.detail,
+    ]);
+  }
+
+  async accountEvents(query: { limit: number; user?: string }): Promise<AccountEventRecord[]> {
+    const found = await this.all(
+      `SELECT epoch_ms(occurred_at) AS at, kind, user_name, actor, address, detail FROM account_events
+       ${query.user === undefined ? '' : 'WHERE user_name = $2'} ORDER BY occurred_at DESC LIMIT $1`,
+      query.user === undefined ? [query.limit] : [query.limit, query.user],
+    );
+    return found.map((r) => ({
+      at: num(r.at),
+      kind: r.kind as AccountEventKind,
+      user: r.user_name as string,
+      actor: r.actor as string,
+      address: (r.address as string | null) ?? null,
+      detail: (r.detail as string | null) ?? null,
+    }));
+  }
+
+  async lastSignIns(): Promise<Map<string, number>> {
+    const found = await this.all(
+      "SELECT user_name, epoch_ms(max(occurred_at)) AS at FROM account_events WHERE kind = 'sign_in' GROUP BY user_name",
+    );
+    return new Map(found.map((r) => [r.user_name as string, num(r.at)]));
+  }
+}
+
+const IDENTITY_SELECT = 'SELECT issuer, subject, user_id, email FROM user_identities';
+
+function toIdentity(r: Record<string, unknown>): IdentityRecord {
+  return {
+    issuer: r.issuer as string,
+    subject: r.subject as string,
+    userId: r.user_id as string,
+    email: (r.email as string | null) ?? null,
+  };
 }
 
 const KEY_SELECT =
@@ -791,7 +897,7 @@ function toUser(r: Record<string, unknown>): UserRecord {
   return {
     id: r.id as string,
     name: r.name as string,
-    role: r.role as Role,
+    role: (r.role as PersonRole | null) ?? null,
     passwordHash: r.password_hash as string,
     createdAt: num(r.created_at),
   };

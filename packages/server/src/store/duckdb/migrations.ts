@@ -429,4 +429,41 @@ export const MIGRATIONS: readonly Migration[] = [
     up: ['ALTER TABLE batches ADD COLUMN expiry VARCHAR'],
     down: ['ALTER TABLE batches DROP COLUMN expiry'],
   },
+  {
+    version: 13,
+    name: 'people: roles per project, sign-in identities, account log',
+    up: [
+      // A person may have no server-wide role: only the roles per project below.
+      'ALTER TABLE users ALTER COLUMN role DROP NOT NULL',
+      `CREATE TABLE user_project_roles (
+        user_id VARCHAR NOT NULL,
+        project VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        PRIMARY KEY (user_id, project)
+      )`,
+      `CREATE TABLE user_identities (
+        issuer VARCHAR NOT NULL,
+        subject VARCHAR NOT NULL,
+        user_id VARCHAR NOT NULL UNIQUE,
+        email VARCHAR,
+        PRIMARY KEY (issuer, subject)
+      )`,
+      `CREATE TABLE account_events (
+        occurred_at TIMESTAMP NOT NULL,
+        kind VARCHAR NOT NULL,
+        user_name VARCHAR NOT NULL,
+        actor VARCHAR NOT NULL,
+        address VARCHAR,
+        detail VARCHAR
+      )`,
+    ],
+    down: [
+      'DROP TABLE account_events',
+      'DROP TABLE user_identities',
+      'DROP TABLE user_project_roles',
+      // People without a server-wide role cannot be kept by the older schema; never widen them.
+      'DELETE FROM users WHERE role IS NULL',
+      'ALTER TABLE users ALTER COLUMN role SET NOT NULL',
+    ],
+  },
 ];

@@ -119,6 +119,7 @@ const MATRIX: Record<string, Entry> = {
   'GET /api/live': { need: 'read', scope: 'none' },
   'GET /sdk/': { need: 'public', scope: 'none' },
   'GET /sdk/:file': { need: 'public', scope: 'none' },
+  'GET /api/openapi.json': { need: 'public', scope: 'none' },
 };
 
 /**

@@ -119,7 +119,6 @@ const MATRIX: Record<string, Entry> = {
   'GET /api/live': { need: 'read', scope: 'none' },
   'GET /sdk/': { need: 'public', scope: 'none' },
   'GET /sdk/:file': { need: 'public', scope: 'none' },
-  'GET /api/openapi.json': { need: 'public', scope: 'none' },
   'GET /api/llm/prices': { need: 'read', scope: 'query' },
   'PUT /api/llm/prices': { need: 'admin', scope: 'query', body: { prices: [] } },
 };

@@ -12,7 +12,6 @@ import {
   llmSnapshot,
   MAX_POINTS,
   METRIC_TYPES,
-  type MetricType,
   seriesBuckets,
   WINDOWS,
   type WindowName,

@@ -4,7 +4,7 @@ import { AlertEngine } from './alerts/index.js';
 import { RetentionJob, RollupMaintainer } from './analytics/index.js';
 import { type AppContext, buildApp, ProjectCache } from './api/index.js';
 import { Checkpointer, DEFAULT_CHAIN, loadOrCreateSigningKey, readCheckpoints } from './audit/index.js';
-import { Authenticator, type Bootstrap, bootstrap, RateLimiter } from './auth/index.js';
+import { Authenticator, type Bootstrap, bootstrap, LoginThrottle, RateLimiter } from './auth/index.js';
 import { CollectorOrchestrator } from './collectors/index.js';
 import { type Config, checkpointPaths } from './config/index.js';
 import { HealthMonitor } from './health/index.js';
@@ -128,7 +128,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       limiters: {
         ingest: new RateLimiter(config.rateLimits.ingest.ratePerSec, config.rateLimits.ingest.burst),
         read: new RateLimiter(config.rateLimits.read.ratePerSec, config.rateLimits.read.burst),
-        login: new RateLimiter(config.rateLimits.loginPerMinute / 60, config.rateLimits.loginPerMinute),
+        login: new LoginThrottle(config.rateLimits.loginPerMinute),
       },
       projects: new ProjectCache(store),
       prices: new PriceCatalog(store.meta, config.llm.prices),

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startVigil, type Vigil } from '../test/harness.js';
 
@@ -162,6 +163,50 @@ describe('login', () => {
     }
     expect([limited.status, code(limited)]).toEqual([429, 'rate_limited']);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
+
+/** POST /api/login from a given loopback address (all of 127.0.0.0/8 reaches the server). */
+const loginFrom = (target: Vigil, address: string, password: string) =>
+  new Promise<number>((resolve, reject) => {
+    const req = request(
+      `${target.url}/api/login`,
+      { method: 'POST', localAddress: address, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify({ user: 'admin', password }));
+  });
+
+describe('login limits', () => {
+  it('wrong passwords from one address or from many never lock the admin out where they signed in', async () => {
+    const target = await startVigil({
+      config: { adminPassword: 'correct horse battery', rateLimits: { loginPerMinute: 3 } },
+    });
+    try {
+      const right = 'correct horse battery';
+      // The admin signs in from .2 (remembered), then one guesser at .3 runs into its address's limit.
+      expect(await loginFrom(target, '127.0.0.2', right)).toBe(200);
+      const guesser: number[] = [];
+      for (let i = 0; i < 5; i++) guesser.push(await loginFrom(target, '127.0.0.3', 'guess'));
+      expect(guesser).toEqual([401, 401, 401, 429, 429]);
+      // Elsewhere the right password still works: the guesser's address was limited, not the user.
+      expect(await loginFrom(target, '127.0.0.4', right)).toBe(200);
+      // Many guessers together (3 wrong passwords from each of 5 more addresses) empty the user's bucket
+      // of wrong passwords (5 × 3): a new address now waits, even with the right password…
+      for (let a = 10; a < 15; a++)
+        for (let i = 0; i < 3; i++) await loginFrom(target, `127.0.0.${a}`, 'guess');
+      expect(await loginFrom(target, '127.0.0.20', right)).toBe(429);
+      expect(await loginFrom(target, '127.0.0.21', 'guess')).toBe(429);
+      // …while the addresses the admin signed in from before still let them in.
+      expect(await loginFrom(target, '127.0.0.2', right)).toBe(200);
+      expect(await loginFrom(target, '127.0.0.4', right)).toBe(200);
+    } finally {
+      await target.cleanup();
+    }
   });
 });
 

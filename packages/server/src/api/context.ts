@@ -5,6 +5,7 @@ import type { RetentionJob, RollupMaintainer } from '../analytics/index.js';
 import {
   type Authenticator,
   allows,
+  type LoginThrottle,
   type Need,
   narrow,
   type RateLimiter,
@@ -39,7 +40,7 @@ export interface AppContext {
   rollups: RollupMaintainer;
   retention: RetentionJob;
   privacy: ScrubPolicy;
-  limiters: { ingest: RateLimiter; read: RateLimiter; login: RateLimiter };
+  limiters: { ingest: RateLimiter; read: RateLimiter; login: LoginThrottle };
   projects: ProjectCache;
   /** LLM prices per project (shipped, config file, the project's own). */
   prices: PriceCatalog;

@@ -68,8 +68,8 @@ export async function sessionRoutes(app: FastifyInstance, ctx: AppContext): Prom
   app.post<{ Body: Static<typeof Login> }>('/api/login', { schema: { body: Login } }, async (req, reply) => {
     const { password } = req.body;
     const name = 'name' in req.body ? req.body.name : req.body.user;
-    // Limited per address and per user name, so neither one guesser nor many can hammer one account.
-    const wait = Math.max(ctx.limiters.login.take(`ip:${req.ip}`), ctx.limiters.login.take(`user:${name}`));
+    // Limited per address, and per user for wrong passwords without locking the person out (LoginThrottle).
+    const wait = ctx.limiters.login.attempt(name, req.ip);
     if (wait > 0)
       throw new VigilError('rate_limited', {
         retryAfter: wait,
@@ -83,10 +83,12 @@ export async function sessionRoutes(app: FastifyInstance, ctx: AppContext): Prom
     const user = await ctx.store.meta.getUserByName(name);
     if (!user || !(await verifySecret(password, user.passwordHash))) {
       req.log.warn({ user: name }, 'failed login');
+      ctx.limiters.login.failed(name);
       if (user)
         await recordAccountEvent(ctx, req, { kind: 'sign_in_refused', user: name, detail: 'password' });
       throw new VigilError('invalid_login');
     }
+    ctx.limiters.login.succeeded(name, req.ip);
     const token = await openSession(ctx, { req, reply, userId: user.id, lifetimeMs: SESSION_MS });
     await recordAccountEvent(ctx, req, {
       kind: 'sign_in',

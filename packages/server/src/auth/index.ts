@@ -10,5 +10,5 @@ export {
 } from './authenticator.js';
 export type { Bootstrap } from './bootstrap.js';
 export { bootstrap, createKey, DEFAULT_PROJECT, FIRST_EVENT } from './bootstrap.js';
-export { RateLimiter } from './rate-limit.js';
+export { LoginThrottle, RateLimiter } from './rate-limit.js';
 export { hashSecret, randomToken, sha256, verifySecret } from './secrets.js';

@@ -15,6 +15,8 @@ export {
   tile,
   WINDOWS,
 } from './query.js';
+export type { RepriceOptions, RepriceReport } from './reprice.js';
+export { RepriceError, reprice } from './reprice.js';
 export type { Retention, RetentionResult } from './retention.js';
 export { applyRetention, effectiveRetention, RetentionJob, retentionProblem } from './retention.js';
 export type { RollupCheckReport } from './rollup-check.js';

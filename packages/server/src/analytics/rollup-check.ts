@@ -74,7 +74,7 @@ function difference(expected: RollupRow | undefined, stored: RollupRow | undefin
 }
 
 /** Where each project's raw events are complete: after its last retention cut-off. */
-async function keptFrom(
+export async function keptFrom(
   store: Store,
   project: string,
   expiries: Awaited<ReturnType<Store['events']['chainExpiries']>>,
@@ -91,8 +91,14 @@ async function keptFrom(
   return from;
 }
 
-/** Every raw event of the project in [from, to), read newest first in pages. */
-async function* eventsOf(store: Store, project: string, from: number, to: number): AsyncIterable<EventRow[]> {
+/** Every raw event of the project in [from, to) (of these types), read newest first in pages. */
+export async function* eventsOf(
+  store: Store,
+  project: string,
+  from: number,
+  to: number,
+  types?: readonly string[],
+): AsyncIterable<EventRow[]> {
   let before: { ts: number; id: string } | undefined;
   for (;;) {
     const page = await store.events.listEvents({
@@ -100,6 +106,7 @@ async function* eventsOf(store: Store, project: string, from: number, to: number
       from,
       to,
       limit: 10_000,
+      ...(types ? { types } : {}),
       ...(before ? { before } : {}),
     });
     if (page.length === 0) return;

@@ -12,6 +12,7 @@ import {
   exportCommand,
   generateEvents,
   OpsError,
+  repriceCommand,
   restoreCommand,
   smokeCommand,
   verifyCommand,
@@ -34,6 +35,8 @@ Commands:
   smoke URL --token T        test a live deployment end to end (health, auth, ingest and read back, public view)
   export --from T --to T --format parquet|csv --out FILE [--type X] [--project P]
                              write events of a time range to a file, with progress
+  reprice --from T --to T [--project P]
+                             recompute priced LLM costs and their rollups from the current prices
   help [COMMAND]             show this help, or a command's (also: vigil COMMAND --help)
 
 Options:
@@ -114,6 +117,16 @@ event of type vigil.smoke and a revoked ingest key. --token: an admin key (env V
 
 Writes the events of [from, to) to a Parquet or CSV file, with progress. Needs the store to
 itself (export from a restored backup while the server runs).
+${TIMES}
+${STORE}`,
+  reprice: `Usage: vigil reprice --from T --to T [--project P] [--json]
+
+A changed price applies to events ingested afterwards. When a price was wrong, reprice recomputes
+the cost of the LLM requests of [from, to) (widened to whole UTC days) from the prices as they are
+now (shipped table, config file, the project's own) and rebuilds those days' LLM rollups, one day
+at a time, with progress on stderr. Costs reported by the caller stand. Days whose raw events
+retention has deleted are left alone (said in the output). Needs the store to itself: stop the
+server, reprice, start it again.
 ${TIMES}
 ${STORE}`,
 };
@@ -221,6 +234,8 @@ async function main(argv: string[]): Promise<number> {
         out: values.out,
         json,
       });
+    case 'reprice':
+      return repriceCommand(config, { from: values.from, to: values.to, project: values.project, json });
     case 'generate': {
       const events = Number(values.events ?? '1000000');
       const days = Number(values.days ?? '30');

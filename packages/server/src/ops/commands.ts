@@ -6,7 +6,9 @@ import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { RepriceError, reprice } from '../analytics/index.js';
 import type { Config, ConfigOverrides } from '../config/index.js';
+import { PriceCatalog, PriceError } from '../pricing/index.js';
 import { latestSchemaVersion, openStore, StoreError, storeExists } from '../store/index.js';
 import { BackupError, type BackupManifest, readBackup, restoreBackup, writeBackup } from './backup.js';
 import { formatChecks, runChecks } from './check.js';
@@ -216,21 +218,10 @@ export async function exportCommand(
   const to = parseTime(options.to, '--to');
   if (to <= from) throw new OpsError('--to must be after --from');
   const out = resolve(options.out);
-  requireStore(config);
-  let store: Awaited<ReturnType<typeof openStore>>;
-  try {
-    store = await openStore({
-      dataDir: config.dataDir,
-      ...config.store,
-      migrate: false,
-    });
-  } catch (err) {
-    if (err instanceof StoreError && err.code === 'locked')
-      throw new OpsError(
-        `the store in ${config.dataDir} is in use by a running server; export from a backup instead: 'vigil backup B', 'vigil restore B --data DIR', 'vigil export --data DIR …'`,
-      );
-    throw err;
-  }
+  const store = await openOwnStore(
+    config,
+    "export from a backup instead: 'vigil backup B', 'vigil restore B --data DIR', 'vigil export --data DIR …'",
+  );
   const started = Date.now();
   const bar = progress('exporting', started);
   try {
@@ -257,13 +248,74 @@ export async function exportCommand(
   }
 }
 
+/** The store, held by this command alone; `instead` says what to do while a server holds it. */
+async function openOwnStore(config: Config, instead: string) {
+  requireStore(config);
+  try {
+    return await openStore({ dataDir: config.dataDir, ...config.store, migrate: false });
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'locked')
+      throw new OpsError(`the store in ${config.dataDir} is in use by a running server; ${instead}`);
+    throw err;
+  }
+}
+
+/** `vigil reprice --from T --to T [--project P]`: priced costs and LLM rollups from today's prices. */
+export async function repriceCommand(
+  config: Config,
+  options: {
+    from?: string | undefined;
+    to?: string | undefined;
+    project?: string | undefined;
+    json: boolean;
+  },
+): Promise<number> {
+  if (!options.from || !options.to) throw new OpsError('reprice needs --from and --to');
+  const from = parseTime(options.from, '--from');
+  const to = parseTime(options.to, '--to');
+  if (to <= from) throw new OpsError('--to must be after --from');
+  const store = await openOwnStore(config, 'stop it, reprice, and start it again');
+  const started = Date.now();
+  try {
+    let prices: PriceCatalog;
+    try {
+      prices = new PriceCatalog(store.meta, config.llm.prices);
+    } catch (err) {
+      if (err instanceof PriceError) throw new OpsError(err.message);
+      throw err;
+    }
+    const report = await reprice(store, {
+      from,
+      to,
+      ...(options.project ? { project: options.project } : {}),
+      book: (project) => prices.book(project),
+      onProgress: progress('repricing', started, 'days'),
+    }).catch((err: unknown) => {
+      throw err instanceof RepriceError ? new OpsError(err.message) : err;
+    });
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    const skipped = report.skipped.map(
+      (s) => `\n  ${s.project}: days before ${day(s.before)} left alone (retention deleted raw events)`,
+    );
+    print(
+      options.json,
+      { ...report, ms: Date.now() - started },
+      `repriced ${report.requests} LLM requests over ${report.days} days from ${day(report.from)} to ${day(report.to)} (exclusive): ${report.changed} changed, ${report.unpriced} without a price${skipped.join('')}`,
+    );
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
 /** Progress on stderr: a redrawn bar on a terminal, otherwise a line per step (at most one per 10%). */
-function progress(label: string, started: number) {
+function progress(label: string, started: number, unit = 'rows') {
   let lastDecile = -1;
   return (done: number, total: number) => {
     const frac = total === 0 ? 1 : done / total;
     const secs = Math.max(0.001, (Date.now() - started) / 1000);
-    const line = `${label} ${'#'.repeat(Math.round(frac * 30)).padEnd(30, '.')} ${(frac * 100).toFixed(1)}% ${done}/${total} rows ${Math.round(done / secs)}/s`;
+    const line = `${label} ${'#'.repeat(Math.round(frac * 30)).padEnd(30, '.')} ${(frac * 100).toFixed(1)}% ${done}/${total} ${unit} ${Math.round(done / secs)}/s`;
     if (process.stderr.isTTY) process.stderr.write(`\r${line}`);
     else if (Math.floor(frac * 10) > lastDecile) {
       lastDecile = Math.floor(frac * 10);

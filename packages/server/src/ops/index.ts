@@ -7,6 +7,7 @@ export {
   checkCommand,
   exportCommand,
   OpsError,
+  repriceCommand,
   restoreCommand,
   smokeCommand,
 } from './commands.js';

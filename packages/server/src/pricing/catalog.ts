@@ -72,9 +72,33 @@ export class PriceCatalog {
   }
 }
 
+/** The cost columns of an llm.request. */
+export interface CostColumns {
+  cost_usd: number | null;
+  prompt_cost_usd: number | null;
+  completion_cost_usd: number | null;
+}
+
 /**
- * Sets an llm.request's cost: a reported `cost_usd` stands as it is; otherwise the price in effect
- * at its `ts` for its model prices its tokens; without one it stays unpriced (null, never 0).
+ * What Vigil prices an llm.request at: the price in effect at its `ts` for its model applied to
+ * its tokens, or all null without one (unpriced, never 0). Null when the caller reported the cost
+ * (a stored reported cost has no prompt part): that cost stands and is never repriced.
+ */
+export function pricedCost(row: EventRow, book: PriceBook): CostColumns | null {
+  if (row.cost_usd !== null && row.prompt_cost_usd === null) return null;
+  const price = row.model === null ? null : book.priceAt(row.model, row.ts);
+  if (!price) return { cost_usd: null, prompt_cost_usd: null, completion_cost_usd: null };
+  const cost = costOf(price, {
+    prompt: row.prompt_tokens,
+    completion: row.completion_tokens,
+    cacheRead: row.cache_read_tokens,
+  });
+  return { cost_usd: cost.total, prompt_cost_usd: cost.prompt, completion_cost_usd: cost.completion };
+}
+
+/**
+ * Sets an incoming llm.request's cost: a reported `cost_usd` stands as it is; otherwise the price
+ * in effect at its `ts` for its model prices its tokens; without one it stays unpriced.
  */
 export function priceRequest(row: EventRow, book: PriceBook): void {
   if (row.cost_usd !== null) {
@@ -82,14 +106,5 @@ export function priceRequest(row: EventRow, book: PriceBook): void {
     row.completion_cost_usd = null;
     return;
   }
-  const price = row.model === null ? null : book.priceAt(row.model, row.ts);
-  if (!price) return;
-  const cost = costOf(price, {
-    prompt: row.prompt_tokens,
-    completion: row.completion_tokens,
-    cacheRead: row.cache_read_tokens,
-  });
-  row.cost_usd = cost.total;
-  row.prompt_cost_usd = cost.prompt;
-  row.completion_cost_usd = cost.completion;
+  Object.assign(row, pricedCost(row, book));
 }

@@ -1,5 +1,5 @@
-export type { ConfiguredPrice } from './catalog.js';
-export { configuredPrices, PriceCatalog, priceRequest } from './catalog.js';
+export type { ConfiguredPrice, CostColumns } from './catalog.js';
+export { configuredPrices, PriceCatalog, pricedCost, priceRequest } from './catalog.js';
 export type { PriceEntry, PriceInput, PriceSource, RequestCost } from './table.js';
 export {
   costOf,

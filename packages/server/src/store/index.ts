@@ -66,6 +66,8 @@ export type {
   CollectorRecord,
   CollectorRunRecord,
   CollectorStore,
+  CostRewrite,
+  CostUpdate,
   DeploymentRecord,
   EventExport,
   EventQuery,

@@ -539,6 +539,30 @@ export interface RollupStore {
   ): Promise<number>;
   /** Merges rows that share a key into one; returns how many rows were merged away. */
   compact(merge: (rows: RollupRow[]) => RollupRow): Promise<number>;
+  /**
+   * `vigil reprice`: sets the priced cost of the given events of the project and replaces the
+   * project's `llm` rows of every resolution in [from, to) (whole days) with `rows`, recomputed
+   * from those days' events, in one transaction.
+   */
+  reprice(change: CostRewrite): Promise<void>;
+}
+
+/** A priced cost recomputed for one stored event (null: no price, the request is unpriced). */
+export interface CostUpdate {
+  id: string;
+  cost_usd: number | null;
+  prompt_cost_usd: number | null;
+  completion_cost_usd: number | null;
+}
+
+export interface CostRewrite {
+  project: string;
+  /** Whole UTC days: `from` and `to` are multiples of a day. */
+  from: number;
+  to: number;
+  costs: readonly CostUpdate[];
+  /** Every `llm` rollup row of the days, at every resolution. */
+  rows: readonly RollupRow[];
 }
 
 export type RawAggregate = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'p50' | 'p90' | 'p95' | 'p99' | 'rate';

@@ -458,6 +458,72 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     expect(await store.rollups.expire('q', ['1h'], T0 + 3 * DAY)).toBe(0);
   });
 
+  it('reprice: sets the priced cost of events and replaces the llm rollups of whole days, nothing else', async () => {
+    const store = await open();
+    const day = Math.floor(T0 / DAY) * DAY;
+    const priced = event({
+      type: 'llm.request',
+      model: 'm1',
+      cost_usd: 1,
+      prompt_cost_usd: 0.4,
+      completion_cost_usd: 0.6,
+    });
+    const other = event({
+      project: 'q',
+      type: 'llm.request',
+      model: 'm1',
+      cost_usd: 1,
+      prompt_cost_usd: 0.4,
+      completion_cost_usd: 0.6,
+    });
+    await append(store, [priced, other]);
+    await store.rollups.write(
+      [
+        rollupRow({ bucket: T0, dim: 'm1' }, { n: 1 }),
+        rollupRow({ res: '1d', bucket: day, dim: 'm1' }, { n: 1 }),
+        rollupRow({ bucket: T0 + DAY, dim: 'm1' }, { n: 7 }),
+        rollupRow({ family: 'decision', grp: 'all', bucket: T0, dim: '' }, { n: 2 }),
+        rollupRow({ project: 'q', bucket: T0, dim: 'm1' }, { n: 1 }),
+      ],
+      [],
+      { seq: 1, rows: 0 },
+    );
+    await expect(
+      store.rollups.reprice({ project: 'p', from: T0, to: T0 + DAY, costs: [], rows: [] }),
+    ).rejects.toThrow(/whole days/);
+    await store.rollups.reprice({
+      project: 'p',
+      from: day,
+      to: day + DAY,
+      costs: [{ id: priced.id, cost_usd: 2, prompt_cost_usd: 0.5, completion_cost_usd: 1.5 }],
+      rows: [
+        rollupRow({ bucket: T0, dim: 'm1' }, { n: 1 }, [2]),
+        rollupRow({ res: '1d', bucket: day, dim: 'm1' }, { n: 1 }, [2]),
+      ],
+    });
+    const [p] = await store.events.listEvents({ project: 'p', limit: 1 });
+    expect([p?.cost_usd, p?.prompt_cost_usd, p?.completion_cost_usd]).toEqual([2, 0.5, 1.5]);
+    const [q] = await store.events.listEvents({ project: 'q', limit: 1 });
+    expect(q?.cost_usd).toBe(1);
+    const read = (project: string, family: 'llm' | 'decision', grp: string, from: number, to: number) =>
+      store.rollups.read({
+        project,
+        family,
+        grp,
+        tiles: (['1m', '1d'] as const).map((res) => ({ res, from, to })),
+      });
+    expect(
+      (await read('p', 'llm', 'model', day, day + DAY)).map((r) => [r.res, r.fields.total_ms?.sum]).sort(),
+    ).toEqual([
+      ['1d', 2],
+      ['1m', 2],
+    ]);
+    // The next day, the other family and the other project keep their rows.
+    expect((await read('p', 'llm', 'model', day + DAY, day + 2 * DAY)).map((r) => r.counters.n)).toEqual([7]);
+    expect((await read('p', 'decision', 'all', day, day + DAY)).map((r) => r.counters.n)).toEqual([2]);
+    expect((await read('q', 'llm', 'model', day, day + DAY)).map((r) => r.counters.n)).toEqual([1]);
+  });
+
   it('metric samples: appended, listed newest first by name, labels and range, with their series', async () => {
     const store = await open();
     const sample = (over: Partial<MetricSample>): MetricSample => ({

@@ -47,6 +47,7 @@ export const ANALYTICAL_METHODS = {
     expire: true,
     copyShifted: true,
     compact: true,
+    reprice: true,
   } satisfies Methods<RollupStore>,
   samples: {
     append: true,

@@ -15,6 +15,7 @@ import {
   rollupKeyString,
 } from '../../model/rollup.js';
 import type {
+  CostRewrite,
   GroupsQuery,
   RollupQuery,
   RollupStore,
@@ -358,6 +359,38 @@ export class DuckDBRollupStore implements RollupStore {
     let merged = 0;
     for (const res of RESOLUTIONS) merged += await this.compactTable(table(res), merge);
     return merged;
+  }
+
+  async reprice({ project, from, to, costs, rows: list }: CostRewrite): Promise<void> {
+    const DAY = RESOLUTION_MS['1d'];
+    if (from % DAY !== 0 || to % DAY !== 0 || to <= from)
+      throw new Error(`reprice: [${from}, ${to}) is not a range of whole days`);
+    if (list.some((r) => r.project !== project || r.family !== 'llm' || r.bucket < from || r.bucket >= to))
+      throw new Error('reprice: a row outside the project, the llm family or the days');
+    await this.conn.transaction(async (c) => {
+      // In slices of bound values: no request value ever becomes SQL text.
+      for (let i = 0; i < costs.length; i += 500) {
+        const part = costs.slice(i, i + 500);
+        const values: DuckDBValue[] = [project];
+        const tuples = part.map((u) => {
+          values.push(u.id, u.cost_usd, u.prompt_cost_usd, u.completion_cost_usd);
+          const n = values.length;
+          return `($${n - 3}::UUID, $${n - 2}::DOUBLE, $${n - 1}::DOUBLE, $${n}::DOUBLE)`;
+        });
+        await c.run(
+          `UPDATE events SET cost_usd = u.cost, prompt_cost_usd = u.prompt, completion_cost_usd = u.completion
+           FROM (VALUES ${tuples.join(', ')}) AS u(id, cost, prompt, completion)
+           WHERE events.id = u.id AND events.project = $1`,
+          values,
+        );
+      }
+      for (const res of RESOLUTIONS)
+        await c.run(
+          `DELETE FROM ${table(res)} WHERE project = $1 AND family = 'llm' AND bucket >= ${TS('$2')} AND bucket < ${TS('$3')}`,
+          [project, from, to],
+        );
+      await append(c, list);
+    });
   }
 
   private compactTable(name: string, merge: (list: RollupRow[]) => RollupRow): Promise<number> {

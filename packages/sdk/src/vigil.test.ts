@@ -77,7 +77,13 @@ describe('against a real Vigil server', () => {
       expect(got?.version).toBe(e.version);
       expect(got?.ts).toBe(new Date(e.ts).toISOString());
       const { prompt: _p, Password: _w, ...expected } = e.props;
-      expect(got?.props).toEqual(expected);
+      // The server prices an llm.request from its price table (gpt-4o is in the shipped one).
+      const { cost_usd, prompt_cost_usd, completion_cost_usd, ...props } = got?.props ?? {};
+      expect(props).toEqual(expected);
+      if (e.type === 'llm.request')
+        expect(cost_usd).toBeCloseTo(Number(prompt_cost_usd) + Number(completion_cost_usd), 12);
+      else
+        expect([cost_usd, prompt_cost_usd, completion_cost_usd]).toEqual([undefined, undefined, undefined]);
     }
     expect(sent[1]?.version).toBe('exp-2');
     const llm = sent.filter((e) => e.type === 'llm.request').map((e) => stored.get(e.id)?.props);

@@ -57,7 +57,7 @@ function identifiers(status: TelemetryStatus): Set<string> {
     add(c.problem);
     add(c.lastRun?.snapshotId);
     add(c.lastRun?.error);
-    if (c.target?.startsWith('http')) {
+    if (c.target?.startsWith('http') && URL.canParse(c.target)) {
       const u = new URL(c.target);
       add(u.hostname);
       add(u.host);

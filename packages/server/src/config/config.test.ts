@@ -18,6 +18,7 @@ describe('the store section', () => {
     expect(loadConfig({}, {}, scratch.fresh()).store).toEqual({
       engine: 'duckdb',
       duckdb: { memoryLimit: '128MB' },
+      recoveryMs: 2000,
     });
   });
 
@@ -25,6 +26,7 @@ describe('the store section', () => {
     expect(withFile({ store: { engine: 'duckdb', duckdb: { memoryLimit: '1GB' } } }).store).toEqual({
       engine: 'duckdb',
       duckdb: { memoryLimit: '1GB' },
+      recoveryMs: 2000,
     });
   });
 

@@ -16,7 +16,7 @@ import {
   rollupKeyString,
   UNSKETCHED_FIELDS,
 } from '../model/rollup.js';
-import { decodeSketch, encodeSketch, newSketch } from './sketch.js';
+import { decodeSketch, encodeSketch, newSketch } from '../model/sketch.js';
 
 /** Field statistics while aggregating: a live sketch rather than its serialized form. */
 export class FieldStats {

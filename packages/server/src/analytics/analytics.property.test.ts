@@ -5,7 +5,7 @@ import { GroupCommitter, isRejection, scrubPolicy, validateEvent } from '../inge
 import { openStore, type Store } from '../store/index.js';
 import { scratchDirs } from '../test/harness.js';
 import { historical } from './historical.js';
-import { mergeRows, RollupMaintainer } from './maintainer.js';
+import { RollupMaintainer } from './maintainer.js';
 import { llmSnapshot } from './query.js';
 
 const silent = { error: () => undefined, debug: () => undefined } as never;
@@ -183,7 +183,7 @@ describe('analytics invariants (random event streams)', () => {
       filter: {},
     });
     expect(minuteTiles.reduce((a, p) => a + (p.value ?? 0), 0)).toBe(dayLevel.tokens.totalTokens);
-    const merged = await store.rollups.compact(mergeRows);
+    const merged = await store.rollups.compact();
     expect(merged).toBeGreaterThan(0);
     expect(await llmSnapshot(store, null, project, base, base + 3 * HOUR)).toEqual(dayLevel);
   });

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { EventRow } from '../model/index.js';
 import type { RollupRow } from '../model/rollup.js';
 import type { ChainLink, RollupQuery, SignalDims, Store } from '../store/index.js';
-import { Cell, DeltaSet, toRow } from './aggregate.js';
+import { DeltaSet, toRow } from './aggregate.js';
 import { RollupCache } from './cache.js';
 
 export interface MaintainerOptions {
@@ -270,7 +270,7 @@ export class RollupMaintainer {
   }
 
   private async compact(): Promise<number> {
-    const merged = await this.store.rollups.compact(mergeRows);
+    const merged = await this.store.rollups.compact();
     if (merged > 0) this.options.log.debug({ merged }, 'rollup rows compacted');
     return merged;
   }
@@ -285,12 +285,4 @@ export class RollupMaintainer {
       });
     }
   }
-}
-
-/** Merges rows that share one key. */
-export function mergeRows(rows: RollupRow[]): RollupRow {
-  const first = rows[0] as RollupRow;
-  const cell = new Cell(Object.values(first.fields).some((f) => f?.sketch));
-  for (const r of rows) cell.mergeRow(r);
-  return toRow(first, cell);
 }

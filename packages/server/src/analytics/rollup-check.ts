@@ -7,16 +7,16 @@
 
 import type { EventRow } from '../model/index.js';
 import {
+  mergeRollupRows,
   RESOLUTIONS,
   ROLLUP_COUNTERS,
   type RollupFamily,
   type RollupRow,
   rollupKeyString,
 } from '../model/rollup.js';
+import { decodeSketch } from '../model/sketch.js';
 import type { Store } from '../store/index.js';
 import { DeltaSet } from './aggregate.js';
-import { mergeRows } from './maintainer.js';
-import { decodeSketch } from './sketch.js';
 
 const DAY = 86_400_000;
 
@@ -175,7 +175,7 @@ export async function checkRollups(
       }
       for (const k of new Set([...want.keys(), ...have.keys()])) {
         const stored = have.get(k);
-        const reason = difference(want.get(k), stored ? mergeRows(stored) : undefined);
+        const reason = difference(want.get(k), stored ? mergeRollupRows(stored) : undefined);
         report.rows += 1;
         if (reason) {
           report.ok = false;

@@ -1,3 +1,6 @@
+import type { DDSketch } from '@datadog/sketches-js';
+import { decodeSketch, encodeSketch } from './sketch.js';
+
 /**
  * What a rollup is. A rollup row is a mergeable partial aggregate of the events of one
  * bucket: rows with the same key (from late events, several writers, or flushes) are summed
@@ -108,4 +111,42 @@ export const rollupKeyOf = (
 export function bucketStart(ts: number, res: Resolution): number {
   const size = RESOLUTION_MS[res];
   return Math.floor(ts / size) * size;
+}
+
+/**
+ * Rows of one key merged into one: counters and sums add up, minimum and maximum of each field,
+ * sketches merged. A pure function of the rows, so every engine (and the maintainer) merges alike.
+ */
+export function mergeRollupRows(rows: readonly RollupRow[]): RollupRow {
+  const [first] = rows;
+  if (!first) throw new Error('mergeRollupRows: no rows');
+  if (rows.length === 1) return first;
+  const counters = { ...first.counters };
+  const fields: RollupRow['fields'] = {};
+  const sketches = new Map<RollupField, DDSketch>();
+  for (const [i, row] of rows.entries()) {
+    if (i > 0) for (const c of ROLLUP_COUNTERS) counters[c] += row.counters[c];
+    for (const [name, s] of Object.entries(row.fields) as [RollupField, FieldSummary][]) {
+      const cur = fields[name];
+      if (!cur || cur.n === 0) fields[name] = { ...s, sketch: null };
+      else if (s.n > 0)
+        fields[name] = {
+          n: cur.n + s.n,
+          sum: cur.sum + s.sum,
+          min: Math.min(cur.min, s.min),
+          max: Math.max(cur.max, s.max),
+          sketch: null,
+        };
+      if (s.sketch && s.n > 0) {
+        const sketch = sketches.get(name);
+        if (sketch) sketch.merge(decodeSketch(s.sketch));
+        else sketches.set(name, decodeSketch(s.sketch));
+      }
+    }
+  }
+  for (const [name, sketch] of sketches) {
+    const f = fields[name];
+    if (f) f.sketch = encodeSketch(sketch);
+  }
+  return { ...first, counters, fields };
 }

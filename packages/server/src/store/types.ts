@@ -22,13 +22,16 @@ import type { Resolution, RollupFamily, RollupField, RollupRow } from '../model/
  *   batch sequence; the per-writer chain and watermark (an instance id per writer) of issue 15 are
  *   not built yet, and no reader may assume more order than "a writer's batches in its order".
  * - Rollup rows are deltas: several writes of one key are merged where they are read (counts and
- *   sums added, min/max taken, sketches merged), so writers never coordinate on a row.
+ *   sums added, min/max taken, sketches merged), so writers never coordinate on a row. Merging is
+ *   a pure function of the model (`mergeRollupRows` in model/rollup.ts), not a callback: an engine
+ *   that merges in the background (ClickHouse) follows the same definition.
  */
 
 /**
  * The analytical half of the store: events and their audit chain, rollups, metric samples, and
- * the figures telemetry health reads off events. Append-heavy, never updated in place; in a
- * scale-out deployment ClickHouse keeps it.
+ * the figures telemetry health reads off events. Append-heavy, never updated in place (save the
+ * cost Vigil derived for an LLM request, which `vigil reprice` recomputes); in a scale-out
+ * deployment ClickHouse keeps it.
  */
 export interface AnalyticalStore {
   readonly events: EventStore;
@@ -537,8 +540,11 @@ export interface RollupStore {
     shifts: readonly number[],
     watermark: RollupWatermark,
   ): Promise<number>;
-  /** Merges rows that share a key into one; returns how many rows were merged away. */
-  compact(merge: (rows: RollupRow[]) => RollupRow): Promise<number>;
+  /**
+   * Merges rows that share a key into one, as `mergeRollupRows` (model/rollup.ts) defines it;
+   * returns how many rows were merged away. An engine may merge in the background instead.
+   */
+  compact(): Promise<number>;
   /**
    * `vigil reprice`: sets the priced cost of the given events of the project and replaces the
    * project's `llm` rows of every resolution in [from, to) (whole days) with `rows`, recomputed

@@ -3,6 +3,7 @@ import { DuckDBTimestampValue, listValue } from '@duckdb/node-api';
 import {
   FAMILY_FIELDS,
   type FieldSummary,
+  mergeRollupRows,
   RESOLUTION_MS,
   RESOLUTIONS,
   type Resolution,
@@ -355,9 +356,9 @@ export class DuckDBRollupStore implements RollupStore {
     return written;
   }
 
-  async compact(merge: (list: RollupRow[]) => RollupRow): Promise<number> {
+  async compact(): Promise<number> {
     let merged = 0;
-    for (const res of RESOLUTIONS) merged += await this.compactTable(table(res), merge);
+    for (const res of RESOLUTIONS) merged += await this.compactTable(table(res));
     return merged;
   }
 
@@ -393,7 +394,7 @@ export class DuckDBRollupStore implements RollupStore {
     });
   }
 
-  private compactTable(name: string, merge: (list: RollupRow[]) => RollupRow): Promise<number> {
+  private compactTable(name: string): Promise<number> {
     return this.conn.transaction(async (c) => {
       const keyCols = KEY.join(', ');
       await c.run('DROP TABLE IF EXISTS compact_keys');
@@ -415,7 +416,7 @@ export class DuckDBRollupStore implements RollupStore {
         else groups.set(k, [r]);
       }
       await c.run(`DELETE FROM ${name} WHERE (${keyCols}) IN (SELECT (${keyCols}) FROM compact_keys)`);
-      await appendTo(c, name, [...groups.values()].map(merge));
+      await appendTo(c, name, [...groups.values()].map(mergeRollupRows));
       await c.run('DROP TABLE compact_keys');
       return found.length - groups.size;
     });

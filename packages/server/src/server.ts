@@ -169,6 +169,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       log: app.log,
       onDeleted: () => ctx.rollups.cache.clear(),
       expireEvents: (project, before) => ctx.committer.expire(project, before),
+      runRetentionDays: config.telemetry.runRetentionDays,
     });
     ctx.retention.start();
     ctx.collectors = new CollectorOrchestrator({
@@ -178,8 +179,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
       secretKey: config.secretKey,
       schedule: config.telemetry.enabled,
       metrics: ctx.metrics,
-      runRetentionDays: config.telemetry.runRetentionDays,
-      retention: config.retention,
     });
     await ctx.collectors.start();
     await app.listen({ host: config.host, port: config.port });

@@ -15,6 +15,9 @@ export interface RetentionResult {
   project: string;
   rawDeleted: number;
   rollupsDeleted: number;
+  /** Metric samples (from collectors, OTLP and webhooks) and their rollups. */
+  samplesDeleted: number;
+  sampleRollupsDeleted: number;
   /** Raw events were kept because the rollups do not cover them yet. */
   rawDeferred: boolean;
 }
@@ -48,7 +51,8 @@ export interface RetentionOptions {
 
 /**
  * Deletes whole days past each project's retention: raw events only once the rollups cover
- * them (their batches are at or below the rollup watermark), finer rollups before daily ones.
+ * them (their batches are at or below the rollup watermark), finer rollups before daily ones;
+ * metric samples and their rollups by the same days.
  */
 export async function applyRetention(
   store: Store,
@@ -69,17 +73,26 @@ export async function applyRetention(
     const raw = covered ? await expireEvents(project.id, rawBefore) : { deleted: 0 };
     const fine = await store.rollups.expire(project.id, ['1m', '5m', '1h'], day - r.rollupDays * DAY);
     const daily = await store.rollups.expire(project.id, ['1d'], day - r.dailyRollupDays * DAY);
+    const samples = await store.samples.expire(project.id, rawBefore);
+    const sampleRollups =
+      (await store.samples.expireRollups(project.id, ['1m', '1h'], day - r.rollupDays * DAY)) +
+      (await store.samples.expireRollups(project.id, ['1d'], day - r.dailyRollupDays * DAY));
     results.push({
       project: project.id,
       rawDeleted: raw.deleted,
       rollupsDeleted: fine + daily,
+      samplesDeleted: samples,
+      sampleRollupsDeleted: sampleRollups,
       rawDeferred: !covered,
     });
   }
   return results;
 }
 
-/** Runs retention on an interval, off the ingest path. */
+/**
+ * The one retention job: on an interval, off the ingest path, every kind of stored data past its
+ * retention (events, rollups, metric samples and their rollups, the collectors' run log).
+ */
 export class RetentionJob {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> = Promise.resolve();
@@ -88,6 +101,7 @@ export class RetentionJob {
   /** Told when rows were deleted (cached reads of them are stale). */
   private readonly onDeleted: () => void;
   private readonly expireEvents: ExpireEvents | undefined;
+  private readonly runRetentionDays: number;
 
   constructor(
     private readonly store: Store,
@@ -96,11 +110,19 @@ export class RetentionJob {
       log,
       onDeleted = () => undefined,
       expireEvents,
-    }: { log: FastifyBaseLogger; onDeleted?: () => void; expireEvents?: ExpireEvents },
+      runRetentionDays = 7,
+    }: {
+      log: FastifyBaseLogger;
+      onDeleted?: () => void;
+      expireEvents?: ExpireEvents;
+      /** Days of the collectors' run log kept (`telemetry.runRetentionDays`). */
+      runRetentionDays?: number;
+    },
   ) {
     this.log = log;
     this.onDeleted = onDeleted;
     this.expireEvents = expireEvents;
+    this.runRetentionDays = runRetentionDays;
   }
 
   start(): void {
@@ -116,9 +138,12 @@ export class RetentionJob {
     });
     if (results.some((r) => r.rawDeleted > 0 || r.rollupsDeleted > 0)) this.onDeleted();
     for (const r of results) {
-      if (r.rawDeleted > 0 || r.rollupsDeleted > 0) this.log.info(r, 'retention: expired data deleted');
+      if (r.rawDeleted + r.rollupsDeleted + r.samplesDeleted + r.sampleRollupsDeleted > 0)
+        this.log.info(r, 'retention: expired data deleted');
       if (r.rawDeferred) this.log.warn(r, 'retention: raw events kept until the rollups cover them');
     }
+    const runs = await this.store.collectors.expireRuns(now - this.runRetentionDays * DAY);
+    if (runs > 0) this.log.info({ runs }, 'retention: collector runs deleted');
     return results;
   }
 

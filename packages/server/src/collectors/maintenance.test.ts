@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { applyRetention } from '../analytics/index.js';
 import type { MetricSample } from '../model/index.js';
 import { openStore } from '../store/index.js';
 import { scratchDirs } from '../test/harness.js';
@@ -11,7 +12,7 @@ const DAY = 86_400_000;
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 describe('telemetry maintenance', () => {
-  it('compacts rollup deltas and expires raw samples and rollups by each project retention', async () => {
+  it('compacts rollup deltas; the retention job expires raw samples and rollups by each project retention', async () => {
     const store = await openStore({ dataDir: scratch.fresh() });
     try {
       const now = Date.UTC(2026, 10, 20, 12);
@@ -43,9 +44,17 @@ describe('telemetry maintenance', () => {
         log: silent,
         configured: [],
         schedule: false,
-        retention: { rawDays: 2, rollupDays: 30, dailyRollupDays: 400, intervalMs: 3_600_000 },
       });
       await orchestrator.maintain(now);
+      const results = await applyRetention(
+        store,
+        { rawDays: 2, rollupDays: 30, dailyRollupDays: 400, intervalMs: 3_600_000 },
+        { now },
+      );
+      expect(results.map((r) => [r.project, r.samplesDeleted, r.sampleRollupsDeleted])).toEqual([
+        ['p', 3, expect.any(Number)],
+        ['q', 2, expect.any(Number)],
+      ]);
 
       const raw = async (project: string) =>
         (await store.samples.list({ project, from: 0, to: now, limit: 100 })).map((s) => s.value).sort();

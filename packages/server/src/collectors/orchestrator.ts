@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { uuidv7 } from 'uuidv7';
-import { effectiveRetention } from '../analytics/index.js';
-import type { Config } from '../config/index.js';
 import type { MetricSample } from '../model/index.js';
 import type { CollectorRecord, DeploymentRecord, Store } from '../store/index.js';
 import { DeploymentsCollector } from './deployments.js';
@@ -64,15 +62,10 @@ export interface OrchestratorOptions {
   /** Run collectors on their intervals (off: only on demand). */
   schedule?: boolean;
   metrics?: CollectorRunMetrics | undefined;
-  /** Days of the run log kept. */
-  runRetentionDays?: number;
-  /** How often rollup deltas are compacted and the run log trimmed. */
+  /** How often sample rollup deltas are compacted. */
   maintenanceMs?: number;
   /** The time a round starts (and stamps its samples with); tests replay rounds at set times. */
   clock?: () => number;
-  /** Server retention defaults: raw samples live `rawDays`, rollups `rollupDays` (daily ones
-   * `dailyRollupDays`), per project overrides applied; checked every `intervalMs`. */
-  retention?: Config['retention'];
 }
 
 export class CollectorConflict extends Error {
@@ -112,7 +105,6 @@ export class CollectorOrchestrator {
   private stopped = true;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly running = new Set<string>();
-  private lastRetention = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: OrchestratorOptions) {
     this.box = SecretBox.fromSecret(options.secretKey);
@@ -416,25 +408,11 @@ export class CollectorOrchestrator {
     this.reschedule();
   }
 
-  /**
-   * Compacts sample rollup deltas of the last two days, trims the run log and, every retention
-   * interval, expires raw samples and sample rollups by each project's retention.
-   */
+  /** Compacts the sample rollup deltas of the last two days (retention is the retention job's). */
   async maintain(now = Date.now()): Promise<void> {
     const DAY = 86_400_000;
     try {
       await this.options.store.samples.compactRollups(now - 2 * DAY);
-      await this.options.store.collectors.expireRuns(now - (this.options.runRetentionDays ?? 7) * DAY);
-      const retention = this.options.retention;
-      if (retention && now - this.lastRetention >= retention.intervalMs) {
-        this.lastRetention = now;
-        for (const project of await this.options.store.meta.listProjects()) {
-          const r = effectiveRetention(retention, project.retention);
-          await this.options.store.samples.expire(project.id, now - r.rawDays * DAY);
-          await this.options.store.samples.expireRollups(project.id, ['1m', '1h'], now - r.rollupDays * DAY);
-          await this.options.store.samples.expireRollups(project.id, ['1d'], now - r.dailyRollupDays * DAY);
-        }
-      }
     } catch (err) {
       this.options.log.error({ err: (err as Error).message }, 'telemetry maintenance failed');
     }

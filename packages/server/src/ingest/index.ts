@@ -1,12 +1,10 @@
 export type { AcceptResult, RejectedEvent } from './accept.js';
 export { acceptEvents } from './accept.js';
-export { allowBrowsers, IngestAdmission } from './admission.js';
 export type { CommitObservation, CommitOutcome, CommitterStats, RejectedTally } from './committer.js';
 export { GroupCommitter } from './committer.js';
 export type { RawEvent } from './decode.js';
-export { decodeEvents, decompress, mediaType } from './decode.js';
+export { decodeEvents, decompress, isIngestMediaType, mediaType } from './decode.js';
 export { MAX_JSON_NESTING, refuseDeepNesting } from './nesting.js';
-export { ingestRoutes } from './route.js';
 export type { ScrubPolicy, ScrubReason } from './scrub.js';
 export { scrubPolicy, sensitiveValue } from './scrub.js';
 export type { Rejection, ValidationContext, ValidEvent } from './validate.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AppContext } from '../api/context.js';
-import { fromFastify } from '../api/errors.js';
 import { VigilError } from '../errors/index.js';
+import type { AppContext } from './context.js';
+import { fromFastify } from './errors.js';
 
 /**
  * Admission control for every ingest route (`/v1/events` and the OTLP receivers share one

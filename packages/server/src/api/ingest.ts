@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { type AppContext, guard, principalOf } from '../api/context.js';
-import { ProjectQuery, type QueryOf } from '../api/params.js';
 import { projectFor } from '../auth/index.js';
 import { VigilError } from '../errors/index.js';
-import { type AcceptResult, acceptEvents } from './accept.js';
+import { type AcceptResult, acceptEvents, decodeEvents, isIngestMediaType } from '../ingest/index.js';
 import { allowBrowsers, IngestAdmission } from './admission.js';
-import { decodeEvents, isIngestMediaType } from './decode.js';
+import { type AppContext, guard, principalOf } from './context.js';
+import { ProjectQuery, type QueryOf } from './params.js';
 
 /** `POST /v1/events`: decode → validate/scrub → group commit → 200 after the commit. */
 export async function ingestRoutes(

@@ -1,23 +1,25 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type AppContext, guard, principalOf } from '../api/context.js';
-import { ProjectQuery, type QueryOf } from '../api/params.js';
 import { projectFor } from '../auth/index.js';
 import { type ErrorCode, VigilError } from '../errors/index.js';
+import { acceptEvents, decompress, mediaType, type RawEvent, type RejectedEvent } from '../ingest/index.js';
 import {
-  acceptEvents,
-  allowBrowsers,
-  decompress,
-  IngestAdmission,
-  mediaType,
-  type RawEvent,
-  type RejectedEvent,
-} from '../ingest/index.js';
-import { decodeRequest, type OtlpEncoding, otlpEncoding } from './decode.js';
-import { logsToEvents } from './logs.js';
-import { metricsToSamples, pointsOf } from './metrics.js';
-import { SIGNALS, type Signal, type SignalRequest, StatusMessage } from './proto.js';
-import { ContextSpans, spansToEvents } from './traces.js';
-import { ContentAttributes } from './values.js';
+  ContentAttributes,
+  ContextSpans,
+  decodeRequest,
+  logsToEvents,
+  metricsToSamples,
+  type OtlpEncoding,
+  otlpEncoding,
+  pointsOf,
+  SIGNALS,
+  type Signal,
+  type SignalRequest,
+  StatusMessage,
+  spansToEvents,
+} from '../otlp/index.js';
+import { allowBrowsers, IngestAdmission } from './admission.js';
+import { type AppContext, guard, principalOf } from './context.js';
+import { ProjectQuery, type QueryOf } from './params.js';
 
 const PATHS = ['/v1/traces', '/v1/metrics', '/v1/logs'];
 

@@ -2,7 +2,7 @@ import { statfs } from 'node:fs/promises';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { AlertEngine } from './alerts/index.js';
 import { RetentionJob, RollupMaintainer } from './analytics/index.js';
-import { type AppContext, buildApp, ProjectCache } from './api/index.js';
+import { type AppContext, buildApp, createLogger, ProjectCache } from './api/index.js';
 import { Checkpointer, DEFAULT_CHAIN, loadOrCreateSigningKey, readCheckpoints } from './audit/index.js';
 import { Authenticator, type Bootstrap, bootstrap, LoginThrottle, RateLimiter } from './auth/index.js';
 import { CollectorOrchestrator } from './collectors/index.js';
@@ -11,7 +11,7 @@ import { HealthMonitor } from './health/index.js';
 import { GroupCommitter, scrubPolicy } from './ingest/index.js';
 import { createSelfMetrics, observeCommit } from './ops/index.js';
 import { PriceCatalog } from './pricing/index.js';
-import { openStore, RecoveringStore } from './store/index.js';
+import { openStore, RecoveringStore, type Store } from './store/index.js';
 
 /** Free disk the store needs before it counts as writable again after a failure. */
 const MIN_FREE_BYTES = 16 * 1024 * 1024;
@@ -41,28 +41,30 @@ export interface RunningServer {
  * one expiry link; after that a mark means nothing, so marking a batch cannot hide an edit.
  */
 async function adoptExpiredMarks(
-  ctx: AppContext,
-  log: FastifyInstance['log'],
+  store: Store,
+  committer: GroupCommitter,
+  log: FastifyBaseLogger,
   checkpoint: { seq: number } | null,
 ): Promise<void> {
-  if (checkpoint !== null || (await ctx.store.events.chainExpiries()).length > 0) return;
-  const { batches } = await ctx.committer.adoptExpiredMarks();
+  if (checkpoint !== null || (await store.events.chainExpiries()).length > 0) return;
+  const { batches } = await committer.adoptExpiredMarks();
   if (batches > 0) log.info({ batches }, 'batches expired by an earlier release recorded in the audit chain');
 }
 
 /**
- * Starts the committer at the chain head (after the last checkpoint when the store lost batches)
- * and the checkpointer that signs the head from then on; null when checkpoints are off.
+ * Starts the committer at the chain head (after the last checkpoint when the store lost batches),
+ * the rollup maintainer after it, and the checkpointer that signs the head from then on; null
+ * when checkpoints are off.
  */
-async function startCheckpoints(
+async function startChain(
   config: Config,
-  ctx: AppContext,
-  log: FastifyInstance['log'],
+  { store, committer, rollups, metrics }: Pick<AppContext, 'store' | 'committer' | 'rollups' | 'metrics'>,
+  log: FastifyBaseLogger,
 ): Promise<Checkpointer | null> {
   if (!config.checkpoints.enabled) {
-    const { storeHeadSeq } = await ctx.committer.start();
-    await adoptExpiredMarks(ctx, log, null);
-    await ctx.rollups.start(storeHeadSeq);
+    const { storeHeadSeq } = await committer.start();
+    await adoptExpiredMarks(store, committer, log, null);
+    await rollups.start(storeHeadSeq);
     return null;
   }
   const { file, keyFile } = checkpointPaths(config);
@@ -71,24 +73,24 @@ async function startCheckpoints(
   if (kept && kept.badLines.length > 0)
     log.error({ file, lines: kept.badLines }, 'checkpoint file lines not signed by this key are ignored');
   const last = kept?.latest.get(DEFAULT_CHAIN) ?? null;
-  const { behindCheckpoint, storeHeadSeq } = await ctx.committer.start(last);
-  await adoptExpiredMarks(ctx, log, last);
-  await ctx.rollups.start(storeHeadSeq);
+  const { behindCheckpoint, storeHeadSeq } = await committer.start(last);
+  await adoptExpiredMarks(store, committer, log, last);
+  await rollups.start(storeHeadSeq);
   const { webhookUrl, webhookToken, webhookTimeoutMs, intervalMs } = config.checkpoints;
   const checkpointer = new Checkpointer({
     chain: DEFAULT_CHAIN,
-    head: () => ctx.committer.chainHead,
+    head: () => committer.chainHead,
     key,
     file,
     webhook: webhookUrl ? { url: webhookUrl, token: webhookToken, timeoutMs: webhookTimeoutMs } : null,
     intervalMs,
     last,
     log,
-    onFailure: (target) => ctx.metrics.checkpointFailures.inc({ target }),
+    onFailure: (target) => metrics.checkpointFailures.inc({ target }),
   });
-  ctx.metrics.observeAudit({
+  metrics.observeAudit({
     chain: DEFAULT_CHAIN,
-    headSeq: () => ctx.committer.headSeq,
+    headSeq: () => committer.headSeq,
     checkpoint: () => checkpointer.latest,
     behindCheckpoint,
   });
@@ -98,13 +100,13 @@ async function startCheckpoints(
 
 export async function startServer(config: Config): Promise<RunningServer> {
   const state: AppContext['state'] = { ready: false, shuttingDown: false, storeProblem: null };
-  // Told of store trouble before the app's logger exists only if opening fails (then it throws).
-  let log: Pick<FastifyBaseLogger, 'warn' | 'info'> | null = null;
+  const logger = createLogger(config.logLevel);
+  const log = (component: string) => logger.child({ component });
   const recovering = await RecoveringStore.open({
     open: () => openStore({ dataDir: config.dataDir, ...config.store, migrate: true }),
     probe: () => freeSpace(config.dataDir),
     retryMs: config.store.recoveryMs,
-    log: { warn: (o, m) => log?.warn(o, m), info: (o, m) => log?.info(o, m) },
+    log: log('store'),
     onChange: (problem) => {
       state.storeProblem = problem;
     },
@@ -113,17 +115,60 @@ export async function startServer(config: Config): Promise<RunningServer> {
   let onClose: () => Promise<void> | undefined = () => undefined;
   try {
     const boot = await bootstrap(store.meta, config.adminPassword);
+    // Each part is built once what it needs exists; the context is complete before any route.
+    const metrics = createSelfMetrics();
+    const health = new HealthMonitor({
+      store,
+      config: config.health,
+      ingest: config.ingest,
+      log: log('health'),
+    });
+    const rollups = new RollupMaintainer(store, { log: logger });
+    const committer = new GroupCommitter(store.events, {
+      maxInFlightEvents: config.ingest.maxInFlightEvents,
+      maxCommitEvents: config.ingest.maxCommitEvents,
+      log: logger,
+      recordRejections: (counts) => store.health.addRejections(counts),
+      onCommitted: (link, rows) => rollups.onCommitted(link, rows),
+      observeCommit: (c) => observeCommit(metrics, c),
+    });
+    const checkpointer = await startChain(config, { store, committer, rollups, metrics }, log('audit'));
+    onClose = () => checkpointer?.stop();
+    const alerts = new AlertEngine({
+      store,
+      rollups,
+      health,
+      config: config.alerts,
+      log: log('alerts'),
+      onEvaluated: (result, count) => {
+        if (count > 0) metrics.ruleEvaluations.inc({ result }, count);
+      },
+    });
+    await alerts.load();
+    const retention = new RetentionJob(store, config.retention, {
+      log: logger,
+      onDeleted: () => rollups.cache.clear(),
+      expireEvents: (project, before) => committer.expire(project, before),
+      runRetentionDays: config.telemetry.runRetentionDays,
+    });
+    const collectors = new CollectorOrchestrator({
+      store,
+      log: log('collectors'),
+      configured: config.telemetry.collectors,
+      secretKey: config.secretKey,
+      schedule: config.telemetry.enabled,
+      metrics,
+    });
     const ctx: AppContext = {
       config,
       store,
       auth: new Authenticator(store.meta, config.adminToken),
-      // Created below, once the app's logger exists.
-      committer: undefined as unknown as GroupCommitter,
-      health: undefined as unknown as HealthMonitor,
-      collectors: undefined as unknown as CollectorOrchestrator,
-      alerts: undefined as unknown as AlertEngine,
-      rollups: undefined as unknown as RollupMaintainer,
-      retention: undefined as unknown as RetentionJob,
+      committer,
+      health,
+      collectors,
+      alerts,
+      rollups,
+      retention,
       privacy: scrubPolicy(config.privacy),
       limiters: {
         ingest: new RateLimiter(config.rateLimits.ingest.ratePerSec, config.rateLimits.ingest.burst),
@@ -133,53 +178,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
       projects: new ProjectCache(store),
       prices: new PriceCatalog(store.meta, config.llm.prices),
       state,
-      metrics: createSelfMetrics(),
+      metrics,
     };
-    const app = buildApp(ctx);
-    log = app.log.child({ component: 'store' });
-    ctx.health = new HealthMonitor({
-      store,
-      config: config.health,
-      ingest: config.ingest,
-      log: app.log.child({ component: 'health' }),
-    });
-    ctx.rollups = new RollupMaintainer(store, { log: app.log });
-    ctx.committer = new GroupCommitter(store.events, {
-      maxInFlightEvents: config.ingest.maxInFlightEvents,
-      maxCommitEvents: config.ingest.maxCommitEvents,
-      log: app.log,
-      recordRejections: (counts) => store.health.addRejections(counts),
-      onCommitted: (link, rows) => ctx.rollups.onCommitted(link, rows),
-      observeCommit: (c) => observeCommit(ctx.metrics, c),
-    });
-    const checkpointer = await startCheckpoints(config, ctx, app.log.child({ component: 'audit' }));
-    onClose = () => checkpointer?.stop();
-    ctx.alerts = new AlertEngine({
-      store,
-      rollups: ctx.rollups,
-      health: ctx.health,
-      config: config.alerts,
-      log: app.log.child({ component: 'alerts' }),
-      onEvaluated: (result, count) => {
-        if (count > 0) ctx.metrics.ruleEvaluations.inc({ result }, count);
-      },
-    });
-    await ctx.alerts.load();
-    ctx.retention = new RetentionJob(store, config.retention, {
-      log: app.log,
-      onDeleted: () => ctx.rollups.cache.clear(),
-      expireEvents: (project, before) => ctx.committer.expire(project, before),
-      runRetentionDays: config.telemetry.runRetentionDays,
-    });
-    ctx.retention.start();
-    ctx.collectors = new CollectorOrchestrator({
-      store,
-      log: app.log.child({ component: 'collectors' }),
-      configured: config.telemetry.collectors,
-      secretKey: config.secretKey,
-      schedule: config.telemetry.enabled,
-      metrics: ctx.metrics,
-    });
+    const app = buildApp(ctx, logger);
+    retention.start();
     await ctx.collectors.start();
     await app.listen({ host: config.host, port: config.port });
     state.ready = true;

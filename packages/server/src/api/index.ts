@@ -42,20 +42,23 @@ const SLOW_REQUEST_MS = 1_000;
 const isStream = (req: FastifyRequest) => req.routeOptions.url === '/api/live';
 
 /**
- * Standard output for the log, buffered up to 4 MB: when it cannot be written (the disk under
- * a redirected log is full, the pipe is gone) lines are dropped and writing resumes when it can;
- * the process never dies of its log (pino's own destination rethrows such errors).
+ * The server's JSON log on standard output, buffered up to 4 MB: when it cannot be written (the
+ * disk under a redirected log is full, the pipe is gone) lines are dropped and writing resumes
+ * when it can; the process never dies of its log (pino's own destination rethrows such errors).
  */
-function logDestination(): pino.DestinationStream {
+export function createLogger(level: string): FastifyBaseLogger {
   const out = pino.destination({ dest: process.stdout.fd ?? 1, sync: false, maxLength: 4 * 1024 * 1024 });
   out.on('error', () => undefined);
-  return out;
+  return pino({ level }, out) as FastifyBaseLogger;
 }
 
 /** The HTTP API: one Fastify app, JSON logs with request ids, every error from the catalog. */
-export function buildApp(ctx: AppContext): FastifyInstance {
+export function buildApp(
+  ctx: AppContext,
+  log: FastifyBaseLogger = createLogger(ctx.config.logLevel),
+): FastifyInstance {
   const app = Fastify({
-    loggerInstance: pino({ level: ctx.config.logLevel }, logDestination()) as FastifyBaseLogger,
+    loggerInstance: log,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

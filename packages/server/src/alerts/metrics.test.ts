@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decisionSummary, llmSnapshot } from '../analytics/index.js';
+import { decisionSummary, llmSnapshot, RollupMaintainer } from '../analytics/index.js';
+import { defaultConfig } from '../config/index.js';
+import { GroupCommitter, isRejection, scrubPolicy, validateEvent } from '../ingest/index.js';
 import { generateEvents } from '../ops/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { scratchDirs } from '../test/harness.js';
@@ -110,4 +112,87 @@ describe('rule metrics are the read API figures', () => {
     ]);
     expect(none).toEqual({ value: 0, samples: 0 });
   });
+
+  it('read the same while the deltas are pending in the maintainer as once they are stored', async () => {
+    const own = await openStore({ dataDir: dirs.fresh() });
+    // Nothing is flushed until asked: every read below sees pending deltas only.
+    const maintainer = new RollupMaintainer(own, {
+      log: silent,
+      flushIntervalMs: 3_600_000,
+      maxPendingCells: 1e6,
+    });
+    const committer = new GroupCommitter(own.events, {
+      maxInFlightEvents: 10_000,
+      maxCommitEvents: 1_000,
+      log: silent,
+      onCommitted: (link, rows) => maintainer.onCommitted(link, rows),
+    });
+    try {
+      await committer.start();
+      await maintainer.start(committer.headSeq);
+      const config = defaultConfig();
+      const now = Date.now();
+      const ctx = {
+        project: 'default',
+        strictTypes: false,
+        receivedAt: now,
+        limits: config.ingest,
+        privacy: scrubPolicy(config.privacy),
+      };
+      const valid = Array.from({ length: 400 }, (_, i) => {
+        const v = validateEvent(
+          {
+            type: 'llm.request',
+            ts: now - ((i * 7_919) % (3 * 3_600_000)),
+            props: {
+              model: `m${i % 2}`,
+              user: `u${i % 5}`,
+              total_ms: 10 + ((i * 31) % 900),
+              llm_ms: 5 + ((i * 17) % 400),
+              prompt_tokens: i % 50,
+              completion_tokens: i % 20,
+            },
+          },
+          ctx,
+        );
+        if (isRejection(v)) throw new Error(v.message);
+        return v;
+      });
+      await committer.submit(valid);
+      await maintainer.settled();
+      const asks: MetricAsk[] = [];
+      for (const w of [5 * 60_000, 3_600_000, 4 * 3_600_000])
+        for (const filters of [{}, { model: 'm1' }, { user: 'u2' }] as Record<string, string>[])
+          for (const metric of ['requestCount', 'totalTokens', 'llmLatency.average', 'totalLatency.max'])
+            asks.push({ project: 'default', metric, filters, from: now + 1 - w, to: now + 1 });
+      for (const metric of ['totalLatency.p95', 'llmLatency.median'])
+        asks.push({
+          project: 'default',
+          metric,
+          filters: { model: 'm0' },
+          from: now + 1 - 3_600_000,
+          to: now + 1,
+        });
+      const read = (rollups: RollupMaintainer | null) =>
+        readMetrics({ store: own, rollups, health: null }, asks);
+      const pending = await read(maintainer);
+      // Nothing stored yet: the figures came from the pending deltas.
+      expect((await read(null)).every((v) => !v.value)).toBe(true);
+      expect(pending.filter((v) => v.value).length).toBeGreaterThan(asks.length * 0.8);
+      const snapshot = await llmSnapshot(own, maintainer, 'default', now + 1 - 4 * 3_600_000, now + 1);
+      expect(snapshot.requestRate.total).toBe(400);
+
+      await maintainer.flushNow();
+      const stored = await read(null);
+      pending.forEach((v, i) => {
+        const label = JSON.stringify(asks[i]);
+        expect(v.value, label).toBeCloseTo(stored[i]?.value as number, 6);
+      });
+      // Once written, the maintainer does not count them twice.
+      expect((await read(maintainer)).map((v) => v.value)).toEqual(stored.map((v) => v.value));
+    } finally {
+      await maintainer.stop();
+      await own.close();
+    }
+  }, 60_000);
 });

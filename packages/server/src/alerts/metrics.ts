@@ -171,8 +171,7 @@ const add = (w: LlmWindow, r: RollupRow) => {
  * Reads all windows of all groups of a project with two queries: scalar windows summed per
  * window, group and dim by the store; percentile windows as rows over the union of their tiles
  * (sketches are merged here), each window taking the rows of its own group and tiles — the rows
- * `aggregate` reads window by window. Pending deltas sit at their finest resolution and count for
- * any tile covering their time, as in `aggregate`.
+ * `aggregate` reads window by window. The maintainer adds the pending deltas to both reads.
  */
 async function readProject(sources: MetricSources, p: LlmReads): Promise<void> {
   // Each read asks only for the dims its own windows need.
@@ -182,19 +181,8 @@ async function readProject(sources: MetricSources, p: LlmReads): Promise<void> {
         ? { grp }
         : { grp, dims: [...new Set(windows.filter((w) => w.grp === grp).flatMap((w) => [...w.dims]))] },
     );
-  const pendingFor = (windows: LlmWindow[]) => {
-    if (!sources.rollups) return;
-    for (const g of groupsOf(windows)) {
-      const mine = windows.filter((w) => w.grp === g.grp);
-      const rows = sources.rollups.pendingRows({
-        project: p.project,
-        family: 'llm',
-        ...g,
-        tiles: mine.flatMap((w) => w.tiles),
-      });
-      for (const w of mine) for (const r of rows) if (within(w.tiles, r, true)) add(w, r);
-    }
-  };
+  // Stored rows and the pending deltas, through the maintainer when one runs.
+  const rollups = sources.rollups ?? sources.store.rollups;
   const all = [...p.windows.values()];
   const scalar = all.filter((w) => !w.sketches);
   if (scalar.length > 0) {
@@ -204,7 +192,7 @@ async function readProject(sources: MetricSources, p: LlmReads): Promise<void> {
       if (!ranges.has(key)) ranges.set(key, { index: ranges.size, tiles: w.tiles });
     }
     const byKey = new Map(scalar.map((w) => [`${w.grp}\u001f${ranges.get(`${w.from}-${w.to}`)?.index}`, w]));
-    const sums = await sources.store.rollups.sumWindows({
+    const sums = await rollups.sumWindows({
       project: p.project,
       family: 'llm',
       groups: groupsOf(scalar),
@@ -214,11 +202,10 @@ async function readProject(sources: MetricSources, p: LlmReads): Promise<void> {
       const w = byKey.get(`${row.grp}\u001f${window}`);
       if (w) add(w, row);
     }
-    pendingFor(scalar);
   }
   const sketched = all.filter((w) => w.sketches);
   if (sketched.length > 0) {
-    const stored = await sources.store.rollups.readGroups({
+    const stored = await rollups.readGroups({
       project: p.project,
       family: 'llm',
       groups: groupsOf(sketched),
@@ -227,7 +214,6 @@ async function readProject(sources: MetricSources, p: LlmReads): Promise<void> {
     });
     for (const w of sketched)
       for (const r of stored) if (r.grp === w.grp && within(w.tiles, r, false)) add(w, r);
-    pendingFor(sketched);
   }
 }
 

@@ -2,7 +2,7 @@ import type { Resolution, RollupFamily } from '../model/rollup.js';
 import type { Store } from '../store/index.js';
 import { Cell } from './aggregate.js';
 import type { RollupMaintainer } from './maintainer.js';
-import { type LlmFilter, latencyStats, pct, readTiles, tile } from './query.js';
+import { type LlmFilter, latencyStats, pct, tile } from './query.js';
 
 export const METRIC_TYPES = [
   'requestRate',
@@ -173,15 +173,14 @@ export async function readSeries(
     return lo;
   };
   if (maintainer) {
-    // Tile by tile through the cache: past buckets are read and decoded once.
-    const perTile = await readTiles(store, maintainer.cache, query, !q.scalarOnly);
+    // Tile by tile (stored through the cache, pending deltas merged in): past buckets are decoded once.
+    const perTile = await maintainer.tiles(query, !q.scalarOnly);
     tiles.forEach((t, i) => {
       for (const [dim, cell] of perTile[i] ?? []) cellsOf(dim)[bucketOf(t.from)]?.merge(cell);
     });
   } else {
     for (const r of await store.rollups.read(query)) cellsOf(r.dim)[bucketOf(r.bucket)]?.mergeRow(r);
   }
-  for (const r of maintainer?.pendingRows(query) ?? []) cellsOf(r.dim)[bucketOf(r.bucket)]?.mergeRow(r);
   return out;
 }
 

@@ -1,8 +1,17 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { EventRow } from '../model/index.js';
-import type { RollupRow } from '../model/rollup.js';
-import type { ChainLink, RollupQuery, SignalDims, Store } from '../store/index.js';
-import { DeltaSet, toRow } from './aggregate.js';
+import type { RollupFamily, RollupRow } from '../model/rollup.js';
+import type {
+  ChainLink,
+  GroupsQuery,
+  RollupGroup,
+  RollupQuery,
+  RollupTile,
+  SignalDims,
+  Store,
+  WindowSumQuery,
+} from '../store/index.js';
+import { Cell, cellOf, DeltaSet, toRow } from './aggregate.js';
 import { RollupCache } from './cache.js';
 
 export interface MaintainerOptions {
@@ -97,8 +106,79 @@ export class RollupMaintainer {
     void this.run(() => (this.catchingUp ? this.catchUp() : this.foldQueue()));
   };
 
-  /** Folded but not yet stored cells matching a query, to merge with the stored rows. */
-  pendingRows(query: RollupQuery): RollupRow[] {
+  /**
+   * Reads of the rollups as they are now: what is stored and what is folded but not yet written.
+   * Analytics and alerts read only through these. Each tile of the query merged per dim, the
+   * stored rows through the cache (a closed tile is read and decoded once), the pending deltas
+   * of the tile merged in (cached cells stay as stored).
+   */
+  async tiles(query: RollupQuery, sketches: boolean): Promise<ReadonlyMap<string, Cell>[]> {
+    const out = await readTiles(this.store, this.cache, query, sketches);
+    const copies = new Map<number, Map<string, Cell>>();
+    const own = new Set<Cell>();
+    for (const r of this.pendingRows(query)) {
+      const i = query.tiles.findIndex((t) => r.bucket >= t.from && r.bucket < t.to);
+      if (i < 0) continue;
+      let cells = copies.get(i);
+      if (!cells) {
+        cells = new Map(out[i]);
+        copies.set(i, cells);
+        out[i] = cells;
+      }
+      let cell = cells.get(r.dim);
+      if (!cell || !own.has(cell)) {
+        const copy = new Cell(sketches);
+        if (cell) copy.merge(cell);
+        cells.set(r.dim, copy);
+        own.add(copy);
+        cell = copy;
+      }
+      cell.mergeRow(r);
+    }
+    return out;
+  }
+
+  /** The store's sums of each window, and the pending deltas within each window as rows of it. */
+  async sumWindows(query: WindowSumQuery): Promise<{ window: number; row: RollupRow }[]> {
+    const out = await this.store.rollups.sumWindows(query);
+    for (const row of this.pendingOfGroups(query.project, query.family, query.groups, query.windows.flat()))
+      query.windows.forEach((tiles, window) => {
+        if (tiles.some((t) => row.bucket >= t.from && row.bucket < t.to)) out.push({ window, row });
+      });
+    return out;
+  }
+
+  /**
+   * The stored rows of the groups over the tiles, and each pending delta once per resolution of
+   * the tiles covering it, as a row of that resolution: a reader taking the rows of one
+   * resolution per span of time counts it once.
+   */
+  async readGroups(query: GroupsQuery): Promise<RollupRow[]> {
+    const out = await this.store.rollups.readGroups(query);
+    for (const row of this.pendingOfGroups(query.project, query.family, query.groups, query.tiles)) {
+      const seen = new Set<string>();
+      for (const t of query.tiles)
+        if (row.bucket >= t.from && row.bucket < t.to && !seen.has(t.res)) {
+          seen.add(t.res);
+          out.push({ ...row, res: t.res });
+        }
+    }
+    return out;
+  }
+
+  private pendingOfGroups(
+    project: string,
+    family: RollupFamily,
+    groups: readonly RollupGroup[],
+    tiles: readonly RollupTile[],
+  ): RollupRow[] {
+    return groups.flatMap((g) =>
+      this.pendingRows({ project, family, grp: g.grp, ...(g.dims ? { dims: g.dims } : {}), tiles }),
+    );
+  }
+
+  /** Folded but not yet stored cells matching a query (at their finest resolution). */
+  private pendingRows(query: RollupQuery): RollupRow[] {
     const out: RollupRow[] = [];
     const dims = query.dims ? new Set(query.dims) : null;
     for (const set of [this.pending, this.flushing]) {
@@ -285,4 +365,46 @@ export class RollupMaintainer {
       });
     }
   }
+}
+
+/**
+ * Stored rows tile by tile, merged per dim, each tile from the cache when no write touched it
+ * since it was read: a window's closed tiles are read and decoded once, only the tiles still
+ * receiving events again. Missing tiles are read in one query where the rows can be told apart
+ * by bucket (all but sums per dim).
+ */
+async function readTiles(
+  store: Store,
+  cache: RollupCache,
+  query: RollupQuery,
+  sketches: boolean,
+): Promise<ReadonlyMap<string, Cell>[]> {
+  const { tiles, top: _top, ...rest } = query;
+  const keys = tiles.map((t) => RollupCache.key(rest, t));
+  const out = keys.map((k) => cache.get(k));
+  const missing = keys.flatMap((_, i) => (out[i] ? [] : [i]));
+  if (missing.length === 0) return out as ReadonlyMap<string, Cell>[];
+  const epoch = cache.epoch;
+  const fresh = new Map<number, Map<string, Cell>>(missing.map((i) => [i, new Map()]));
+  const add = (i: number, r: RollupRow) =>
+    cellOf(fresh.get(i) as Map<string, Cell>, r.dim, sketches).mergeRow(r);
+  if (query.scalarOnly === 'by_dim') {
+    for (const i of missing) {
+      for (const r of await store.rollups.read({ ...rest, tiles: [tiles[i] as RollupTile] })) add(i, r);
+    }
+  } else {
+    const rows = await store.rollups.read({ ...rest, tiles: missing.map((i) => tiles[i] as RollupTile) });
+    for (const r of rows) {
+      const i = missing.find((j) => {
+        const t = tiles[j] as RollupTile;
+        return t.res === r.res && r.bucket >= t.from && r.bucket < t.to;
+      });
+      if (i !== undefined) add(i, r);
+    }
+  }
+  for (const [i, cells] of fresh) {
+    cache.set(keys[i] as string, epoch, query.project, query.family, tiles[i] as RollupTile, cells);
+    out[i] = cells;
+  }
+  return out as ReadonlyMap<string, Cell>[];
 }

@@ -1,4 +1,3 @@
-import type { RollupRow } from '../model/rollup.js';
 import {
   RESOLUTION_MS,
   RESOLUTIONS,
@@ -6,9 +5,8 @@ import {
   type RollupFamily,
   type RollupField,
 } from '../model/rollup.js';
-import type { RollupQuery, RollupTile, Store } from '../store/index.js';
+import type { RollupTile, Store } from '../store/index.js';
 import { Cell, cellOf, type FieldStats, splitOutcomeDim } from './aggregate.js';
-import { RollupCache } from './cache.js';
 import type { RollupMaintainer } from './maintainer.js';
 
 const MINUTE = 60_000;
@@ -35,7 +33,7 @@ export function tile(from: number, to: number, maxRes: Resolution = '1d'): Rollu
   return tiles;
 }
 
-/** Aggregates of one group over [from, to), per dim value (stored rows plus pending deltas). */
+/** Aggregates of one group over [from, to), per dim value (stored rows plus pending deltas, from the maintainer). */
 export async function aggregate(
   store: Store,
   maintainer: RollupMaintainer | null,
@@ -69,8 +67,7 @@ export async function aggregate(
     for (const r of await store.rollups.read(query)) into(r.dim).mergeRow(r);
     return out;
   }
-  const perTile = await readTiles(store, maintainer.cache, query, !q.scalarOnly);
-  const pending = maintainer.pendingRows(query);
+  const perTile = await maintainer.tiles(query, !q.scalarOnly);
   let keep: Set<string> | null = null;
   if (q.top) {
     // Tiles the store cannot rank together: rank by the fields' sums first (cheap), then merge
@@ -85,7 +82,6 @@ export async function aggregate(
     for (const cells of perTile) {
       for (const [dim, cell] of cells) score(dim, (f) => cell.fields.get(f)?.sum ?? 0);
     }
-    for (const r of pending) score(r.dim, (f) => r.fields[f]?.sum ?? 0);
     const ranked = [...scores].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
     keep = new Set(ranked.slice(0, Math.max(1, Math.floor(q.top.limit))).map(([dim]) => dim));
     for (const dim of keep) into(dim);
@@ -93,50 +89,7 @@ export async function aggregate(
   for (const cells of perTile) {
     for (const [dim, cell] of cells) if (!keep || keep.has(dim)) into(dim).merge(cell);
   }
-  for (const r of pending) if (!keep || keep.has(r.dim)) into(r.dim).mergeRow(r);
   return out;
-}
-
-/**
- * Stored rows tile by tile, merged per dim, each tile from the cache when no write touched it
- * since it was read: a window's closed tiles are read and decoded once, only the tiles still
- * receiving events again. Missing tiles are read in one query where the rows can be told apart
- * by bucket (all but sums per dim).
- */
-export async function readTiles(
-  store: Store,
-  cache: RollupCache,
-  query: RollupQuery,
-  sketches: boolean,
-): Promise<ReadonlyMap<string, Cell>[]> {
-  const { tiles, top: _top, ...rest } = query;
-  const keys = tiles.map((t) => RollupCache.key(rest, t));
-  const out = keys.map((k) => cache.get(k));
-  const missing = keys.flatMap((_, i) => (out[i] ? [] : [i]));
-  if (missing.length === 0) return out as ReadonlyMap<string, Cell>[];
-  const epoch = cache.epoch;
-  const fresh = new Map<number, Map<string, Cell>>(missing.map((i) => [i, new Map()]));
-  const add = (i: number, r: RollupRow) =>
-    cellOf(fresh.get(i) as Map<string, Cell>, r.dim, sketches).mergeRow(r);
-  if (query.scalarOnly === 'by_dim') {
-    for (const i of missing) {
-      for (const r of await store.rollups.read({ ...rest, tiles: [tiles[i] as RollupTile] })) add(i, r);
-    }
-  } else {
-    const rows = await store.rollups.read({ ...rest, tiles: missing.map((i) => tiles[i] as RollupTile) });
-    for (const r of rows) {
-      const i = missing.find((j) => {
-        const t = tiles[j] as RollupTile;
-        return t.res === r.res && r.bucket >= t.from && r.bucket < t.to;
-      });
-      if (i !== undefined) add(i, r);
-    }
-  }
-  for (const [i, cells] of fresh) {
-    cache.set(keys[i] as string, epoch, query.project, query.family, tiles[i] as RollupTile, cells);
-    out[i] = cells;
-  }
-  return out as ReadonlyMap<string, Cell>[];
 }
 
 export interface LatencyStats {

@@ -69,7 +69,7 @@ async function build(store: Store, firstDay: number): Promise<void> {
       }
       seq += 1;
       const link = { seq, prevHash: '', hash: '', rowCount: rows.length, committedAt: Date.now() };
-      await store.events.appendBatch({ link, rows, scrubbed: [] });
+      await store.events.appendBatch({ rows, seal: () => ({ link, scrubbed: [] }) });
     }
   }
 }

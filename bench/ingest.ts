@@ -185,7 +185,7 @@ async function rawAppender(dataDir: string, rows: number, batch: number): Promis
   const t0 = performance.now();
   for (const b of batches) {
     const link = nextLink(head, b, Date.now());
-    await store.events.appendBatch({ link, rows: b, scrubbed: [] });
+    await store.events.appendBatch({ rows: b, seal: () => ({ link, scrubbed: [] }) });
     head = link;
   }
   const rate = (batches.length * batch) / ((performance.now() - t0) / 1000);

@@ -1,6 +1,6 @@
 /**
  * The store's engine-neutral semantics, measured on the embedded engine through the Store
- * interface: idempotent appends (the duplicate check and the append), and the reproducible health
+ * interface: idempotent appends (the duplicate check inside the append), and the reproducible health
  * sample over one day of events. `BENCH_STORE_EVENTS` events (default 200,000) in one day.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -39,17 +39,18 @@ const store = await openStore({ dataDir: dir });
 try {
   let head: ChainLink | null = null;
   const append = async (rows: EventRow[]) => {
-    // What ingestion does per batch: the ids already stored, then the append of the others.
+    // What ingestion does per batch: one append, which leaves out the ids already stored. The
+    // duplicate check alone is timed apart (a read of the same ids) for the note on its cost.
     const t0 = performance.now();
-    const existing = await store.events.findExistingIds(rows.map((r) => r.id));
+    await store.events.findExistingIds(rows.map((r) => r.id));
     const t1 = performance.now();
-    const fresh = rows.filter((r) => !existing.has(r.id));
-    if (fresh.length > 0) {
-      const link = nextLink(head, fresh, Date.now());
-      await store.events.appendBatch({ link, rows: fresh, scrubbed: [] });
-      head = link;
-    }
-    return { check: t1 - t0, total: performance.now() - t0, duplicates: existing.size };
+    const result = await store.events.appendBatch({
+      rows,
+      seal: (kept) => ({ link: nextLink(head, kept, Date.now()), scrubbed: [] }),
+    });
+    head = result.link ?? head;
+    const t2 = performance.now();
+    return { check: t1 - t0, total: t2 - t1, duplicates: result.duplicates.size };
   };
   const step = DAY / EVENTS;
   const fill: number[] = [];

@@ -40,7 +40,7 @@ function llm(ts: number, over: Partial<EventRow> = {}): EventRow {
 /** Commits rows as one batch and has the maintainer fold and store them. */
 async function commit(s: Store, m: RollupMaintainer, rows: EventRow[], head: { link: ChainLink | null }) {
   const link = nextLink(head.link, rows, Date.now());
-  await s.events.appendBatch({ link, rows, scrubbed: [] });
+  await s.events.appendBatch({ rows, seal: () => ({ link, scrubbed: [] }) });
   head.link = link;
   m.onCommitted(link, rows);
   await m.flushNow();

@@ -17,7 +17,7 @@ async function append(rows: EventRow[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 5_000) {
     const part = rows.slice(i, i + 5_000);
     const link = nextLink(head, part, Date.now());
-    await store.events.appendBatch({ link, rows: part, scrubbed: [] });
+    await store.events.appendBatch({ rows: part, seal: () => ({ link, scrubbed: [] }) });
     head = link;
   }
 }

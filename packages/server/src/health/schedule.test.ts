@@ -43,7 +43,10 @@ it('catches up missed days on start, then snapshots each new day after dailyAtUt
       return row;
     }),
   );
-  await s.events.appendBatch({ link: nextLink(null, rows, Date.now()), rows, scrubbed: [] });
+  await s.events.appendBatch({
+    rows,
+    seal: () => ({ link: nextLink(null, rows, Date.now()), scrubbed: [] }),
+  });
 
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
   // Down since 2026-10-05: on start at 10-13 00:10 UTC, before dailyAtUtc, 10-12 is not due yet.

@@ -101,7 +101,8 @@ describe('a failing commit at every step of the write', () => {
         expect(await committer.submit(fresh)).toEqual(Array(fresh.length).fill('stored'));
         for (const e of fresh) acked.add(e.row.id);
       }
-      expect(steps).toBeGreaterThanOrEqual(3);
+      // At least the append (idempotency is part of it: one call does the check and the write).
+      expect(steps).toBeGreaterThanOrEqual(1);
       const stored = await storedIds(store);
       expect(stored.length).toBe(new Set(stored).size);
       expect(new Set(stored)).toEqual(acked);

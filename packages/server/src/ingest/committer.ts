@@ -3,6 +3,7 @@ import { expiryRecorder, nextLink } from '../audit/index.js';
 import { VigilError } from '../errors/index.js';
 import type { EventRow } from '../model/index.js';
 import {
+  type Appended,
   type ChainLink,
   type EventStore,
   type RejectionCount,
@@ -297,60 +298,50 @@ export class GroupCommitter {
       });
     });
 
-    // Idempotency on id: against the store, and within this group (first one wins).
-    const existing = await this.store.findExistingIds([...new Set(all.map((e) => e.event.row.id))]);
-    const seen = new Set<string>();
-    let fresh = all.filter(({ event, g, i }) => {
-      const id = event.row.id;
-      if (existing.has(id) || seen.has(id)) {
+    // Within this group, the first of an id and the first outcome of a signal win; against what is
+    // stored, the append itself leaves out what it already holds (idempotency is part of it).
+    const seenIds = new Set<string>();
+    const seenOutcomes = new Set<string>();
+    const candidates = all.filter(({ event, g, i }) => {
+      const { id, type, project, signal_id } = event.row;
+      if (seenIds.has(id)) {
         (outcomes[g] as CommitOutcome[])[i] = 'duplicate';
         return false;
       }
-      seen.add(id);
-      return true;
-    });
-
-    const idDuplicates = all.length - fresh.length;
-
-    // At most one decision.outcome per signal per project.
-    const outcomeEvents = fresh.filter((e) => e.event.row.type === 'decision.outcome');
-    if (outcomeEvents.length > 0) {
-      const byProject = new Map<string, string[]>();
-      for (const { event } of outcomeEvents) {
-        const list = byProject.get(event.row.project) ?? [];
-        list.push(event.row.signal_id ?? '');
-        byProject.set(event.row.project, list);
-      }
-      const taken = new Set<string>();
-      for (const [project, signals] of byProject) {
-        for (const s of await this.store.findOutcomeSignals(project, signals))
-          taken.add(`${project}\u0000${s}`);
-      }
-      fresh = fresh.filter(({ event, g, i }) => {
-        if (event.row.type !== 'decision.outcome') return true;
-        const key = `${event.row.project}\u0000${event.row.signal_id}`;
-        if (taken.has(key)) {
+      seenIds.add(id);
+      if (type === 'decision.outcome') {
+        const key = `${project}\u0000${signal_id}`;
+        if (seenOutcomes.has(key)) {
           (outcomes[g] as CommitOutcome[])[i] = 'duplicate_outcome';
           return false;
         }
-        taken.add(key);
-        return true;
-      });
-    }
+        seenOutcomes.add(key);
+      }
+      return true;
+    });
 
-    let scrubbed: ScrubCount[] = [];
-    if (fresh.length > 0) {
-      const rows: EventRow[] = fresh.map((e) => e.event.row);
-      const link = nextLink(this.head, rows, Date.now());
-      scrubbed = countScrubs(fresh.map((e) => e.event));
+    let scrubbed: readonly ScrubCount[] = [];
+    let stored = 0;
+    if (candidates.length > 0) {
+      const byId = new Map(candidates.map((c) => [c.event.row.id, c.event]));
+      let sealed: ChainLink | null = null;
+      let keptIds = new Set<string>();
+      const seal = (kept: readonly EventRow[]) => {
+        keptIds = new Set(kept.map((r) => r.id));
+        sealed = nextLink(this.head, kept, Date.now());
+        scrubbed = countScrubs(kept.map((r) => byId.get(r.id) as ValidEvent));
+        return { link: sealed, scrubbed };
+      };
+      let appended: Appended;
       try {
-        await this.store.appendBatch({ link, rows, scrubbed });
+        appended = await this.store.appendBatch({ rows: candidates.map((c) => c.event.row), seal });
       } catch (err) {
         this.unsure = true;
         // An engine may report a failure after the batch is committed (a checkpoint failing
         // after the commit): then the batch is durable and is acknowledged like any other.
+        const link = sealed as ChainLink | null;
         const head = await this.store.chainHead().catch(() => null);
-        if (head?.seq !== link.seq || head.hash !== link.hash) {
+        if (!link || head?.seq !== link.seq || head.hash !== link.hash) {
           await this.reconcile().catch(() => undefined);
           throw err;
         }
@@ -359,23 +350,46 @@ export class GroupCommitter {
           { err, seq: link.seq },
           'the append reported a failure but its batch is committed',
         );
+        // Committed as sealed: what the append left out is what it did not seal (a left-out outcome
+        // is taken for a second outcome of its signal).
+        const left = candidates.map((c) => c.event.row).filter((r) => !keptIds.has(r.id));
+        const isOutcome = (r: EventRow) => r.type === 'decision.outcome';
+        appended = {
+          link,
+          duplicates: new Set(left.filter((r) => !isOutcome(r)).map((r) => r.id)),
+          duplicateOutcomes: new Set(left.filter(isOutcome).map((r) => r.id)),
+        };
       }
-      this.head = link;
-      for (const project of new Set(rows.map((r) => r.project))) {
-        this.projectCommits.set(project, (this.projectCommits.get(project) ?? 0) + 1);
+      for (const { event, g, i } of candidates) {
+        const id = event.row.id;
+        if (appended.duplicates.has(id)) (outcomes[g] as CommitOutcome[])[i] = 'duplicate';
+        else if (appended.duplicateOutcomes.has(id))
+          (outcomes[g] as CommitOutcome[])[i] = 'duplicate_outcome';
       }
-      this.options.onCommitted?.(link, rows);
-      this.stats.commits += 1;
-      this.stats.committedEvents += rows.length;
+      const link = appended.link;
+      if (link) {
+        const rows = candidates
+          .map((c) => c.event.row)
+          .filter((r) => !appended.duplicates.has(r.id) && !appended.duplicateOutcomes.has(r.id));
+        stored = rows.length;
+        this.head = link;
+        for (const project of new Set(rows.map((r) => r.project))) {
+          this.projectCommits.set(project, (this.projectCommits.get(project) ?? 0) + 1);
+        }
+        this.options.onCommitted?.(link, rows);
+        this.stats.commits += 1;
+        this.stats.committedEvents += rows.length;
+      } else scrubbed = [];
     }
+    const idDuplicates = outcomes.flat().filter((o) => o === 'duplicate').length;
     await this.recordRejections(group, all, outcomes);
     this.stats.lastCommitMs = performance.now() - started;
     this.options.observeCommit?.({
       seconds: this.stats.lastCommitMs / 1000,
       ok: true,
-      stored: fresh.length,
+      stored,
       duplicates: idDuplicates,
-      scrubbed,
+      scrubbed: [...scrubbed],
     });
     return outcomes;
   }

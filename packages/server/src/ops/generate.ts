@@ -117,7 +117,7 @@ export async function generateEvents(
     for (const end = Math.min(perRun, n + BATCH); n < end; n++)
       rows.push(llmRequest(rnd, project, tsOf(n), n));
     const link = nextLink(head, rows, Date.now());
-    await store.events.appendBatch({ link, rows, scrubbed: [] });
+    await store.events.appendBatch({ rows, seal: () => ({ link, scrubbed: [] }) });
     head = link;
     batches += 1;
     maintainer.onCommitted(link, rows);

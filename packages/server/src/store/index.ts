@@ -60,6 +60,7 @@ export type {
   AlertTransitionRecord,
   AnalyticalStore,
   AppendBatch,
+  Appended,
   ChainExpiry,
   ChainLink,
   CollectorLatest,

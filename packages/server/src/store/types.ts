@@ -5,13 +5,14 @@ import type { Resolution, RollupFamily, RollupField, RollupRow } from '../model/
 /*
  * Semantics every engine keeps (the suite in ./contract checks them on every engine):
  *
- * - Idempotency (chosen, not yet built here): part of the append. Today ingestion reads the stored
- *   ids (`findExistingIds`, `findOutcomeSignals`) and then appends, which only one writer per store
- *   can do safely; the chosen form has `appendBatch` leave out stored ids and second outcomes
- *   inside its own atomic write and say what it stored. Measured on DuckDB: the duplicate check is
- *   one semi-join over the batch's id ranges, the same inside the append as before it
+ * - Idempotency is part of the append: `appendBatch` leaves out rows whose id is stored and
+ *   outcomes whose signal has one inside its own atomic write, and says what it left out; the
+ *   chain link is sealed over the rows kept. Measured on DuckDB: the duplicate check is one
+ *   semi-join over the batch's id ranges, the same inside the append as before it
  *   (bench/store.ts); removing duplicates where events are read instead made reads 12-70x slower
- *   over 1 M events, so duplicates are never stored.
+ *   over 1 M events, so duplicates are never stored. An engine without transactions checks and
+ *   writes in that order per writer; two writers storing one id in the same instant is the one
+ *   duplicate it cannot rule out.
  * - The health sample: the `size` events of the window first in an order fixed by the seed and the
  *   ids (same events and seed, same sample). On DuckDB the order is DuckDB's own `hash(id, seed)`,
  *   so another engine picks other events: the same order everywhere is still to be built. Measured
@@ -126,10 +127,23 @@ export interface ScrubCount {
 }
 
 export interface AppendBatch {
-  link: ChainLink;
-  /** Rows in chain order; their position in this array is their position in the batch. */
+  /** Candidate rows in chain order, ids unique among them. */
   rows: readonly EventRow[];
-  scrubbed: readonly ScrubCount[];
+  /**
+   * Called once, inside the append, with the rows the store keeps (in order; their position is
+   * their position in the batch): their chain link and scrub counts. Not called when none is kept.
+   */
+  seal(kept: readonly EventRow[]): { link: ChainLink; scrubbed: readonly ScrubCount[] };
+}
+
+/** What an append stored and what it left out (idempotency is part of the append). */
+export interface Appended {
+  /** The link appended; null when no row was kept (nothing was written). */
+  link: ChainLink | null;
+  /** Ids left out because an event with that id is stored (in any project). */
+  duplicates: ReadonlySet<string>;
+  /** Ids of decision.outcome rows left out because their signal has an outcome in the project. */
+  duplicateOutcomes: ReadonlySet<string>;
 }
 
 export interface PropEquals {
@@ -155,10 +169,11 @@ export interface EventStore {
   chainHead(): Promise<ChainLink | null>;
   /** The subset of `ids` (lowercase UUIDs) already stored, in any project. */
   findExistingIds(ids: readonly string[]): Promise<Set<string>>;
-  /** The subset of `signalIds` that already have a decision.outcome in the project. */
-  findOutcomeSignals(project: string, signalIds: readonly string[]): Promise<Set<string>>;
-  /** Appends one batch atomically: its rows, its chain link, its outcome index, its scrub counts. */
-  appendBatch(batch: AppendBatch): Promise<void>;
+  /**
+   * Appends one batch atomically: leaves out rows whose id is stored and outcomes whose signal
+   * has one, then writes the kept rows, their chain link, the outcome index and the scrub counts.
+   */
+  appendBatch(batch: AppendBatch): Promise<Appended>;
   /**
    * Removes rows stored under a batch after `headSeq`: debris of an append that failed and so
    * never joined the audit chain (an engine may keep part of a failed write, e.g. when the disk

@@ -29,7 +29,8 @@ async function append(
   scrubbed: ScrubCount[] = [],
 ): Promise<ChainLink> {
   const link = nextLink(await store.events.chainHead(), rows, T0 + serial);
-  await store.events.appendBatch({ link, rows, scrubbed });
+  const appended = await store.events.appendBatch({ rows, seal: () => ({ link, scrubbed }) });
+  expect(appended.link).toEqual(link);
   return link;
 }
 
@@ -141,20 +142,55 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     expect(await store.events.scrubCounts()).toEqual([{ project: 'p', reason: 'deny_list', count: 3 }]);
   });
 
-  it('tells which ids are stored (in any project) and which signals have an outcome', async () => {
+  it('appends idempotently: stored ids and second outcomes are left out and the link sealed over the rest', async () => {
     const store = await open();
     const rows = [
       event({ project: 'p' }),
       event({ project: 'q' }),
       event({ type: 'decision.outcome', signal_id: 's1', outcome_status: 'true_positive' }),
     ];
-    await append(store, rows);
+    const first = await append(store, rows);
     const unknown = idAt(T0);
     const found = await store.events.findExistingIds([rows[0]?.id ?? '', rows[1]?.id ?? '', unknown]);
     expect([...found].sort()).toEqual([rows[0]?.id, rows[1]?.id].sort());
     expect(await store.events.findExistingIds([])).toEqual(new Set());
-    expect(await store.events.findOutcomeSignals('p', ['s1', 's2'])).toEqual(new Set(['s1']));
-    expect(await store.events.findOutcomeSignals('q', ['s1'])).toEqual(new Set());
+
+    // A resend of the first row (stored in project p; the id counts in any project), a second
+    // outcome of s1 in p, an outcome of s1 in q (its own project) and one new row.
+    const again = { ...(rows[0] as EventRow), project: 'q' };
+    const second = event({ type: 'decision.outcome', signal_id: 's1', outcome_status: 'false_positive' });
+    const otherProject = event({
+      project: 'q',
+      type: 'decision.outcome',
+      signal_id: 's1',
+      outcome_status: 'x',
+    });
+    const fresh = event({ ts: T0 + MINUTE });
+    let sealed: readonly EventRow[] = [];
+    const result = await store.events.appendBatch({
+      rows: [again, second, otherProject, fresh],
+      seal: (kept) => {
+        sealed = kept;
+        return { link: nextLink(first, kept, T0 + 1), scrubbed: [] };
+      },
+    });
+    expect(sealed.map((r) => r.id)).toEqual([otherProject.id, fresh.id]);
+    expect(result.link).toEqual(nextLink(first, sealed, T0 + 1));
+    expect([...result.duplicates]).toEqual([again.id]);
+    expect([...result.duplicateOutcomes]).toEqual([second.id]);
+    expect(await store.events.chainHead()).toEqual(result.link);
+    expect(await store.events.countEvents()).toBe(5);
+
+    // Nothing new: no link, nothing written, seal never called.
+    const none = await store.events.appendBatch({
+      rows: [fresh],
+      seal: () => {
+        throw new Error('sealed an empty batch');
+      },
+    });
+    expect(none).toEqual({ link: null, duplicates: new Set([fresh.id]), duplicateOutcomes: new Set() });
+    expect(await store.events.chainHead()).toEqual(result.link);
+    expect((await verifyChain(store.events)).ok).toBe(true);
   });
 
   it('reads committed batches in whole batches after a position, and the chain as stored', async () => {

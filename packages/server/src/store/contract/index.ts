@@ -76,7 +76,7 @@ export function runStoreContract({ name, newStore, restore, scratchDir }: StoreC
         received_at: 1e12,
       }));
       const link = nextLink(null, rows, 1e12);
-      await store.events.appendBatch({ link, rows, scrubbed: [] });
+      await store.events.appendBatch({ rows, seal: () => ({ link, scrubbed: [] }) });
       const counts = await store.ops.rowCounts();
       expect(counts.events).toBe(3);
       const image = await store.ops.backup({ scratchDir: scratchDir() });
@@ -103,7 +103,10 @@ export function runStoreContract({ name, newStore, restore, scratchDir }: StoreC
         ts: 1e12 + i,
         received_at: 1e12,
       }));
-      await store.events.appendBatch({ link: nextLink(null, rows, 1e12), rows, scrubbed: [] });
+      await store.events.appendBatch({
+        rows,
+        seal: () => ({ link: nextLink(null, rows, 1e12), scrubbed: [] }),
+      });
       const out = join(scratchDir(), 'events.csv');
       const progress: number[] = [];
       const result = await store.ops.exportEvents(

@@ -22,7 +22,6 @@ export const ANALYTICAL_METHODS = {
   events: {
     chainHead: true,
     findExistingIds: true,
-    findOutcomeSignals: true,
     appendBatch: true,
     listEvents: true,
     aggregateRaw: true,

@@ -27,9 +27,11 @@ describe('DuckDB event export', () => {
     }));
     try {
       await store.events.appendBatch({
-        link: { seq: 1, prevHash: '0'.repeat(64), hash: 'x', rowCount: rows.length, committedAt: t0 },
         rows,
-        scrubbed: [],
+        seal: () => ({
+          link: { seq: 1, prevHash: '0'.repeat(64), hash: 'x', rowCount: rows.length, committedAt: t0 },
+          scrubbed: [],
+        }),
       });
       const out = join(scratch.fresh(), 'llm.parquet');
       const result = await store.ops.exportEvents({

@@ -13,6 +13,7 @@ import {
   type DuckDBType,
   type DuckDBValue,
   INTEGER,
+  listValue,
   TIMESTAMP,
   VARCHAR,
 } from '@duckdb/node-api';
@@ -30,6 +31,7 @@ import {
   type AccountStore,
   type AlertStore,
   type AppendBatch,
+  type Appended,
   type BatchCopy,
   type ChainExpiry,
   type ChainLink,
@@ -162,6 +164,38 @@ export function idRanges(ids: readonly string[]): { lo: string; hi: string; ids:
 
 const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
+/** The subset of `ids` (lowercase UUIDs) stored, in any project. */
+async function existingIds(conn: DuckDBConnection, ids: readonly string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  if (ids.length === 0) return found;
+  // One bound string per narrow range: no SQL text grows with the batch, and zone maps prune.
+  for (const g of idRanges([...new Set(ids)])) {
+    const hits = await rows(
+      conn,
+      `SELECT e.id::VARCHAR AS id FROM events e SEMI JOIN (SELECT unnest(string_split($1, ','))::UUID AS id) b
+       ON e.id = b.id WHERE e.id BETWEEN $2::UUID AND $3::UUID`,
+      [g.ids.join(','), g.lo, g.hi],
+    );
+    for (const r of hits) found.add(r.id as string);
+  }
+  return found;
+}
+
+/** The subset of `signalIds` that have a decision.outcome in the project. */
+async function outcomeSignals(
+  conn: DuckDBConnection,
+  project: string,
+  signalIds: readonly string[],
+): Promise<Set<string>> {
+  if (signalIds.length === 0) return new Set();
+  const found = await rows(
+    conn,
+    'SELECT signal_id FROM signal_outcomes WHERE project = $1 AND signal_id IN (SELECT unnest($2::VARCHAR[]))',
+    [project, listValue([...new Set(signalIds)])],
+  );
+  return new Set(found.map((r) => r.signal_id as string));
+}
+
 class DuckDBEventStore implements EventStore {
   constructor(
     private readonly writer: Serial,
@@ -174,55 +208,48 @@ class DuckDBEventStore implements EventStore {
   }
 
   async findExistingIds(ids: readonly string[]): Promise<Set<string>> {
-    if (ids.length === 0) return new Set();
-    const found = new Set<string>();
-    // One bound string per narrow range: no SQL text grows with the batch, and zone maps prune.
-    for (const g of idRanges(ids)) {
-      const hits = await this.writer.run((c) =>
-        rows(
-          c,
-          `SELECT e.id::VARCHAR AS id FROM events e SEMI JOIN (SELECT unnest(string_split($1, ','))::UUID AS id) b
-           ON e.id = b.id WHERE e.id BETWEEN $2::UUID AND $3::UUID`,
-          [g.ids.join(','), g.lo, g.hi],
-        ),
+    return this.writer.run((c) => existingIds(c, ids));
+  }
+
+  async appendBatch({ rows: candidates, seal }: AppendBatch): Promise<Appended> {
+    return this.writer.transaction(async (conn) => {
+      // Idempotency inside the write: what is stored (in any project) is left out.
+      const duplicates = await existingIds(
+        conn,
+        candidates.map((r) => r.id),
       );
-      for (const r of hits) found.add(r.id as string);
-    }
-    return found;
-  }
-
-  async findOutcomeSignals(project: string, signalIds: readonly string[]): Promise<Set<string>> {
-    if (signalIds.length === 0) return new Set();
-    const found = await this.writer.run((c) =>
-      rows(
-        c,
-        `SELECT signal_id FROM signal_outcomes WHERE project = $1 AND signal_id IN (${signalIds.map(sqlString).join(',')})`,
-        [project],
-      ),
-    );
-    return new Set(found.map((r) => r.signal_id as string));
-  }
-
-  async appendBatch({ link, rows: batchRows, scrubbed }: AppendBatch): Promise<void> {
-    await this.writer.transaction(async (conn) => {
-      if (batchRows.length > 0) {
-        const appender = await conn.createAppender('events');
-        const types = EVENT_COLUMNS.map((c) => c.type);
-        for (let start = 0; start < batchRows.length; start += 2048) {
-          const part = batchRows.slice(start, start + 2048);
-          const chunk = DuckDBDataChunk.create(types, part.length);
-          chunk.setColumns(EVENT_COLUMNS.map(({ name }) => columnValues(name, part, link.seq, start)));
-          appender.appendDataChunk(chunk);
-        }
-        appender.closeSync();
-        const outcomes = batchRows.filter((r) => r.type === 'decision.outcome' && r.signal_id !== null);
-        if (outcomes.length > 0) {
-          await conn.run(
-            `INSERT INTO signal_outcomes VALUES ${outcomes
-              .map((r) => `(${sqlString(r.project)}, ${sqlString(r.signal_id ?? '')}, '${r.id}'::UUID)`)
-              .join(',')}`,
-          );
-        }
+      const duplicateOutcomes = new Set<string>();
+      const outcomes = candidates.filter(
+        (r) => r.type === 'decision.outcome' && r.signal_id !== null && !duplicates.has(r.id),
+      );
+      for (const project of new Set(outcomes.map((r) => r.project))) {
+        const mine = outcomes.filter((r) => r.project === project);
+        const taken = await outcomeSignals(
+          conn,
+          project,
+          mine.map((r) => r.signal_id as string),
+        );
+        for (const r of mine) if (taken.has(r.signal_id as string)) duplicateOutcomes.add(r.id);
+      }
+      const kept = candidates.filter((r) => !duplicates.has(r.id) && !duplicateOutcomes.has(r.id));
+      if (kept.length === 0) return { link: null, duplicates, duplicateOutcomes };
+      const { link, scrubbed } = seal(kept);
+      const appender = await conn.createAppender('events');
+      const types = EVENT_COLUMNS.map((c) => c.type);
+      for (let start = 0; start < kept.length; start += 2048) {
+        const part = kept.slice(start, start + 2048);
+        const chunk = DuckDBDataChunk.create(types, part.length);
+        chunk.setColumns(EVENT_COLUMNS.map(({ name }) => columnValues(name, part, link.seq, start)));
+        appender.appendDataChunk(chunk);
+      }
+      appender.closeSync();
+      const newOutcomes = kept.filter((r) => r.type === 'decision.outcome' && r.signal_id !== null);
+      if (newOutcomes.length > 0) {
+        await conn.run(
+          `INSERT INTO signal_outcomes VALUES ${newOutcomes
+            .map((r) => `(${sqlString(r.project)}, ${sqlString(r.signal_id ?? '')}, '${r.id}'::UUID)`)
+            .join(',')}`,
+        );
       }
       await insertLink(conn, link);
       for (const s of scrubbed) {
@@ -232,6 +259,7 @@ class DuckDBEventStore implements EventStore {
           [s.project, s.reason, BigInt(s.count)],
         );
       }
+      return { link, duplicates, duplicateOutcomes };
     });
   }
 

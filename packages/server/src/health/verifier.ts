@@ -66,8 +66,8 @@ export function checkEvent(row: EventRow, checks: SampleChecks): SamplingReason[
 }
 
 /**
- * The sampling verifier: a reproducible sample of the day's events (ids hashed with the day,
- * so the same day always gives the same sample), each checked for its type's required fields,
+ * The sampling verifier: a reproducible sample of the day's events (ranked by their ids and the
+ * day, model/sampling.ts, so the same day always gives the same sample on every engine), each checked for its type's required fields,
  * a version tag, a sane timestamp and that the entities it refers to exist.
  */
 export async function verifySample(

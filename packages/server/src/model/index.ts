@@ -15,4 +15,5 @@ export type { PersonRole, Principal, Role } from './principal.js';
 export { ROLES } from './principal.js';
 export type { MetricSample, SampleKind } from './sample.js';
 export { labelsKey, SAMPLE_KINDS } from './sample.js';
+export { SAMPLE_RANK_BOUND, sampleKey, sampleMask, sampleRank } from './sampling.js';
 export { wellFormed } from './text.js';

@@ -13,12 +13,15 @@ import type { Resolution, RollupFamily, RollupField, RollupRow } from '../model/
  *   over 1 M events, so duplicates are never stored. An engine without transactions checks and
  *   writes in that order per writer; two writers storing one id in the same instant is the one
  *   duplicate it cannot rule out.
- * - The health sample: the `size` events of the window first in an order fixed by the seed and the
- *   ids (same events and seed, same sample). On DuckDB the order is DuckDB's own `hash(id, seed)`,
- *   so another engine picks other events: the same order everywhere is still to be built. Measured
- *   over 1 M events (one-off query timing in the issue 15 note): recomputing SHA-256 of `seed:id` on
- *   every read is 12x DuckDB's hash (3974 vs 335 ms); a key stored at append (computed in
- *   TypeScript from the id) ranked by XOR with a mask of the seed costs what hash() does (246 ms).
+ * - The health sample: the `size` events of the window of lowest rank, `sampleRank` of
+ *   model/sampling.ts (the sample key stored with each event at append, the random tail of its
+ *   id, XOR a mask of the seed; ties by id), so every engine picks the same events and a test can
+ *   recompute the sample from the ids alone. Measured over 1 M events (one-off query timings in
+ *   the issue 15 note): recomputing SHA-256 of `seed:id` on every read is 12x DuckDB's own
+ *   hash(id, seed) (3974 vs 335 ms), parsing the key out of the id text on every read 10x
+ *   (~1000-1600 ms vs 20-130 ms), while the stored key costs what hash() does (246 ms); a
+ *   SHA-256 of each id at append would cost ingestion 2-7 us per event, the key parsed from the
+ *   id well under one.
  * - Order. Today one writer appends per store and the chain and the rollup watermark follow its
  *   batch sequence; the per-writer chain and watermark (an instance id per writer) of issue 15 are
  *   not built yet, and no reader may assume more order than "a writer's batches in its order".

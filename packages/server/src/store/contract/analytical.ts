@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { expiryRecorder, nextLink, verifyChain } from '../../audit/index.js';
-import { type EventRow, emptyRow, type MetricSample } from '../../model/index.js';
+import { type EventRow, emptyRow, type MetricSample, sampleRank } from '../../model/index.js';
 import { ROLLUP_COUNTERS, type RollupCounter, type RollupRow } from '../../model/rollup.js';
 import type { AnalyticalStore, ChainLink, ScrubCount } from '../types.js';
 
@@ -11,6 +12,14 @@ const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 10, 1, 12);
 
 let serial = 0;
+/** A UUIDv7 of `ms` with a random tail, as the SDK makes them. */
+function randomIdAt(ms: number): string {
+  const hex = ms.toString(16).padStart(12, '0');
+  const tail = randomBytes(8).toString('hex');
+  const variant = ((Number.parseInt(tail.slice(0, 1), 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8)}-7${tail.slice(1, 4)}-${variant}${tail.slice(4, 7)}-${tail.slice(7, 16)}${(serial++).toString(16).padStart(3, '0')}`;
+}
+
 /** A UUIDv7-shaped id whose leading bits are `ms` (ids are stored lowercase). */
 export function idAt(ms: number): string {
   const hex = ms.toString(16).padStart(12, '0');
@@ -314,7 +323,7 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     for (const rows of src) {
       const copies = rows.map((r) => ({
         ...r,
-        id: idAt(r.ts + DAY),
+        id: randomIdAt(r.ts + DAY),
         ts: r.ts + DAY,
         received_at: r.received_at + DAY,
       }));
@@ -328,6 +337,11 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     expect(await verifyChain(store.events)).toEqual({ ok: true, batches: 4, events: 6 });
     const copied = await store.events.listEvents({ project: 'p', from: T0 + DAY, limit: 10 });
     expect(copied.map((r) => r.id).sort()).toEqual([...ids].sort());
+    // Copies rank by their own ids in the health sample, as appended events do.
+    const sampled = await store.health.sample({ project: 'p', from: T0 + DAY, to: T0 + 2 * DAY }, 's', 3);
+    expect(sampled.map((r) => r.id)).toEqual(
+      [...ids].sort((a, b) => (sampleRank(a, 's') < sampleRank(b, 's') ? -1 : 1)),
+    );
   });
 
   it('health figures: per-type counts and version tags, receive-time counts, daily totals, first event', async () => {
@@ -355,20 +369,32 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     expect(await store.health.firstEventTs('p')).toBe(T0 - DAY);
   });
 
-  it('health sample: the same events in the same order for the same seed', async () => {
+  it('health sample: the events of lowest rank (model/sampling.ts) for the seed, in rank order', async () => {
     const store = await open();
-    const rows = Array.from({ length: 50 }, (_, i) => event({ ts: T0 + i * MINUTE }));
+    // Ids with random tails, as UUIDv4/v7 have them.
+    const rows = Array.from({ length: 50 }, (_, i) =>
+      event({ ts: T0 + i * MINUTE, id: randomIdAt(T0 + i * MINUTE) }),
+    );
     await append(store, rows);
     const window = { project: 'p', from: T0, to: T0 + DAY };
     const s1 = await store.health.sample(window, 'seed-1', 10);
     expect(s1).toHaveLength(10);
+    // Every engine picks these: the ranks are computed here, from the ids alone.
+    const byRank = (seed: string) =>
+      rows
+        .map((r) => ({ id: r.id, rank: sampleRank(r.id, seed) }))
+        .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.id < b.id ? -1 : 1))
+        .map((r) => r.id);
+    expect(s1.map((r) => r.id)).toEqual(byRank('seed-1').slice(0, 10));
     expect(new Set(s1.map((r) => r.id)).size).toBe(10);
     expect(await store.health.sample(window, 'seed-1', 10, 50)).toEqual(s1);
     expect((await store.health.sample(window, 'seed-2', 10)).map((r) => r.id)).not.toEqual(
       s1.map((r) => r.id),
     );
     expect(await store.health.sample(window, 'seed-1', 100)).toHaveLength(50);
-    const wide = Array.from({ length: 1_000 }, (_, i) => event({ ts: T0 + DAY + i }));
+    const wide = Array.from({ length: 1_000 }, (_, i) =>
+      event({ ts: T0 + DAY + i, id: randomIdAt(T0 + DAY + i) }),
+    );
     await append(store, wide);
     const next = { project: 'p', from: T0 + DAY, to: T0 + 2 * DAY };
     // With the population hint (a pre-filter on the rank) the same sample as without.

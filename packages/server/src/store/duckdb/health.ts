@@ -1,5 +1,5 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import type { EventRow } from '../../model/index.js';
+import { type EventRow, SAMPLE_RANK_BOUND, sampleMask } from '../../model/index.js';
 import type {
   EventWindow,
   HealthStore,
@@ -116,24 +116,26 @@ export class DuckDBHealthStore implements HealthStore {
   }
 
   async sample(w: EventWindow, seed: string, size: number, population?: number): Promise<EventRow[]> {
+    // The rank of model/sampling.ts: the stored key XOR the seed's mask, ties by id.
+    const mask = sampleMask(seed);
     const query = (threshold: bigint | null) =>
       this.reader.run((c) =>
         rows(
           c,
           `SELECT ${EVENT_SELECT} FROM events
            WHERE project = $1 AND ts >= ${TS('$2')} AND ts < ${TS('$3')}
-             ${threshold === null ? '' : 'AND hash(id, $4) < $6::UBIGINT'}
-           ORDER BY hash(id, $4), id LIMIT $5`,
+             ${threshold === null ? '' : 'AND xor(sample_key, $4::BIGINT) < $6::BIGINT'}
+           ORDER BY xor(sample_key, $4::BIGINT), id LIMIT $5`,
           threshold === null
-            ? [w.project, w.from, w.to, seed, size]
-            : [w.project, w.from, w.to, seed, size, threshold],
+            ? [w.project, w.from, w.to, mask, size]
+            : [w.project, w.from, w.to, mask, size, threshold],
         ),
       );
-    // Hashes are uniform: the `size` smallest lie below a threshold that about 3×size rows pass. A
+    // Ranks are uniform: the `size` smallest lie below a threshold that about 3×size rows pass. A
     // pre-filter on it keeps the other columns of all the other rows unread; the result is the
     // same as without it whenever at least `size` rows pass (else the plain query runs).
     if (population !== undefined && population > size * 20) {
-      const threshold = ((1n << 64n) * BigInt(size * 3)) / BigInt(population);
+      const threshold = (SAMPLE_RANK_BOUND * BigInt(size * 3)) / BigInt(population);
       const found = await query(threshold);
       if (found.length === size) return found.map(toEventRow);
     }

@@ -23,6 +23,7 @@ import {
   FIRST_TYPED_FIELDS,
   type PersonRole,
   type Role,
+  sampleKey,
   TYPED_FIELDS,
 } from '../../model/index.js';
 import {
@@ -65,7 +66,7 @@ import {
 import { DuckDBAlertStore } from './alerts.js';
 import { DuckDBCollectorStore } from './collectors.js';
 import { DuckDBHealthStore, DuckDBSnapshotStore } from './health.js';
-import { MIGRATIONS } from './migrations.js';
+import { MIGRATIONS, SAMPLE_KEY_SQL } from './migrations.js';
 import { DuckDBOpsStore } from './ops.js';
 import { DuckDBRollupStore } from './rollups.js';
 import { DuckDBSampleStore } from './samples.js';
@@ -84,7 +85,10 @@ export interface DuckDBStoreOptions {
 const DUCK_TYPE = { double: DOUBLE, integer: INTEGER, boolean: BOOLEAN, string: VARCHAR } as const;
 
 /** Column order of the events table, with the types the appender writes. */
-const EVENT_COLUMNS: readonly { name: keyof EventRow | 'batch_seq' | 'batch_row'; type: DuckDBType }[] = [
+const EVENT_COLUMNS: readonly {
+  name: keyof EventRow | 'batch_seq' | 'batch_row' | 'sample_key';
+  type: DuckDBType;
+}[] = [
   // id is written as text and cast to UUID by DuckDB.
   { name: 'id', type: VARCHAR },
   { name: 'project', type: VARCHAR },
@@ -99,6 +103,8 @@ const EVENT_COLUMNS: readonly { name: keyof EventRow | 'batch_seq' | 'batch_row'
   { name: 'batch_row', type: INTEGER },
   // Columns added by later migrations come after the batch columns (ALTER TABLE appends).
   ...ADDED_TYPED_FIELDS.map((name) => ({ name, type: DUCK_TYPE[TYPED_FIELDS[name].kind] })),
+  // Migration 14 (after the typed fields of migration 11); a later column goes after it.
+  { name: 'sample_key', type: BIGINT },
 ];
 
 const q = (name: string) => `"${name}"`;
@@ -389,6 +395,7 @@ class DuckDBEventStore implements EventStore {
     const shift = `INTERVAL (${Math.trunc(shiftMs)}) MILLISECOND`;
     const copied = EVENT_COLUMNS.map(({ name }) => {
       if (name === 'id') return 'c.id::UUID';
+      if (name === 'sample_key') return SAMPLE_KEY_SQL('c.id');
       if (name === 'ts' || name === 'received_at') return `e.${name} + ${shift}`;
       if (name === 'batch_seq') return `e.batch_seq + ${seqShift}`;
       return `e.${q(name)}`;
@@ -546,6 +553,7 @@ function columnValues(
     return part.map(() => s);
   }
   if (name === 'batch_row') return part.map((_, i) => start + i);
+  if (name === 'sample_key') return part.map((r) => sampleKey(r.id));
   if (name === 'ts' || name === 'received_at') {
     return part.map((r) => new DuckDBTimestampValue(BigInt(r[name]) * 1000n));
   }

@@ -9,6 +9,10 @@ export interface Migration {
   down: readonly string[];
 }
 
+/** `sampleKey` (model/sampling.ts) of a UUID given as lowercase text, in SQL. */
+export const SAMPLE_KEY_SQL = (uuidText: string) =>
+  `(('0x' || substr(${uuidText}, 20, 4) || substr(${uuidText}, 25, 12))::UBIGINT & 4611686018427387903)::BIGINT`;
+
 const ROLLUP_TABLES = ['rollups_1m', 'rollups_5m', 'rollups_1h', 'rollups_1d'];
 /** Frozen with migration 11 (not derived from the model, which may grow). */
 const COST_ROLLUP_COLUMNS = [
@@ -465,5 +469,14 @@ export const MIGRATIONS: readonly Migration[] = [
       'DELETE FROM users WHERE role IS NULL',
       'ALTER TABLE users ALTER COLUMN role SET NOT NULL',
     ],
+  },
+  {
+    version: 14,
+    name: 'health sample: each event keeps its sample key (the random tail of its id), the same on every engine',
+    up: [
+      'ALTER TABLE events ADD COLUMN sample_key BIGINT',
+      `UPDATE events SET sample_key = ${SAMPLE_KEY_SQL('id::VARCHAR')}`,
+    ],
+    down: ['ALTER TABLE events DROP COLUMN sample_key'],
   },
 ];

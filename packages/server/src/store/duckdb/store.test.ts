@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../audit/index.js';
+import { sampleRank } from '../../model/index.js';
 import { call, readEvents, scratchDirs, startVigil, type Vigil } from '../../test/harness.js';
 import { DUCKDB_FILE, idRanges, openDuckDBStore } from './index.js';
 import { MIGRATIONS } from './migrations.js';
@@ -106,6 +107,28 @@ describe('DuckDB store', () => {
       }
       expect((await store.migrations.status()).current).toBe(0);
       expect(await store.migrations.up()).toEqual(MIGRATIONS.map((m) => m.version));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('migration 14 gives stored events the sample keys appends give (the SQL and TypeScript keys agree)', async () => {
+    const vigil = await populated();
+    const dataDir = vigil.dataDir;
+    await vigil.stop();
+    const store = await openDuckDBStore({ dataDir, migrate: false });
+    try {
+      const window = { project: 'default', from: 0, to: Date.now() + 60_000 };
+      const appended = await store.health.sample(window, 'seed', 20);
+      expect(await store.migrations.down(13)).toEqual([14]);
+      expect(await store.migrations.up()).toEqual([14]);
+      const migrated = await store.health.sample(window, 'seed', 20);
+      expect(migrated.map((r) => r.id)).toEqual(appended.map((r) => r.id));
+      const all = await store.events.listEvents({ project: 'default', limit: 1_000 });
+      const ranked = all
+        .map((r) => r.id)
+        .sort((a, b) => (sampleRank(a, 'seed') < sampleRank(b, 'seed') ? -1 : 1));
+      expect(migrated.map((r) => r.id)).toEqual(ranked.slice(0, 20));
     } finally {
       await store.close();
     }

@@ -49,7 +49,16 @@ const MATRIX: Record<string, Entry> = {
   'PATCH /api/projects/:id': { need: 'admin', scope: 'id', body: { strictTypes: false } },
   'POST /api/login': { need: 'login', scope: 'none' },
   'POST /api/logout': { need: 'login', scope: 'none' },
+  'GET /api/login': { need: 'public', scope: 'none' },
+  'GET /auth/oidc/login': { need: 'public', scope: 'none' },
+  'GET /auth/oidc/callback': { need: 'public', scope: 'none' },
   'GET /api/me': { need: 'read', scope: 'none' },
+  // A person's own password (keys have none: 400); a wrong current password is 400, not 401/403.
+  'POST /api/me/password': {
+    need: 'read',
+    scope: 'none',
+    body: { currentPassword: 'not the password', newPassword: 'matrix-new-password-1234' },
+  },
   'GET /api/users': { need: 'server', scope: 'none' },
   'POST /api/users': { need: 'server', scope: 'none', body: { name: 'matrix', role: 'viewer' } },
   'PUT /api/users/:id/roles': { need: 'server', scope: 'none', body: { role: null, projects: [] } },

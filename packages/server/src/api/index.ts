@@ -21,6 +21,7 @@ import { ingestRoutes } from './ingest.js';
 import { keyRoutes } from './keys.js';
 import { llmRoutes } from './llm.js';
 import { metricRoutes, queryRoutes } from './metrics.js';
+import { oidcRoutes } from './oidc.js';
 import { installOpenApi } from './openapi.js';
 import { opsRoutes } from './ops.js';
 import { otlpRoutes } from './otlp.js';
@@ -126,6 +127,7 @@ export function buildApp(
   void app.register(async (scope) => projectRoutes(scope, ctx));
   void app.register(async (scope) => sessionRoutes(scope, ctx));
   void app.register(async (scope) => accountRoutes(scope, ctx));
+  void app.register(async (scope) => oidcRoutes(scope, ctx));
   void app.register(async (scope) => eventRoutes(scope, ctx));
   void app.register(async (scope) => healthRoutes(scope, ctx));
   void app.register(async (scope) => metricRoutes(scope, ctx));

@@ -16,7 +16,8 @@ function tagOf(url: string): string {
   if (url.startsWith('/api/metrics') || url.startsWith('/api/decisions') || url === '/api/query')
     return 'analytics';
   if (url.startsWith('/api/health')) return 'health';
-  if (/^\/api\/(login|logout|me|users|keys|projects)/.test(url)) return 'access';
+  if (/^\/api\/(login|logout|me|users|keys|projects|accounts)/.test(url) || url.startsWith('/auth/'))
+    return 'access';
   if (url.startsWith('/api/')) return 'api';
   return 'server';
 }

@@ -32,6 +32,39 @@ export const ERRORS = {
   invalid_login: { status: 401, message: 'Unknown user or wrong password.' },
   forbidden: { status: 403, message: 'This key or user is not allowed to do that.' },
   not_found: { status: 404, message: 'No such resource.' },
+  wrong_password: { status: 400, message: 'The current password is not right.' },
+  not_a_person: {
+    status: 400,
+    message: 'Only a person signed in to the dashboard has a password here; keys and tokens have none.',
+  },
+  oidc_not_configured: {
+    status: 404,
+    message: 'Sign-in with an identity provider is not configured on this server (auth.oidc).',
+  },
+  oidc_state_mismatch: {
+    status: 400,
+    message:
+      'This sign-in was not started here, was already used, or has expired (state does not match); start again from the login page.',
+  },
+  oidc_refused: { status: 400, message: 'The identity provider did not complete the sign-in.' },
+  oidc_invalid_token: {
+    status: 401,
+    message:
+      'The ID token from the identity provider is not valid (signature, issuer, audience, nonce or expiry); nobody was signed in.',
+  },
+  oidc_domain_not_allowed: {
+    status: 403,
+    message: 'Your email address is not in a domain allowed to sign in here (auth.oidc.allowedDomains).',
+  },
+  oidc_no_role: {
+    status: 403,
+    message: 'Your account at the identity provider gives you no role in Vigil; ask an admin for one.',
+  },
+  oidc_unavailable: {
+    status: 424,
+    message:
+      'The identity provider cannot be reached right now; try again shortly (VIGIL_ADMIN_TOKEN still works).',
+  },
   invalid_collector: {
     status: 400,
     message: 'The collector spec is invalid; see the message for the field.',

@@ -15,6 +15,10 @@ export interface Me {
   role: 'admin' | 'viewer' | 'ingest';
   project: string | null;
   csrfToken: string | null;
+  /** A person with roles per project: each project and their role there (null: server-wide or a key). */
+  projects?: Record<string, 'admin' | 'viewer'> | null;
+  /** How the person signs in; null for keys and VIGIL_ADMIN_TOKEN. */
+  signIn?: 'local' | 'oidc' | null;
 }
 
 let csrf: string | null = null;

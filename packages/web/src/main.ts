@@ -4,6 +4,7 @@ import { disposeDetachedCharts } from './chart.js';
 import { h } from './dom.js';
 import { describe, PRESETS, type Preset, parseRoute, type Range, type Route, routeHash } from './range.js';
 import type { View, ViewContext } from './ui.js';
+import { account } from './views/account.js';
 import { activity } from './views/activity.js';
 import { alerts } from './views/alerts.js';
 import { decisions } from './views/decisions.js';
@@ -51,6 +52,7 @@ const PAGES: Page[] = [
   { id: 'health', title: 'Health', view: health, live: always },
   { id: 'infrastructure', title: 'Infrastructure', view: infrastructure, live: always },
   { id: 'settings', title: 'Settings', view: settings, live: () => false, admin: true },
+  { id: 'account', title: 'Your account', view: account, live: () => false },
 ];
 
 const app = document.getElementById('app') as HTMLElement;
@@ -295,6 +297,19 @@ function login(messageText = ''): void {
     'aria-label': 'Password',
   });
   const message = h('p', { class: 'login-error', role: 'alert' }, messageText);
+  const hint = h(
+    'p',
+    { class: 'muted' },
+    'Sign in to the dashboard. The admin password was printed when the server first started.',
+  );
+  const sso = h('div', { class: 'sso-box', hidden: true });
+  const local = h(
+    'div',
+    { class: 'local-login' },
+    h('label', {}, 'User', user),
+    h('label', {}, 'Password', password),
+    h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
+  );
   const form = h(
     'form',
     {
@@ -318,18 +333,38 @@ function login(messageText = ''): void {
       },
     },
     h('h1', {}, 'Vigil'),
-    h(
-      'p',
-      { class: 'muted' },
-      'Sign in to the dashboard. The admin password was printed when the server first started.',
-    ),
-    h('label', {}, 'User', user),
-    h('label', {}, 'Password', password),
-    h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
+    hint,
+    sso,
+    local,
     message,
+  );
+  // What this server offers: the identity provider's button, the password form (unless switched off).
+  void get<LoginOptions>('/api/login').then(
+    (options) => {
+      if (options.oidc) {
+        sso.replaceChildren(
+          h(
+            'a',
+            { class: 'sso', href: options.oidc.loginUrl, 'data-oidc-login': '' },
+            `Sign in with ${options.oidc.name}`,
+          ),
+        );
+        sso.hidden = false;
+      }
+      if (!options.localLogin) {
+        local.remove();
+        hint.textContent = 'Sign in to the dashboard with your identity provider.';
+      }
+    },
+    () => undefined,
   );
   app.replaceChildren(h('div', { class: 'login-page' }, form));
   password.focus();
+}
+
+interface LoginOptions {
+  localLogin: boolean;
+  oidc: { name: string; loginUrl: string } | null;
 }
 
 /** Set while this browser has a session, so that a reload can start the first view's reads at once. */

@@ -1,4 +1,4 @@
-import { api, get } from '../api.js';
+import { api, get, type Me } from '../api.js';
 import { h } from '../dom.js';
 import * as f from '../format.js';
 import { card, pageHeader, slot, table, type View } from '../ui.js';
@@ -24,32 +24,205 @@ interface Project {
 interface User {
   id: string;
   name: string;
-  role: string;
+  role: 'admin' | 'viewer' | null;
+  projects: { project: string; role: 'admin' | 'viewer' }[];
+  signIn: 'local' | 'oidc';
+  email: string | null;
+  lastSignInAt: string | null;
   createdAt: string;
 }
 
-/** Dashboard users: viewers read, admins also change settings. A generated password is shown once. */
-function users(me: { user: string | null; project: string | null }): HTMLElement {
-  if (me.project !== null)
+interface AccountEvent {
+  at: string;
+  kind: string;
+  user: string;
+  actor: string;
+  address: string | null;
+  detail: string | null;
+}
+
+const rolesText = (u: Pick<User, 'role' | 'projects'>) =>
+  u.role !== null
+    ? `${u.role} of every project`
+    : u.projects.length === 0
+      ? 'no role'
+      : u.projects.map((p) => `${p.role} of ${p.project}`).join(', ');
+
+const roleSelect = (label: string, value: string, none: string) =>
+  h(
+    'select',
+    { 'aria-label': label },
+    [
+      ['', none],
+      ['viewer', 'viewer'],
+      ['admin', 'admin'],
+    ].map(([v, text]) => h('option', { value: v, selected: v === value }, text)),
+  );
+
+/** A local person's roles: server-wide, or one per project. */
+function roleEditor(u: User, projects: string[], saved: () => Promise<void>): HTMLElement {
+  const every = roleSelect(`${u.name}: every project`, u.role ?? '', 'per project');
+  const per = projects.map((id) => ({
+    id,
+    select: roleSelect(`${u.name}: ${id}`, u.projects.find((p) => p.project === id)?.role ?? '', 'none'),
+  }));
+  const note = h('span', { class: 'muted', role: 'status' });
+  const sync = () => {
+    for (const p of per) p.select.disabled = every.value !== '';
+  };
+  every.addEventListener('change', sync);
+  sync();
+  return h(
+    'details',
+    { 'data-role-editor': u.name },
+    h('summary', {}, 'Change roles'),
+    h(
+      'form',
+      {
+        class: 'role-editor',
+        onsubmit: async (ev: Event) => {
+          ev.preventDefault();
+          try {
+            await api('PUT', `/api/users/${encodeURIComponent(u.id)}/roles`, {
+              role: every.value === '' ? null : every.value,
+              projects:
+                every.value === ''
+                  ? per
+                      .filter((p) => p.select.value !== '')
+                      .map((p) => ({ project: p.id, role: p.select.value }))
+                  : [],
+            });
+            await saved();
+          } catch (err) {
+            note.textContent = message(err);
+          }
+        },
+      },
+      h('label', {}, 'Every project ', every),
+      per.map((p) => h('label', {}, `${p.id} `, p.select)),
+      h('button', { type: 'submit', class: 'primary' }, 'Save roles'),
+      note,
+    ),
+  );
+}
+
+/**
+ * People (server admins only: accounts span projects): their roles per project, how they sign in,
+ * their last sign-in; roles and passwords of local accounts, everyone's sessions; recorded events.
+ */
+function people(me: Me, project: string): HTMLElement {
+  if (me.project !== null || (me.projects !== null && me.projects !== undefined))
     return card(
-      'Users',
-      h('p', { class: 'muted' }, 'Users are server-wide; a project admin key cannot manage them.'),
+      'People',
+      h('p', { class: 'muted' }, 'People are server-wide; only a server admin manages them.'),
     );
   const listBox = h('div', {});
+  const eventsBox = h('div', {});
+  const result = h('div', { 'data-user-result': '' });
+  const show = (el: HTMLElement) => result.replaceChildren(el);
+  const failed = (err: unknown) => show(h('div', { class: 'notice error', role: 'alert' }, message(err)));
   const reload = async () => {
     const list = slot(async () => {
-      const r = await get<{ users: User[] }>('/api/users');
+      const [r, p] = await Promise.all([
+        get<{ users: User[] }>('/api/users'),
+        get<{ projects: { id: string }[] }>('/api/projects'),
+      ]);
+      const projectIds = p.projects.map((x) => x.id);
       return table(
-        ['name', 'role', 'created'],
+        ['name', 'signs in', 'roles', 'last sign-in', ''],
         r.users.map((u) => [
           u.name === me.user ? `${u.name} (you)` : u.name,
-          u.role,
-          f.dateTime(u.createdAt),
+          u.signIn === 'oidc' ? `identity provider${u.email ? ` (${u.email})` : ''}` : 'password',
+          h('span', { 'data-user-roles': u.name }, rolesText(u)),
+          u.lastSignInAt ? f.dateTime(u.lastSignInAt) : h('span', { class: 'muted' }, 'never'),
+          h(
+            'div',
+            { class: 'toolbar' },
+            u.signIn === 'local' ? roleEditor(u, projectIds, reload) : null,
+            u.signIn === 'local'
+              ? h(
+                  'button',
+                  {
+                    type: 'button',
+                    'data-reset-password': u.name,
+                    onclick: async () => {
+                      if (!confirm(`Reset the password of ${u.name}? Their sessions end.`)) return;
+                      try {
+                        const r = await api<{ password: string }>(
+                          'POST',
+                          `/api/users/${encodeURIComponent(u.id)}/password`,
+                          {},
+                        );
+                        show(
+                          h(
+                            'div',
+                            { class: 'notice ok', role: 'status' },
+                            h('strong', {}, `New password of ${u.name} — shown only this once:`),
+                            h('pre', { class: 'snippet secret', 'data-password': u.name }, r.password),
+                          ),
+                        );
+                        await reloadEvents();
+                      } catch (err) {
+                        failed(err);
+                      }
+                    },
+                  },
+                  'Reset password',
+                )
+              : null,
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'danger',
+                'data-end-sessions': u.name,
+                onclick: async () => {
+                  try {
+                    const r = await api<{ ended: number }>(
+                      'DELETE',
+                      `/api/users/${encodeURIComponent(u.id)}/sessions`,
+                    );
+                    show(
+                      h(
+                        'div',
+                        { class: 'notice ok', role: 'status', 'data-ended': u.name },
+                        `Ended ${r.ended} session${r.ended === 1 ? '' : 's'} of ${u.name}.`,
+                      ),
+                    );
+                    await reloadEvents();
+                  } catch (err) {
+                    failed(err);
+                  }
+                },
+              },
+              'End sessions',
+            ),
+          ),
         ]),
         { 'data-table': 'users' },
       );
     });
     listBox.replaceChildren(list.el);
+    await list.done;
+    await reloadEvents();
+  };
+  const reloadEvents = async () => {
+    const list = slot(async () => {
+      const r = await get<{ events: AccountEvent[] }>('/api/accounts/events', { limit: 50 });
+      return table(
+        ['when', 'what', 'person', 'by', 'from', 'detail'],
+        r.events.map((e) => [
+          f.dateTime(e.at),
+          e.kind.replaceAll('_', ' '),
+          e.user,
+          e.actor,
+          e.address ?? '—',
+          e.detail ?? '',
+        ]),
+        { 'data-table': 'account-events' },
+      );
+    });
+    eventsBox.replaceChildren(list.el);
     await list.done;
   };
   const name = h('input', {
@@ -59,35 +232,41 @@ function users(me: { user: string | null; project: string | null }): HTMLElement
     maxlength: 100,
     'aria-label': 'User name',
   });
+  const choices: [string, string][] = [
+    ['viewer', 'viewer of every project'],
+    ['admin', 'admin of every project'],
+    [`viewer:${project}`, `viewer of ${project}`],
+    [`admin:${project}`, `admin of ${project}`],
+  ];
   const role = h(
     'select',
     { name: 'userRole', 'aria-label': 'User role' },
-    ['viewer', 'admin'].map((r) => h('option', { value: r }, r)),
+    choices.map(([v, text]) => h('option', { value: v }, text)),
   );
-  const result = h('div', { 'data-created-user': '' });
   const form = h(
     'form',
     {
       class: 'toolbar',
       onsubmit: async (ev: Event) => {
         ev.preventDefault();
+        const [r, inProject] = role.value.split(':') as [string, string | undefined];
         try {
           const u = await api<User & { password: string }>('POST', '/api/users', {
             name: name.value.trim(),
-            role: role.value,
+            ...(inProject === undefined ? { role: r } : { projects: [{ project: inProject, role: r }] }),
           });
-          result.replaceChildren(
+          show(
             h(
               'div',
               { class: 'notice ok', role: 'status' },
-              h('strong', {}, `Password of ${u.name} (${u.role}) — shown only this once:`),
+              h('strong', {}, `Password of ${u.name} (${rolesText(u)}) — shown only this once:`),
               h('pre', { class: 'snippet secret', 'data-password': u.name }, u.password),
             ),
           );
           name.value = '';
           await reload();
         } catch (err) {
-          result.replaceChildren(h('div', { class: 'notice error', role: 'alert' }, message(err)));
+          failed(err);
         }
       },
     },
@@ -96,16 +275,25 @@ function users(me: { user: string | null; project: string | null }): HTMLElement
     h('button', { type: 'submit', class: 'primary' }, 'Add user'),
   );
   void reload();
-  return card(
-    'Users',
-    h(
-      'p',
-      { class: 'muted' },
-      'People who sign in to this dashboard. Viewers see every page but Settings and change nothing.',
+  return h(
+    'div',
+    {},
+    card(
+      'People',
+      h(
+        'p',
+        { class: 'muted' },
+        'People who sign in to this dashboard, with a password or through the identity provider (whose roles come from its claims at every sign-in, so only local accounts are edited here). Viewers read; admins also change settings.',
+      ),
+      form,
+      result,
+      listBox,
     ),
-    form,
-    result,
-    listBox,
+    card(
+      'Sign-ins and account changes',
+      h('p', { class: 'muted' }, 'Newest first: who, by whom, when and from which address.'),
+      eventsBox,
+    ),
   );
 }
 
@@ -334,7 +522,7 @@ export const settings: View = async (root, ctx) => {
     projects.el,
     publicView.el,
     prices.el,
-    users(ctx.me),
+    people(ctx.me, project),
   );
   await Promise.all([reloadKeys(), projects.done, publicView.done, prices.done]);
 };

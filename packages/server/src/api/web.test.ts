@@ -87,9 +87,10 @@ describe('session and CSRF', () => {
       project: null,
       projects: null,
       csrfToken: s.csrf,
+      signIn: 'local',
     });
     const viaKey = await call(vigil, 'GET', '/api/me', { token: vigil.adminToken });
-    expect(viaKey.body).toMatchObject({ role: 'admin', user: null, csrfToken: null });
+    expect(viaKey.body).toMatchObject({ role: 'admin', user: null, csrfToken: null, signIn: null });
     expect((await call(vigil, 'GET', '/api/me')).status).toBe(401);
 
     const forged = await call(vigil, 'POST', '/api/logout', { headers: { cookie: s.cookie } });

@@ -185,6 +185,13 @@ describe('accounts in Settings and Your account', { timeout: 120_000 }, () => {
       expect(generated.length).toBeGreaterThanOrEqual(12);
       expect(await login('frank second password')).toBe(401);
       expect(await login(generated)).toBe(200);
+      // Roles of a local account: admin of the default project instead of viewer.
+      await adminPage.click('[data-role-editor=frank] summary');
+      await adminPage.selectOption('[data-role-editor=frank] select[aria-label="frank: default"]', 'admin');
+      await adminPage.click('[data-role-editor=frank] button[type=submit]');
+      await expect
+        .poll(() => adminPage.locator('[data-user-roles=frank]').textContent())
+        .toBe('admin of default');
       // The account events list what happened.
       await expect
         .poll(() => adminPage.locator('[data-table=account-events]').textContent())
@@ -192,6 +199,7 @@ describe('accounts in Settings and Your account', { timeout: 120_000 }, () => {
       const events = (await adminPage.locator('[data-table=account-events]').textContent()) as string;
       expect(events).toContain('sessions ended');
       expect(events).toContain('password change');
+      expect(events).toContain('viewer of default → admin of default');
     } finally {
       await person.close();
       await admin.close();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { hashSecret, randomToken } from '../auth/index.js';
+import { describeRoles, hashSecret, randomToken } from '../auth/index.js';
 import { VigilError } from '../errors/index.js';
 import type { AccountEventKind, ProjectRoleRecord, UserRecord } from '../store/index.js';
 import { type AppContext, forgetAllSessions, guard, principalOf } from './context.js';
@@ -74,13 +74,6 @@ async function checkedProjectRoles(
   }
   return [...byProject.values()];
 }
-
-const describeRoles = (role: string | null, projects: readonly ProjectRoleRecord[]) =>
-  role !== null
-    ? `${role} of every project`
-    : projects.length === 0
-      ? 'no role'
-      : projects.map((p) => `${p.role} of ${p.project}`).join(', ');
 
 /**
  * People and their access (server admins only: accounts span projects). A person is either

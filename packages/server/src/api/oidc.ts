@@ -71,7 +71,7 @@ class Provider {
       return await this.configuration();
     } catch (err) {
       throw new VigilError('oidc_unavailable', {
-        message: `The identity provider at ${this.config.issuer} cannot be reached or its discovery document is not valid (${describe(err)}); try again shortly (VIGIL_ADMIN_TOKEN still works).`,
+        message: `The identity provider at ${this.config.issuer} cannot be reached or its discovery document is not valid (${reason(err)}); try again shortly (VIGIL_ADMIN_TOKEN still works).`,
         cause: err,
       });
     }
@@ -89,7 +89,7 @@ function loopback(url: URL): boolean {
   return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
 }
 
-function describe(err: unknown): string {
+function reason(err: unknown): string {
   if (err instanceof Error) {
     const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
     return `${err.message}${cause}`;
@@ -147,12 +147,12 @@ function callbackError(err: unknown): VigilError {
     code === 'OAUTH_RESPONSE_IS_NOT_JSON';
   if (network) {
     return new VigilError('oidc_unavailable', {
-      message: `The identity provider could not be reached to finish the sign-in (${describe(err)}); try again shortly.`,
+      message: `The identity provider could not be reached to finish the sign-in (${reason(err)}); try again shortly.`,
       cause: err,
     });
   }
   return new VigilError('oidc_invalid_token', {
-    message: `The ID token from the identity provider was refused: ${describe(err)}. Nobody was signed in.`,
+    message: `The ID token from the identity provider was refused: ${reason(err)}. Nobody was signed in.`,
     cause: err,
   });
 }
@@ -264,7 +264,7 @@ export async function oidcRoutes(app: FastifyInstance, ctx: AppContext): Promise
     } catch (err) {
       const error = callbackError(err);
       req.log.warn(
-        { code: error.code, err: describe(error.cause ?? error) },
+        { code: error.code, err: reason(error.cause ?? error) },
         'identity provider sign-in refused',
       );
       return refuse(req, reply, error);

@@ -45,7 +45,9 @@ describe('sign-in through the identity provider', { timeout: 120_000 }, () => {
   let stopProvider: () => Promise<void>;
 
   beforeAll(async () => {
-    const started = await startTestProvider();
+    // The provider on another site than Vigil (localhost vs 127.0.0.1), as in real life: the
+    // cookies' SameSite rules apply to the redirects between them.
+    const started = await startTestProvider({ host: 'localhost' });
     stopProvider = started.close;
     vigil = await startVigil({
       config: {

@@ -38,8 +38,8 @@ export interface TestProvider {
 
 const KID = 'vigil-test-key';
 
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+async function listen(server: Server, host = '127.0.0.1'): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return (server.address() as AddressInfo).port;
 }
 
@@ -69,7 +69,12 @@ const readBody = (stream: IncomingMessage): Promise<Buffer> =>
  * client — call `attach` once the client under test knows its callback URL. The proxy answers 502
  * (`mode` `down`) until a test sets `mode` to `pass`.
  */
-export async function startTestProvider(): Promise<{
+export async function startTestProvider({
+  host = '127.0.0.1',
+}: {
+  /** The issuer's host: `localhost` makes the provider another site than a client on 127.0.0.1. */
+  host?: '127.0.0.1' | 'localhost';
+} = {}): Promise<{
   issuer: string;
   attach(redirectUri: string): Promise<TestProvider>;
   close(): Promise<void>;
@@ -116,8 +121,8 @@ export async function startTestProvider(): Promise<{
       forwarded.end(body);
     })();
   });
-  const proxyPort = await listen(proxy);
-  const issuer = `http://127.0.0.1:${proxyPort}`;
+  const proxyPort = await listen(proxy, host);
+  const issuer = `http://${host}:${proxyPort}`;
 
   const closeAll = async () => {
     if (inner) await close(inner);

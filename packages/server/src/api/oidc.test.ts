@@ -288,3 +288,26 @@ describe('sign-in with an OpenID Connect provider', () => {
     expect(junk.status).toBe(400);
   });
 });
+
+describe('a server whose provider cannot be discovered, with password login off', () => {
+  it('starts, refuses passwords, and says at sign-in that the provider cannot be reached', async () => {
+    const other = await startVigil({
+      config: { auth: { localLogin: false, oidc: { issuer: 'not a url', clientId: 'vigil' } } },
+    });
+    try {
+      expect((await call(other, 'GET', '/api/login')).body).toEqual({
+        localLogin: false,
+        oidc: { name: 'your identity provider', loginUrl: '/auth/oidc/login' },
+      });
+      const password = await call(other, 'POST', '/api/login', { json: { name: 'admin', password: 'x' } });
+      expect(password.status).toBe(403);
+      const login = await call(other, 'GET', '/auth/oidc/login');
+      expect(login.status).toBe(424);
+      expect(codeOf(login.body)).toBe('oidc_unavailable');
+      // The break-glass token still works.
+      expect((await call(other, 'GET', '/api/users', { token: other.adminToken })).status).toBe(200);
+    } finally {
+      await other.cleanup();
+    }
+  });
+});

@@ -43,17 +43,20 @@ class Provider {
 
   configuration(): Promise<client.Configuration> {
     if (this.discovered) return this.discovered;
-    const issuer = new URL(this.config.issuer);
-    const discovered = client
-      .discovery(issuer, this.config.clientId, undefined, this.clientAuth(), {
-        timeout: 10,
-        // Plain HTTP only to a provider on this machine (tests, a local Keycloak); HTTPS otherwise.
-        execute: [
-          ...(loopback(issuer) && issuer.protocol === 'http:' ? [client.allowInsecureRequests] : []),
-          // The ID token's signature is checked against the provider's published keys (JWKS).
-          client.enableNonRepudiationChecks,
-        ],
-      })
+    // An issuer that is not a URL fails like an unreachable one (logged at start, said at sign-in).
+    const discovered = Promise.resolve()
+      .then(() => new URL(this.config.issuer))
+      .then((issuer) =>
+        client.discovery(issuer, this.config.clientId, undefined, this.clientAuth(), {
+          timeout: 10,
+          // Plain HTTP only to a provider on this machine (tests, a local Keycloak); HTTPS otherwise.
+          execute: [
+            ...(loopback(issuer) && issuer.protocol === 'http:' ? [client.allowInsecureRequests] : []),
+            // The ID token's signature is checked against the provider's published keys (JWKS).
+            client.enableNonRepudiationChecks,
+          ],
+        }),
+      )
       .then((configuration) => {
         this.log.info({ issuer: this.config.issuer }, 'identity provider discovered');
         return configuration;

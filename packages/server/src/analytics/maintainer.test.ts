@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../config/index.js';
 import { GroupCommitter, isRejection, scrubPolicy, validateEvent } from '../ingest/index.js';
-import { openStore, type RollupStore, type Store } from '../store/index.js';
+import { interceptStore, openStore, type RollupStore, type Store } from '../store/index.js';
 import { scratchDirs } from '../test/harness.js';
 import { RollupMaintainer } from './maintainer.js';
 import { llmSnapshot } from './query.js';
@@ -80,5 +80,69 @@ describe('RollupMaintainer', () => {
     expect(snap.requestRate.total).toBe(3_000);
     expect(snap.tokens.promptTokens).toBe(3_000);
     await second.stop();
+  });
+
+  it('a read across a flush sees each delta once (its stored rows read before the write, its pending after)', async () => {
+    store = await openStore({ dataDir: scratch.fresh() });
+    const real = store;
+    // Reads of stored rollups run at once but their answers are held while `hold` is set.
+    let hold: Promise<void> | null = null;
+    let readStarted: (value?: unknown) => void = () => undefined;
+    const started = new Promise((resolve) => {
+      readStarted = resolve;
+    });
+    const wrapped = interceptStore(
+      () => real,
+      (call) => {
+        if (call.part !== 'rollups' || call.method !== 'read' || !hold) return call.invoke();
+        const gate = hold;
+        return (async () => {
+          const answer = await call.invoke();
+          readStarted();
+          await gate;
+          return answer;
+        })();
+      },
+    );
+    const m = new RollupMaintainer(wrapped, { log: silent, flushIntervalMs: 3_600_000 });
+    const committer = new GroupCommitter(wrapped.events, {
+      maxInFlightEvents: 1_000,
+      maxCommitEvents: 1_000,
+      log: silent,
+      onCommitted: (link, rows) => m.onCommitted(link, rows),
+    });
+    try {
+      await committer.start();
+      await m.start(committer.headSeq);
+      const now = Date.now();
+      const ctx = {
+        project: 'default',
+        strictTypes: false,
+        receivedAt: now,
+        limits: config.ingest,
+        privacy: scrubPolicy(config.privacy),
+      };
+      const events = Array.from({ length: 10 }, (_, i) => {
+        const v = validateEvent({ type: 'llm.request', ts: now - i * 1000, props: { total_ms: 5 } }, ctx);
+        if (isRejection(v)) throw new Error(v.message);
+        return v;
+      });
+      await committer.submit(events);
+      await m.settled();
+      let release: () => void = () => undefined;
+      hold = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      // The stored rows are read (none yet), then the flush writes all ten before the read goes on.
+      const reading = llmSnapshot(wrapped, m, 'default', now - 3_600_000, now + 1);
+      await started;
+      await m.flushNow();
+      hold = null;
+      release();
+      expect((await reading).requestRate.total).toBe(10);
+      expect((await llmSnapshot(wrapped, m, 'default', now - 3_600_000, now + 1)).requestRate.total).toBe(10);
+    } finally {
+      await m.stop();
+    }
   });
 });

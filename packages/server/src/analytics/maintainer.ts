@@ -57,6 +57,9 @@ export class RollupMaintainer {
   private readonly options: Required<MaintainerOptions>;
   /** Stored rows of recently read tiles; this maintainer's writes invalidate what they touch. */
   readonly cache: RollupCache;
+  /** Counts flushes begun and ended: a read that saw none begin or end saw each delta once. */
+  private flushes = 0;
+  private flushEnded: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
@@ -112,8 +115,17 @@ export class RollupMaintainer {
    * stored rows through the cache (a closed tile is read and decoded once), the pending deltas
    * of the tile merged in (cached cells stay as stored).
    */
-  async tiles(query: RollupQuery, sketches: boolean): Promise<ReadonlyMap<string, Cell>[]> {
-    const out = await readTiles(this.store, this.cache, query, sketches);
+  tiles(query: RollupQuery, sketches: boolean): Promise<ReadonlyMap<string, Cell>[]> {
+    return this.steady(async () =>
+      this.withPending(query, sketches, await readTiles(this.store, this.cache, query, sketches)),
+    );
+  }
+
+  private withPending(
+    query: RollupQuery,
+    sketches: boolean,
+    out: ReadonlyMap<string, Cell>[],
+  ): ReadonlyMap<string, Cell>[] {
     const copies = new Map<number, Map<string, Cell>>();
     const own = new Set<Cell>();
     for (const r of this.pendingRows(query)) {
@@ -139,7 +151,11 @@ export class RollupMaintainer {
   }
 
   /** The store's sums of each window, and the pending deltas within each window as rows of it. */
-  async sumWindows(query: WindowSumQuery): Promise<{ window: number; row: RollupRow }[]> {
+  sumWindows(query: WindowSumQuery): Promise<{ window: number; row: RollupRow }[]> {
+    return this.steady(() => this.sumWindowsOnce(query));
+  }
+
+  private async sumWindowsOnce(query: WindowSumQuery): Promise<{ window: number; row: RollupRow }[]> {
     const out = await this.store.rollups.sumWindows(query);
     for (const row of this.pendingOfGroups(query.project, query.family, query.groups, query.windows.flat()))
       query.windows.forEach((tiles, window) => {
@@ -153,7 +169,11 @@ export class RollupMaintainer {
    * the tiles covering it, as a row of that resolution: a reader taking the rows of one
    * resolution per span of time counts it once.
    */
-  async readGroups(query: GroupsQuery): Promise<RollupRow[]> {
+  readGroups(query: GroupsQuery): Promise<RollupRow[]> {
+    return this.steady(() => this.readGroupsOnce(query));
+  }
+
+  private async readGroupsOnce(query: GroupsQuery): Promise<RollupRow[]> {
     const out = await this.store.rollups.readGroups(query);
     for (const row of this.pendingOfGroups(query.project, query.family, query.groups, query.tiles)) {
       const seen = new Set<string>();
@@ -164,6 +184,21 @@ export class RollupMaintainer {
         }
     }
     return out;
+  }
+
+  /**
+   * Runs a read of stored rows followed by pending ones with no flush beginning or ending in
+   * between: a flush moves deltas from pending into the store, so a read across it would miss
+   * them (read stored before, pending after) or count them twice (the write committed while the
+   * deltas were still pending). Flushes are brief and a second apart: a retry is rare.
+   */
+  private async steady<T>(read: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.flushing) await this.flushEnded;
+      const before = this.flushes;
+      const out = await read();
+      if ((this.flushes === before && !this.flushing) || attempt >= 10) return out;
+    }
   }
 
   private pendingOfGroups(
@@ -334,6 +369,11 @@ export class RollupMaintainer {
     this.flushing = batch;
     this.pending = new DeltaSet();
     this.pendingSignals = new Map();
+    this.flushes += 1;
+    let done: () => void = () => undefined;
+    this.flushEnded = new Promise<void>((resolve) => {
+      done = resolve;
+    });
     try {
       const rows = batch.toRows();
       await this.store.rollups.write(rows, signals, through);
@@ -346,6 +386,8 @@ export class RollupMaintainer {
       throw err;
     } finally {
       this.flushing = null;
+      this.flushes += 1;
+      done();
     }
   }
 

@@ -1,4 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync, readlinkSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { latestSchemaVersion } from '../store/index.js';
 import { call, scratchDirs } from '../test/harness.js';
@@ -13,6 +17,21 @@ afterEach(async () => {
 });
 
 const ADMIN = 'cli-test-admin-token-0123456789';
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+
+/** Runs the CLI with --json: stdout must be one JSON document and nothing else. */
+function jsonOf(args: string[], env: Record<string, string> = {}) {
+  const r = runCli([...args, '--json'], env);
+  let value: unknown;
+  try {
+    value = JSON.parse(r.stdout);
+  } catch {
+    throw new Error(
+      `vigil ${args.join(' ')} --json wrote more than JSON on stdout:\n${r.stdout}\n${r.stderr}`,
+    );
+  }
+  return { ...r, value: value as Record<string, unknown> };
+}
 // Each CLI run compiles the source with tsx: slow on a loaded 2-core machine, hence the long timeouts.
 const uuidv7ish = () => {
   const hex = Date.now().toString(16).padStart(12, '0');
@@ -111,6 +130,121 @@ describe('vigil CLI', () => {
     restarted.child.kill('SIGINT');
     expect(await restarted.exited).toBe(0);
   }, 300_000);
+
+  it('generate checks every argument before any work, and each command refuses flags it does not take', () => {
+    const dataDir = join(fresh(), 'never-created');
+    for (const [args, why] of [
+      [['--events', '1e3'], /--events must be a whole number of at least 1; got '1e3'/],
+      [['--events', '0'], /--events must be a whole number/],
+      [['--days=-2'], /--days must be a whole number/],
+      [['--days', '2.5'], /--days must be a whole number/],
+      [['--to', '3'], /generate does not take --to/],
+      [['--out', 'x.csv', '--force'], /generate does not take --out, --force/],
+      [['extra'], /generate takes no arguments; got 'extra'/],
+    ] as const) {
+      const r = runCli(['generate', '--data', dataDir, ...args]);
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(why);
+      // The command's own help follows, not the whole usage.
+      expect(r.stderr).toContain('Usage: vigil generate');
+      expect(r.stdout).toBe('');
+    }
+    // Nothing was done: not even the data directory exists.
+    expect(existsSync(dataDir)).toBe(false);
+    expect(runCli(['smoke', 'http://127.0.0.1:1', '--data', dataDir]).stderr).toMatch(
+      /smoke does not take --data/,
+    );
+    expect(runCli(['migrate', 'status', 'now', '--data', dataDir]).stderr).toMatch(
+      /migrate takes one argument; got 'status' 'now'/,
+    );
+    expect(runCli(['verify', '--force', '--data', dataDir]).status).toBe(2);
+    expect(existsSync(dataDir)).toBe(false);
+  }, 300_000);
+
+  it('every command writes only JSON on stdout with --json (progress and logs on stderr); generate says why it cannot run beside a server', async () => {
+    const dataDir = fresh();
+    const gen = jsonOf(['generate', '--events', '400', '--days', '2', '--data', dataDir], {
+      VIGIL_LOG_LEVEL: 'info',
+    });
+    expect(gen.status, gen.stderr).toBe(0);
+    expect(gen.value).toMatchObject({ events: 400 });
+    expect(gen.stderr).toContain('generating');
+    expect(jsonOf(['migrate', 'status', '--data', dataDir]).value).toMatchObject({
+      latest: latestSchemaVersion(),
+    });
+    expect(jsonOf(['migrate', 'up', '--data', dataDir]).value).toMatchObject({ applied: [] });
+    expect(jsonOf(['verify', '--data', dataDir]).value).toMatchObject({ ok: true, events: 400 });
+    const file = join(fresh(), 'b.vigil');
+    expect(jsonOf(['backup', file, '--data', dataDir]).value).toMatchObject({ via: 'store' });
+    const restored = fresh();
+    expect(jsonOf(['restore', file, '--data', restored, '--force']).status).toBe(0);
+    const exported = jsonOf([
+      'export',
+      '--data',
+      restored,
+      '--from',
+      '2020-01-01',
+      '--to',
+      '2100-01-01',
+      '--format',
+      'csv',
+      '--out',
+      join(restored, '..', 'e.csv'),
+    ]);
+    expect(exported.value).toMatchObject({ rows: 400 });
+    expect(exported.stderr).toContain('exporting');
+    expect(jsonOf(['check', '--data', dataDir]).value).toMatchObject({ checks: expect.any(Array) });
+    // A refused restore answers in JSON too.
+    const refused = jsonOf(['restore', file, '--data', dataDir]);
+    expect(refused.status).toBe(1);
+    expect(refused.value).toHaveProperty('error');
+
+    const server = await spawnServer(dataDir, { VIGIL_ADMIN_TOKEN: ADMIN });
+    const port = new URL(server.url).port;
+    expect(jsonOf(['smoke', server.url, '--token', ADMIN]).value).toMatchObject({ ok: true });
+    expect(
+      jsonOf(['backup', join(fresh(), 'c.vigil'), '--data', dataDir, '--port', port, '--token', ADMIN]).value,
+    ).toMatchObject({ via: 'server' });
+    expect(jsonOf(['check', '--data', dataDir, '--port', port]).value).toMatchObject({ ok: true });
+
+    // generate writes into the store itself: beside a server on the same data directory it says
+    // why it cannot, names the server, and writes nothing.
+    const beside = runCli(['generate', '--events', '100', '--data', dataDir, '--port', port, '--json']);
+    expect(beside.status).toBe(1);
+    expect(beside.stdout).toBe('');
+    expect(beside.stderr).toContain('generate cannot run beside a server on the same data directory');
+    expect(beside.stderr).toContain(`the server running at http://127.0.0.1:${port} holds it`);
+    expect(beside.stderr).toContain('Nothing was written');
+    // Without the port the holder cannot be asked (another helper's server may answer on the
+    // default port, so only the reason is checked), and the reason is still given.
+    expect(runCli(['generate', '--events', '100', '--data', dataDir]).stderr).toMatch(
+      /cannot run beside a server.*holds it.*Nothing was written/s,
+    );
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    // 400 generated + the smoke test's one event: generate added none.
+    expect(jsonOf(['verify', '--data', dataDir]).value).toMatchObject({ ok: true, events: 401 });
+  }, 600_000);
+
+  it('npx vigil works from the repository root (the bin is linked on install, before any build)', () => {
+    // npm links bins at install time; the bin is a committed launcher, so a fresh clone has it.
+    const link = join(ROOT, 'node_modules', '.bin', 'vigil');
+    expect(realpathSync(link)).toBe(join(ROOT, 'packages', 'server', 'bin', 'vigil.mjs'));
+    expect(readlinkSync(link)).not.toContain('dist');
+    // --no: never fetch a package of that name from a registry.
+    const help = spawnSync('npm', ['exec', '--no', '--', 'vigil', '--help'], { cwd: ROOT, encoding: 'utf8' });
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: vigil <command>/);
+    const status = spawnSync(
+      'npm',
+      ['exec', '--no', '--', 'vigil', 'migrate', 'status', '--json', '--data', fresh()],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+      },
+    );
+    expect(JSON.parse(status.stdout)).toMatchObject({ current: 0 });
+  }, 180_000);
 
   it('loses no acknowledged event when the server is killed with SIGKILL under load, and retries do not duplicate', async () => {
     const dataDir = fresh();

@@ -1,7 +1,5 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import type { FastifyBaseLogger } from 'fastify';
-import { pino } from 'pino';
 import { CheckpointError } from '../audit/index.js';
 import { FIRST_EVENT } from '../auth/index.js';
 import { ConfigError, loadConfig, parsePort } from '../config/index.js';
@@ -10,7 +8,7 @@ import {
   backupCommand,
   checkCommand,
   exportCommand,
-  generateEvents,
+  generateCommand,
   OpsError,
   repriceCommand,
   restoreCommand,
@@ -18,6 +16,25 @@ import {
   verifyCommand,
 } from '../ops/index.js';
 import { openStore, StoreError } from '../store/index.js';
+
+type Flag = keyof ReturnType<typeof parse>['values'];
+const CONFIG_FLAGS: Flag[] = ['port', 'host', 'data', 'config', 'checkpoint-file', 'checkpoint-key'];
+/**
+ * What each command takes: its flags (besides --help) and how many arguments. Anything else is a
+ * usage error before any work starts, never silently ignored.
+ */
+const COMMANDS: Record<string, { flags: Flag[]; args: number }> = {
+  serve: { flags: CONFIG_FLAGS, args: 0 },
+  migrate: { flags: [...CONFIG_FLAGS, 'to', 'json'], args: 1 },
+  verify: { flags: [...CONFIG_FLAGS, 'rollups', 'json'], args: 0 },
+  generate: { flags: [...CONFIG_FLAGS, 'events', 'days', 'no-repeat', 'json'], args: 0 },
+  backup: { flags: [...CONFIG_FLAGS, 'token', 'url', 'json'], args: 1 },
+  restore: { flags: [...CONFIG_FLAGS, 'force', 'json'], args: 1 },
+  check: { flags: [...CONFIG_FLAGS, 'json'], args: 0 },
+  smoke: { flags: ['token', 'json'], args: 1 },
+  export: { flags: [...CONFIG_FLAGS, 'from', 'to', 'format', 'out', 'type', 'project', 'json'], args: 0 },
+  reprice: { flags: [...CONFIG_FLAGS, 'from', 'to', 'project', 'json'], args: 0 },
+};
 
 const USAGE = `Usage: vigil <command> [options]
 
@@ -131,7 +148,15 @@ ${TIMES}
 ${STORE}`,
 };
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  /** The command whose help follows the message (the general usage when unset). */
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+  }
+}
 
 function out(json: boolean, value: unknown, text: string): void {
   console.log(json ? JSON.stringify(value) : text);
@@ -155,6 +180,16 @@ async function main(argv: string[]): Promise<number> {
     console.log(COMMAND_HELP[command]);
     return 0;
   }
+  const takes = COMMANDS[command];
+  if (!takes) throw new UsageError(`unknown command '${command}'`);
+  const wrong = (Object.keys(values) as Flag[]).filter((f) => f !== 'help' && !takes.flags.includes(f));
+  if (wrong.length > 0)
+    throw new UsageError(`${command} does not take ${wrong.map((f) => `--${f}`).join(', ')}`, command);
+  if (rest.length > takes.args)
+    throw new UsageError(
+      `${command} takes ${takes.args === 0 ? 'no arguments' : 'one argument'}; got ${rest.map((a) => `'${a}'`).join(' ')}`,
+      command,
+    );
   const overrides = {
     host: values.host,
     port: values.port === undefined ? undefined : parsePort(values.port, '--port'),
@@ -236,58 +271,24 @@ async function main(argv: string[]): Promise<number> {
       });
     case 'reprice':
       return repriceCommand(config, { from: values.from, to: values.to, project: values.project, json });
-    case 'generate': {
-      const events = Number(values.events ?? '1000000');
-      const days = Number(values.days ?? '30');
-      if (!Number.isInteger(events) || events < 1)
-        throw new UsageError('--events must be a positive integer');
-      if (!Number.isInteger(days) || days < 1) throw new UsageError('--days must be a positive integer');
-      const store = await openStore({
-        dataDir: config.dataDir,
-        ...config.store,
-        migrate: true,
+    case 'generate':
+      return generateCommand(config, {
+        events: count(values.events, '--events', 1_000_000, command),
+        days: count(values.days, '--days', 30, command),
+        noRepeat: values['no-repeat'] ?? false,
+        json,
       });
-      try {
-        const started = Date.now();
-        const log = pino({ level: config.logLevel }, process.stderr) as unknown as FastifyBaseLogger;
-        const result = await generateEvents(store, {
-          events,
-          days,
-          log,
-          noRepeat: values['no-repeat'] ?? false,
-          onProgress: progressBar('generating', started),
-          onPhase: (what) => process.stderr.write(`\n${what}…`),
-        });
-        process.stderr.write('\n');
-        out(
-          json,
-          result,
-          `wrote ${result.events} events in ${result.batches} batches over ${days} days (${((Date.now() - started) / 1000).toFixed(0)} s)`,
-        );
-      } finally {
-        await store.close();
-      }
-      return 0;
-    }
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
 }
 
-/** A one-line progress bar on stderr (a line per 10% when stderr is not a terminal). */
-function progressBar(label: string, started: number) {
-  let lastDecile = -1;
-  return (done: number, total: number) => {
-    const frac = done / total;
-    const rate = done / Math.max(0.001, (Date.now() - started) / 1000);
-    const eta = rate > 0 ? Math.round((total - done) / rate) : 0;
-    const line = `${label} ${'#'.repeat(Math.round(frac * 30)).padEnd(30, '.')} ${(frac * 100).toFixed(1)}% ${done}/${total} ${Math.round(rate)}/s ETA ${eta}s`;
-    if (process.stderr.isTTY) process.stderr.write(`\r${line}`);
-    else if (Math.floor(frac * 10) > lastDecile) {
-      lastDecile = Math.floor(frac * 10);
-      process.stderr.write(`${line}\n`);
-    }
-  };
+/** A whole number ≥ 1 from a flag (digits only: '1e3' or '10.5' are refused, not read as something else). */
+function count(text: string | undefined, flag: string, fallback: number, command: string): number {
+  if (text === undefined) return fallback;
+  if (!/^[0-9]+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text)))
+    throw new UsageError(`${flag} must be a whole number of at least 1; got '${text}'`, command);
+  return Number(text);
 }
 
 function parse(argv: string[]) {
@@ -384,7 +385,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof UsageError) {
-      console.error(`vigil: ${err.message}\n\n${USAGE}`);
+      console.error(`vigil: ${err.message}\n\n${(err.command && COMMAND_HELP[err.command]) || USAGE}`);
       process.exitCode = 2;
     } else if (
       err instanceof ConfigError ||

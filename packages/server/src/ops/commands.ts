@@ -6,12 +6,15 @@ import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import type { FastifyBaseLogger } from 'fastify';
+import { pino } from 'pino';
 import { RepriceError, reprice } from '../analytics/index.js';
 import type { Config, ConfigOverrides } from '../config/index.js';
 import { PriceCatalog, PriceError } from '../pricing/index.js';
 import { latestSchemaVersion, openStore, StoreError, storeExists } from '../store/index.js';
 import { BackupError, type BackupManifest, readBackup, restoreBackup, writeBackup } from './backup.js';
 import { formatChecks, runChecks } from './check.js';
+import { generateEvents } from './generate.js';
 import { formatSmoke, runSmoke } from './smoke.js';
 import { checkpointRestoredHead } from './verify.js';
 
@@ -32,6 +35,12 @@ const describe = (m: BackupManifest) => {
 function requireStore(config: Config): void {
   if (!storeExists({ ...config.store, dataDir: config.dataDir }))
     throw new OpsError(`there is no Vigil store in ${config.dataDir}; check --data / VIGIL_DATA`);
+}
+
+/** Where a server of this configuration answers. */
+function configuredUrl(config: Config): string {
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${config.port}`;
 }
 
 /** `vigil backup FILE`: from the store when it is free, else through the running server. */
@@ -70,8 +79,7 @@ export async function backupCommand(
       return 0;
     }
     // The server holds the store: ask it, on the address the configuration gives.
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${config.port}`;
+    url = configuredUrl(config);
     if (!token)
       throw new OpsError(
         `the store in ${config.dataDir} is in use by a running server; pass --token (an admin key, or set VIGIL_ADMIN_TOKEN) to back up through it at ${url}, or --url to name another address`,
@@ -302,6 +310,55 @@ export async function repriceCommand(
       options.json,
       { ...report, ms: Date.now() - started },
       `repriced ${report.requests} LLM requests over ${report.days} days from ${day(report.from)} to ${day(report.to)} (exclusive): ${report.changed} changed, ${report.unpriced} without a price${skipped.join('')}`,
+    );
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * `vigil generate`: synthetic llm.request events written straight into the store. The arguments
+ * are checked by the caller; here the store must be free: a server holding it is named, and
+ * nothing is written.
+ */
+export async function generateCommand(
+  config: Config,
+  { events, days, noRepeat, json }: { events: number; days: number; noRepeat: boolean; json: boolean },
+): Promise<number> {
+  let store: Awaited<ReturnType<typeof openStore>>;
+  try {
+    store = await openStore({ dataDir: config.dataDir, ...config.store, migrate: true });
+  } catch (err) {
+    if (!(err instanceof StoreError && err.code === 'locked')) throw err;
+    const url = configuredUrl(config);
+    const ready = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(3_000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    const holder = ready
+      ? `the server running at ${url} holds it`
+      : 'another process holds it (a Vigil server on another port?)';
+    throw new OpsError(
+      `generate cannot run beside a server on the same data directory: it writes events straight into the store in ${config.dataDir} (folding rollups and extending the audit chain as a server would), a store opens in one process at a time, and ${holder}. Nothing was written. Stop the server, run generate, start the server again; or generate into another directory (--data DIR) and serve that one; or send events to the running server (POST /v1/events, the SDK).`,
+    );
+  }
+  try {
+    const started = Date.now();
+    const log = pino({ level: config.logLevel }, process.stderr) as unknown as FastifyBaseLogger;
+    const result = await generateEvents(store, {
+      events,
+      days,
+      log,
+      noRepeat,
+      onProgress: progress('generating', started, 'events'),
+      onPhase: (what) => process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}${what}…\n`),
+    });
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    print(
+      json,
+      result,
+      `wrote ${result.events} events in ${result.batches} batches over ${days} days (${((Date.now() - started) / 1000).toFixed(0)} s)`,
     );
     return 0;
   } finally {

@@ -6,6 +6,7 @@ export {
   backupCommand,
   checkCommand,
   exportCommand,
+  generateCommand,
   OpsError,
   repriceCommand,
   restoreCommand,

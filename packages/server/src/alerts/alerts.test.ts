@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../config/index.js';
 import { call, scratchDirs, startVigil, type Vigil } from '../test/harness.js';
+import { METRICS } from './metrics.js';
 import { SIGNATURE_HEADER, sign, TIMESTAMP_HEADER } from './payload.js';
 import type { AlertRule } from './rule.js';
 import { type Received, waitFor, webhookReceiver } from './testing.js';
@@ -209,6 +210,43 @@ describe('alerting on a real server', () => {
     const token = (viewer.body as { key: string }).key;
     expect((await call(v, 'GET', '/api/alerts/rules', { token })).status).toBe(403);
     expect((await call(v, 'GET', '/api/metrics/alerts', { token })).status).toBe(200);
+  });
+
+  it('GET /api/alerts/metrics lists every metric a rule accepts, with its filters, and each is accepted', async () => {
+    const v = await start({ enabled: false });
+    const res = await call(v, 'GET', '/api/alerts/metrics', { token: v.adminToken });
+    expect(res.status).toBe(200);
+    const { metrics } = res.body as {
+      metrics: { name: string; group: string; filters: string[]; required: string[] }[];
+    };
+    expect(metrics.map((m) => m.name)).toEqual([...METRICS]);
+    expect(metrics.length).toBeGreaterThan(30);
+    expect(metrics.find((m) => m.name === 'errorRate')?.filters).toEqual([
+      'space',
+      'model',
+      'user',
+      'error_type',
+    ]);
+    expect(metrics.find((m) => m.name === 'totalLatency.p95')?.filters).toEqual(['space', 'model']);
+    expect(metrics.find((m) => m.name === 'events.count')).toMatchObject({
+      filters: ['type'],
+      required: ['type'],
+    });
+    // Every listed metric with each listed filter makes a rule the server takes.
+    for (const m of metrics) {
+      for (const filter of [null, ...m.filters]) {
+        const filters: Record<string, string> = Object.fromEntries(m.required.map((k) => [k, 'x']));
+        if (filter) filters[filter] = 'x';
+        const body = { name: `${m.name} ${filter}`, metric: m.name, operator: '>', threshold: 1, filters };
+        const made = await call(v, 'POST', '/api/alerts/rules', { token: v.adminToken, json: body });
+        expect(made.status, `${JSON.stringify(body)} ${JSON.stringify(made.body)}`).toBe(201);
+      }
+    }
+    // A viewer may read the list (the Alerts view shows it); an ingest key may not.
+    const viewer = await call(v, 'POST', '/api/keys', { token: v.adminToken, json: { role: 'viewer' } });
+    const token = (viewer.body as { key: string }).key;
+    expect((await call(v, 'GET', '/api/alerts/metrics', { token })).status).toBe(200);
+    expect((await call(v, 'GET', '/api/alerts/metrics', { token: v.ingestKey })).status).toBe(403);
   });
 
   it('a burst of failing llm.request events fires the default error-rate rule; the webhook gets signed v4 firing then resolved', async () => {

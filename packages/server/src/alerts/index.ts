@@ -1,8 +1,8 @@
 export { defaultRules } from './defaults.js';
 export type { AlertEngineOptions, AlertView, CycleReport } from './engine.js';
 export { AlertEngine, RuleNotFound } from './engine.js';
-export type { MetricAsk, MetricSources, MetricValue } from './metrics.js';
-export { METRICS, metricProblem, readMetrics } from './metrics.js';
+export type { MetricAsk, MetricInfo, MetricSources, MetricValue } from './metrics.js';
+export { METRICS, metricCatalog, metricProblem, readMetrics } from './metrics.js';
 export type { Delivery, DeliverySettings, DeliveryStats } from './notify.js';
 export { Notifier } from './notify.js';
 export type { AlertPayload } from './payload.js';

@@ -74,6 +74,35 @@ function sourceOf(metric: string): Source | null {
 const LLM_FILTERS = ['space', 'model', 'user'];
 const DECISION_FILTERS = ['recommendation_type', 'explanation_version'];
 
+/** A metric as the rule editor offers it: its group and the filters it takes. */
+export interface MetricInfo {
+  name: string;
+  group: 'llm' | 'decision' | 'health' | 'events';
+  /** Filter names it takes (one at a time, except events.count: `type` and any field equalities). */
+  filters: string[];
+  /** Filters it cannot do without. */
+  required: string[];
+}
+
+/** Every metric a rule accepts, with its filters (`GET /api/alerts/metrics`). */
+export function metricCatalog(): MetricInfo[] {
+  return METRICS.map((name) => {
+    const group = sourceOf(name) as Source;
+    const stat = name.split('.')[1];
+    let filters: string[] = [];
+    if (group === 'llm') {
+      filters =
+        name === 'errorRate' || name === 'errorCount'
+          ? [...LLM_FILTERS, 'error_type']
+          : stat === 'median' || stat === 'p95' || stat === 'p99'
+            ? LLM_FILTERS.filter((f) => f !== 'user')
+            : [...LLM_FILTERS];
+    } else if (group === 'decision') filters = [...DECISION_FILTERS];
+    else if (group === 'events') filters = ['type'];
+    return { name, group, filters, required: group === 'events' ? ['type'] : [] };
+  });
+}
+
 /** Why a metric and its filters cannot be evaluated, or null when they can. */
 export function metricProblem(
   metric: string,

@@ -3,6 +3,7 @@ import { type TSchema, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   type AlertRule,
+  metricCatalog,
   parseDuration,
   type Receiver,
   ReceiversInputSchema,
@@ -154,6 +155,9 @@ export async function alertRoutes(app: FastifyInstance, ctx: AppContext): Promis
     const existing = ownRule(req, req.params.id);
     return ruleView(await ctx.alerts.deleteRule(existing.id).catch(ruleProblem));
   });
+
+  // The same for every project: the names a rule's metric can take and the filters of each.
+  app.get('/api/alerts/metrics', { onRequest: read }, async () => ({ metrics: metricCatalog() }));
 
   app.get<Project>(
     '/api/alerts/receivers',

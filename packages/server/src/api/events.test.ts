@@ -71,3 +71,31 @@ describe('GET /api/events', () => {
     }
   });
 });
+
+describe('GET /api/events/types', () => {
+  it("lists the project's own types beside the built-in ones, with counts over the window", async () => {
+    const range = `from=${base}&to=${base + 86_400_000}`;
+    const res = await call(vigil, 'GET', `/api/events/types?${range}`, { token: vigil.adminToken });
+    expect(res.status).toBe(200);
+    const { types } = res.body as { types: { type: string; builtIn: boolean; count: number }[] };
+    expect(types.slice(0, 2)).toEqual([
+      expect.objectContaining({ type: 'decision.recommendation', builtIn: true, count: 125 }),
+      expect.objectContaining({ type: 'page.view', builtIn: false, count: 125 }),
+    ]);
+    // Built-in types are offered even without events; the custom one is there because it was sent.
+    expect(types.map((t) => t.type).sort()).toEqual(
+      ['admin.view', 'decision.outcome', 'decision.recommendation', 'llm.request', 'page.view'].sort(),
+    );
+    expect(types.find((t) => t.type === 'llm.request')).toMatchObject({ builtIn: true, count: 0 });
+    // Another window holds none of them.
+    const empty = await call(vigil, 'GET', `/api/events/types?from=${base - 86_400_000}&to=${base}`, {
+      token: vigil.adminToken,
+    });
+    expect((empty.body as { types: { type: string }[] }).types.map((t) => t.type)).not.toContain('page.view');
+    const bad = await call(vigil, 'GET', `/api/events/types?from=${base}&to=${base}`, {
+      token: vigil.adminToken,
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ error: { code: 'invalid_query' } });
+  });
+});

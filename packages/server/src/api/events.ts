@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { projectFor } from '../auth/index.js';
 import { VigilError } from '../errors/index.js';
-import { TYPED_FIELDS, type TypedField, toEventView } from '../model/index.js';
+import { BUILTIN_TYPES, TYPED_FIELDS, type TypedField, toEventView } from '../model/index.js';
 import type { PropEquals } from '../store/index.js';
 import { type AppContext, guard, principalOf } from './context.js';
 import { isStorableTime, Param, type QueryOf, QuerySchema } from './params.js';
@@ -36,6 +36,14 @@ const EventsQuery = QuerySchema(
   // `prop.NAME=value` filters by equality.
   { extra: Param.text({ min: 0, max: 1000 }) },
 );
+
+const TypesQuery = QuerySchema({
+  project: Type.Optional(Param.project),
+  from: Type.Optional(Param.time()),
+  to: Type.Optional(Param.time()),
+});
+
+const DAY = 86_400_000;
 
 /** The event log: newest first, stable keyset cursors, filters by type, time and prop equality. */
 export async function eventRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
@@ -74,6 +82,33 @@ export async function eventRoutes(app: FastifyInstance, ctx: AppContext): Promis
         events: page.map(toEventView),
         nextCursor: rows.length > limit && last ? encodeCursor(last.ts, last.id) : null,
       };
+    },
+  );
+
+  // The types to filter the log by: the built-in ones and the project's own, with how many events
+  // each has in [from, to) (default: the last 30 days).
+  app.get<{ Querystring: QueryOf<typeof TypesQuery> }>(
+    '/api/events/types',
+    { onRequest: guard(ctx, 'read'), schema: { querystring: TypesQuery } },
+    async (req) => {
+      const project = projectFor(principalOf(req), req.query.project);
+      const to = req.query.to ?? Date.now();
+      const from = req.query.from ?? to - 30 * DAY;
+      if (to <= from) throw new VigilError('invalid_query', { message: "'to' must be after 'from'." });
+      const stats = await ctx.store.health.typeStats({ project, from, to }, []);
+      const seen = new Map(stats.map((t) => [t.type, t]));
+      const types = [
+        ...stats.map((t) => ({
+          type: t.type,
+          builtIn: Object.hasOwn(BUILTIN_TYPES, t.type),
+          count: t.count,
+          lastSeen: new Date(t.lastTs).toISOString(),
+        })),
+        ...Object.keys(BUILTIN_TYPES)
+          .filter((t) => !seen.has(t))
+          .map((type) => ({ type, builtIn: true, count: 0, lastSeen: null })),
+      ].sort((a, b) => b.count - a.count || a.type.localeCompare(b.type));
+      return { project, from: new Date(from).toISOString(), to: new Date(to).toISOString(), types };
     },
   );
 }

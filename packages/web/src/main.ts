@@ -23,33 +23,38 @@ interface Page {
   /** Redrawn when new events are committed (not pages with forms a person may be typing in). */
   live: (route: Route) => boolean;
   admin?: boolean;
+  /** Whether the time-range picker changes what the view shows (it is hidden where it does not). */
+  ranged?: boolean;
 }
 
 const always = () => true;
 const PAGES: Page[] = [
   { id: 'overview', title: 'Overview', view: overview, live: always },
-  { id: 'llm', title: 'LLM', view: llm, live: always },
-  { id: 'decisions', title: 'Decisions', view: decisions, live: always },
+  { id: 'llm', title: 'LLM', view: llm, live: always, ranged: true },
+  { id: 'decisions', title: 'Decisions', view: decisions, live: always, ranged: true },
   {
     id: 'outcomes',
     title: 'Outcomes',
     view: outcomes,
     live: (r) => !r.params.get('cursor') && !r.params.get('event'),
+    ranged: true,
   },
   {
     id: 'activity',
     title: 'Admin activity',
     view: activity,
     live: (r) => !r.params.get('cursor') && !r.params.get('event'),
+    ranged: true,
   },
   {
     id: 'events',
     title: 'Event log',
     view: events,
     live: (r) => !r.params.get('cursor') && !r.params.get('event'),
+    ranged: true,
   },
   { id: 'alerts', title: 'Alerts', view: alerts, live: (r) => !r.params.get('rule') },
-  { id: 'health', title: 'Health', view: health, live: always },
+  { id: 'health', title: 'Health', view: health, live: always, ranged: true },
   { id: 'infrastructure', title: 'Infrastructure', view: infrastructure, live: always },
   { id: 'settings', title: 'Settings', view: settings, live: () => false, admin: true },
   { id: 'account', title: 'Your account', view: account, live: () => false },
@@ -158,11 +163,15 @@ function rangePicker(r: Route): HTMLElement {
     'aria-label': 'To (UTC)',
     value: toInput(r.range.preset === null ? r.range.to : now),
   });
+  // A panel under the chips, not in the header's row: opening it never makes the header wrap.
   const custom = h(
     'form',
     {
       class: 'custom-range',
-      hidden: r.range.preset !== null,
+      hidden: true,
+      onkeydown: (ev: Event) => {
+        if ((ev as KeyboardEvent).key === 'Escape') custom.setAttribute('hidden', '');
+      },
       onsubmit: (ev: Event) => {
         ev.preventDefault();
         const f = Date.parse(`${from.value}:00Z`);
@@ -233,8 +242,8 @@ function shell(r: Route, page: Page): void {
     'header',
     { class: 'top' },
     h('a', { class: 'brand', href: '#/overview' }, 'Vigil'),
-    rangePicker(r),
-    h('span', { class: 'muted range-label', 'data-range-label': '' }, describe(r.range)),
+    page.ranged ? rangePicker(r) : null,
+    page.ranged ? h('span', { class: 'muted range-label', 'data-range-label': '' }, describe(r.range)) : null,
     h('span', { class: 'spacer' }),
     projects.length > 1
       ? h(

@@ -9,6 +9,7 @@ interface Alert {
   rule: string;
   state: string;
   metric: string;
+  filters?: Record<string, string>;
   operator: string;
   threshold: number;
   actualValue: number | null;
@@ -22,6 +23,12 @@ interface Alert {
   silencedUntil: string | null;
 }
 
+interface Receiver {
+  type: 'webhook' | 'alertmanager';
+  url: string;
+  secretSet?: boolean;
+}
+
 interface Rule {
   id: string;
   name: string;
@@ -32,6 +39,9 @@ interface Rule {
   consecutive?: number;
   interval?: string | number;
   severity?: string;
+  filters?: Record<string, string>;
+  receivers?: Receiver[];
+  useDefaultReceivers?: boolean;
   status?: {
     status: string;
     violations: number;
@@ -40,46 +50,94 @@ interface Rule {
   [key: string]: unknown;
 }
 
+/** A metric a rule can watch, as `GET /api/alerts/metrics` lists it. */
+interface MetricInfo {
+  name: string;
+  group: string;
+  filters: string[];
+  required: string[];
+}
+
 const OPERATORS = ['>', '>=', '<', '<=', '==', '!='];
-const METRICS = [
-  'errorRate',
-  'totalLatency.p95',
-  'totalLatency.p99',
-  'requestRate',
-  'totalTokens',
-  'cacheHitRate',
-  'acceptanceRate',
-  'overrideRate',
-  'falsePositiveRate',
-];
+
+/**
+ * The message after a rule was saved, shown by the redraws of the next few seconds (a live redraw
+ * may follow at once) and not kept in the URL; the next action on the page clears it.
+ */
+let flash: { text: string; until: number } | null = null;
+
+/** Who acted, as a person reads it: `user:ana` is Ana's account, not an internal principal. */
+export function actor(subject: string | null): string {
+  if (!subject) return 'someone';
+  if (subject.startsWith('user:')) return subject.slice(5);
+  if (subject.startsWith('key:')) return `API key ${subject.slice(4, 12)}`;
+  if (subject === 'admin-token') return 'the admin token';
+  return subject;
+}
+
+/** `errorRate{model="gpt-4o"} > 5` */
+function condition(x: {
+  metric: string;
+  operator: string;
+  threshold: number;
+  filters?: Record<string, string>;
+}) {
+  const filters = Object.entries(x.filters ?? {});
+  const where = filters.length ? `{${filters.map(([k, v]) => `${k}="${v}"`).join(', ')}}` : '';
+  return `${x.metric}${where} ${x.operator} ${x.threshold}`;
+}
 
 /** The fields of a rule this editor does not show, as the rules API takes them back. */
 function kept(rule: Rule): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of [
-    'filters',
     'evaluationDelay',
     'minSamples',
     'noData',
     'keepFiringFor',
     'labels',
     'annotations',
-    'useDefaultReceivers',
     'enabled',
   ]) {
     if (rule[k] !== undefined && rule[k] !== null) out[k] = rule[k];
   }
-  // Secrets are never returned; a receiver sent back without one keeps its stored secret.
-  if (Array.isArray(rule.receivers)) {
-    out.receivers = (rule.receivers as { type: string; url: string }[]).map((r) => ({
-      type: r.type,
-      url: r.url,
-    }));
-  }
   return out;
 }
 
-function ruleForm(rule: Rule | null, onSaved: () => void): HTMLElement {
+/** Rows of inputs that grow with an "add" button; each row has a remove button. */
+function rows(options: {
+  testId: string;
+  add: string;
+  row: (values?: unknown) => HTMLElement[];
+  initial: unknown[];
+}) {
+  const list = h('div', { class: 'rows', 'data-rows': options.testId });
+  const addRow = (values?: unknown) => {
+    const row: HTMLElement = h(
+      'div',
+      { class: 'row' },
+      ...options.row(values),
+      h(
+        'button',
+        { type: 'button', class: 'link', 'aria-label': 'Remove', onclick: () => row.remove() },
+        'remove',
+      ),
+    );
+    list.append(row);
+  };
+  for (const v of options.initial) addRow(v);
+  return {
+    el: h(
+      'div',
+      {},
+      list,
+      h('button', { type: 'button', 'data-add': options.testId, onclick: () => addRow() }, options.add),
+    ),
+    rows: () => [...list.querySelectorAll<HTMLElement>('.row')],
+  };
+}
+
+function ruleForm(rule: Rule | null, catalog: MetricInfo[], onSaved: (name: string) => void): HTMLElement {
   const field = (name: string, label: string, value: unknown, attrs: Record<string, string | number> = {}) =>
     h('label', {}, label, h('input', { name, value: value === undefined ? '' : String(value), ...attrs }));
   const note = h('span', { class: 'muted', role: 'status' });
@@ -101,6 +159,84 @@ function ruleForm(rule: Rule | null, onSaved: () => void): HTMLElement {
       h('option', { value: s, selected: s === (rule?.severity ?? 'warning') }, s),
     ),
   );
+
+  // Filters: the names the chosen metric takes are suggested and listed under the rows.
+  const filterKeys = h('datalist', { id: `alert-filter-keys-${rule?.id ?? 'new'}` });
+  const filterHint = h('p', { class: 'muted hint', 'data-filter-hint': '' });
+  const showFilters = () => {
+    const info = catalog.find((m) => m.name === metric.value.trim());
+    filterKeys.replaceChildren(...(info?.filters ?? []).map((k) => h('option', { value: k })));
+    filterHint.textContent = !info
+      ? catalog.length
+        ? 'Pick a metric from the list to see its filters.'
+        : ''
+      : info.filters.length === 0
+        ? `${info.name} takes no filters.`
+        : info.name === 'events.count'
+          ? 'events.count needs type (the event type to count); other names are field equalities.'
+          : `${info.name} can be filtered by one of ${info.filters.join(', ')}.`;
+  };
+  metric.addEventListener('input', showFilters);
+  showFilters();
+  const filters = rows({
+    testId: 'filters',
+    add: 'Add filter',
+    initial: Object.entries(rule?.filters ?? {}),
+    row: (v) => {
+      const [key, value] = (v as [string, string] | undefined) ?? ['', ''];
+      return [
+        h('input', {
+          name: 'filter-key',
+          list: filterKeys.id,
+          value: key,
+          placeholder: 'space',
+          'aria-label': 'Filter name',
+        }),
+        h('span', {}, '='),
+        h('input', { name: 'filter-value', value, placeholder: 'support', 'aria-label': 'Filter value' }),
+      ];
+    },
+  });
+
+  // Receivers of this rule; the project's defaults (Settings) apply too unless unticked.
+  const receivers = rows({
+    testId: 'receivers',
+    add: 'Add receiver',
+    initial: rule?.receivers ?? [],
+    row: (v) => {
+      const r = v as Receiver | undefined;
+      return [
+        h(
+          'select',
+          { name: 'receiver-type', 'aria-label': 'Receiver type' },
+          ['webhook', 'alertmanager'].map((t) =>
+            h('option', { value: t, selected: t === (r?.type ?? 'webhook') }, t),
+          ),
+        ),
+        h('input', {
+          name: 'receiver-url',
+          type: 'url',
+          value: r?.url ?? '',
+          placeholder: 'https://hooks.example.com/vigil',
+          'aria-label': 'Receiver URL',
+          size: 36,
+        }),
+        h('input', {
+          name: 'receiver-secret',
+          type: 'password',
+          autocomplete: 'off',
+          placeholder: r?.secretSet ? 'secret set (kept)' : 'signing secret (webhook, optional)',
+          'aria-label': 'Receiver secret',
+        }),
+      ];
+    },
+  });
+  const useDefaults = h('input', {
+    type: 'checkbox',
+    name: 'useDefaultReceivers',
+    checked: rule?.useDefaultReceivers ?? true,
+  });
+
   return h(
     'form',
     {
@@ -110,6 +246,8 @@ function ruleForm(rule: Rule | null, onSaved: () => void): HTMLElement {
         ev.preventDefault();
         const form = ev.currentTarget as HTMLFormElement;
         const val = (n: string) => (form.elements.namedItem(n) as HTMLInputElement).value.trim();
+        const input = (row: HTMLElement, n: string) =>
+          (row.querySelector(`[name="${n}"]`) as HTMLInputElement | HTMLSelectElement).value.trim();
         const body: Record<string, unknown> = {
           // A PUT replaces the rule: what this form does not edit goes back as it was.
           ...(rule ? kept(rule) : {}),
@@ -118,6 +256,23 @@ function ruleForm(rule: Rule | null, onSaved: () => void): HTMLElement {
           operator: operator.value,
           threshold: Number(val('threshold')),
           severity: severity.value,
+          filters: Object.fromEntries(
+            filters
+              .rows()
+              .map((row) => [input(row, 'filter-key'), input(row, 'filter-value')])
+              .filter(([k]) => k),
+          ),
+          // A receiver sent back without its secret keeps the stored one.
+          receivers: receivers
+            .rows()
+            .map((row) => ({
+              type: input(row, 'receiver-type'),
+              url: input(row, 'receiver-url'),
+              secret: input(row, 'receiver-secret'),
+            }))
+            .filter((r) => r.url)
+            .map(({ secret, ...r }) => (secret ? { ...r, secret } : r)),
+          useDefaultReceivers: useDefaults.checked,
         };
         if (val('window')) body.window = val('window');
         if (val('consecutive')) body.consecutive = Number(val('consecutive'));
@@ -128,10 +283,10 @@ function ruleForm(rule: Rule | null, onSaved: () => void): HTMLElement {
             rule ? `/api/alerts/rules/${encodeURIComponent(rule.id)}` : '/api/alerts/rules',
             body,
           );
-          note.textContent = 'Saved.';
-          onSaved();
+          onSaved(String(body.name));
         } catch (err) {
           note.textContent = err instanceof Error ? err.message : String(err);
+          note.classList.add('error');
         }
       },
     },
@@ -139,8 +294,9 @@ function ruleForm(rule: Rule | null, onSaved: () => void): HTMLElement {
     h(
       'datalist',
       { id: 'alert-metrics' },
-      METRICS.map((m) => h('option', { value: m })),
+      catalog.map((m) => h('option', { value: m.name }, m.group)),
     ),
+    filterKeys,
     h(
       'div',
       { class: 'form-grid' },
@@ -152,6 +308,17 @@ function ruleForm(rule: Rule | null, onSaved: () => void): HTMLElement {
       field('consecutive', 'Consecutive violations', rule?.consecutive ?? 1, { type: 'number', min: 1 }),
       field('interval', 'Interval', rule?.interval ?? '30s', { placeholder: '30s' }),
       h('label', {}, 'Severity', severity),
+    ),
+    h('h4', {}, 'Filters'),
+    filters.el,
+    filterHint,
+    h('h4', {}, 'Receivers'),
+    receivers.el,
+    h(
+      'label',
+      { class: 'check' },
+      useDefaults,
+      " Also notify the project's default receivers (PUT /api/alerts/receivers)",
     ),
     h(
       'div',
@@ -173,10 +340,12 @@ export const alerts: View = async (root, ctx) => {
       return unavailable(err, 'Alerting');
     }
     const act = async (path: string, payload?: unknown) => {
+      flash = null;
       await api('POST', path, payload);
-      ctx.setParams({ acted: String(Date.now()) });
+      ctx.setParams({}); // drawn again with the new state; the URL stays as it was
     };
-    const row = (a: Alert, actions: boolean) =>
+    // Active alerts have no resolved time (the column would be empty); past ones no actions.
+    const row = (a: Alert, actions: boolean, active: boolean) =>
       h(
         'tr',
         { 'data-alert': a.alertId, class: `state-${a.state}` },
@@ -190,22 +359,22 @@ export const alerts: View = async (root, ctx) => {
           ),
         ),
         h('td', {}, a.rule),
-        h('td', {}, h('code', {}, `${a.metric} ${a.operator} ${a.threshold}`)),
+        h('td', {}, h('code', {}, condition(a))),
         h('td', { class: 'num' }, a.actualValue === null ? '—' : f.decimal(a.actualValue)),
         h('td', {}, a.severity),
-        h(
-          'td',
-          { class: 'nowrap' },
-          a.triggeredAt ? f.dateTime(a.triggeredAt) : `pending since ${f.dateTime(a.startedAt)}`,
-        ),
-        h('td', {}, a.resolvedAt ? f.dateTime(a.resolvedAt) : '—'),
+        h('td', {}, a.triggeredAt ? f.dateTime(a.triggeredAt) : `pending since ${f.dateTime(a.startedAt)}`),
+        active ? null : h('td', {}, a.resolvedAt ? f.dateTime(a.resolvedAt) : '—'),
         h('td', {}, a.message),
         actions
           ? h(
               'td',
-              { class: 'nowrap' },
+              { class: 'alert-actions' },
               a.acknowledgedAt
-                ? h('span', { class: 'muted' }, `acked by ${a.acknowledgedBy ?? '?'}`)
+                ? h(
+                    'span',
+                    { class: 'muted', 'data-acked-by': actor(a.acknowledgedBy) },
+                    `acknowledged by ${actor(a.acknowledgedBy)}, ${f.dateTime(a.acknowledgedAt)}`,
+                  )
                 : h(
                     'button',
                     {
@@ -214,9 +383,12 @@ export const alerts: View = async (root, ctx) => {
                     },
                     'Acknowledge',
                   ),
-              ' ',
               a.silencedUntil
-                ? h('span', { class: 'muted' }, `silenced until ${f.dateTime(a.silencedUntil)}`)
+                ? h(
+                    'span',
+                    { class: 'muted', 'data-silenced': '' },
+                    `silenced until ${f.dateTime(a.silencedUntil)}`,
+                  )
                 : h(
                     'button',
                     {
@@ -232,7 +404,10 @@ export const alerts: View = async (root, ctx) => {
           : null,
       );
     const admin = ctx.me.role === 'admin';
-    const head = (actions: boolean) =>
+    // History is what is over: the active alerts are listed above, not twice.
+    const activeIds = new Set(body.active.map((a) => a.alertId));
+    const past = body.history.filter((a) => !activeIds.has(a.alertId));
+    const head = (actions: boolean, active: boolean) =>
       h(
         'thead',
         {},
@@ -246,7 +421,7 @@ export const alerts: View = async (root, ctx) => {
             'value',
             'severity',
             'triggered',
-            'resolved',
+            ...(active ? [] : ['resolved']),
             'message',
             ...(actions ? [''] : []),
           ].map((t) => h('th', {}, t)),
@@ -259,39 +434,53 @@ export const alerts: View = async (root, ctx) => {
         `Active (${body.active.length})`,
         body.active.length
           ? h(
-              'table',
-              { class: 'data', 'data-table': 'activeAlerts' },
-              head(admin),
+              'div',
+              { class: 'table-scroll' },
               h(
-                'tbody',
-                {},
-                body.active.map((a) => row(a, admin)),
+                'table',
+                { class: 'data', 'data-table': 'activeAlerts' },
+                head(admin, true),
+                h(
+                  'tbody',
+                  {},
+                  body.active.map((a) => row(a, admin, true)),
+                ),
               ),
             )
           : h('p', { class: 'muted', 'data-table': 'activeAlerts' }, 'Nothing is firing.'),
       ),
       card(
-        'History',
-        body.history.length
+        `History (${past.length})`,
+        past.length
           ? h(
-              'table',
-              { class: 'data', 'data-table': 'alertHistory' },
-              head(false),
+              'div',
+              { class: 'table-scroll' },
               h(
-                'tbody',
-                {},
-                body.history.map((a) => row(a, false)),
+                'table',
+                { class: 'data', 'data-table': 'alertHistory' },
+                head(false, false),
+                h(
+                  'tbody',
+                  {},
+                  past.map((a) => row(a, false, false)),
+                ),
               ),
             )
-          : h('p', { class: 'muted' }, 'No alert has fired yet.'),
+          : h(
+              'p',
+              { class: 'muted', 'data-table': 'alertHistory' },
+              body.active.length ? 'No earlier alerts.' : 'No alert has fired yet.',
+            ),
       ),
     );
   });
+  const saved = flash && Date.now() < flash.until ? flash.text : null;
   root.append(
     pageHeader(
       'Alerts',
       'Rules are evaluated off the ingest path; a rule fires after its number of consecutive violations.',
     ),
+    ...(saved ? [h('div', { class: 'notice ok', role: 'status', 'data-saved': '' }, saved)] : []),
     state.el,
   );
   const waits = [state.done];
@@ -300,8 +489,12 @@ export const alerts: View = async (root, ctx) => {
     const rules = slot(async () => {
       {
         let body: unknown;
+        let catalog: MetricInfo[];
         try {
-          body = await get<unknown>('/api/alerts/rules', { project });
+          [body, catalog] = await Promise.all([
+            get<unknown>('/api/alerts/rules', { project }),
+            get<{ metrics: MetricInfo[] }>('/api/alerts/metrics').then((r) => r.metrics),
+          ]);
         } catch (err) {
           return unavailable(err, 'The alert rule API');
         }
@@ -321,9 +514,17 @@ export const alerts: View = async (root, ctx) => {
                 h(
                   'tr',
                   {},
-                  ['name', 'condition', 'window', 'consecutive', 'severity', 'status', 'last value', ''].map(
-                    (t) => h('th', {}, t),
-                  ),
+                  [
+                    'name',
+                    'condition',
+                    'window',
+                    'consecutive',
+                    'severity',
+                    'receivers',
+                    'status',
+                    'last value',
+                    '',
+                  ].map((t) => h('th', {}, t)),
                 ),
               ),
               h(
@@ -334,10 +535,18 @@ export const alerts: View = async (root, ctx) => {
                     'tr',
                     { 'data-rule': r.name },
                     h('td', {}, r.name),
-                    h('td', {}, h('code', {}, `${r.metric} ${r.operator} ${r.threshold}`)),
+                    h('td', {}, h('code', {}, condition(r))),
                     h('td', {}, String(r.window ?? '—')),
                     h('td', {}, String(r.consecutive ?? '—')),
                     h('td', {}, String(r.severity ?? '—')),
+                    h(
+                      'td',
+                      {},
+                      [
+                        ...(r.receivers ?? []).map((x) => `${x.type} ${new URL(x.url).host}`),
+                        ...(r.useDefaultReceivers === false ? [] : ['project defaults']),
+                      ].join(', ') || '—',
+                    ),
                     h(
                       'td',
                       {},
@@ -355,7 +564,17 @@ export const alerts: View = async (root, ctx) => {
                     h(
                       'td',
                       {},
-                      h('button', { type: 'button', onclick: () => ctx.setParams({ rule: r.id }) }, 'Edit'),
+                      h(
+                        'button',
+                        {
+                          type: 'button',
+                          onclick: () => {
+                            flash = null;
+                            ctx.setParams({ rule: r.id });
+                          },
+                        },
+                        'Edit',
+                      ),
                       ' ',
                       h(
                         'button',
@@ -364,6 +583,7 @@ export const alerts: View = async (root, ctx) => {
                           class: 'danger',
                           onclick: async () => {
                             if (!confirm(`Delete rule ${r.name}?`)) return;
+                            flash = null;
                             await api('DELETE', `/api/alerts/rules/${encodeURIComponent(r.id)}`);
                             ctx.setParams({ rule: null });
                           },
@@ -376,7 +596,10 @@ export const alerts: View = async (root, ctx) => {
               ),
             ),
           ),
-          ruleForm(editing, () => ctx.setParams({ rule: null, saved: String(Date.now()) })),
+          ruleForm(editing, catalog, (name) => {
+            flash = { text: `Saved rule “${name}”.`, until: Date.now() + 10_000 };
+            ctx.setParams({ rule: null });
+          }),
         );
       }
     });

@@ -6,6 +6,12 @@ import type { EventView } from '../types.js';
 import { card, firstEvent, pageHeader, slot, type View } from '../ui.js';
 
 const TYPES = ['llm.request', 'decision.recommendation', 'decision.outcome', 'admin.view'];
+
+interface TypeCount {
+  type: string;
+  builtIn: boolean;
+  count: number;
+}
 const PAGE = 50;
 
 /** `user=u_1 space=sp_2` → `prop.user=u_1&prop.space=sp_2` */
@@ -62,6 +68,29 @@ export function eventLog(options: {
       value: type,
       'aria-label': 'Event type',
     });
+    // The type suggestions: the built-in types and the project's own, from the server (the
+    // built-in ones alone if it cannot say).
+    const suggestions = h('datalist', { id: 'event-types' });
+    const typesRead = options.fixedType
+      ? Promise.resolve()
+      : get<{ types: TypeCount[] }>('/api/events/types', { project: ctx.project, from, to }).then(
+          (r) => {
+            suggestions.replaceChildren(
+              ...r.types.map((t) =>
+                h(
+                  'option',
+                  { value: t.type },
+                  `${t.builtIn ? 'built-in' : 'custom'} · ${f.count(t.count)} events`,
+                ),
+              ),
+            );
+            suggestions.dataset.loaded = 'server';
+          },
+          () => {
+            suggestions.replaceChildren(...TYPES.map((t) => h('option', { value: t })));
+            suggestions.dataset.loaded = 'built-in';
+          },
+        );
     const propInput = h('input', {
       name: 'props',
       placeholder: 'prop=value …',
@@ -85,11 +114,7 @@ export function eventLog(options: {
         },
       },
       options.fixedType ? null : h('label', {}, 'Type ', typeInput),
-      h(
-        'datalist',
-        { id: 'event-types' },
-        TYPES.map((t) => h('option', { value: t })),
-      ),
+      suggestions,
       h('label', {}, 'Props ', propInput),
       h('button', { type: 'submit', class: 'primary' }, 'Filter'),
       h('span', { class: 'muted' }, 'Times in UTC; the range picker bounds the log.'),
@@ -209,7 +234,7 @@ export function eventLog(options: {
     });
 
     root.append(pageHeader(options.title, options.subtitle), form, list.el);
-    await list.done;
+    await Promise.all([list.done, typesRead]);
   };
 }
 

@@ -119,19 +119,22 @@ export const health: View = async (root, ctx) => {
   const project = ctx.project;
   const { from, to } = bounds(ctx.range);
   const yesterday = day(Date.now() - 86_400_000);
-  const toDay = day(Math.min(to, Date.now() - 86_400_000));
-  // Snapshots are daily: a short range still shows the last week of days.
-  const fromDay = day(Math.min(from, Date.parse(`${toDay}T00:00:00Z`) - 6 * 86_400_000));
+  // The days the range touches: snapshots for the complete ones (up to yesterday), today so far
+  // when the range reaches today.
+  const fromDay = day(from);
+  const toDay = day(Math.min(to - 1, Date.now() - 86_400_000));
+  const reachesToday = to > Date.parse(`${day(Date.now())}T00:00:00Z`);
+  const anyCompleteDay = toDay >= fromDay;
   const summary = slot(async () => {
     const [s, now] = await Promise.all([
       get<Summary>('/api/health/summary', { project }),
-      get<Today>('/api/health/today', { project }),
+      reachesToday ? get<Today>('/api/health/today', { project }) : Promise.resolve(null),
     ]);
     const l = s.latest;
     return h(
       'div',
       {},
-      todaySoFar(now),
+      now ? todaySoFar(now) : null,
       grid(
         'stats',
         stat({
@@ -192,6 +195,15 @@ export const health: View = async (root, ctx) => {
     );
   });
   const days = slot(async () => {
+    if (!anyCompleteDay)
+      return card(
+        'Snapshots',
+        h(
+          'p',
+          { class: 'muted', 'data-snapshots-range': 'today' },
+          `The range lies within today (${day(from)}): it has no snapshot yet; see today so far above. Pick a longer range for daily snapshots.`,
+        ),
+      );
     const r = await get<{ snapshots: Snapshot[] }>('/api/health/snapshots', {
       project,
       from: fromDay,
@@ -201,7 +213,7 @@ export const health: View = async (root, ctx) => {
     const x = snaps.map((s) => Date.parse(`${s.date}T00:00:00Z`));
     return h(
       'div',
-      {},
+      { 'data-snapshots-range': `${fromDay}..${toDay}` },
       grid(
         'halves',
         timeChart({
@@ -224,7 +236,7 @@ export const health: View = async (root, ctx) => {
         }),
       ),
       card(
-        `Snapshots ${fromDay} – ${toDay}`,
+        `Snapshots ${fromDay} – ${toDay} (the selected range)`,
         snaps.length === 0
           ? h(
               'p',

@@ -362,7 +362,13 @@ export const alerts: View = async (root, ctx) => {
         h('td', {}, h('code', {}, condition(a))),
         h('td', { class: 'num' }, a.actualValue === null ? '—' : f.decimal(a.actualValue)),
         h('td', {}, a.severity),
-        h('td', {}, a.triggeredAt ? f.dateTime(a.triggeredAt) : `pending since ${f.dateTime(a.startedAt)}`),
+        h(
+          'td',
+          {},
+          a.triggeredAt
+            ? f.dateTime(a.triggeredAt)
+            : `${active ? 'pending since' : 'never fired; pending from'} ${f.dateTime(a.startedAt)}`,
+        ),
         active ? null : h('td', {}, a.resolvedAt ? f.dateTime(a.resolvedAt) : '—'),
         h('td', {}, a.message),
         actions

@@ -174,6 +174,9 @@ describe('vigil CLI', () => {
     });
     expect(jsonOf(['migrate', 'up', '--data', dataDir]).value).toMatchObject({ applied: [] });
     expect(jsonOf(['verify', '--data', dataDir]).value).toMatchObject({ ok: true, events: 400 });
+    const repriced = jsonOf(['reprice', '--from', '2020-01-01', '--to', '2100-01-01', '--data', dataDir]);
+    expect(repriced.status, repriced.stderr).toBe(0);
+    expect(repriced.value).toHaveProperty('requests');
     const file = join(fresh(), 'b.vigil');
     expect(jsonOf(['backup', file, '--data', dataDir]).value).toMatchObject({ via: 'store' });
     const restored = fresh();

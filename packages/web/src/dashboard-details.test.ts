@@ -208,7 +208,9 @@ describe('dashboard details in Chromium at 1,400 px', { timeout: 180_000 }, () =
     await expect
       .poll(() => page.locator('[data-rule-editor=new] [role=status]').textContent())
       .toMatch(/health metrics are per project and take no filters/);
+    expect(await page.locator('[data-saved]').count()).toBe(0);
     expect(await overflow()).toBe(0);
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(SHOTS, 'alerts-rule-form.png'), fullPage: true });
     expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
     errors.length = 0;
@@ -252,7 +254,6 @@ describe('dashboard details in Chromium at 1,400 px', { timeout: 180_000 }, () =
     expect(ackText).toMatch(/^acknowledged by admin, /);
     expect(await row.textContent()).not.toContain('user:admin');
 
-    await page.screenshot({ path: join(SHOTS, 'alerts-acknowledged.png'), fullPage: true });
     // At 1,400 px the page does not grow, the table fits its card and the texts stay inside it.
     expect(await overflow()).toBe(0);
     const fits = await page.evaluate((id) => {
@@ -277,6 +278,7 @@ describe('dashboard details in Chromium at 1,400 px', { timeout: 180_000 }, () =
     expect(await page.locator(`[data-table=activeAlerts] tr[data-alert="${firing.alertId}"]`).count()).toBe(
       1,
     );
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(SHOTS, 'alerts-acknowledged.png'), fullPage: true });
     expect(errors).toEqual([]);
   });

@@ -244,6 +244,9 @@ function ruleForm(rule: Rule | null, catalog: MetricInfo[], onSaved: (name: stri
       'data-rule-editor': rule?.id ?? 'new',
       onsubmit: async (ev: Event) => {
         ev.preventDefault();
+        // An earlier rule's saved message is not about this one.
+        flash = null;
+        document.querySelector('[data-saved]')?.remove();
         const form = ev.currentTarget as HTMLFormElement;
         const val = (n: string) => (form.elements.namedItem(n) as HTMLInputElement).value.trim();
         const input = (row: HTMLElement, n: string) =>

@@ -310,7 +310,7 @@ describe('dashboard details in Chromium at 1,400 px', { timeout: 180_000 }, () =
       await show(`#/${view}?range=24h`);
       expect([view, await page.locator('[data-range="24h"]').count()]).toEqual([view, 1]);
     }
-    for (const view of ['overview', 'alerts', 'infrastructure', 'settings']) {
+    for (const view of ['overview', 'alerts', 'infrastructure', 'settings', 'account']) {
       await show(`#/${view}?range=24h`);
       expect([view, await page.locator('header.top [data-range]').count()]).toEqual([view, 0]);
       expect(await page.locator('[data-range-label]').count()).toBe(0);

@@ -2,29 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RollupMaintainer } from '../analytics/index.js';
 import type { AlertsConfig } from '../config/index.js';
-import type {
-  AlertRecord,
-  AlertSilenceRecord,
-  AlertStateRecord,
-  AlertTransitionRecord,
-  Store,
-} from '../store/index.js';
+import type { AlertRecord, AlertStateRecord, AlertTransitionRecord, Store } from '../store/index.js';
 import { defaultRules } from './defaults.js';
+import { AlertDelivery } from './delivery.js';
 import { type MetricSources, readMetrics } from './metrics.js';
-import { type Delivery, Notifier } from './notify.js';
-import {
-  type AlertPayload,
-  alertAnnotations,
-  alertLabels,
-  alertMessage,
-  alertmanagerBody,
-  fingerprint,
-  webhookBody,
-  ZERO_TIME,
-} from './payload.js';
+import type { Notifier } from './notify.js';
+import { alertLabels, alertMessage, fingerprint } from './payload.js';
 import {
   type AlertRule,
-  buildReceivers,
   buildRule,
   type Receiver,
   type RuleInput,
@@ -33,6 +18,7 @@ import {
   ruleTimes,
 } from './rule.js';
 import { INITIAL_STATE, type RuleState, step, type Transition, verdictOf } from './state.js';
+import { alertRecord, alertView, iso } from './views.js';
 
 export interface AlertEngineOptions {
   store: Store;
@@ -71,28 +57,6 @@ export interface CycleReport {
   durationMs: number;
 }
 
-/** An alert as the read API shows it. */
-export interface AlertView {
-  alertId: string;
-  ruleId: string;
-  rule: string;
-  project: string;
-  state: string;
-  metric: string;
-  filters: Record<string, string>;
-  operator: string;
-  threshold: number;
-  actualValue: number | null;
-  message: string;
-  severity: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  fingerprint: string;
-  startedAt: string;
-  triggeredAt: string | null;
-  resolvedAt: string | null;
-}
-
 /**
  * What a restart needs of a state. While an alert fires (without keepFiringFor) its violation
  * count and last violation time change on every evaluation but matter to nothing: not written.
@@ -101,8 +65,6 @@ function durableKey(s: StoredState, times: RuleTimes): string {
   const quiet = s.status === 'firing' && times.keepFiringForMs === 0;
   return JSON.stringify(quiet ? { ...s, violations: 0, lastViolationAt: null } : s);
 }
-
-const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
 export class RuleNotFound extends Error {}
 
@@ -116,9 +78,8 @@ export const MAX_RULES_PER_PROJECT = 10_000;
  * Rule changes and cycles run one at a time, so they never interleave.
  */
 export class AlertEngine {
-  readonly notifier: Notifier;
+  private readonly delivery: AlertDelivery;
   private readonly entries = new Map<string, Entry>();
-  private readonly receivers = new Map<string, Receiver[]>();
   private readonly now: () => number;
   private tail: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
@@ -127,12 +88,24 @@ export class AlertEngine {
   private projectsCheckedAt = Number.NEGATIVE_INFINITY;
   /** Projects known to have had their default rules created. */
   private readonly seeded = new Set<string>();
-  externalUrl = 'http://127.0.0.1:4318';
 
   constructor(private readonly o: AlertEngineOptions) {
     this.now = o.now ?? Date.now;
-    this.notifier = new Notifier(o.config.delivery, o.log);
-    if (o.config.externalUrl) this.externalUrl = o.config.externalUrl;
+    this.delivery = new AlertDelivery(o.store, o.config, o.log);
+  }
+
+  /** The delivery queue (tests wait on it). */
+  get notifier(): Notifier {
+    return this.delivery.notifier;
+  }
+
+  /** Where receivers' links point (the server's own address unless configured). */
+  get externalUrl(): string {
+    return this.delivery.externalUrl;
+  }
+
+  set externalUrl(url: string) {
+    this.delivery.externalUrl = url;
   }
 
   /** Loads rules and their persisted state, creates default rules for projects that lack them. */
@@ -250,7 +223,7 @@ export class AlertEngine {
         changed.push({ entry: e, next, transition });
         if (durableKey(next, e.times) !== e.persisted) states.push(this.stateRecord(e, next, now));
         if (transition) {
-          alerts.push(this.alertRecord(e.rule, next, now));
+          alerts.push(alertRecord(e.rule, next, now));
           transitions.push({
             project: e.rule.project,
             alertId: next.alertId as string,
@@ -322,7 +295,7 @@ export class AlertEngine {
     const touched: Entry[] = [];
     let sent = 0;
     for (const e of wants) {
-      const receivers = await this.receiversOf(e.rule);
+      const receivers = await this.delivery.receiversOf(e.rule);
       if (e.state.status === 'resolved') {
         sent += this.deliver(e, receivers, 'resolved', now);
         e.state = { ...e.state, notified: false };
@@ -357,112 +330,13 @@ export class AlertEngine {
   }
 
   private deliver(e: Entry, receivers: Receiver[], status: 'firing' | 'resolved', now: number): number {
-    const s = e.state;
-    const labels = alertLabels(e.rule);
-    const base: Omit<AlertPayload, 'endsAt'> = {
-      status,
-      labels,
-      annotations: alertAnnotations(e.rule, s.value, status),
-      startsAt: iso(s.firingSince ?? s.activeSince ?? now) as string,
-      generatorURL: `${this.externalUrl}/api/metrics/alerts?project=${encodeURIComponent(e.rule.project)}`,
-      fingerprint: fingerprint(labels),
-    };
-    const resolvedAt = iso(s.resolvedAt ?? now) as string;
-    let n = 0;
-    for (const r of receivers) {
-      let delivery: Delivery;
-      if (r.type === 'webhook') {
-        const payload = { ...base, endsAt: status === 'resolved' ? resolvedAt : ZERO_TIME };
-        const body = webhookBody(payload, {
-          receiver: `vigil/${e.rule.project}`,
-          externalURL: this.externalUrl,
-        });
-        delivery = { receiver: r, body: JSON.stringify(body), alertId: s.alertId ?? '', status };
-      } else {
-        // Like Prometheus: a firing alert ends by itself unless re-sent before endsAt.
-        const ttl = 4 * Math.max(this.o.config.alertmanagerResendMs, e.times.intervalMs);
-        const payload = { ...base, endsAt: status === 'resolved' ? resolvedAt : (iso(now + ttl) as string) };
-        const url = r.url.replace(/\/+$/, '');
-        delivery = {
-          receiver: { ...r, url: url.endsWith('/api/v2/alerts') ? url : `${url}/api/v2/alerts` },
-          body: JSON.stringify(alertmanagerBody(payload)),
-          alertId: s.alertId ?? '',
-          status,
-        };
-        e.pushedAt = now;
-      }
-      if (this.notifier.enqueue(delivery)) n += 1;
-    }
-    return n;
-  }
-
-  private async receiversOf(rule: AlertRule): Promise<Receiver[]> {
-    const all = [
-      ...rule.receivers,
-      ...(rule.useDefaultReceivers ? await this.projectReceivers(rule.project) : []),
-    ];
-    const seen = new Set<string>();
-    return all.filter((r) => {
-      const key = `${r.type} ${r.url}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    });
-  }
-
-  private async projectReceivers(project: string): Promise<Receiver[]> {
-    let found = this.receivers.get(project);
-    if (!found) {
-      const settings = await this.o.store.alerts.settings(project);
-      found = settings ? (JSON.parse(settings.receivers) as Receiver[]) : [];
-      this.receivers.set(project, found);
-    }
-    return found;
+    const { sent, pushed } = this.delivery.send(e.rule, e.state, e.times.intervalMs, receivers, status, now);
+    if (pushed) e.pushedAt = now;
+    return sent;
   }
 
   private stateRecord(e: Entry, s: StoredState, now: number): AlertStateRecord {
     return { ruleId: e.rule.id, project: e.rule.project, updatedAt: now, document: JSON.stringify(s) };
-  }
-
-  private alertRecord(
-    rule: AlertRule,
-    s: RuleState,
-    now: number,
-  ): Omit<AlertRecord, 'acknowledgedAt' | 'acknowledgedBy'> {
-    const labels = alertLabels(rule);
-    const view: AlertView = {
-      alertId: s.alertId as string,
-      ruleId: rule.id,
-      rule: rule.name,
-      project: rule.project,
-      state: s.status,
-      metric: rule.metric,
-      filters: rule.filters,
-      operator: rule.operator,
-      threshold: rule.threshold,
-      actualValue: s.value,
-      message: alertMessage(
-        rule,
-        s.value,
-        s.status === 'resolved' ? 'resolved' : s.status === 'firing' ? 'firing' : 'pending',
-      ),
-      severity: rule.severity,
-      labels,
-      annotations: { ...rule.annotations },
-      fingerprint: fingerprint(labels),
-      startedAt: iso(s.activeSince ?? now) as string,
-      triggeredAt: iso(s.firingSince),
-      resolvedAt: iso(s.resolvedAt),
-    };
-    return {
-      alertId: view.alertId,
-      project: rule.project,
-      ruleId: rule.id,
-      state: s.status,
-      startedAt: s.activeSince ?? now,
-      updatedAt: now,
-      document: JSON.stringify(view),
-    };
   }
 
   // ---- rules -------------------------------------------------------------------------------
@@ -634,7 +508,7 @@ export class AlertEngine {
     };
     await this.o.store.alerts.writeCycle({
       states: [this.stateRecord(e, { ...INITIAL_STATE, notified: false }, now)],
-      alerts: [this.alertRecord(e.rule, ended, now)],
+      alerts: [alertRecord(e.rule, ended, now)],
       transitions: [
         {
           project: e.rule.project,
@@ -649,24 +523,20 @@ export class AlertEngine {
     });
     this.logTransition(e.rule, ended, { from: s.status, to });
     this.o.log.info({ ruleId: e.rule.id, alertId: s.alertId, reason }, 'alert ended with its rule');
-    if (ended.notified) this.deliver({ ...e, state: ended }, await this.receiversOf(e.rule), 'resolved', now);
+    if (ended.notified)
+      this.deliver({ ...e, state: ended }, await this.delivery.receiversOf(e.rule), 'resolved', now);
     e.state = { ...INITIAL_STATE, notified: false };
     e.persisted = durableKey(e.state, e.times);
   }
 
   // ---- receivers ---------------------------------------------------------------------------
 
-  async defaultReceivers(project: string): Promise<Receiver[]> {
-    return this.projectReceivers(project);
+  defaultReceivers(project: string): Promise<Receiver[]> {
+    return this.delivery.projectReceivers(project);
   }
 
   setDefaultReceivers(project: string, input: Receiver[]): Promise<Receiver[]> {
-    return this.serial(async () => {
-      const receivers = buildReceivers(input, await this.projectReceivers(project));
-      await this.o.store.alerts.putReceivers(project, JSON.stringify(receivers));
-      this.receivers.set(project, receivers);
-      return receivers;
-    });
+    return this.serial(() => this.delivery.setProjectReceivers(project, input));
   }
 
   // ---- alerts ------------------------------------------------------------------------------
@@ -683,8 +553,8 @@ export class AlertEngine {
       this.o.store.alerts.silences(project, this.now()),
     ]);
     return {
-      active: active.map((a) => this.view(a, silences)),
-      history: history.map((a) => this.view(a, silences)),
+      active: active.map((a) => alertView(a, silences, this.live)),
+      history: history.map((a) => alertView(a, silences, this.live)),
     };
   }
 
@@ -696,24 +566,14 @@ export class AlertEngine {
       this.o.store.alerts.transitions(alertId),
     ]);
     return {
-      ...this.view(a, silences),
+      ...alertView(a, silences, this.live),
       transitions: transitions.map((t) => ({ from: t.from, to: t.to, at: iso(t.at), value: t.value })),
     };
   }
 
-  private view(a: AlertRecord, silences: AlertSilenceRecord[]) {
-    const doc = JSON.parse(a.document) as AlertView;
-    const entry = this.entries.get(a.ruleId);
-    const active = a.state === 'pending' || a.state === 'firing';
-    const silence = silences.filter((s) => s.ruleId === a.ruleId).sort((x, y) => y.endsAt - x.endsAt)[0];
-    return {
-      ...doc,
-      state: a.state,
-      currentValue: active && entry?.state.alertId === a.alertId ? (entry.last?.value ?? null) : null,
-      acknowledgedAt: iso(a.acknowledgedAt),
-      acknowledgedBy: a.acknowledgedBy,
-      silencedUntil: active && silence ? iso(silence.endsAt) : null,
-      silenceId: active && silence ? silence.id : null,
-    };
-  }
+  /** The last evaluated value of a rule while `alertId` is its current alert. */
+  private readonly live = (ruleId: string, alertId: string): number | null => {
+    const entry = this.entries.get(ruleId);
+    return entry?.state.alertId === alertId ? (entry.last?.value ?? null) : null;
+  };
 }

@@ -1,5 +1,5 @@
 export { defaultRules } from './defaults.js';
-export type { AlertEngineOptions, AlertView, CycleReport } from './engine.js';
+export type { AlertEngineOptions, CycleReport } from './engine.js';
 export { AlertEngine, RuleNotFound } from './engine.js';
 export type { MetricAsk, MetricInfo, MetricSources, MetricValue } from './metrics.js';
 export { METRICS, metricCatalog, metricProblem, readMetrics } from './metrics.js';
@@ -30,3 +30,4 @@ export {
 } from './rule.js';
 export type { AlertStatus, Observation, RuleState, StepPolicy, Transition, Verdict } from './state.js';
 export { INITIAL_STATE, step, verdictOf } from './state.js';
+export type { AlertView } from './views.js';

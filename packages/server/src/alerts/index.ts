@@ -31,3 +31,4 @@ export {
 export type { AlertStatus, Observation, RuleState, StepPolicy, Transition, Verdict } from './state.js';
 export { INITIAL_STATE, step, verdictOf } from './state.js';
 export type { AlertView } from './views.js';
+export { alertView } from './views.js';

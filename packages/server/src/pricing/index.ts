@@ -1,6 +1,6 @@
 export type { ConfiguredPrice, CostColumns } from './catalog.js';
 export { configuredPrices, PriceCatalog, pricedCost, priceRequest } from './catalog.js';
-export type { PriceEntry, PriceInput, PriceSource, RequestCost } from './table.js';
+export type { PriceEntry, PriceInput, PriceSource, PriceView, RequestCost } from './table.js';
 export {
   costOf,
   defaultPrices,

@@ -116,10 +116,20 @@ export function parsePriceList(body: unknown, source: PriceSource, what = 'price
   });
 }
 
-/** An entry as the API and the config file write it back. */
-export function priceView(
-  entry: PriceEntry,
-): PriceInput & { source: PriceSource; reference?: PriceEntry['reference'] } {
+/** An entry as `GET /api/llm/prices` shows it (and the config file or `PUT` take it back). */
+export interface PriceView {
+  model: string;
+  match: PriceEntry['match'];
+  inputPerMillion: number;
+  outputPerMillion: number;
+  cacheReadPerMillion: number | null;
+  /** A UTC day (YYYY-MM-DD) or an ISO time. */
+  effectiveFrom: string;
+  source: PriceSource;
+  reference?: PriceEntry['reference'];
+}
+
+export function priceView(entry: PriceEntry): PriceView {
   return {
     model: entry.model,
     match: entry.match,

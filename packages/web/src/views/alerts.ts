@@ -1,62 +1,16 @@
 import { api, get } from '../api.js';
 import { h } from '../dom.js';
 import * as f from '../format.js';
+import type { AlertAnswer, AlertMetricInfo, ReceiverAnswer, RuleAnswer } from '../types.js';
 import { card, pageHeader, slot, type View } from '../ui.js';
 import { listOf, unavailable } from './generic.js';
 
-interface Alert {
-  alertId: string;
-  rule: string;
-  state: string;
-  metric: string;
-  filters?: Record<string, string>;
-  operator: string;
-  threshold: number;
-  actualValue: number | null;
-  message: string;
-  severity: string;
-  startedAt: string;
-  triggeredAt: string | null;
-  resolvedAt: string | null;
-  acknowledgedAt: string | null;
-  acknowledgedBy: string | null;
-  silencedUntil: string | null;
-}
-
-interface Receiver {
-  type: 'webhook' | 'alertmanager';
-  url: string;
-  secretSet?: boolean;
-}
-
-interface Rule {
-  id: string;
-  name: string;
-  metric: string;
-  operator: string;
-  threshold: number;
-  window?: string;
-  consecutive?: number;
-  interval?: string | number;
-  severity?: string;
-  filters?: Record<string, string>;
-  receivers?: Receiver[];
-  useDefaultReceivers?: boolean;
-  status?: {
-    status: string;
-    violations: number;
-    lastEvaluation: { at: string; value: number | null } | null;
-  } | null;
-  [key: string]: unknown;
-}
+type Alert = AlertAnswer;
+type Receiver = ReceiverAnswer;
+type Rule = RuleAnswer;
 
 /** A metric a rule can watch, as `GET /api/alerts/metrics` lists it. */
-interface MetricInfo {
-  name: string;
-  group: string;
-  filters: string[];
-  required: string[];
-}
+type MetricInfo = AlertMetricInfo;
 
 const OPERATORS = ['>', '>=', '<', '<=', '==', '!='];
 
@@ -98,7 +52,7 @@ function kept(rule: Rule): Record<string, unknown> {
     'labels',
     'annotations',
     'enabled',
-  ]) {
+  ] as const) {
     if (rule[k] !== undefined && rule[k] !== null) out[k] = rule[k];
   }
   return out;

@@ -3,7 +3,7 @@ import { bars, timeChart } from '../chart.js';
 import { h } from '../dom.js';
 import * as f from '../format.js';
 import { bounds, bucketOf, windowOf } from '../range.js';
-import type { Current, MetricPoint } from '../types.js';
+import type { Current, MetricPoint, RangeCurrent } from '../types.js';
 import { firstEvent, grid, pageHeader, slot, stat, table, type View } from '../ui.js';
 
 const top = (m: Record<string, number | null>, n = 12) =>
@@ -13,7 +13,7 @@ const top = (m: Record<string, number | null>, n = 12) =>
     .slice(0, n);
 
 /** A custom range has no trailing window: the same numbers from `POST /api/query` over the range. */
-async function currentOver(from: number, to: number, project: string): Promise<Current> {
+async function currentOver(from: number, to: number, project: string): Promise<RangeCurrent> {
   const q = (body: Omit<Parameters<typeof query>[0], 'from' | 'to' | 'type' | 'project'>) =>
     query({ type: 'llm.request', project, from, to, ...body }).then((r) => r.series);
   const one = async (field: string, aggregate: Parameters<typeof query>[0]['aggregate']) =>
@@ -119,7 +119,7 @@ async function currentOver(from: number, to: number, project: string): Promise<C
  * Cost panels: totals, cost over time, by model, the top users and spaces, and the unpriced
  * requests by model with a way for an admin to price them.
  */
-function costPanels(c: Current, points: MetricPoint[], ctx: Parameters<View>[1]): HTMLElement {
+function costPanels(c: RangeCurrent, points: MetricPoint[], ctx: Parameters<View>[1]): HTMLElement {
   const cost = c.cost;
   const x = points.map((p) => Date.parse(p.timestamp));
   const usdBars = (title: string, testId: string, m: Record<string, number>, empty: string) =>

@@ -7,8 +7,8 @@
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { startServer } from '../packages/server/src/server.js';
+import { launchChromium } from '../packages/server/src/test/browser.js';
 import { call, testConfig } from '../packages/server/src/test/harness.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,18 +31,7 @@ const server = await startServer({
   adminToken: token,
   health: { ...testConfig(dir).health, enabled: false },
 });
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
-});
+const browser = await launchChromium();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.ceil(0.95 * xs.length) - 1] as number;
 try {

@@ -4,8 +4,9 @@
  * sign-in switched off, and the accounts UI — a person changes their own password, a server admin
  * resets a password and ends a person's sessions.
  */
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../../server/src/test/browser.js';
 import { call, startVigil, type Vigil } from '../../server/src/test/harness.js';
 import {
   CLIENT_ID,
@@ -14,19 +15,9 @@ import {
   type TestProvider,
 } from '../../server/src/test/oidc-provider.js';
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-
 let browser: Browser;
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 60_000);
 afterAll(async () => {
   await browser?.close();

@@ -9,23 +9,15 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../server/src/config/index.js';
+import { launchChromium } from '../../server/src/test/browser.js';
 import { call, startVigil, type Vigil } from '../../server/src/test/harness.js';
 
 const SHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'screenshots');
 const PASSWORD = 'dashboard details password';
 const DAY = 86_400_000;
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const WIDTH = 1400;
 
 let vigil: Vigil;
@@ -103,7 +95,7 @@ beforeAll(async () => {
   ];
   const res = await call(vigil, 'POST', '/v1/events', { token: vigil.ingestKey, json: { events } });
   expect(res.body).toMatchObject({ accepted: events.length, rejected: [] });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: WIDTH, height: 900 } });
   page = await context.newPage();
   page.on('console', (m) => {

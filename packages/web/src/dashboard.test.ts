@@ -6,9 +6,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIRST_EVENT } from '../../server/src/auth/index.js';
+import { launchChromium } from '../../server/src/test/browser.js';
 import { call, startVigil, type Vigil } from '../../server/src/test/harness.js';
 import * as f from './format.js';
 
@@ -16,16 +17,6 @@ const SHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'screenshots')
 const PASSWORD = 'dashboard test password';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-
 // A loaded 2-core machine can make a page wait seconds for the server; each test allows for it.
 let vigil: Vigil;
 let browser: Browser;
@@ -239,7 +230,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   vigil = await startVigil({ config: { adminPassword: PASSWORD } });
   seeded = await seed(vigil);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { type ErrorCode, VigilError } from '../errors/index.js';
+import { ERRORS, type ErrorCode, VigilError } from '../errors/index.js';
 import { StoreError } from '../store/index.js';
 
 /** Maps every error to the catalog: a stable code, its status, `{"error":{"code","message"}}`. */
@@ -10,7 +10,12 @@ export function installErrorHandling(app: FastifyInstance): void {
         ? error
         : error instanceof StoreError && error.code === 'unavailable'
           ? new VigilError('store_unavailable', { retryAfter: 5, cause: error })
-          : fromFastify(error as FastifyError);
+          : error instanceof StoreError && error.code === 'out_of_memory'
+            ? new VigilError('insufficient_memory', {
+                message: `${ERRORS.insufficient_memory.message} The store said: ${error.message}.`,
+                cause: error,
+              })
+            : fromFastify(error as FastifyError);
     if (vigil.status >= 500 && vigil.code !== 'shutting_down' && vigil.code !== 'not_ready') {
       req.log.error({ err: error }, 'request failed');
     }

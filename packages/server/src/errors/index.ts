@@ -100,6 +100,11 @@ export const ERRORS = {
     message:
       'The store cannot write right now (for example the disk is full); nothing was stored. Retry after the time given in Retry-After.',
   },
+  insufficient_memory: {
+    status: 503,
+    message:
+      'The store needs more memory for this operation than store.duckdb.memoryLimit allows; raise the limit (see docs/configuration.md) and retry.',
+  },
   shutting_down: { status: 503, message: 'The server is shutting down; retry shortly.' },
   not_ready: { status: 503, message: 'The store is not open yet.' },
   internal: { status: 500, message: 'Internal error; the server log has details under this request id.' },

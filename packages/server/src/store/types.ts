@@ -203,6 +203,8 @@ export interface EventStore {
    * Bulk backfill of synthetic data: stores copies of the batches `fromSeq`..`toSeq` with every
    * event `shiftMs` later, as the batches `links` (one per source batch, same sizes, in order),
    * the copies taking the `ids` given (in chain order). The caller hashed the copies it describes.
+   * Large copies are written a group of whole batches at a time (each group with its links), so
+   * memory stays bounded; after a failure the chain holds the groups copied so far, whole.
    */
   copyBatches(copy: BatchCopy): Promise<void>;
   /**
@@ -455,8 +457,18 @@ export interface Migrator {
 export class StoreError extends Error {
   override name = 'StoreError';
   constructor(
-    /** `unavailable`: the engine cannot serve until it is reopened (e.g. the disk filled up). */
-    readonly code: 'locked' | 'schema_mismatch' | 'corrupt' | 'invalid_migration_target' | 'unavailable',
+    /**
+     * `unavailable`: the engine cannot serve until it is reopened (e.g. the disk filled up).
+     * `out_of_memory`: one operation needed more memory than the store's limit allows; the store
+     * stays usable and the message says which limit to raise.
+     */
+    readonly code:
+      | 'locked'
+      | 'schema_mismatch'
+      | 'corrupt'
+      | 'invalid_migration_target'
+      | 'unavailable'
+      | 'out_of_memory',
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -34,7 +34,6 @@ import {
   type AppendBatch,
   type Appended,
   type BatchCopy,
-  type ChainExpiry,
   type ChainLink,
   type CollectorStore,
   type EventQuery,
@@ -70,7 +69,7 @@ import { MIGRATIONS, SAMPLE_KEY_SQL } from './migrations.js';
 import { DuckDBOpsStore } from './ops.js';
 import { DuckDBRollupStore } from './rollups.js';
 import { DuckDBSampleStore } from './samples.js';
-import { EVENT_SELECT, num, numOrNull, rows, Serial, TS, toEventRow } from './shared.js';
+import { EVENT_SELECT, LINK_SELECT, num, numOrNull, rows, Serial, TS, toEventRow, toLink } from './shared.js';
 
 export const DUCKDB_FILE = 'vigil.duckdb';
 
@@ -391,6 +390,8 @@ class DuckDBEventStore implements EventStore {
 
   async copyBatches({ fromSeq, toSeq, shiftMs, links, ids }: BatchCopy): Promise<void> {
     if (links.length !== toSeq - fromSeq + 1) throw new Error('copyBatches: one link per source batch');
+    const total = links.reduce((n, l) => n + l.rowCount, 0);
+    if (total !== ids.length) throw new Error(`copyBatches: ${ids.length} ids for ${total} rows`);
     const seqShift = (links[0]?.seq ?? fromSeq) - fromSeq;
     const shift = `INTERVAL (${Math.trunc(shiftMs)}) MILLISECOND`;
     const copied = EVENT_COLUMNS.map(({ name }) => {
@@ -400,6 +401,32 @@ class DuckDBEventStore implements EventStore {
       if (name === 'batch_seq') return `e.batch_seq + ${seqShift}`;
       return `e.${q(name)}`;
     });
+    // Whole batches up to about 50,000 rows at a time (at least one), each group with its links
+    // in a transaction of its own: the join and the insert stay within the memory limit at any
+    // size, and the chain is whole after every commit.
+    let first = 0;
+    let next = 0;
+    while (first < links.length) {
+      let last = first;
+      let size = links[first]?.rowCount ?? 0;
+      while (last + 1 < links.length && size + (links[last + 1]?.rowCount ?? 0) <= 50_000) {
+        last += 1;
+        size += links[last]?.rowCount ?? 0;
+      }
+      const group = links.slice(first, last + 1);
+      const groupIds = ids.slice(next, next + size);
+      await this.copyGroup(fromSeq + first, group, groupIds, copied);
+      first = last + 1;
+      next += size;
+    }
+  }
+
+  private async copyGroup(
+    fromSeq: number,
+    links: readonly ChainLink[],
+    ids: readonly string[],
+    copied: readonly string[],
+  ): Promise<void> {
     await this.writer.transaction(async (conn) => {
       // Each copy's id by its place in the chain (batch, row): a hash join, no sort.
       await conn.run(
@@ -422,13 +449,12 @@ class DuckDBEventStore implements EventStore {
         }
       }
       appender.closeSync();
-      if (next !== ids.length) throw new Error(`copyBatches: ${ids.length} ids for ${next} rows`);
       const inserted = await conn.run(
         `INSERT INTO events
          SELECT ${copied.join(', ')}
          FROM events e JOIN copy_ids c USING (batch_seq, batch_row)
          WHERE e.batch_seq BETWEEN $1 AND $2`,
-        [BigInt(fromSeq), BigInt(toSeq)],
+        [BigInt(fromSeq), BigInt(fromSeq + links.length - 1)],
       );
       if (Number(inserted.rowsChanged) !== ids.length) {
         throw new Error(`copyBatches: ${inserted.rowsChanged} rows copied for ${ids.length} ids`);
@@ -558,27 +584,6 @@ function columnValues(
     return part.map((r) => new DuckDBTimestampValue(BigInt(r[name]) * 1000n));
   }
   return part.map((r) => r[name]);
-}
-
-const LINK_SELECT =
-  'SELECT seq, prev_hash, hash, row_count, epoch_ms(committed_at) AS committed_at, expiry FROM batches';
-
-function toLink(r: Record<string, unknown>): ChainLink {
-  const link: ChainLink = {
-    seq: num(r.seq),
-    prevHash: r.prev_hash as string,
-    hash: r.hash as string,
-    rowCount: num(r.row_count),
-    committedAt: num(r.committed_at),
-  };
-  if (typeof r.expiry === 'string') {
-    try {
-      link.expiry = JSON.parse(r.expiry) as ChainExpiry;
-    } catch {
-      // Unreadable: the link is checked as a batch of events and its hash will not match.
-    }
-  }
-  return link;
 }
 
 async function insertLink(conn: DuckDBConnection, link: ChainLink): Promise<void> {
@@ -1029,7 +1034,6 @@ class DuckDBStore implements Store {
     private readonly instance: DuckDBInstance,
     private readonly connections: Serial[],
     private readonly file: string,
-    memoryLimit: string,
   ) {
     const [writer, meta, reader, rollups] = connections as [Serial, Serial, Serial, Serial];
     this.events = new DuckDBEventStore(writer, reader);
@@ -1041,10 +1045,7 @@ class DuckDBStore implements Store {
     this.meta = new DuckDBAccountStore(meta);
     this.snapshots = new DuckDBSnapshotStore(meta);
     this.migrations = new DuckDBMigrator(meta);
-    this.ops = new DuckDBOpsStore(instance, {
-      file: DUCKDB_FILE,
-      open: (dataDir) => openDuckDBStore({ dataDir, memoryLimit, migrate: false }),
-    });
+    this.ops = new DuckDBOpsStore(instance, { file: DUCKDB_FILE });
   }
 
   async sizeBytes(): Promise<number> {
@@ -1100,7 +1101,7 @@ export async function openDuckDBStore({
       'CREATE TABLE IF NOT EXISTS vigil_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)',
     ),
   );
-  const store = new DuckDBStore(instance, serials, file, memoryLimit);
+  const store = new DuckDBStore(instance, serials, file);
   try {
     if (migrate) await store.migrations.up();
     else await store.migrations.status();

@@ -3,10 +3,26 @@ import { createReadStream, createWriteStream, mkdirSync, rmSync, statSync } from
 import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
 import { EVENT_FIELDS, TYPED_FIELD_NAMES } from '../../model/index.js';
-import type { EventExport, OpsStore, Store, StoreImage } from '../types.js';
-import { num, rows, storeErrorOf, TS } from './shared.js';
+import { type EventExport, type OpsStore, StoreError, type StoreImage } from '../types.js';
+import { LINK_SELECT, num, numOrNull, rows, storeErrorOf, TS, toLink } from './shared.js';
 
 const sqlPath = (p: string) => `'${p.replaceAll("'", "''")}'`;
+const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** Rows in each table of the database `db` (the store's own, or an attached copy). */
+async function countRows(conn: DuckDBConnection, db: string): Promise<Record<string, number>> {
+  const tables = await rows(
+    conn,
+    `SELECT table_name FROM duckdb_tables() WHERE database_name = $1 AND schema_name = 'main' ORDER BY table_name`,
+    [db],
+  );
+  const counts: Record<string, number> = {};
+  for (const t of tables) {
+    const [r] = await rows(conn, `SELECT count(*) AS n FROM ${ident(db)}.${ident(String(t.table_name))}`);
+    counts[String(t.table_name)] = num(r?.n);
+  }
+  return counts;
+}
 
 /** The exported columns: what a person analysing events needs, without chain bookkeeping. */
 const EXPORT_SELECT = [
@@ -28,11 +44,14 @@ const EXPORT_SELECT = [
  */
 export class DuckDBOpsStore implements OpsStore {
   private readonly running = new Set<Promise<unknown>>();
+  /** Operations running single-threaded, and the thread count to restore after them. */
+  private narrowed = 0;
+  private threads = 1;
 
   constructor(
     private readonly instance: DuckDBInstance,
-    /** The store file's name, and how to open a copy of the store (to read facts from it). */
-    private readonly copies: { file: string; open: (dataDir: string) => Promise<Store> },
+    /** The store file's name (the image's name in a backup). */
+    private readonly copies: { file: string },
   ) {}
 
   /** Waits for running operations (the store closes after this). */
@@ -66,43 +85,59 @@ export class DuckDBOpsStore implements OpsStore {
     mkdirSync(dir, { recursive: true });
     const file = join(dir, this.copies.file);
     try {
-      await this.snapshot(file);
-      const copy = await this.copies.open(dir);
-      try {
-        return {
-          engine: 'duckdb',
-          name: this.copies.file,
-          rowCounts: await copy.ops.rowCounts(),
-          schemaVersion: (await copy.migrations.status()).current,
-          chainHead: await copy.events.chainHead(),
-          bytes: statSync(file).size,
-          read: () => createReadStream(file),
-          discard: () => rmSync(dir, { recursive: true, force: true }),
-        };
-      } finally {
-        await copy.close();
-      }
+      const facts = await this.snapshot(file);
+      return {
+        engine: 'duckdb',
+        name: this.copies.file,
+        ...facts,
+        bytes: statSync(file).size,
+        read: () => createReadStream(file),
+        discard: () => rmSync(dir, { recursive: true, force: true }),
+      };
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
+      if (err instanceof StoreError && err.code === 'out_of_memory')
+        throw new StoreError(
+          'out_of_memory',
+          `the backup copies one row group of each table at a time on one thread and still ran out of memory (${err.message}); raise store.duckdb.memoryLimit (the default 128MB is enough for the built-in tables)`,
+          { cause: err },
+        );
       throw err;
     }
   }
 
-  private snapshot(file: string): Promise<void> {
+  /**
+   * Copies every table into `file` as of one moment (MVCC: writers go on) and reads what the
+   * copy holds (row counts, schema version, chain head) from the copy itself, in the same
+   * instance: the backup needs no memory beyond the store's own limit.
+   */
+  private snapshot(file: string): Promise<Pick<StoreImage, 'rowCounts' | 'schemaVersion' | 'chainHead'>> {
     return this.withConnection(async (conn) => {
       const [db] = await rows(conn, 'SELECT current_database() AS name');
       const source = `"${String(db?.name).replaceAll('"', '""')}"`;
       await conn.run(`ATTACH ${sqlPath(file)} AS vigil_snapshot`);
       try {
-        // One transaction: every table is copied as of the same moment (MVCC), while writers go on.
-        await conn.run('BEGIN TRANSACTION');
-        try {
-          await conn.run(`COPY FROM DATABASE ${source} TO vigil_snapshot`);
-          await conn.run('COMMIT');
-        } catch (err) {
-          await conn.run('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
+        await this.singleThreaded(conn, async () => {
+          // One transaction: every table is copied as of the same moment (MVCC), while writers go on.
+          await conn.run('BEGIN TRANSACTION');
+          try {
+            await conn.run(`COPY FROM DATABASE ${source} TO vigil_snapshot`);
+            await conn.run('COMMIT');
+          } catch (err) {
+            await conn.run('ROLLBACK').catch(() => undefined);
+            throw err;
+          }
+        });
+        const [schema] = await rows(conn, 'SELECT max(version) AS v FROM vigil_snapshot.vigil_migrations');
+        const [head] = await rows(
+          conn,
+          `${LINK_SELECT.replace(/FROM batches$/, 'FROM vigil_snapshot.batches')} ORDER BY seq DESC LIMIT 1`,
+        );
+        return {
+          rowCounts: await countRows(conn, 'vigil_snapshot'),
+          schemaVersion: numOrNull(schema?.v) ?? 0,
+          chainHead: head ? toLink(head) : null,
+        };
       } finally {
         // Detaching checkpoints the copy: the file stands alone.
         await conn.run('DETACH vigil_snapshot');
@@ -110,19 +145,29 @@ export class DuckDBOpsStore implements OpsStore {
     });
   }
 
+  /**
+   * Runs `task` with DuckDB on one thread. A whole-store copy holds a row group of every column
+   * per thread (tens of MB for the events table); on one thread it fits the default limit at any
+   * store size. `threads` is instance-wide: concurrent operations share one count, and the last
+   * to finish restores the setting.
+   */
+  private async singleThreaded<T>(conn: DuckDBConnection, task: () => Promise<T>): Promise<T> {
+    if (this.narrowed++ === 0) {
+      const [t] = await rows(conn, "SELECT current_setting('threads') AS n");
+      this.threads = num(t?.n);
+      await conn.run('SET threads = 1');
+    }
+    try {
+      return await task();
+    } finally {
+      if (--this.narrowed === 0) await conn.run(`SET threads = ${Math.max(1, this.threads)}`);
+    }
+  }
+
   rowCounts(): Promise<Record<string, number>> {
     return this.withConnection(async (conn) => {
-      const tables = await rows(
-        conn,
-        `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name`,
-      );
-      const counts: Record<string, number> = {};
-      for (const t of tables) {
-        const name = String(t.table_name);
-        const [r] = await rows(conn, `SELECT count(*) AS n FROM "${name.replaceAll('"', '""')}"`);
-        counts[name] = num(r?.n);
-      }
-      return counts;
+      const [db] = await rows(conn, 'SELECT current_database() AS name');
+      return countRows(conn, String(db?.name));
     });
   }
 

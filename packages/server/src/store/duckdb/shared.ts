@@ -1,15 +1,31 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { type EventRow, emptyRow, TYPED_FIELD_NAMES } from '../../model/index.js';
-import { StoreError } from '../types.js';
+import { type ChainExpiry, type ChainLink, StoreError } from '../types.js';
 
 // DuckDB's words for a database that cannot go on: a full or failing disk, or an instance
 // invalidated by such an error (every later call fails until it is reopened), or closed.
 const UNUSABLE =
   /FATAL|database has been invalidated|No space left|Could not write|IO Error|disk is full|connection disconnected|database is closed/i;
 
-/** DuckDB's error as the store's: an unusable engine becomes `StoreError('unavailable')`. */
+// DuckDB's words for an operation that needed more than the memory limit and could not spill.
+const OUT_OF_MEMORY = /Out of Memory Error/i;
+
+/**
+ * DuckDB's error as the store's: an unusable engine becomes `StoreError('unavailable')`, an
+ * operation that needed more memory than the limit allows `StoreError('out_of_memory')` (the
+ * store stays usable).
+ */
 export function storeErrorOf(err: unknown): unknown {
-  if (err instanceof StoreError || !(err instanceof Error) || !UNUSABLE.test(err.message)) return err;
+  if (err instanceof StoreError || !(err instanceof Error)) return err;
+  if (OUT_OF_MEMORY.test(err.message)) {
+    const said = err.message.split('\n')[0]?.replace(/^.*?Out of Memory Error:\s*/i, '') ?? '';
+    return new StoreError(
+      'out_of_memory',
+      `the store needs more memory for this operation than its limit allows (${said}); raise store.duckdb.memoryLimit and retry`,
+      { cause: err },
+    );
+  }
+  if (!UNUSABLE.test(err.message)) return err;
   return new StoreError('unavailable', `the store cannot be used until it is reopened: ${err.message}`, {
     cause: err,
   });
@@ -85,4 +101,26 @@ export function toEventRow(r: Record<string, unknown>): EventRow {
   }
   row.props = (r.props as string | null) ?? null;
   return row;
+}
+
+/** The columns of a chain link (from `batches`), as `toLink` reads them. */
+export const LINK_SELECT =
+  'SELECT seq, prev_hash, hash, row_count, epoch_ms(committed_at) AS committed_at, expiry FROM batches';
+
+export function toLink(r: Record<string, unknown>): ChainLink {
+  const link: ChainLink = {
+    seq: num(r.seq),
+    prevHash: r.prev_hash as string,
+    hash: r.hash as string,
+    rowCount: num(r.row_count),
+    committedAt: num(r.committed_at),
+  };
+  if (typeof r.expiry === 'string') {
+    try {
+      link.expiry = JSON.parse(r.expiry) as ChainExpiry;
+    } catch {
+      // Unreadable: the link is checked as a batch of events and its hash will not match.
+    }
+  }
+  return link;
 }

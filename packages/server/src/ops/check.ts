@@ -1,8 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Config, ConfigError, type ConfigOverrides, loadConfig } from '../config/index.js';
-import { openStore, type Store } from '../store/index.js';
+import { DEFAULT_CHAIN, loadVerifyingKey, readCheckpoints } from '../audit/index.js';
+import {
+  type Config,
+  ConfigError,
+  type ConfigOverrides,
+  checkpointPaths,
+  loadConfig,
+} from '../config/index.js';
+import { type EventStore, openStore, type Store } from '../store/index.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -63,7 +70,15 @@ export async function runChecks({
     return ['ok', `valid; data directory ${config.dataDir}, listening on ${config.host}:${config.port}`];
   });
   if (!config) {
-    for (const n of ['data directory', 'store', 'migrations', 'audit chain', 'disk space', 'clock'])
+    for (const n of [
+      'data directory',
+      'store',
+      'migrations',
+      'audit chain',
+      'checkpoint',
+      'disk space',
+      'clock',
+    ])
       skip(n, 'needs a valid configuration');
     return results;
   }
@@ -100,6 +115,7 @@ export async function runChecks({
   let serverHolds: string | null = null;
   if (dirStatus !== 'ok') {
     for (const n of ['store', 'migrations', 'audit chain']) skip(n, 'needs a usable data directory');
+    await step('checkpoint', () => checkpointStatus(config as Config, null));
   } else {
     await step('store', async () => {
       try {
@@ -150,6 +166,7 @@ export async function runChecks({
           `head is batch ${head.seq} (${head.hash.slice(0, 12)}…), committed ${new Date(head.committedAt).toISOString()}; 'vigil verify' checks every batch`,
         ];
       });
+      await step('checkpoint', () => checkpointStatus(config as Config, s.events));
     } else if (serverHolds) {
       // The server applied migrations on start and keeps the chain; smoke tests it live.
       for (const n of ['migrations', 'audit chain'])
@@ -157,8 +174,10 @@ export async function runChecks({
           n,
           `the server at ${serverHolds} holds the store ('vigil smoke ${serverHolds} --token T' tests it live)`,
         );
+      await step('checkpoint', () => checkpointStatus(config as Config, null));
     } else if (dirStatus === 'ok') {
       for (const n of ['migrations', 'audit chain']) skip(n, 'needs the store');
+      await step('checkpoint', () => checkpointStatus(config as Config, null));
     }
   } finally {
     await store?.close();
@@ -189,6 +208,48 @@ export async function runChecks({
     return ['ok', `${iso}${lastCommit !== null ? ', after the last commit' : ''}`];
   });
   return results;
+}
+
+/**
+ * The last signed checkpoint of the audit chain: when it was taken, which head it holds, and (when
+ * the store can be read here) whether the chain still extends it — the checkpointed batch is
+ * still stored with the same hash. A chain that no longer holds it was cut or altered.
+ */
+async function checkpointStatus(config: Config, events: EventStore | null): Promise<[CheckStatus, string]> {
+  if (!config.checkpoints.enabled)
+    return ['warn', 'checkpoints are off (checkpoints.enabled); deleting the newest batches would go unseen'];
+  const { file, keyFile } = checkpointPaths(config);
+  if (file === null) return ['ok', 'checkpoints go to the webhook only; no file to read here'];
+  if (!existsSync(file))
+    return ['warn', `no checkpoint file at ${file} yet (the server writes one on start and on its interval)`];
+  const log = await readCheckpoints(file, loadVerifyingKey(keyFile));
+  const last = log.latest.get(DEFAULT_CHAIN);
+  const bad =
+    log.badLines.length > 0
+      ? `; ${file} has lines not signed by this key (line ${log.badLines.slice(0, 5).join(', ')}${log.badLines.length > 5 ? ', …' : ''})`
+      : '';
+  if (!last) return ['warn', `${file} holds no signed checkpoint yet${bad}`];
+  const held = `the last signed checkpoint (${last.reason}, ${new Date(last.at).toISOString()}) holds batch ${last.seq} (${last.hash.slice(0, 12)}…)`;
+  if (events === null) return [bad ? 'fail' : 'ok', `${held}; the chain is not read here${bad}`];
+  const link = await events.chainLink(last.seq);
+  if (!link) {
+    const head = await events.chainHead();
+    return [
+      'fail',
+      `${held}, but the store's chain ${head ? `ends at batch ${head.seq}` : 'is empty'}: batches were deleted, or an older store restored without a new checkpoint; run 'vigil verify'`,
+    ];
+  }
+  if (link.hash !== last.hash)
+    return [
+      'fail',
+      `${held}, but the store's batch ${last.seq} has hash ${link.hash.slice(0, 12)}…: the chain was altered; run 'vigil verify'`,
+    ];
+  const head = await events.chainHead();
+  const since = (head?.seq ?? last.seq) - last.seq;
+  return [
+    bad ? 'fail' : 'ok',
+    `${held}; the chain extends it (${since === 0 ? 'it is the head' : `${since} batch${since === 1 ? '' : 'es'} since`})${bad}`,
+  ];
 }
 
 const MARK: Record<CheckStatus, string> = { ok: '✓', warn: '!', fail: '✗', skip: '-' };

@@ -3,7 +3,7 @@
  * against real data directories and a real server on loopback.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -330,6 +330,7 @@ describe('vigil check', () => {
       'store',
       'migrations',
       'audit chain',
+      'checkpoint',
       'disk space',
       'clock',
     ])
@@ -338,6 +339,9 @@ describe('vigil check', () => {
         name,
       ).toBe(true);
     expect(r.stdout).toMatch(/audit chain\s+head is batch 4/);
+    expect(r.stdout).toMatch(
+      /✓ checkpoint\s+the last signed checkpoint \(shutdown, \S+\) holds batch 4 \(\w+…\); the chain extends it \(it is the head\)/,
+    );
     expect(lines.at(-1)).toBe('all checks passed');
     const j = await vigilCli(['check', '--data', v.dataDir, '--json']);
     const body = JSON.parse(j.stdout);
@@ -348,6 +352,7 @@ describe('vigil check', () => {
       'store',
       'migrations',
       'audit chain',
+      'checkpoint',
       'disk space',
       'clock',
     ]);
@@ -374,10 +379,34 @@ describe('vigil check', () => {
       'ok',
       'ok',
       'ok',
+      'ok',
       expect.stringMatching(/ok|warn/),
       'ok',
     ]);
   }, 60_000);
+
+  it('fails the checkpoint when the store no longer holds the last checkpointed head (an older store put back)', async () => {
+    const v = await populated();
+    await v.stop();
+    const older = join(scratch.fresh(), 'older.duckdb');
+    cpSync(join(v.dataDir, 'vigil.duckdb'), older);
+    // One more batch, checkpointed when the server stops.
+    const again = await startVigil({ dataDir: v.dataDir, ingestKey: v.ingestKey });
+    running.push(again);
+    expect(
+      (await call(again, 'POST', '/v1/events', { token: v.ingestKey, json: { events: [{ type: 'x' }] } }))
+        .status,
+    ).toBe(200);
+    await again.stop();
+    const good = await vigilCli(['check', '--data', v.dataDir]);
+    expect(good.stdout).toMatch(/✓ checkpoint\s+.* holds batch 5 .*the chain extends it \(it is the head\)/);
+    cpSync(older, join(v.dataDir, 'vigil.duckdb'));
+    const r = await vigilCli(['check', '--data', v.dataDir]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(
+      /✗ checkpoint\s+the last signed checkpoint \(shutdown, \S+\) holds batch 5 \(\w+…\), but the store's chain ends at batch 4: batches were deleted/,
+    );
+  }, 120_000);
 
   it('fails on a missing data directory and on a path under a file, saying why', async () => {
     const dir = scratch.fresh();

@@ -170,6 +170,8 @@ export interface EventQuery {
 export interface EventStore {
   /** The newest link of the audit chain, or null for an empty chain. */
   chainHead(): Promise<ChainLink | null>;
+  /** The link of batch `seq`, or null when the chain holds no such batch. */
+  chainLink(seq: number): Promise<ChainLink | null>;
   /** The subset of `ids` (lowercase UUIDs) already stored, in any project. */
   findExistingIds(ids: readonly string[]): Promise<Set<string>>;
   /**

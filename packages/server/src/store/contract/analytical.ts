@@ -112,6 +112,8 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     const second = await append(store, b, [{ project: 'p', reason: 'deny_list', count: 1 }]);
     expect(await store.events.chainHead()).toEqual(second);
     expect(second.prevHash).toBe(first.hash);
+    expect(await store.events.chainLink(first.seq)).toEqual(first);
+    expect(await store.events.chainLink(second.seq + 1)).toBeNull();
 
     const listed = await store.events.listEvents({ project: 'p', limit: 10 });
     expect(listed.map((r) => r.id)).toEqual([b[0], a[1], a[0]].map((r) => r?.id));

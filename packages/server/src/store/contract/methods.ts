@@ -21,6 +21,7 @@ type Methods<T> = Record<keyof T, true>;
 export const ANALYTICAL_METHODS = {
   events: {
     chainHead: true,
+    chainLink: true,
     findExistingIds: true,
     appendBatch: true,
     listEvents: true,

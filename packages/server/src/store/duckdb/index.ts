@@ -212,6 +212,11 @@ class DuckDBEventStore implements EventStore {
     return r ? toLink(r) : null;
   }
 
+  async chainLink(seq: number): Promise<ChainLink | null> {
+    const [r] = await this.reader.run((c) => rows(c, `${LINK_SELECT} WHERE seq = $1`, [BigInt(seq)]));
+    return r ? toLink(r) : null;
+  }
+
   async findExistingIds(ids: readonly string[]): Promise<Set<string>> {
     return this.writer.run((c) => existingIds(c, ids));
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
 import { EVENT_FIELDS, TYPED_FIELD_NAMES } from '../../model/index.js';
 import { type EventExport, type OpsStore, StoreError, type StoreImage } from '../types.js';
-import { LINK_SELECT, num, numOrNull, rows, storeErrorOf, TS, toLink } from './shared.js';
+import { duckdbSaid, LINK_SELECT, num, numOrNull, rows, storeErrorOf, TS, toLink } from './shared.js';
 
 const sqlPath = (p: string) => `'${p.replaceAll("'", "''")}'`;
 const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
@@ -99,7 +99,7 @@ export class DuckDBOpsStore implements OpsStore {
       if (err instanceof StoreError && err.code === 'out_of_memory')
         throw new StoreError(
           'out_of_memory',
-          `the backup copies one row group of each table at a time on one thread and still ran out of memory (${err.message}); raise store.duckdb.memoryLimit (the default 128MB is enough for the built-in tables)`,
+          `the backup ran out of memory: it copies one row group of a table at a time, on one thread, and that needs more than store.duckdb.memoryLimit allows here (DuckDB: ${duckdbSaid(err.cause)}); raise store.duckdb.memoryLimit (the default 128MB is enough) and retry`,
           { cause: err },
         );
       throw err;

@@ -10,6 +10,12 @@ const UNUSABLE =
 // DuckDB's words for an operation that needed more than the memory limit and could not spill.
 const OUT_OF_MEMORY = /Out of Memory Error/i;
 
+/** The first line of DuckDB's out-of-memory message, e.g. `could not allocate block … (121.9 MiB/122.0 MiB used)`. */
+export function duckdbSaid(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n')[0]?.replace(/^.*?Out of Memory Error:\s*/i, '') ?? message;
+}
+
 /**
  * DuckDB's error as the store's: an unusable engine becomes `StoreError('unavailable')`, an
  * operation that needed more memory than the limit allows `StoreError('out_of_memory')` (the
@@ -18,10 +24,9 @@ const OUT_OF_MEMORY = /Out of Memory Error/i;
 export function storeErrorOf(err: unknown): unknown {
   if (err instanceof StoreError || !(err instanceof Error)) return err;
   if (OUT_OF_MEMORY.test(err.message)) {
-    const said = err.message.split('\n')[0]?.replace(/^.*?Out of Memory Error:\s*/i, '') ?? '';
     return new StoreError(
       'out_of_memory',
-      `the store needs more memory for this operation than its limit allows (${said}); raise store.duckdb.memoryLimit and retry`,
+      `the store needs more memory for this operation than its limit allows (DuckDB: ${duckdbSaid(err)}); raise store.duckdb.memoryLimit and retry`,
       { cause: err },
     );
   }

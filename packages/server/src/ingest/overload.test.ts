@@ -21,10 +21,13 @@ const BATCH = 500;
 const SENDERS = 64;
 const OVERLOAD_MS = 8_000;
 /**
- * Generous: the server runs from source here (tsx compiles in memory) and holds up to 128
- * requests' events while shedding; the design target for a built server is 300 MB.
+ * Bounded means: shedding keeps the server near what it holds at full load (an unbounded queue at
+ * three times capacity would add hundreds of MB within seconds), and under a generous ceiling
+ * (the server runs from source here, tsx compiling in memory; the design target for a built
+ * server under full load is 300 MB).
  */
-const RSS_BOUND = 768 * 1024 * 1024;
+const RSS_GROWTH = 1.5;
+const RSS_CEILING = 1024 * 1024 * 1024;
 
 function batch(): { ids: string[]; body: string } {
   const events = Array.from({ length: BATCH }, (_, i) => ({
@@ -144,7 +147,8 @@ describe('ingest under overload', () => {
     }
     expect(during.filter((o) => o.status !== 200 && o.status !== 429)).toEqual([]);
     expect(during.some((o) => o.status === 200)).toBe(true);
-    expect(peakRss).toBeLessThan(RSS_BOUND);
+    expect(peakRss).toBeLessThan(Math.max(RSS_GROWTH * rssAtCapacity, rssAtCapacity + 256 * 1024 * 1024));
+    expect(peakRss).toBeLessThan(RSS_CEILING);
 
     // Recovery: once the load stops, a batch is accepted again (within a generous minute).
     let recovered: Outcome | null = null;

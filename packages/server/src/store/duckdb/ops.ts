@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,6 +47,7 @@ export class DuckDBOpsStore implements OpsStore {
   private readonly running = new Set<Promise<unknown>>();
   /** Operations running single-threaded, and the thread count to restore after them. */
   private narrowed = 0;
+  private narrowing: Promise<void> | null = null;
   private threads = 1;
 
   constructor(
@@ -114,33 +116,35 @@ export class DuckDBOpsStore implements OpsStore {
   private snapshot(file: string): Promise<Pick<StoreImage, 'rowCounts' | 'schemaVersion' | 'chainHead'>> {
     return this.withConnection(async (conn) => {
       const [db] = await rows(conn, 'SELECT current_database() AS name');
-      const source = `"${String(db?.name).replaceAll('"', '""')}"`;
-      await conn.run(`ATTACH ${sqlPath(file)} AS vigil_snapshot`);
+      const source = ident(String(db?.name));
+      // A name of its own: two backups may run at once.
+      const copy = `vigil_snapshot_${randomBytes(6).toString('hex')}`;
+      await conn.run(`ATTACH ${sqlPath(file)} AS ${copy}`);
       try {
         await this.singleThreaded(conn, async () => {
           // One transaction: every table is copied as of the same moment (MVCC), while writers go on.
           await conn.run('BEGIN TRANSACTION');
           try {
-            await conn.run(`COPY FROM DATABASE ${source} TO vigil_snapshot`);
+            await conn.run(`COPY FROM DATABASE ${source} TO ${copy}`);
             await conn.run('COMMIT');
           } catch (err) {
             await conn.run('ROLLBACK').catch(() => undefined);
             throw err;
           }
         });
-        const [schema] = await rows(conn, 'SELECT max(version) AS v FROM vigil_snapshot.vigil_migrations');
+        const [schema] = await rows(conn, `SELECT max(version) AS v FROM ${copy}.vigil_migrations`);
         const [head] = await rows(
           conn,
-          `${LINK_SELECT.replace(/FROM batches$/, 'FROM vigil_snapshot.batches')} ORDER BY seq DESC LIMIT 1`,
+          `${LINK_SELECT.replace(/FROM batches$/, `FROM ${copy}.batches`)} ORDER BY seq DESC LIMIT 1`,
         );
         return {
-          rowCounts: await countRows(conn, 'vigil_snapshot'),
+          rowCounts: await countRows(conn, copy),
           schemaVersion: numOrNull(schema?.v) ?? 0,
           chainHead: head ? toLink(head) : null,
         };
       } finally {
         // Detaching checkpoints the copy: the file stands alone.
-        await conn.run('DETACH vigil_snapshot');
+        await conn.run(`DETACH ${copy}`);
       }
     });
   }
@@ -153,11 +157,14 @@ export class DuckDBOpsStore implements OpsStore {
    */
   private async singleThreaded<T>(conn: DuckDBConnection, task: () => Promise<T>): Promise<T> {
     if (this.narrowed++ === 0) {
-      const [t] = await rows(conn, "SELECT current_setting('threads') AS n");
-      this.threads = num(t?.n);
-      await conn.run('SET threads = 1');
+      this.narrowing = (async () => {
+        const [t] = await rows(conn, "SELECT current_setting('threads') AS n");
+        this.threads = num(t?.n);
+        await conn.run('SET threads = 1');
+      })();
     }
     try {
+      await this.narrowing;
       return await task();
     } finally {
       if (--this.narrowed === 0) await conn.run(`SET threads = ${Math.max(1, this.threads)}`);

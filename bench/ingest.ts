@@ -90,6 +90,8 @@ export async function startServer(
   const child = spawn(
     process.execPath,
     [
+      // e.g. BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server.
+      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       join(root, 'packages/server/dist/cli/main.js'),
       'serve',
       '--port',

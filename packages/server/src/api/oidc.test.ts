@@ -170,9 +170,18 @@ describe('sign-in with an OpenID Connect provider', () => {
       detail: 'admin of checkout, admin of search → viewer of search',
     });
     // A group mapped to a server-wide role makes a server admin; losing every group refuses the sign-in.
-    provider.setAccount('bob', { email: 'bob@example.com', groups: ['vigil-admins'] });
+    // The address the provider gives may change: the person keeps their account and name.
+    provider.setAccount('bob', { email: 'robert@example.com', groups: ['vigil-admins'] });
     const admin = await signIn('bob');
-    expect((await me(admin.jar)).body).toMatchObject({ role: 'admin', projects: null });
+    expect((await me(admin.jar)).body).toMatchObject({
+      user: 'bob@example.com',
+      role: 'admin',
+      projects: null,
+    });
+    const people = (await call(vigil, 'GET', '/api/users', { token: vigil.adminToken })).body as {
+      users: { name: string; email: string | null }[];
+    };
+    expect(people.users.find((u) => u.name === 'bob@example.com')?.email).toBe('robert@example.com');
     provider.setAccount('bob', { email: 'bob@example.com', groups: [] });
     const none = await signIn('bob');
     expect(none.status).toBe(403);

@@ -330,6 +330,7 @@ async function signIn(
     user = { ...user, role: roles.role };
   } else {
     await applyRoles(ctx, req, { user, roles, actor });
+    if (identity && identity.email !== email) await ctx.store.meta.setIdentityEmail(issuer, subject, email);
   }
   await recordAccountEvent(ctx, req, {
     kind: 'sign_in',

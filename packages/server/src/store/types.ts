@@ -418,6 +418,8 @@ export interface AccountStore {
   listIdentities(): Promise<IdentityRecord[]>;
   /** Creates the user and their identity together (a first sign-in through the provider). */
   insertUserWithIdentity(user: UserRecord, identity: IdentityRecord): Promise<void>;
+  /** The email the provider gave at the latest sign-in (it may change there). */
+  setIdentityEmail(issuer: string, subject: string, email: string | null): Promise<void>;
   appendAccountEvent(event: AccountEventRecord): Promise<void>;
   /** Newest first; only events about `user` when given. */
   accountEvents(query: { limit: number; user?: string }): Promise<AccountEventRecord[]>;

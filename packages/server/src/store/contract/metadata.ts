@@ -94,6 +94,12 @@ export function metadataContract(open: () => Promise<MetadataStore>): void {
     expect(await meta.getIdentity('https://idp.test', 'sub-1')).toEqual(identity);
     expect(await meta.getIdentity('https://idp.test', 'sub-2')).toBeNull();
     expect(await meta.listIdentities()).toEqual([identity]);
+    await meta.setIdentityEmail('https://idp.test', 'sub-1', 'pat@new.example');
+    expect(await meta.getIdentity('https://idp.test', 'sub-1')).toEqual({
+      ...identity,
+      email: 'pat@new.example',
+    });
+    await meta.setIdentityEmail('https://idp.test', 'sub-1', identity.email);
     // A second user with the same identity is refused, and nothing of it is kept.
     await expect(
       meta.insertUserWithIdentity({ ...person, id: 'p2', name: 'pat2' }, { ...identity, userId: 'p2' }),

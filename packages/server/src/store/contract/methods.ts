@@ -97,6 +97,7 @@ export const METADATA_METHODS = {
     getIdentity: true,
     listIdentities: true,
     insertUserWithIdentity: true,
+    setIdentityEmail: true,
     appendAccountEvent: true,
     accountEvents: true,
     lastSignIns: true,

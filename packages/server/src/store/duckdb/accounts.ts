@@ -199,6 +199,14 @@ export class DuckDBAccountStore implements AccountStore {
     return (await this.all(`${IDENTITY_SELECT} ORDER BY issuer, subject`)).map(toIdentity);
   }
 
+  async setIdentityEmail(issuer: string, subject: string, email: string | null): Promise<void> {
+    await this.all('UPDATE user_identities SET email = $3 WHERE issuer = $1 AND subject = $2', [
+      issuer,
+      subject,
+      email,
+    ]);
+  }
+
   async insertUserWithIdentity(user: UserRecord, identity: IdentityRecord): Promise<void> {
     await this.conn.transaction(async (c) => {
       await rows(c, `INSERT INTO users VALUES ($1, $2, $3, $4, ${TS('$5')})`, [

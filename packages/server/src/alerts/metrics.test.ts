@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decisionSummary, llmSnapshot, RollupMaintainer } from '../analytics/index.js';
-import { defaultConfig } from '../config/index.js';
-import { GroupCommitter, isRejection, scrubPolicy, validateEvent } from '../ingest/index.js';
+import { GroupCommitter } from '../ingest/index.js';
 import { generateEvents } from '../ops/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { validEvents } from '../test/events.js';
 import { scratchDirs } from '../test/harness.js';
 import { type MetricAsk, readMetrics } from './metrics.js';
 
@@ -130,34 +130,21 @@ describe('rule metrics are the read API figures', () => {
     try {
       await committer.start();
       await maintainer.start(committer.headSeq);
-      const config = defaultConfig();
       const now = Date.now();
-      const ctx = {
-        project: 'default',
-        strictTypes: false,
-        receivedAt: now,
-        limits: config.ingest,
-        privacy: scrubPolicy(config.privacy),
-      };
-      const valid = Array.from({ length: 400 }, (_, i) => {
-        const v = validateEvent(
-          {
-            type: 'llm.request',
-            ts: now - ((i * 7_919) % (3 * 3_600_000)),
-            props: {
-              model: `m${i % 2}`,
-              user: `u${i % 5}`,
-              total_ms: 10 + ((i * 31) % 900),
-              llm_ms: 5 + ((i * 17) % 400),
-              prompt_tokens: i % 50,
-              completion_tokens: i % 20,
-            },
+      const valid = validEvents(
+        Array.from({ length: 400 }, (_, i) => ({
+          type: 'llm.request',
+          ts: now - ((i * 7_919) % (3 * 3_600_000)),
+          props: {
+            model: `m${i % 2}`,
+            user: `u${i % 5}`,
+            total_ms: 10 + ((i * 31) % 900),
+            llm_ms: 5 + ((i * 17) % 400),
+            prompt_tokens: i % 50,
+            completion_tokens: i % 20,
           },
-          ctx,
-        );
-        if (isRejection(v)) throw new Error(v.message);
-        return v;
-      });
+        })),
+      );
       await committer.submit(valid);
       await maintainer.settled();
       const asks: MetricAsk[] = [];

@@ -1,15 +1,14 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultConfig } from '../config/index.js';
-import { GroupCommitter, isRejection, scrubPolicy, validateEvent } from '../ingest/index.js';
+import { GroupCommitter } from '../ingest/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { validEvents } from '../test/events.js';
 import { scratchDirs } from '../test/harness.js';
 import { historical } from './historical.js';
 import { RollupMaintainer } from './maintainer.js';
 import { llmSnapshot } from './query.js';
 
 const silent = { error: () => undefined, debug: () => undefined } as never;
-const config = defaultConfig();
 const HOUR = 3_600_000;
 const base = Math.floor(Date.now() / HOUR) * HOUR - 6 * HOUR;
 
@@ -68,18 +67,10 @@ const event = fc.record<Gen>({
 /** Ingests through the real validation and group commit, and waits until it is folded. */
 async function ingest(project: string, events: Gen[]): Promise<void> {
   await store.meta.ensureProject({ id: project, name: project, strictTypes: false, createdAt: Date.now() });
-  const ctx = {
-    project,
-    strictTypes: false,
-    receivedAt: Date.now(),
-    limits: config.ingest,
-    privacy: scrubPolicy(config.privacy),
-  };
-  const valid = events.map(({ offset, ...props }) => {
-    const v = validateEvent({ type: 'llm.request', ts: base + offset, props }, ctx);
-    if (isRejection(v)) throw new Error(v.message);
-    return v;
-  });
+  const valid = validEvents(
+    events.map(({ offset, ...props }) => ({ type: 'llm.request', ts: base + offset, props })),
+    { project },
+  );
   await committer.submit(valid);
   await maintainer.settled();
 }

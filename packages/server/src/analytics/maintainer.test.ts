@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../config/index.js';
 import { GroupCommitter, isRejection, scrubPolicy, validateEvent } from '../ingest/index.js';
 import { interceptStore, openStore, type RollupStore, type Store } from '../store/index.js';
+import { validEvents } from '../test/events.js';
 import { scratchDirs } from '../test/harness.js';
 import { RollupMaintainer } from './maintainer.js';
 import { llmSnapshot } from './query.js';
@@ -115,18 +116,13 @@ describe('RollupMaintainer', () => {
       await committer.start();
       await m.start(committer.headSeq);
       const now = Date.now();
-      const ctx = {
-        project: 'default',
-        strictTypes: false,
-        receivedAt: now,
-        limits: config.ingest,
-        privacy: scrubPolicy(config.privacy),
-      };
-      const events = Array.from({ length: 10 }, (_, i) => {
-        const v = validateEvent({ type: 'llm.request', ts: now - i * 1000, props: { total_ms: 5 } }, ctx);
-        if (isRejection(v)) throw new Error(v.message);
-        return v;
-      });
+      const events = validEvents(
+        Array.from({ length: 10 }, (_, i) => ({
+          type: 'llm.request',
+          ts: now - i * 1000,
+          props: { total_ms: 5 },
+        })),
+      );
       await committer.submit(events);
       await m.settled();
       let release: () => void = () => undefined;

@@ -7,16 +7,14 @@
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyChain } from '../audit/index.js';
-import { defaultConfig } from '../config/index.js';
 import type { EventRow } from '../model/index.js';
 import { type FaultTiming, FaultyStore, openStore, type Store } from '../store/index.js';
+import { validEvents } from '../test/events.js';
 import { tempDir } from '../test/harness.js';
 import { GroupCommitter } from './committer.js';
-import { scrubPolicy } from './scrub.js';
-import { isRejection, type ValidEvent, validateEvent } from './validate.js';
+import type { ValidEvent } from './validate.js';
 
 const log = { error: () => undefined, warn: () => undefined } as never;
-const config = defaultConfig();
 let signal = 0;
 
 /** Plain events, one decision.outcome (its signal index is written too) and one scrubbed prop. */
@@ -26,17 +24,7 @@ function batch(): ValidEvent[] {
     { type: 'decision.outcome', props: { signal_id: `sig-${++signal}`, outcome_status: 'confirmed' } },
     { type: 'c.test', props: { email: 'someone@example.com' } },
   ];
-  return raw.map((e) => {
-    const v = validateEvent(e, {
-      project: 'default',
-      strictTypes: false,
-      receivedAt: Date.now(),
-      limits: config.ingest,
-      privacy: scrubPolicy(config.privacy),
-    });
-    if (isRejection(v)) throw new Error(v.message);
-    return v;
-  });
+  return validEvents(raw);
 }
 
 async function storedIds(store: Store): Promise<string[]> {

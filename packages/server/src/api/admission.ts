@@ -20,7 +20,8 @@ export class IngestAdmission {
    * (the routes decode gzip, NDJSON and protobuf with their own limits), reservations are
    * released when the response is sent, and refused requests are counted by code for /metrics.
    */
-  install(app: FastifyInstance): void {
+  install(app: FastifyInstance, browserPaths: readonly string[]): void {
+    allowBrowsers(app, browserPaths);
     app.removeAllContentTypeParsers();
     app.addContentTypeParser(
       '*',
@@ -78,7 +79,7 @@ const CORS = {
 };
 
 /** CORS for browser senders on the scope's routes, and preflight answers for `paths`. */
-export function allowBrowsers(app: FastifyInstance, paths: readonly string[]): void {
+function allowBrowsers(app: FastifyInstance, paths: readonly string[]): void {
   app.addHook('onSend', async (_req, reply) => {
     void reply.headers(CORS);
   });

@@ -1,8 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { projectFor } from '../auth/index.js';
 import { VigilError } from '../errors/index.js';
 import { type AcceptResult, acceptEvents, decodeEvents, isIngestMediaType } from '../ingest/index.js';
-import { allowBrowsers, IngestAdmission } from './admission.js';
+import type { ProjectRecord } from '../store/index.js';
+import { IngestAdmission } from './admission.js';
 import { type AppContext, guard, principalOf } from './context.js';
 import { ProjectQuery, type QueryOf } from './params.js';
 
@@ -13,8 +14,7 @@ export async function ingestRoutes(
   admission = new IngestAdmission(ctx),
 ): Promise<void> {
   const limits = ctx.config.ingest;
-  admission.install(app);
-  allowBrowsers(app, ['/v1/events']);
+  admission.install(app, ['/v1/events']);
 
   app.post<{ Querystring: QueryOf<typeof ProjectQuery> }>(
     '/v1/events',
@@ -29,9 +29,7 @@ export async function ingestRoutes(
       if (!Buffer.isBuffer(req.body)) {
         throw new VigilError('invalid_body', { message: 'The body is empty; expected {"events":[…]}.' });
       }
-      const projectId = projectFor(principalOf(req), req.query.project);
-      const project = await ctx.projects.get(projectId);
-      if (!project) throw new VigilError('not_found', { message: `No project '${projectId}'.` });
+      const project = await targetProject(ctx, req);
 
       ctx.metrics.ingestBytes.inc(req.body.length);
       const raw = await decodeEvents(
@@ -59,4 +57,15 @@ export function countRejections(ctx: Pick<AppContext, 'metrics'>, result: Accept
   if (result.rejected.length === 0) return;
   ctx.metrics.ingestEvents.inc({ outcome: 'rejected' }, result.rejected.length);
   for (const r of result.rejected) ctx.metrics.ingestRejects.inc({ code: r.code, scope: 'event' });
+}
+
+/** The project an ingest request writes to (the key's, or `?project=` for a server-wide key). */
+export async function targetProject(
+  ctx: Pick<AppContext, 'projects'>,
+  req: FastifyRequest<{ Querystring: QueryOf<typeof ProjectQuery> }>,
+): Promise<ProjectRecord> {
+  const projectId = projectFor(principalOf(req), req.query.project);
+  const project = await ctx.projects.get(projectId);
+  if (!project) throw new VigilError('not_found', { message: `No project '${projectId}'.` });
+  return project;
 }

@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { projectFor } from '../auth/index.js';
 import { type ErrorCode, VigilError } from '../errors/index.js';
 import { acceptEvents, decompress, mediaType, type RawEvent, type RejectedEvent } from '../ingest/index.js';
 import {
@@ -17,8 +16,9 @@ import {
   StatusMessage,
   spansToEvents,
 } from '../otlp/index.js';
-import { allowBrowsers, IngestAdmission } from './admission.js';
-import { type AppContext, guard, principalOf } from './context.js';
+import { IngestAdmission } from './admission.js';
+import { type AppContext, guard } from './context.js';
+import { targetProject } from './ingest.js';
 import { ProjectQuery, type QueryOf } from './params.js';
 
 const PATHS = ['/v1/traces', '/v1/metrics', '/v1/logs'];
@@ -47,8 +47,7 @@ export async function otlpRoutes(
   admission = new IngestAdmission(ctx),
 ): Promise<void> {
   const limits = ctx.config.ingest;
-  admission.install(app);
-  allowBrowsers(app, PATHS);
+  admission.install(app, PATHS);
   app.addHook('onSend', statusBody);
 
   const content = new ContentAttributes(ctx.config.otlp.contentAttributes);
@@ -77,9 +76,7 @@ export async function otlpRoutes(
             message: `Content-Type '${req.headers['content-type'] ?? ''}' is not OTLP/HTTP; send application/x-protobuf or application/json.`,
           });
         }
-        const projectId = projectFor(principalOf(req), req.query.project);
-        const project = await ctx.projects.get(projectId);
-        if (!project) throw new VigilError('not_found', { message: `No project '${projectId}'.` });
+        const project = await targetProject(ctx, req);
         const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
         const bytes = await decompress(body, req.headers['content-encoding'], limits);
         const request = decodeRequest(signal, bytes, encoding);

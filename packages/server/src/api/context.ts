@@ -64,6 +64,11 @@ export class ProjectCache {
   forget(id: string): void {
     this.cache.delete(id);
   }
+  /** Creates the project (named by its id) when it does not exist yet. */
+  async ensure(id: string): Promise<void> {
+    await this.store.meta.ensureProject({ id, name: id, strictTypes: false, createdAt: Date.now() });
+    this.forget(id);
+  }
 }
 
 export function cookie(req: FastifyRequest, name: string): string | undefined {

@@ -37,13 +37,7 @@ export async function keyRoutes(app: FastifyInstance, ctx: AppContext): Promise<
     async (req, reply) => {
       const principal = principalOf(req);
       const project = projectFor(principal, req.body.project);
-      await ctx.store.meta.ensureProject({
-        id: project,
-        name: project,
-        strictTypes: false,
-        createdAt: Date.now(),
-      });
-      ctx.projects.forget(project);
+      await ctx.projects.ensure(project);
       const { id, key, createdAt } = await createKey(ctx.store.meta, {
         project,
         role: req.body.role,

@@ -302,15 +302,7 @@ async function signIn(
     if (user) await applyRoles(ctx, req, { user, roles, actor });
     throw await refuse('oidc_no_role', 'no role in the claims');
   }
-  for (const { project } of roles.projects) {
-    await ctx.store.meta.ensureProject({
-      id: project,
-      name: project,
-      strictTypes: false,
-      createdAt: Date.now(),
-    });
-    ctx.projects.forget(project);
-  }
+  for (const { project } of roles.projects) await ctx.projects.ensure(project);
   if (!user) {
     user = {
       id: randomUUID(),

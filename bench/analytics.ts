@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { historical, llmSnapshot, RollupMaintainer } from '../packages/server/src/analytics/index.js';
+import { DEFAULT_CHAIN } from '../packages/server/src/audit/index.js';
 import { generateEvents } from '../packages/server/src/ops/index.js';
 import { openStore, type Store } from '../packages/server/src/store/index.js';
 
@@ -56,7 +57,7 @@ if (fresh) {
 }
 // Rollup reads go through a maintainer, as in the server: it holds the cache of closed tiles.
 const maintainer = new RollupMaintainer(store, { log: silent });
-await maintainer.start((await store.events.chainHead())?.seq ?? 0);
+await maintainer.start((await store.events.chainHead(DEFAULT_CHAIN))?.seq ?? 0);
 const project = 'default';
 const end = Math.floor(Date.now() / 60_000) * 60_000;
 const q = (days: number) => ({ from: end - days * DAY, to: end });

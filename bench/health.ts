@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_CHAIN } from '../packages/server/src/audit/index.js';
 import { defaultConfig } from '../packages/server/src/config/index.js';
 import { HealthMonitor, verifySample } from '../packages/server/src/health/index.js';
 import { type EventRow, emptyRow } from '../packages/server/src/model/index.js';
@@ -68,7 +69,14 @@ async function build(store: Store, firstDay: number): Promise<void> {
         rows.push(row);
       }
       seq += 1;
-      const link = { seq, prevHash: '', hash: '', rowCount: rows.length, committedAt: Date.now() };
+      const link = {
+        chain: DEFAULT_CHAIN,
+        seq,
+        prevHash: '',
+        hash: '',
+        rowCount: rows.length,
+        committedAt: Date.now(),
+      };
       await store.events.appendBatch({ rows, seal: () => ({ link, scrubbed: [] }) });
     }
   }

@@ -46,7 +46,9 @@ async function adoptExpiredMarks(
   log: FastifyBaseLogger,
   checkpoint: { seq: number } | null,
 ): Promise<void> {
-  if (checkpoint !== null || (await store.events.chainExpiries()).length > 0) return;
+  // Only stores of releases with one chain have marks, and that chain is the default one.
+  if (committer.chain !== DEFAULT_CHAIN || checkpoint !== null) return;
+  if ((await store.events.chainExpiries()).length > 0) return;
   const { batches } = await committer.adoptExpiredMarks();
   if (batches > 0) log.info({ batches }, 'batches expired by an earlier release recorded in the audit chain');
 }
@@ -72,13 +74,14 @@ async function startChain(
   const kept = file ? await readCheckpoints(file, key) : null;
   if (kept && kept.badLines.length > 0)
     log.error({ file, lines: kept.badLines }, 'checkpoint file lines not signed by this key are ignored');
-  const last = kept?.latest.get(DEFAULT_CHAIN) ?? null;
+  const chain = committer.chain;
+  const last = kept?.latest.get(chain) ?? null;
   const { behindCheckpoint, storeHeadSeq } = await committer.start(last);
   await adoptExpiredMarks(store, committer, log, last);
   await rollups.start(storeHeadSeq);
   const { webhookUrl, webhookToken, webhookTimeoutMs, intervalMs } = config.checkpoints;
   const checkpointer = new Checkpointer({
-    chain: DEFAULT_CHAIN,
+    chain,
     head: () => committer.chainHead,
     key,
     file,
@@ -89,7 +92,7 @@ async function startChain(
     onFailure: (target) => metrics.checkpointFailures.inc({ target }),
   });
   metrics.observeAudit({
-    chain: DEFAULT_CHAIN,
+    chain,
     headSeq: () => committer.headSeq,
     checkpoint: () => checkpointer.latest,
     behindCheckpoint,
@@ -123,8 +126,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
       ingest: config.ingest,
       log: log('health'),
     });
-    const rollups = new RollupMaintainer(store, { log: logger });
+    const rollups = new RollupMaintainer(store, { chain: config.instanceId, log: logger });
     const committer = new GroupCommitter(store.events, {
+      chain: config.instanceId,
       maxInFlightEvents: config.ingest.maxInFlightEvents,
       maxCommitEvents: config.ingest.maxCommitEvents,
       log: logger,

@@ -63,20 +63,20 @@ describe('RollupMaintainer', () => {
     });
     await first.start(0);
     first.onCommitted(
-      { seq: 1, prevHash: '', hash: '', rowCount: 3_000, committedAt: Date.now() },
+      { chain: 'default', seq: 1, prevHash: '', hash: '', rowCount: 3_000, committedAt: Date.now() },
       events.map((e) => e.row),
     );
     await Promise.race([first.settled(), new Promise((r) => setTimeout(r, 2_000))]);
     await first.stop();
     expect(writes).toBeGreaterThan(1);
-    const mark = await s.rollups.watermark();
-    expect(mark).toEqual({ seq: 0, rows: 2_000 });
+    const mark = await s.rollups.watermark('default');
+    expect(mark).toEqual({ chain: 'default', seq: 0, rows: 2_000 });
 
     // A new maintainer resumes inside the batch: exactly 3,000 requests, none twice.
     const second = new RollupMaintainer(s, { log: silent, maxPendingCells: 100, flushIntervalMs: 3_600_000 });
     await second.start(committer.headSeq);
     await second.flushNow();
-    expect(await s.rollups.watermark()).toEqual({ seq: 1, rows: 0 });
+    expect(await s.rollups.watermark('default')).toEqual({ chain: 'default', seq: 1, rows: 0 });
     const snap = await llmSnapshot(s, null, 'default', base, base + 3_000 * 60_000);
     expect(snap.requestRate.total).toBe(3_000);
     expect(snap.tokens.promptTokens).toBe(3_000);

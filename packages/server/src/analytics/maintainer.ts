@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { DEFAULT_CHAIN } from '../audit/checkpoint.js';
 import type { EventRow } from '../model/index.js';
 import type { RollupFamily, RollupRow } from '../model/rollup.js';
 import type {
@@ -7,6 +8,7 @@ import type {
   RollupGroup,
   RollupQuery,
   RollupTile,
+  RollupWatermark,
   SignalDims,
   Store,
   WindowSumQuery,
@@ -15,6 +17,8 @@ import { Cell, cellOf, DeltaSet, toRow } from './aggregate.js';
 import { RollupCache } from './cache.js';
 
 export interface MaintainerOptions {
+  /** The audit chain this instance writes and folds (its instance id; default `DEFAULT_CHAIN`). */
+  chain?: string;
   flushIntervalMs?: number;
   /** Committed rows waiting to be folded; beyond it, fold from the store instead (bounded memory). */
   maxQueuedRows?: number;
@@ -25,6 +29,8 @@ export interface MaintainerOptions {
   /** Memory for cached tiles of stored rollups (default 16 MB). */
   cacheBytes?: number;
   log: FastifyBaseLogger;
+  /** Told of the rows of every write once it is stored (a backfill repeats them). */
+  onWritten?: (rows: readonly RollupRow[]) => void;
 }
 
 /** Rows folded between checks of the pending size. */
@@ -49,12 +55,13 @@ export class RollupMaintainer {
   /** Batches up to foldedSeq are folded, and the first foldedRows rows of the next one. */
   private foldedSeq = 0;
   private foldedRows = 0;
-  private stored = { seq: 0, rows: 0 };
+  private stored: RollupWatermark;
   private knownHead = 0;
   private work: Promise<void> = Promise.resolve();
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
-  private readonly options: Required<MaintainerOptions>;
+  private readonly options: Required<Omit<MaintainerOptions, 'onWritten'>> &
+    Pick<MaintainerOptions, 'onWritten'>;
   /** Stored rows of recently read tiles; this maintainer's writes invalidate what they touch. */
   readonly cache: RollupCache;
   /** Counts flushes begun and ended: a read that saw none begin or end saw each delta once. */
@@ -64,22 +71,37 @@ export class RollupMaintainer {
   constructor(
     private readonly store: Store,
     {
+      chain = DEFAULT_CHAIN,
       flushIntervalMs = 1000,
       maxQueuedRows = 100_000,
       maxPendingCells = 5_000,
       compactIntervalMs = 30_000,
       cacheBytes = 16 * 1024 * 1024,
       log,
+      onWritten,
     }: MaintainerOptions,
   ) {
-    this.options = { flushIntervalMs, maxQueuedRows, maxPendingCells, compactIntervalMs, cacheBytes, log };
+    this.options = {
+      chain,
+      flushIntervalMs,
+      maxQueuedRows,
+      maxPendingCells,
+      compactIntervalMs,
+      cacheBytes,
+      log,
+      onWritten,
+    };
     this.cache = new RollupCache(cacheBytes);
+    this.stored = { chain, seq: 0, rows: 0 };
   }
 
-  /** Loads the watermark and catches up to `committedHead` before returning. */
+  /**
+   * Loads the watermark of this instance's chain and catches up to `committedHead` before
+   * returning. Only this chain is folded here: another writer folds its own.
+   */
   async start(committedHead: number): Promise<void> {
     this.stopped = false;
-    const mark = await this.store.rollups.watermark();
+    const mark = await this.store.rollups.watermark(this.options.chain);
     this.foldedSeq = mark.seq;
     this.foldedRows = mark.rows;
     this.stored = mark;
@@ -273,7 +295,11 @@ export class RollupMaintainer {
 
   private async catchUp(): Promise<void> {
     while (this.foldedSeq < this.knownHead) {
-      const { batches, throughSeq } = await this.store.events.readCommitted(this.foldedSeq, 20_000);
+      const { batches, throughSeq } = await this.store.events.readCommitted(
+        this.options.chain,
+        this.foldedSeq,
+        20_000,
+      );
       if (throughSeq <= this.foldedSeq) break;
       for (const b of batches) await this.foldBatch(b.seq, b.rows);
       // Batches whose events all expired hold no rows but still count as folded.
@@ -356,7 +382,7 @@ export class RollupMaintainer {
   }
 
   private async flush(): Promise<void> {
-    const through = { seq: this.foldedSeq, rows: this.foldedRows };
+    const through = { chain: this.options.chain, seq: this.foldedSeq, rows: this.foldedRows };
     if (this.pending.size === 0 && this.pendingSignals.size === 0) {
       if (through.seq !== this.stored.seq || through.rows !== this.stored.rows) {
         await this.store.rollups.write([], [], through);
@@ -377,6 +403,7 @@ export class RollupMaintainer {
     try {
       const rows = batch.toRows();
       await this.store.rollups.write(rows, signals, through);
+      this.options.onWritten?.(rows);
       this.cache.invalidate(rows);
       this.stored = through;
     } catch (err) {

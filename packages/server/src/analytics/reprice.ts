@@ -9,7 +9,7 @@ import type { EventRow } from '../model/index.js';
 import { type PriceBook, pricedCost } from '../pricing/index.js';
 import type { CostUpdate, Store } from '../store/index.js';
 import { DeltaSet } from './aggregate.js';
-import { eventsOf, keptFrom } from './rollup-check.js';
+import { eventsOf, keptFrom, unfoldedChain } from './rollup-check.js';
 
 const DAY = 86_400_000;
 
@@ -44,11 +44,8 @@ export class RepriceError extends Error {}
 export async function reprice(store: Store, options: RepriceOptions): Promise<RepriceReport> {
   const from = Math.floor(options.from / DAY) * DAY;
   const to = Math.ceil(options.to / DAY) * DAY;
-  const [mark, head] = await Promise.all([store.rollups.watermark(), store.events.chainHead()]);
-  if (mark.seq < (head?.seq ?? 0) || mark.rows > 0)
-    throw new RepriceError(
-      `the rollups cover batches up to ${mark.seq} of ${head?.seq ?? 0}: start the server and stop it (it folds the rest), then reprice again`,
-    );
+  const behind = await unfoldedChain(store);
+  if (behind) throw new RepriceError(`${behind}, then reprice again`);
   const projects = (await store.meta.listProjects())
     .map((p) => p.id)
     .filter((id) => options.project === undefined || id === options.project);

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { expireOffline } from '../audit/index.js';
+import { DEFAULT_CHAIN, expireOffline } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import type { ProjectRecord, RetentionOverrides, Store } from '../store/index.js';
 
@@ -47,6 +47,8 @@ export interface RetentionOptions {
   projects?: ProjectRecord[];
   /** Through the chain's writer (the committer) when a server runs; offline otherwise. */
   expireEvents?: ExpireEvents;
+  /** The chain an offline deletion is recorded in (this instance's; default `DEFAULT_CHAIN`). */
+  chain?: string;
 }
 
 /**
@@ -60,16 +62,25 @@ export async function applyRetention(
   {
     now = Date.now(),
     projects,
-    expireEvents = (project, before) => expireOffline(store.events, project, before),
+    chain = DEFAULT_CHAIN,
+    expireEvents = (project, before) => expireOffline(store.events, chain, project, before),
   }: RetentionOptions = {},
 ): Promise<RetentionResult[]> {
   const results: RetentionResult[] = [];
-  const watermark = (await store.rollups.watermark()).seq;
+  const watermarks = new Map<string, number>();
+  /** Whether every chain's batches holding the project's events before `before` are folded. */
+  const folded = async (project: string, before: number) => {
+    for (const [name, seq] of await store.events.lastBatchesBefore(project, before)) {
+      if (!watermarks.has(name)) watermarks.set(name, (await store.rollups.watermark(name)).seq);
+      if (seq > (watermarks.get(name) ?? 0)) return false;
+    }
+    return true;
+  };
   for (const project of projects ?? (await store.meta.listProjects())) {
     const r = effectiveRetention(defaults, project.retention);
     const day = Math.floor(now / DAY) * DAY;
     const rawBefore = day - r.rawDays * DAY;
-    const covered = (await store.events.lastBatchBefore(project.id, rawBefore)) <= watermark;
+    const covered = await folded(project.id, rawBefore);
     const raw = covered ? await expireEvents(project.id, rawBefore) : { deleted: 0 };
     const fine = await store.rollups.expire(project.id, ['1m', '5m', '1h'], day - r.rollupDays * DAY);
     const daily = await store.rollups.expire(project.id, ['1d'], day - r.dailyRollupDays * DAY);

@@ -5,6 +5,7 @@
  * compared key by key.
  */
 
+import { DEFAULT_CHAIN } from '../audit/checkpoint.js';
 import type { EventRow } from '../model/index.js';
 import {
   mergeRollupRows,
@@ -121,18 +122,33 @@ export async function* eventsOf(
  * and compares them with the stored rows. The rollups must cover the whole chain (the server folds
  * everything before it stops); when they do not, nothing is compared and the report says why.
  */
+/**
+ * Why the stored rollups do not cover every committed batch of every chain (the first chain found
+ * behind), or null when they do.
+ */
+export async function unfoldedChain(store: Store): Promise<string | null> {
+  for (const head of await store.events.chains()) {
+    const mark = await store.rollups.watermark(head.chain);
+    if (mark.seq < head.seq || mark.rows > 0) {
+      const of = head.chain === DEFAULT_CHAIN ? '' : ` of chain '${head.chain}'`;
+      return `the rollups cover batches up to ${mark.seq} of ${head.seq}${of}: start the server${of ? ` with that instance id` : ''} and stop it (it folds the rest)`;
+    }
+  }
+  return null;
+}
+
 export async function checkRollups(
   store: Store,
   { now = Date.now(), onDay }: { now?: number; onDay?: (day: number) => void } = {},
 ): Promise<RollupCheckReport> {
   const report: RollupCheckReport = { ok: true, checked: true, rows: 0, days: 0, mismatches: [] };
-  const [mark, head] = await Promise.all([store.rollups.watermark(), store.events.chainHead()]);
-  if (mark.seq < (head?.seq ?? 0) || mark.rows > 0) {
+  const behind = await unfoldedChain(store);
+  if (behind) {
     return {
       ...report,
       ok: false,
       checked: false,
-      reason: `the rollups cover batches up to ${mark.seq} of ${head?.seq ?? 0}: start the server and stop it (it folds the rest), then verify again`,
+      reason: `${behind}, then verify again`,
     };
   }
   const expiries = await store.events.chainExpiries();

@@ -166,7 +166,7 @@ describe('rollup recovery', () => {
     const before = await get('/api/metrics/current?window=hour', first);
     expect(before.requestRate.total).toBe(50);
     const { store, committer } = first.server.context;
-    expect((await store.rollups.watermark()).seq).toBeLessThan(committer.headSeq);
+    expect((await store.rollups.watermark('default')).seq).toBeLessThan(committer.headSeq);
     // The crash: pending deltas are lost, never flushed.
     maintainer.pending.cells.clear();
     maintainer.stop = async () => undefined;

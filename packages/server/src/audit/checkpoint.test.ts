@@ -96,7 +96,7 @@ describe('checkpoints', { timeout: 120_000 }, () => {
         json: { events: [{ type: 'a' }, { type: 'b' }] },
       });
       expect(res.status).toBe(200);
-      const head = await vigil.server.context.store.events.chainHead();
+      const head = await vigil.server.context.store.events.chainHead('default');
       for (let i = 0; i < 200 && !received.some((r) => r.body.seq === head?.seq); i++)
         await new Promise((r) => setTimeout(r, 50));
       const got = received.find((r) => r.body.seq === head?.seq);

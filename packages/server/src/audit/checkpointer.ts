@@ -64,7 +64,7 @@ export class Checkpointer {
     const head = this.options.head();
     const moved = head !== null && (this.latest?.seq !== head.seq || this.latest.hash !== head.hash);
     if (moved) {
-      const c = signCheckpoint({ chain: this.options.chain, ...head }, this.options.key, { reason });
+      const c = signCheckpoint({ ...head, chain: this.options.chain }, this.options.key, { reason });
       if (this.options.file) {
         try {
           await appendCheckpoint(this.options.file, c);

@@ -11,14 +11,16 @@ import type { EventRow } from '../model/index.js';
 import type { ChainExpiry, ChainLink, EventStore, ExpiredBatch, ExpiryRecorder } from '../store/index.js';
 import { DEFAULT_CHAIN } from './checkpoint.js';
 // A cycle with index.ts, used only at call time: the canonical row encoding lives there.
-import { canonicalRow, GENESIS_HASH } from './index.js';
+import { canonicalRow, genesisHash } from './index.js';
 
 const DAY = 86_400_000;
 
-/** The hash of what a batch keeps after an expiry: its remaining rows, in chain order. */
-export function remainingHash(seq: number, rows: readonly EventRow[]): string {
+/** The hash of what a batch keeps after an expiry: its remaining rows, in chain order (a batch of
+ * a chain other than the default one names its chain: there are as many batches 1 as chains). */
+export function remainingHash(chain: string, seq: number, rows: readonly EventRow[]): string {
   const hash = createHash('sha256');
-  hash.update(`remaining\n${seq}\n${rows.length}\n`);
+  const place = chain === DEFAULT_CHAIN ? `${seq}` : `${chain}\n${seq}`;
+  hash.update(`remaining\n${place}\n${rows.length}\n`);
   for (const row of rows) hash.update(`${canonicalRow(row)}\n`);
   return hash.digest('hex');
 }
@@ -44,32 +46,37 @@ export function hashExpiry(prevHash: string, seq: number, committedAt: number, e
 export function expiryOf(
   scope: { project: string | null; before: number | null },
   batches: readonly ExpiredBatch[],
-  chain = DEFAULT_CHAIN,
 ): ChainExpiry {
   const expiry: ChainExpiry = { ...scope, emptied: [], kept: [] };
-  for (const b of [...batches].sort((x, y) => x.seq - y.seq)) {
+  const order = (x: ExpiredBatch, y: ExpiredBatch) =>
+    x.chain < y.chain ? -1 : x.chain > y.chain ? 1 : x.seq - y.seq;
+  for (const b of [...batches].sort(order)) {
     if (b.remaining > 0) {
-      expiry.kept.push({ chain, seq: b.seq, remaining: b.remaining, hash: b.hash as string });
+      expiry.kept.push({ chain: b.chain, seq: b.seq, remaining: b.remaining, hash: b.hash as string });
       continue;
     }
     const last = expiry.emptied.at(-1);
-    if (last && last.to === b.seq - 1) last.to = b.seq;
-    else expiry.emptied.push({ chain, from: b.seq, to: b.seq });
+    if (last && last.chain === b.chain && last.to === b.seq - 1) last.to = b.seq;
+    else expiry.emptied.push({ chain: b.chain, from: b.seq, to: b.seq });
   }
   return expiry;
 }
 
-/** Builds the links that record expiries after `head` (the chain's writer calls it, one at a time). */
-export function expiryRecorder(head: () => ChainLink | null): ExpiryRecorder {
+/**
+ * Builds the links that record expiries after `head` in `chain` (the chain's writer calls it, one
+ * at a time); the batches an expiry touches may be of any chain.
+ */
+export function expiryRecorder(chain: string, head: () => ChainLink | null): ExpiryRecorder {
   return {
     remainingHash,
     link(scope, batches) {
       const prev = head();
       const seq = (prev?.seq ?? 0) + 1;
-      const prevHash = prev?.hash ?? GENESIS_HASH;
+      const prevHash = prev?.hash ?? genesisHash(chain);
       const committedAt = Date.now();
       const expiry = expiryOf(scope, batches);
       return {
+        chain,
         seq,
         prevHash,
         hash: hashExpiry(prevHash, seq, committedAt, expiry),
@@ -82,27 +89,29 @@ export function expiryRecorder(head: () => ChainLink | null): ExpiryRecorder {
 }
 
 /**
- * Deletes a project's events older than `before` and records it as the chain's next link, when no
- * writer holds the chain (offline; a running server goes through its committer).
+ * Deletes a project's events older than `before` and records it as the next link of `chain`, when
+ * no writer holds the chain (offline; a running server goes through its committer).
  */
 export async function expireOffline(
   events: EventStore,
+  chain: string,
   project: string,
   before: number,
 ): Promise<{ deleted: number; batches: number; link: ChainLink | null }> {
-  const head = await events.chainHead();
+  const head = await events.chainHead(chain);
   return events.expire(
     project,
     before,
-    expiryRecorder(() => head),
+    expiryRecorder(chain, () => head),
   );
 }
 
 /** Where each batch touched by expiries stands now: the final state the store must show. */
 export class ExpiryIndex {
-  private readonly emptied: { from: number; to: number; by: number }[] = [];
+  /** Per chain: ranges of batches emptied, each with the expiry link that emptied it. */
+  private readonly emptied = new Map<string, { from: number; to: number; by: Place }[]>();
   private sorted = true;
-  private readonly kept = new Map<number, { remaining: number; hash: string; by: number }>();
+  private readonly kept = new Map<string, { remaining: number; hash: string; by: Place }>();
 
   /** Adds an expiry link's record; returns why it cannot be, or null. */
   add(link: ChainLink & { expiry: ChainExpiry }): string | null {
@@ -110,40 +119,54 @@ export class ExpiryIndex {
     const { before } = link.expiry;
     if (before !== null && before > link.committedAt - DAY)
       return `its cut-off ${new Date(before).toISOString()} is less than a day before it was recorded`;
+    const by = { chain: link.chain, seq: link.seq };
+    // In its own chain an expiry can only name batches before it (another chain has its own numbers).
+    const after = (chain: string, seq: number) => chain === link.chain && seq >= link.seq;
     for (const r of link.expiry.emptied) {
-      if (r.from > r.to || r.to >= link.seq)
+      if (r.from > r.to || after(r.chain, r.to))
         return `it empties batches ${r.from}–${r.to}, which are not before it`;
-      this.emptied.push({ from: r.from, to: r.to, by: link.seq });
+      const list = this.emptied.get(r.chain) ?? [];
+      if (list.length === 0) this.emptied.set(r.chain, list);
+      list.push({ from: r.from, to: r.to, by });
       this.sorted = false;
     }
     for (const k of link.expiry.kept) {
-      if (k.seq >= link.seq) return `it names batch ${k.seq}, which is not before it`;
-      const seen = this.kept.get(k.seq);
+      if (after(k.chain, k.seq)) return `it names batch ${k.seq}, which is not before it`;
+      const key = `${k.chain}\n${k.seq}`;
+      const seen = this.kept.get(key);
       // Expiries only remove: the one leaving the fewest events is the latest.
       if (!seen || k.remaining < seen.remaining)
-        this.kept.set(k.seq, { remaining: k.remaining, hash: k.hash, by: link.seq });
+        this.kept.set(key, { remaining: k.remaining, hash: k.hash, by });
     }
     return null;
   }
 
-  /** What the batch must hold now, or null when no expiry touched it. */
+  /** What the chain's batch must hold now, or null when no expiry touched it. */
   stateOf(
+    chain: string,
     seq: number,
-  ): { remaining: 0; by: number } | { remaining: number; hash: string; by: number } | null {
+  ): { remaining: 0; by: Place } | { remaining: number; hash: string; by: Place } | null {
     if (!this.sorted) {
-      this.emptied.sort((a, b) => a.from - b.from);
+      for (const list of this.emptied.values()) list.sort((a, b) => a.from - b.from);
       this.sorted = true;
     }
     // A batch is emptied once (an empty batch has nothing more to expire): ranges do not overlap.
+    const ranges = this.emptied.get(chain) ?? [];
     let lo = 0;
-    let hi = this.emptied.length - 1;
+    let hi = ranges.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      const r = this.emptied[mid] as { from: number; to: number; by: number };
+      const r = ranges[mid] as { from: number; to: number; by: Place };
       if (seq < r.from) hi = mid - 1;
       else if (seq > r.to) lo = mid + 1;
       else return { remaining: 0, by: r.by };
     }
-    return this.kept.get(seq) ?? null;
+    return this.kept.get(`${chain}\n${seq}`) ?? null;
   }
+}
+
+/** A link's place: its chain and number in it. */
+interface Place {
+  chain: string;
+  seq: number;
 }

@@ -20,8 +20,19 @@ export type { CheckpointerOptions, CheckpointWebhook } from './checkpointer.js';
 export { Checkpointer } from './checkpointer.js';
 export { expireOffline, expiryRecorder, hashExpiry, remainingHash } from './expiry.js';
 
-/** The hash that precedes the first batch. */
+/** The hash that precedes the first batch of the default chain. */
 export const GENESIS_HASH = '0'.repeat(64);
+
+/**
+ * The hash that precedes a chain's first batch: the default chain's is all zeros (as every chain
+ * before there were several); another chain's is bound to its name, so a chain's batches cannot
+ * pass for another's.
+ */
+export function genesisHash(chain: string): string {
+  return chain === DEFAULT_CHAIN
+    ? GENESIS_HASH
+    : createHash('sha256').update(`vigil chain\n${chain}`).digest('hex');
+}
 
 /**
  * One line per row: a JSON array of the first schema's columns in a fixed order, then each field
@@ -56,10 +67,17 @@ export function hashBatch(
   return hash.digest('hex');
 }
 
-export function nextLink(prev: ChainLink | null, rows: readonly EventRow[], committedAt: number): ChainLink {
+/** The link of the batch after `prev` in `chain` (prev null: the chain's first). */
+export function nextLink(
+  prev: ChainLink | null,
+  rows: readonly EventRow[],
+  committedAt: number,
+  chain = prev?.chain ?? DEFAULT_CHAIN,
+): ChainLink {
   const seq = (prev?.seq ?? 0) + 1;
-  const prevHash = prev?.hash ?? GENESIS_HASH;
+  const prevHash = prev?.hash ?? genesisHash(chain);
   return {
+    chain,
     seq,
     prevHash,
     hash: hashBatch(prevHash, seq, committedAt, rows),
@@ -72,10 +90,12 @@ export interface VerifyReport {
   ok: boolean;
   batches: number;
   events: number;
+  /** How many chains were checked, when more than one (one per writer). */
+  chains?: number;
   /** Batches that lost events to retention: checked against what the expiry link recorded they keep. */
   expiredBatches?: number;
-  /** The first batch that does not match, and why. */
-  firstBad?: { seq: number; reason: string };
+  /** The first batch that does not match (its chain and place in it), and why. */
+  firstBad?: { chain: string; seq: number; reason: string };
   /** The checkpoint the chain's head was checked against (when one was given). */
   checkpoint?: { chain: string; seq: number; at: number };
 }
@@ -89,49 +109,63 @@ export interface VerifyOptions {
 
 const when = (ms: number) => new Date(ms).toISOString();
 
-/** Recomputes the chain from the stored rows and names the first batch that does not match. */
+/** Recomputes every chain from the stored rows and names the first batch that does not match. */
 export async function verifyChain(
   events: EventStore,
   { onProgress, checkpoints = new Map() }: VerifyOptions = {},
 ): Promise<VerifyReport> {
-  for (const [chain, c] of checkpoints) {
-    if (chain !== DEFAULT_CHAIN) {
-      return {
-        ok: false,
-        batches: 0,
-        events: 0,
-        firstBad: {
-          seq: c.seq,
-          reason: `the store holds no chain '${chain}', but a checkpoint signed at ${when(c.at)} records its batch ${c.seq}`,
-        },
-      };
-    }
-  }
-  const checkpoint = checkpoints.get(DEFAULT_CHAIN);
-  const checked = checkpoint
-    ? { checkpoint: { chain: checkpoint.chain, seq: checkpoint.seq, at: checkpoint.at } }
-    : {};
   // Expiry links come after the batches they touch: read them first (they are few), each checked
-  // in its own place in the chain like any link.
+  // in its own place in its chain like any link.
   const expiries = new ExpiryIndex();
-  const invalidExpiry = new Map<number, string>();
+  const invalidExpiry = new Map<string, string>();
   for (const link of await events.chainExpiries()) {
     const problem = link.expiry ? expiries.add(link as ChainLink & { expiry: ChainExpiry }) : null;
-    if (problem) invalidExpiry.set(link.seq, problem);
+    if (problem) invalidExpiry.set(`${link.chain}\n${link.seq}`, problem);
   }
-  let prevHash = GENESIS_HASH;
-  let expectedSeq = 1;
   let batches = 0;
   let count = 0;
   let expired = 0;
+  const seen = new Set<string>();
+  const report = (firstBad?: VerifyReport['firstBad'], checkpoint?: Checkpoint): VerifyReport => ({
+    ok: firstBad === undefined,
+    batches,
+    events: count,
+    ...(seen.size > 1 ? { chains: seen.size } : {}),
+    ...(firstBad === undefined && expired > 0 ? { expiredBatches: expired } : {}),
+    ...(firstBad ? { firstBad } : {}),
+    ...(checkpoint
+      ? { checkpoint: { chain: checkpoint.chain, seq: checkpoint.seq, at: checkpoint.at } }
+      : {}),
+  });
+  // The chain being walked: where it stands, and its checkpoint.
+  let chain: string | null = null;
+  let prevHash = '';
+  let expectedSeq = 1;
+  /** A chain ends: the checkpoint must not be past its end (newest batches deleted). */
+  const endOf = (name: string, nextSeq: number): VerifyReport | null => {
+    const c = checkpoints.get(name);
+    if (!c || c.seq < nextSeq) return null;
+    const lost = c.seq === nextSeq ? `batch ${nextSeq}` : `batches ${nextSeq}–${c.seq}`;
+    const end =
+      nextSeq === 1
+        ? `the store holds no batch of chain '${name}'`
+        : `the chain ends at batch ${nextSeq - 1}`;
+    const reason = `${end}, but the checkpoint signed at ${when(c.at)} records batch ${c.seq}: ${lost} were deleted`;
+    return report({ chain: name, seq: nextSeq, reason }, c);
+  };
   for await (const { link, rows } of events.readChain()) {
-    const bad = (reason: string): VerifyReport => ({
-      ok: false,
-      batches,
-      events: count,
-      firstBad: { seq: link.seq, reason },
-      ...checked,
-    });
+    if (link.chain !== chain) {
+      if (chain !== null) {
+        const cut = endOf(chain, expectedSeq);
+        if (cut) return cut;
+      }
+      chain = link.chain;
+      seen.add(chain);
+      prevHash = genesisHash(chain);
+      expectedSeq = 1;
+    }
+    const checkpoint = checkpoints.get(link.chain);
+    const bad = (reason: string) => report({ chain: link.chain, seq: link.seq, reason }, checkpoint);
     if (link.seq !== expectedSeq)
       return bad(`expected batch ${expectedSeq} next, found ${link.seq} (a batch is missing)`);
     if (link.prevHash !== prevHash) return bad('its previous-hash does not match the batch before it');
@@ -140,19 +174,19 @@ export async function verifyChain(
         `its hash differs from the checkpoint signed at ${when(checkpoint.at)} (the batch was replaced)`,
       );
     }
-    const touched = expiries.stateOf(link.seq);
+    const touched = expiries.stateOf(link.chain, link.seq);
     if (link.expiry) {
       if (rows.length > 0) return bad(`it records an expiry but ${rows.length} events are stored in it`);
       if (hashExpiry(prevHash, link.seq, link.committedAt, link.expiry) !== link.hash)
         return bad('the expiry it records does not match its hash (the record was altered)');
-      const problem = invalidExpiry.get(link.seq);
+      const problem = invalidExpiry.get(`${link.chain}\n${link.seq}`);
       if (problem) return bad(`the expiry it records cannot be: ${problem}`);
     } else if (touched) {
       // Retention deleted some of its events: what it keeps must be what the expiry recorded.
-      const by = `the expiry recorded in batch ${touched.by}`;
+      const by = `the expiry recorded in batch ${touched.by.seq}${touched.by.chain === link.chain ? '' : ` of chain '${touched.by.chain}'`}`;
       if (rows.length !== touched.remaining)
         return bad(`${rows.length} of its events are stored but ${by} leaves ${touched.remaining}`);
-      if ('hash' in touched && remainingHash(link.seq, rows) !== touched.hash)
+      if ('hash' in touched && remainingHash(link.chain, link.seq, rows) !== touched.hash)
         return bad(`its events kept after ${by} do not match it (an event was altered)`);
       expired += 1;
     } else {
@@ -168,38 +202,27 @@ export async function verifyChain(
     count += rows.length;
     onProgress?.(batches, count);
   }
-  if (checkpoint && checkpoint.seq >= expectedSeq) {
-    const lost =
-      checkpoint.seq === expectedSeq ? `batch ${expectedSeq}` : `batches ${expectedSeq}–${checkpoint.seq}`;
-    return {
-      ok: false,
-      batches,
-      events: count,
-      firstBad: {
-        seq: expectedSeq,
-        reason: `the chain ends at batch ${expectedSeq - 1}, but the checkpoint signed at ${when(checkpoint.at)} records batch ${checkpoint.seq}: ${lost} were deleted`,
-      },
-      ...checked,
-    };
+  if (chain !== null) {
+    const cut = endOf(chain, expectedSeq);
+    if (cut) return cut;
+  }
+  // A checkpoint of a chain the store does not hold at all: all of its batches were deleted.
+  for (const name of [...checkpoints.keys()].sort()) {
+    if (seen.has(name)) continue;
+    const cut = endOf(name, 1);
+    if (cut) return cut;
   }
   const stored = await events.countEvents();
   if (stored !== count) {
-    return {
-      ok: false,
-      batches,
-      events: count,
-      firstBad: {
+    const last = chain ?? DEFAULT_CHAIN;
+    return report(
+      {
+        chain: last,
         seq: expectedSeq,
-        reason: `${stored - count} stored events belong to no batch of the chain`,
+        reason: `${stored - count} stored events belong to no batch of any chain`,
       },
-      ...checked,
-    };
+      checkpoints.get(last),
+    );
   }
-  return {
-    ok: true,
-    batches,
-    events: count,
-    ...(expired > 0 ? { expiredBatches: expired } : {}),
-    ...checked,
-  };
+  return report(undefined, checkpoints.get(chain ?? DEFAULT_CHAIN));
 }

@@ -91,6 +91,11 @@ const ConfigSchema = Type.Object({
   host: Type.String({ minLength: 1 }),
   port: Type.Integer({ minimum: 0, maximum: 65535 }),
   dataDir: Type.String({ minLength: 1 }),
+  /**
+   * This server's name as a writer: its audit chain and rollup watermark are its own. One server
+   * per store keeps the default; several instances writing one store each need their own.
+   */
+  instanceId: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }),
   logLevel: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
   ),
@@ -258,6 +263,7 @@ export function defaultConfig(): Config {
     host: '127.0.0.1',
     port: 4318,
     dataDir: './vigil-data',
+    instanceId: 'default',
     logLevel: 'info',
     ingest: {
       maxBodyBytes: 10 * 1024 * 1024,
@@ -382,6 +388,7 @@ export function loadConfig(
   if (envPort !== undefined && envPort !== '') config.port = parsePort(envPort, 'VIGIL_PORT');
   if (env.VIGIL_HOST) config.host = env.VIGIL_HOST;
   if (env.VIGIL_DATA) config.dataDir = env.VIGIL_DATA;
+  if (env.VIGIL_INSTANCE_ID) config.instanceId = env.VIGIL_INSTANCE_ID;
   if (env.VIGIL_LOG_LEVEL) config.logLevel = env.VIGIL_LOG_LEVEL as Config['logLevel'];
   if (env.VIGIL_ADMIN_TOKEN) config.adminToken = env.VIGIL_ADMIN_TOKEN;
   if (env.VIGIL_ADMIN_PASSWORD) config.adminPassword = env.VIGIL_ADMIN_PASSWORD;

@@ -111,6 +111,6 @@ describe('GroupCommitter', () => {
     await expect(committer.submit(batch)).rejects.toMatchObject({ code: 'commit_failed', status: 503 });
     fail = false;
     expect(await committer.submit(batch)).toEqual(Array(5).fill('stored'));
-    expect((await inner.chainHead())?.seq).toBe(1);
+    expect((await inner.chainHead('default'))?.seq).toBe(1);
   });
 });

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { expiryRecorder, nextLink } from '../audit/index.js';
+import { DEFAULT_CHAIN, expiryRecorder, nextLink } from '../audit/index.js';
 import { VigilError } from '../errors/index.js';
 import type { EventRow } from '../model/index.js';
 import {
@@ -65,10 +65,14 @@ export class GroupCommitter {
   /** The checkpointed head the chain continues from when the store had lost batches behind it. */
   private floor: ChainLink | null = null;
   readonly stats: CommitterStats = { commits: 0, committedEvents: 0, lastCommitMs: 0 };
+  /** The audit chain this writer appends to. */
+  readonly chain: string;
 
   constructor(
     private readonly store: EventStore,
     private readonly options: {
+      /** The audit chain this writer appends to (its instance id; `DEFAULT_CHAIN` when not given). */
+      chain?: string;
       maxInFlightEvents: number;
       maxCommitEvents: number;
       log: FastifyBaseLogger;
@@ -79,7 +83,9 @@ export class GroupCommitter {
       /** Told of every commit (for /metrics): its duration, what it stored, what it skipped. */
       observeCommit?: (commit: CommitObservation) => void;
     },
-  ) {}
+  ) {
+    this.chain = options.chain ?? DEFAULT_CHAIN;
+  }
 
   /**
    * Loads the chain head. When the last checkpoint kept outside the store (`checkpointed`) is
@@ -97,7 +103,7 @@ export class GroupCommitter {
         { storeHead: storeHeadSeq, checkpoint: checkpointed.seq },
         "the store's audit chain ends before its last checkpoint: batches were deleted; new batches continue after the checkpoint",
       );
-      this.floor = { ...checkpointed, prevHash: '', rowCount: 0 };
+      this.floor = { ...checkpointed, chain: this.chain, prevHash: '', rowCount: 0 };
       this.head = this.floor;
       return { behindCheckpoint: true, storeHeadSeq };
     }
@@ -175,7 +181,7 @@ export class GroupCommitter {
   ): Promise<T> {
     if (this.unsure) await this.reconcile();
     try {
-      const result = await write(expiryRecorder(() => this.head));
+      const result = await write(expiryRecorder(this.chain, () => this.head));
       if (result.link) this.head = result.link;
       return result;
     } catch (err) {
@@ -260,13 +266,14 @@ export class GroupCommitter {
    */
   private async reconcile({ initial = false } = {}): Promise<void> {
     const known = this.head?.seq ?? 0;
-    const head = await this.store.chainHead();
+    const { chain } = this;
+    const head = await this.store.chainHead(chain);
     const seq = head?.seq ?? 0;
     // On start the rollups catch up from the store themselves.
     if (!initial && seq > known && this.options.onCommitted) {
       // Committed after all: rollups must fold it like any other batch.
       for (let after = known; after < seq; ) {
-        const { batches, throughSeq } = await this.store.readCommitted(after, 100_000);
+        const { batches, throughSeq } = await this.store.readCommitted(chain, after, 100_000);
         if (throughSeq <= after) break;
         // One writer: the only batch that can land unseen is the failed append, the head itself.
         for (const b of batches)
@@ -277,7 +284,7 @@ export class GroupCommitter {
         after = throughSeq;
       }
     }
-    const removed = await this.store.discardUnchained(seq);
+    const removed = await this.store.discardUnchained(chain, seq);
     if (removed > 0)
       this.options.log.warn(
         { removed, headSeq: seq },
@@ -328,7 +335,7 @@ export class GroupCommitter {
       let keptIds = new Set<string>();
       const seal = (kept: readonly EventRow[]) => {
         keptIds = new Set(kept.map((r) => r.id));
-        sealed = nextLink(this.head, kept, Date.now());
+        sealed = nextLink(this.head, kept, Date.now(), this.chain);
         scrubbed = countScrubs(kept.map((r) => byId.get(r.id) as ValidEvent));
         return { link: sealed, scrubbed };
       };
@@ -340,7 +347,7 @@ export class GroupCommitter {
         // An engine may report a failure after the batch is committed (a checkpoint failing
         // after the commit): then the batch is durable and is acknowledged like any other.
         const link = sealed as ChainLink | null;
-        const head = await this.store.chainHead().catch(() => null);
+        const head = await this.store.chainHead(this.chain).catch(() => null);
         if (!link || head?.seq !== link.seq || head.hash !== link.hash) {
           await this.reconcile().catch(() => undefined);
           throw err;

@@ -29,8 +29,15 @@ import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { createGunzip, createGzip } from 'node:zlib';
-import { verifyChain } from '../audit/index.js';
-import { openStore, restoreStore, type Store, type StoreOptions, storeExists } from '../store/index.js';
+import { DEFAULT_CHAIN, verifyChain } from '../audit/index.js';
+import {
+  type ChainLink,
+  openStore,
+  restoreStore,
+  type Store,
+  type StoreOptions,
+  storeExists,
+} from '../store/index.js';
 
 export const BACKUP_MAGIC = 'VIGIL-BACKUP';
 export const BACKUP_FORMAT = 1;
@@ -42,8 +49,10 @@ export interface BackupManifest {
   schemaVersion: number;
   createdAt: string;
   rowCounts: Record<string, number>;
-  /** The audit chain's newest batch when the backup was taken. */
+  /** The default audit chain's newest batch when the backup was taken (null when it has none). */
   chainHead: { seq: number; hash: string } | null;
+  /** Every audit chain's newest batch (one chain per instance id). */
+  chains?: { chain: string; seq: number; hash: string }[];
   payload: { file: string; compression: 'gzip'; bytes: number; sha256: string; uncompressedBytes: number };
 }
 
@@ -104,6 +113,7 @@ export async function prepareBackup(store: Store, scratchParent: string): Promis
       image.discard();
     }
     const { sha256, bytes } = d.result();
+    const defaultHead = image.chains.find((h) => h.chain === DEFAULT_CHAIN);
     const manifest: BackupManifest = {
       format: BACKUP_FORMAT,
       vigilVersion: vigilVersion(),
@@ -111,7 +121,8 @@ export async function prepareBackup(store: Store, scratchParent: string): Promis
       schemaVersion: image.schemaVersion,
       createdAt: new Date().toISOString(),
       rowCounts: image.rowCounts,
-      chainHead: image.chainHead ? { seq: image.chainHead.seq, hash: image.chainHead.hash } : null,
+      chainHead: defaultHead ? headOf(defaultHead) : null,
+      chains: image.chains.map((h) => ({ chain: h.chain, ...headOf(h) })),
       payload: {
         file: image.name,
         compression: 'gzip',
@@ -229,6 +240,8 @@ export interface RestoreResult {
   /** Where the data that was in the directory before was moved (null when it was empty). */
   previous: string | null;
 }
+
+const headOf = (h: ChainLink) => ({ seq: h.seq, hash: h.hash });
 
 const isEmptyDir = (dir: string) => !existsSync(dir) || readdirSync(dir).length === 0;
 

@@ -9,7 +9,7 @@ import {
   checkpointPaths,
   loadConfig,
 } from '../config/index.js';
-import { type EventStore, openStore, type Store } from '../store/index.js';
+import { type ChainLink, type EventStore, openStore, type Store } from '../store/index.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -158,12 +158,17 @@ export async function runChecks({
         return ['ok', `schema version ${current} of ${latest} (current)`];
       });
       await step('audit chain', async () => {
-        const head = await s.events.chainHead();
-        if (!head) return ['ok', 'empty (no batch committed yet)'];
-        lastCommit = head.committedAt;
+        const heads = await s.events.chains();
+        if (heads.length === 0) return ['ok', 'empty (no batch committed yet)'];
+        lastCommit = Math.max(...heads.map((h) => h.committedAt));
+        const at = (h: ChainLink) =>
+          `batch ${h.seq} (${h.hash.slice(0, 12)}…), committed ${new Date(h.committedAt).toISOString()}`;
+        const [only] = heads;
+        if (only && heads.length === 1 && only.chain === DEFAULT_CHAIN)
+          return ['ok', `head is ${at(only)}; 'vigil verify' checks every batch`];
         return [
           'ok',
-          `head is batch ${head.seq} (${head.hash.slice(0, 12)}…), committed ${new Date(head.committedAt).toISOString()}; 'vigil verify' checks every batch`,
+          `${heads.length} chains (one per instance id): ${heads.map((h) => `'${h.chain}' at ${at(h)}`).join('; ')}; 'vigil verify' checks every batch`,
         ];
       });
       await step('checkpoint', () => checkpointStatus(config as Config, s.events));
@@ -223,7 +228,8 @@ async function checkpointStatus(config: Config, events: EventStore | null): Prom
   if (!existsSync(file))
     return ['warn', `no checkpoint file at ${file} yet (the server writes one on start and on its interval)`];
   const log = await readCheckpoints(file, loadVerifyingKey(keyFile));
-  const last = log.latest.get(DEFAULT_CHAIN);
+  const chain = config.instanceId;
+  const last = log.latest.get(chain);
   const bad =
     log.badLines.length > 0
       ? `; ${file} has lines not signed by this key (line ${log.badLines.slice(0, 5).join(', ')}${log.badLines.length > 5 ? ', …' : ''})`
@@ -231,9 +237,9 @@ async function checkpointStatus(config: Config, events: EventStore | null): Prom
   if (!last) return ['warn', `${file} holds no signed checkpoint yet${bad}`];
   const held = `the last signed checkpoint (${last.reason}, ${new Date(last.at).toISOString()}) holds batch ${last.seq} (${last.hash.slice(0, 12)}…)`;
   if (events === null) return [bad ? 'fail' : 'ok', `${held}; the chain is not read here${bad}`];
-  const link = await events.chainLink(last.seq);
+  const link = await events.chainLink(chain, last.seq);
   if (!link) {
-    const head = await events.chainHead();
+    const head = await events.chainHead(chain);
     return [
       'fail',
       `${held}, but the store's chain ${head ? `ends at batch ${head.seq}` : 'is empty'}: batches were deleted, or an older store restored without a new checkpoint; run 'vigil verify'`,
@@ -244,7 +250,7 @@ async function checkpointStatus(config: Config, events: EventStore | null): Prom
       'fail',
       `${held}, but the store's batch ${last.seq} has hash ${link.hash.slice(0, 12)}…: the chain was altered; run 'vigil verify'`,
     ];
-  const head = await events.chainHead();
+  const head = await events.chainHead(chain);
   const since = (head?.seq ?? last.seq) - last.seq;
   return [
     bad ? 'fail' : 'ok',

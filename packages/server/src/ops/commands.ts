@@ -351,6 +351,7 @@ export async function generateCommand(
       days,
       log,
       noRepeat,
+      chain: config.instanceId,
       onProgress: progress('generating', started, 'events'),
       onPhase: (what) => process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}${what}…\n`),
     });

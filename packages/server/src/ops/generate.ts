@@ -1,8 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { RollupMaintainer } from '../analytics/index.js';
-import { nextLink } from '../audit/index.js';
+import { DEFAULT_CHAIN, nextLink } from '../audit/index.js';
 import { bootstrap, DEFAULT_PROJECT } from '../auth/index.js';
 import { type EventRow, emptyRow } from '../model/index.js';
+import { mergeRollupRows, type RollupRow, rollupKeyString } from '../model/rollup.js';
 import type { ChainLink, Store } from '../store/index.js';
 
 export interface GenerateOptions {
@@ -14,13 +15,14 @@ export interface GenerateOptions {
   seed?: number;
   now?: number;
   /**
-   * Write every day through the write path (folding included) instead of the first day only,
-   * repeated. Much slower; the default repeats when the project is empty and `days` whole.
+   * Fold every day's events instead of folding the first day and repeating its rollup rows. Much slower; the default repeats when the project is empty and `days` whole.
    */
   noRepeat?: boolean;
   onProgress?: (done: number, total: number) => void;
   /** Announces a step after the events are written (it shows no count). */
   onPhase?: (what: string) => void;
+  /** The audit chain the batches join (the instance id; default `DEFAULT_CHAIN`). */
+  chain?: string;
 }
 
 const DAY = 86_400_000;
@@ -72,19 +74,31 @@ function llmRequest(rnd: () => number, project: string, ts: number, n: number): 
 
 /**
  * Writes realistic llm.request events spread over the last `days` days, for benchmarks and
- * demos, with a valid audit chain and rollups.
+ * demos, with a valid audit chain and rollups, through the store's ordinary writes only (appends
+ * of batches, rollup writes with their watermark), as any engine takes them.
  *
- * Folding every event costs tens of microseconds, so by default the first day goes through the
- * real write path (batches, audit chain, rollups) and each later day repeats it, shifted by whole
- * days: the store copies the day's events (new ids, each copy hashed into the chain here) and its
- * rollup rows, which land on the same bucket boundaries one day later. Days then differ only in
- * time and ids. `noRepeat` folds every event instead.
+ * Folding every event costs tens of microseconds, so by default the first day is folded and each
+ * later day repeats it, shifted by whole days: the same draws with ids of their own, appended as
+ * batches of the chain, and the first day's rollup rows written again one day later each (they
+ * land on the same bucket boundaries), with the watermark at that day's last batch. Days then
+ * differ only in time and ids. After a failure the store holds whole days: the watermark stands at
+ * the last day written with its rollups, and a server folds what comes after it. `noRepeat` folds
+ * every event instead.
  */
 export async function generateEvents(
   store: Store,
   options: GenerateOptions,
 ): Promise<{ events: number; batches: number }> {
-  const { days, project = DEFAULT_PROJECT, seed = 42, now = Date.now(), onProgress, onPhase, log } = options;
+  const {
+    days,
+    project = DEFAULT_PROJECT,
+    seed = 42,
+    now = Date.now(),
+    chain = DEFAULT_CHAIN,
+    onProgress,
+    onPhase,
+    log,
+  } = options;
   await bootstrap(store.meta, undefined);
   await store.meta.ensureProject({ id: project, name: project, strictTypes: false, createdAt: now });
   const repeat =
@@ -93,64 +107,72 @@ export async function generateEvents(
     days >= 2 &&
     (await store.events.countEvents(project)) === 0;
   const start = now - days * DAY;
-  // Events written through the write path: all of them, or one day's worth to repeat.
+  // Events folded: all of them, or one day's worth to repeat.
   const perRun = repeat ? Math.round(options.events / days) : options.events;
   const total = repeat ? perRun * days : perRun;
   const step = ((repeat ? 1 : days) * DAY) / perRun;
   const tsOf = (i: number) => Math.floor(start + i * step);
 
+  let head: ChainLink | null = await store.events.chainHead(chain);
+  let batches = 0;
+  /** Appends one day's draws (`day` days after the first) as batches of the chain. */
+  const appendDay = async (day: number, onBatch: (link: ChainLink, rows: EventRow[]) => Promise<void>) => {
+    const rnd = random(seed);
+    for (let n = 0; n < perRun; ) {
+      const rows: EventRow[] = [];
+      for (const end = Math.min(perRun, n + BATCH); n < end; n++)
+        rows.push(llmRequest(rnd, project, tsOf(n) + day * DAY, day * perRun + n));
+      const link = nextLink(head, rows, Date.now(), chain);
+      await store.events.appendBatch({ rows, seal: () => ({ link, scrubbed: [] }) });
+      head = link;
+      batches += 1;
+      await onBatch(link, rows);
+      onProgress?.(day * perRun + n, total);
+    }
+  };
+
   // Flushes only when the pending cells are many, and compacts once at the end: compaction
   // scans whole tables, which every 30 s would cost more and more as a backfill grows.
+  const firstDay: RollupRow[] = [];
   const maintainer = new RollupMaintainer(store, {
+    chain,
     log,
     flushIntervalMs: 3_600_000,
     compactIntervalMs: 3_600_000,
     maxPendingCells: 50_000,
+    ...(repeat ? { onWritten: (rows: readonly RollupRow[]) => void firstDay.push(...rows) } : {}),
   });
-  let head: ChainLink | null = await store.events.chainHead();
   await maintainer.start(head?.seq ?? 0);
-  const firstSeq = (head?.seq ?? 0) + 1;
-  let rnd = random(seed);
-  let batches = 0;
-  for (let n = 0; n < perRun; ) {
-    const rows: EventRow[] = [];
-    for (const end = Math.min(perRun, n + BATCH); n < end; n++)
-      rows.push(llmRequest(rnd, project, tsOf(n), n));
-    const link = nextLink(head, rows, Date.now());
-    await store.events.appendBatch({ rows, seal: () => ({ link, scrubbed: [] }) });
-    head = link;
-    batches += 1;
+  await appendDay(0, async (link, rows) => {
     maintainer.onCommitted(link, rows);
     await maintainer.settled();
-    onProgress?.(n, total);
-  }
+  });
   await maintainer.stop();
-  if (repeat && head) {
-    const lastSeq = head.seq;
-    for (let day = 1; day < days; day++) {
-      // The same draws as the first day, each event `day` days later and with an id of its own.
-      rnd = random(seed);
-      const links: ChainLink[] = [];
-      const ids: string[] = [];
-      for (let n = 0; n < perRun; ) {
-        const rows: EventRow[] = [];
-        for (const end = Math.min(perRun, n + BATCH); n < end; n++) {
-          const row = llmRequest(rnd, project, tsOf(n) + day * DAY, day * perRun + n);
-          rows.push(row);
-          ids.push(row.id);
-        }
-        head = nextLink(head, rows, Date.now());
-        links.push(head);
-      }
-      await store.events.copyBatches({ fromSeq: firstSeq, toSeq: lastSeq, shiftMs: day * DAY, links, ids });
-      batches += links.length;
-      onProgress?.((day + 1) * perRun, total);
-    }
-    onPhase?.('copying rollups');
-    const shifts = Array.from({ length: days - 1 }, (_, i) => (i + 1) * DAY);
-    await store.rollups.copyShifted(project, start, start + DAY, shifts, { seq: head.seq, rows: 0 });
+  // The maintainer wrote the first day as deltas over several flushes: one row per key to repeat.
+  const repeated = mergedByKey(firstDay.splice(0));
+  for (let day = 1; repeat && day < days; day++) {
+    await appendDay(day, async () => undefined);
+    const shift = day * DAY;
+    const at = head as ChainLink;
+    await store.rollups.write(
+      repeated.map((r) => ({ ...r, bucket: r.bucket + shift })),
+      [],
+      { chain, seq: at.seq, rows: 0 },
+    );
   }
   onPhase?.('compacting rollups');
   await maintainer.compactAll();
   return { events: total, batches };
+}
+
+/** Rows merged per rollup key, as a read of them would merge them. */
+function mergedByKey(rows: readonly RollupRow[]): RollupRow[] {
+  const byKey = new Map<string, RollupRow[]>();
+  for (const r of rows) {
+    const k = rollupKeyString(r);
+    const list = byKey.get(k);
+    if (list) list.push(r);
+    else byKey.set(k, [r]);
+  }
+  return [...byKey.values()].map(mergeRollupRows);
 }

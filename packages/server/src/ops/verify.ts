@@ -4,7 +4,7 @@ import {
   appendCheckpoint,
   type CheckpointLog,
   DEFAULT_CHAIN,
-  GENESIS_HASH,
+  genesisHash,
   loadOrCreateSigningKey,
   loadVerifyingKey,
   readCheckpoints,
@@ -75,6 +75,7 @@ export async function verifyCommand(
       ...report,
       ok: false,
       firstBad: {
+        chain: config.instanceId,
         seq: 0,
         reason: `the checkpoint file ${kept.file} has lines that are not checkpoints signed by this key (line ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', …' : ''})`,
       },
@@ -93,12 +94,15 @@ export async function verifyCommand(
   const against = report.checkpoint
     ? `it holds the checkpoint signed at ${new Date(report.checkpoint.at).toISOString()} (batch ${report.checkpoint.seq})`
     : `no checkpoint to check its head against (${kept.note ?? 'none kept yet'}): deleting the newest batches would not show`;
+  const chains = report.chains ? ` in ${report.chains} chains (one per instance id)` : '';
+  const where = (bad: NonNullable<typeof report.firstBad>) =>
+    `batch ${bad.seq}${bad.chain === DEFAULT_CHAIN ? '' : ` of chain '${bad.chain}'`}`;
   const lines = [
     report.ok
-      ? `ok: ${report.batches} batches, ${report.events} events; the audit chain is intact and ${against}`
-      : report.firstBad?.seq === 0
-        ? `FAILED: ${report.firstBad.reason}`
-        : `FAILED at batch ${report.firstBad?.seq}: ${report.firstBad?.reason} (${report.batches} batches before it verified)`,
+      ? `ok: ${report.batches} batches, ${report.events} events${chains}; the audit ${chains ? 'chains are' : 'chain is'} intact and ${against}`
+      : !report.firstBad || report.firstBad.seq === 0
+        ? `FAILED: ${report.firstBad?.reason}`
+        : `FAILED at ${where(report.firstBad)}: ${report.firstBad.reason} (${report.batches} batches before it verified)`,
   ];
   if (rollupReport?.ok)
     lines.push(
@@ -117,29 +121,34 @@ export async function verifyCommand(
 }
 
 /**
- * After a restore the store's chain legitimately ends where the backup's did, before the last
- * checkpoint: a signed `restore` checkpoint of the restored head says so, so that the server does
- * not continue after the old head and `vigil verify` checks against the restored one. Returns the
- * file written to, or null when checkpoints are not kept in a file.
+ * After a restore each chain of the store legitimately ends where the backup's did, before the
+ * last checkpoint: a signed `restore` checkpoint of each restored head (and of the empty start of a
+ * chain the file knows but the backup lacks) says so, so that the server does not continue after
+ * the old head and `vigil verify` checks against the restored one. Returns the file written to,
+ * or null when checkpoints are not kept in a file.
  */
 export async function checkpointRestoredHead(config: Config, dataDir: string): Promise<string | null> {
   if (!config.checkpoints.enabled) return null;
   const { file, keyFile } = checkpointPaths(config);
   if (file === null) return null;
   const store = await openStore({ ...config.store, dataDir, migrate: false });
-  let head: ChainLink | null;
+  let heads: ChainLink[];
   try {
-    head = await store.events.chainHead();
+    heads = await store.events.chains();
   } finally {
     await store.close();
   }
-  const at = head ?? { seq: 0, hash: GENESIS_HASH, committedAt: 0 };
   const key = loadOrCreateSigningKey(keyFile);
-  await appendCheckpoint(
-    file,
-    signCheckpoint({ chain: DEFAULT_CHAIN, seq: at.seq, hash: at.hash, committedAt: at.committedAt }, key, {
-      reason: 'restore',
-    }),
-  );
+  const known = existsSync(file) ? (await readCheckpoints(file, key)).latest.keys() : [];
+  const restored = new Map(heads.map((h) => [h.chain, h]));
+  for (const chain of new Set([...restored.keys(), ...known, config.instanceId])) {
+    const at = restored.get(chain) ?? { seq: 0, hash: genesisHash(chain), committedAt: 0 };
+    await appendCheckpoint(
+      file,
+      signCheckpoint({ chain, seq: at.seq, hash: at.hash, committedAt: at.committedAt }, key, {
+        reason: 'restore',
+      }),
+    );
+  }
   return file;
 }

@@ -22,9 +22,13 @@ import type { Resolution, RollupFamily, RollupField, RollupRow } from '../model/
  *   (~1000-1600 ms vs 20-130 ms), while the stored key costs what hash() does (246 ms); a
  *   SHA-256 of each id at append would cost ingestion 2-7 us per event, the key parsed from the
  *   id well under one.
- * - Order. Today one writer appends per store and the chain and the rollup watermark follow its
- *   batch sequence; the per-writer chain and watermark (an instance id per writer) of issue 15 are
- *   not built yet, and no reader may assume more order than "a writer's batches in its order".
+ * - Order. There is no order across writers. Each writer (a server instance, named by its
+ *   instance id, `DEFAULT_CHAIN` unless configured) keeps its own audit chain: its batches are
+ *   numbered 1, 2, … in its own sequence, each link hashing the one before it in that chain, and
+ *   the rollup watermark is kept per chain (the maintainer of an instance folds its own chain).
+ *   Readers never assume more order than "a chain's batches in its order"; `vigil verify` checks
+ *   every chain. How an engine ties rows to their batch is its own (DuckDB: a store-wide batch
+ *   key in the events table, the chain and its sequence number in the batches table).
  * - Rollup rows are deltas: several writes of one key are merged where they are read (counts and
  *   sums added, min/max taken, sketches merged), so writers never coordinate on a row. Merging is
  *   a pure function of the model (`mergeRollupRows` in model/rollup.ts), not a callback: an engine
@@ -75,16 +79,11 @@ export interface Store extends AnalyticalStore, MetadataStore {
   close(): Promise<void>;
 }
 
-export interface BatchCopy {
-  fromSeq: number;
-  toSeq: number;
-  shiftMs: number;
-  links: readonly ChainLink[];
-  ids: readonly string[];
-}
-
-/** One committed batch of the audit chain. */
+/** One committed batch of an audit chain. */
 export interface ChainLink {
+  /** The chain (one per writer: its instance id) the link belongs to. */
+  chain: string;
+  /** Its place in that chain: 1, 2, … */
   seq: number;
   prevHash: string;
   hash: string;
@@ -110,6 +109,7 @@ export interface ChainExpiry {
 
 /** What one batch keeps after an expiry; `hash` of the remaining rows (null when none remain). */
 export interface ExpiredBatch {
+  chain: string;
   seq: number;
   remaining: number;
   hash: string | null;
@@ -118,8 +118,8 @@ export interface ExpiredBatch {
 /** How the chain's writer records an expiry: the engine deletes, then asks for the link. */
 export interface ExpiryRecorder {
   /** The hash of what a batch keeps, given its remaining rows in chain order. */
-  remainingHash(seq: number, rows: readonly EventRow[]): string;
-  /** The link recording the expiry, appended by the engine in the same transaction. */
+  remainingHash(chain: string, seq: number, rows: readonly EventRow[]): string;
+  /** The link recording the expiry (in the recorder's chain), appended by the engine in the same transaction. */
   link(scope: { project: string | null; before: number | null }, batches: readonly ExpiredBatch[]): ChainLink;
 }
 
@@ -168,51 +168,51 @@ export interface EventQuery {
 }
 
 export interface EventStore {
-  /** The newest link of the audit chain, or null for an empty chain. */
-  chainHead(): Promise<ChainLink | null>;
-  /** The link of batch `seq`, or null when the chain holds no such batch. */
-  chainLink(seq: number): Promise<ChainLink | null>;
+  /** The newest link of the chain, or null for an empty (or unknown) chain. */
+  chainHead(chain: string): Promise<ChainLink | null>;
+  /** The link of the chain's batch `seq`, or null when the chain holds no such batch. */
+  chainLink(chain: string, seq: number): Promise<ChainLink | null>;
+  /** The head of every chain the store holds, by chain name. */
+  chains(): Promise<ChainLink[]>;
   /** The subset of `ids` (lowercase UUIDs) already stored, in any project. */
   findExistingIds(ids: readonly string[]): Promise<Set<string>>;
   /**
    * Appends one batch atomically: leaves out rows whose id is stored and outcomes whose signal
-   * has one, then writes the kept rows, their chain link, the outcome index and the scrub counts.
+   * has one, then writes the kept rows, their chain link (in the link's chain), the outcome index
+   * and the scrub counts.
    */
   appendBatch(batch: AppendBatch): Promise<Appended>;
   /**
-   * Removes rows stored under a batch after `headSeq`: debris of an append that failed and so
-   * never joined the audit chain (an engine may keep part of a failed write, e.g. when the disk
-   * fills during a checkpoint). Returns the number of event rows removed.
+   * Removes rows the chain's writer stored under a batch after `headSeq`: debris of an append
+   * that failed and so never joined the chain (an engine may keep part of a failed write, e.g.
+   * when the disk fills during a checkpoint). Only that writer calls it. Returns the event rows
+   * removed.
    */
-  discardUnchained(headSeq: number): Promise<number>;
+  discardUnchained(chain: string, headSeq: number): Promise<number>;
   /** Newest first by (ts, id). */
   listEvents(query: EventQuery): Promise<EventRow[]>;
   /** An exact aggregate over raw events (for questions the rollups cannot answer). */
   aggregateRaw(query: RawAggregateQuery): Promise<RawAggregateRow[]>;
   countEvents(project?: string): Promise<number>;
   scrubCounts(project?: string): Promise<ScrubCount[]>;
-  /** The batches after `afterSeq`, oldest first, up to about `maxRows` rows (whole batches). */
+  /** The chain's batches after `afterSeq`, oldest first, up to about `maxRows` rows (whole batches). */
   readCommitted(
+    chain: string,
     afterSeq: number,
     maxRows: number,
   ): Promise<{ batches: { seq: number; rows: EventRow[] }[]; throughSeq: number }>;
-  /** Every batch in chain order with its rows as stored, for `vigil verify`; `expired` batches
-   * lost rows to retention and can only be checked for their place in the chain. */
+  /** Every batch of every chain with its rows as stored, for `vigil verify`: chain by chain (by
+   * name), each in its order; `expired` batches lost rows to retention and can only be checked for
+   * their place in the chain. */
   readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[]; expired: boolean }>;
-  /** The newest batch holding an event of the project older than `before` (0 if none). */
-  lastBatchBefore(project: string, before: number): Promise<number>;
+  /** For each chain, its newest batch holding an event of the project older than `before` (chains
+   * without one are left out). */
+  lastBatchesBefore(project: string, before: number): Promise<Map<string, number>>;
   /**
-   * Bulk backfill of synthetic data: stores copies of the batches `fromSeq`..`toSeq` with every
-   * event `shiftMs` later, as the batches `links` (one per source batch, same sizes, in order),
-   * the copies taking the `ids` given (in chain order). The caller hashed the copies it describes.
-   * Large copies are written a group of whole batches at a time (each group with its links), so
-   * memory stays bounded; after a failure the chain holds the groups copied so far, whole.
-   */
-  copyBatches(copy: BatchCopy): Promise<void>;
-  /**
-   * Deletes the project's events older than `before` and, in the same transaction, appends the
-   * link `recorder` makes of what each touched batch keeps (nothing is appended when nothing was
-   * deleted). Only the chain's writer may call it (the link takes the next sequence number).
+   * Deletes the project's events older than `before` (in batches of any chain) and, in the same
+   * transaction, appends the link `recorder` makes of what each touched batch keeps (nothing is
+   * appended when nothing was deleted). Only the writer of the recorder's chain may call it (the
+   * link takes that chain's next sequence number).
    */
   expire(
     project: string,
@@ -224,7 +224,8 @@ export interface EventStore {
    * one link (`recorder`), their marks removed in the same transaction; null when there are none.
    */
   adoptExpiredMarks(recorder: ExpiryRecorder): Promise<ChainLink | null>;
-  /** The links that record expiries, oldest first (`vigil verify` needs them before the batches they touch). */
+  /** The links that record expiries, in every chain, each chain's oldest first (`vigil verify`
+   * needs them before the batches they touch). */
   chainExpiries(): Promise<ChainLink[]>;
 }
 
@@ -533,15 +534,18 @@ export interface SignalDims {
 }
 
 /** Every event of the batches up to `seq` is folded, and the first `rows` rows of batch seq + 1. */
+/** How far a chain's batches are folded into the stored rollups: through batch `seq`, and `rows`
+ * rows of the batch after it. */
 export interface RollupWatermark {
+  chain: string;
   seq: number;
   rows: number;
 }
 
 export interface RollupStore {
-  /** How far the stored rollups reach. */
-  watermark(): Promise<RollupWatermark>;
-  /** Appends delta rows, the signals first seen, and moves the watermark, atomically. */
+  /** How far the stored rollups reach in the chain (seq 0, rows 0 when nothing is folded). */
+  watermark(chain: string): Promise<RollupWatermark>;
+  /** Appends delta rows, the signals first seen, and moves the watermark's chain to it, atomically. */
   write(
     rows: readonly RollupRow[],
     signals: readonly SignalDims[],
@@ -561,19 +565,6 @@ export interface RollupStore {
   signals(project: string, signalIds: readonly string[]): Promise<SignalDims[]>;
   /** Deletes the project's rows of these resolutions in buckets before `before`. */
   expire(project: string, resolutions: readonly Resolution[], before: number): Promise<number>;
-  /**
-   * Bulk backfill of synthetic data: copies the project's rows of the buckets within [from, to)
-   * (each resolution's bucket containing `from` included) once per shift, `shift` ms later; each
-   * shift a whole number of days, so every copy lands on bucket boundaries, and moves the
-   * watermark to `watermark` in the same transaction. Returns the rows written.
-   */
-  copyShifted(
-    project: string,
-    from: number,
-    to: number,
-    shifts: readonly number[],
-    watermark: RollupWatermark,
-  ): Promise<number>;
   /**
    * Merges rows that share a key into one, as `mergeRollupRows` (model/rollup.ts) defines it;
    * returns how many rows were merged away. An engine may merge in the background instead.
@@ -901,7 +892,8 @@ export interface StoreImage {
   name: string;
   schemaVersion: number;
   rowCounts: Record<string, number>;
-  chainHead: ChainLink | null;
+  /** The head of every audit chain in the image. */
+  chains: ChainLink[];
   /** Size of the image in bytes (uncompressed). */
   bytes: number;
   /** The image's bytes (may be read more than once until `discard`). */

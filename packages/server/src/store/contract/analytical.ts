@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
-import { expiryRecorder, nextLink, verifyChain } from '../../audit/index.js';
+import { DEFAULT_CHAIN as C, expiryRecorder, nextLink, verifyChain } from '../../audit/index.js';
 import { type EventRow, emptyRow, type MetricSample, sampleRank } from '../../model/index.js';
 import { ROLLUP_COUNTERS, type RollupCounter, type RollupRow } from '../../model/rollup.js';
 import type { AnalyticalStore, ChainLink, ScrubCount } from '../types.js';
@@ -36,8 +36,9 @@ async function append(
   store: AnalyticalStore,
   rows: EventRow[],
   scrubbed: ScrubCount[] = [],
+  chain = C,
 ): Promise<ChainLink> {
-  const link = nextLink(await store.events.chainHead(), rows, T0 + serial);
+  const link = nextLink(await store.events.chainHead(chain), rows, T0 + serial, chain);
   const appended = await store.events.appendBatch({ rows, seal: () => ({ link, scrubbed }) });
   expect(appended.link).toEqual(link);
   return link;
@@ -102,7 +103,7 @@ const counts = (rows: RollupRow[]) =>
 export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
   it('appends batches with their chain links and reads events back newest first, filtered and paged', async () => {
     const store = await open();
-    expect(await store.events.chainHead()).toBeNull();
+    expect(await store.events.chainHead(C)).toBeNull();
     const a = [
       event({ type: 'llm.request', ts: T0, model: 'm1', total_ms: 10, props: '{"k":"x"}' }),
       event({ type: 'llm.request', ts: T0 + MINUTE, model: 'm2', total_ms: 30, props: '{"k":"y"}' }),
@@ -110,10 +111,10 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     const b = [event({ ts: T0 + 2 * MINUTE }), event({ project: 'q', ts: T0 + 3 * MINUTE })];
     const first = await append(store, a, [{ project: 'p', reason: 'deny_list', count: 2 }]);
     const second = await append(store, b, [{ project: 'p', reason: 'deny_list', count: 1 }]);
-    expect(await store.events.chainHead()).toEqual(second);
+    expect(await store.events.chainHead(C)).toEqual(second);
     expect(second.prevHash).toBe(first.hash);
-    expect(await store.events.chainLink(first.seq)).toEqual(first);
-    expect(await store.events.chainLink(second.seq + 1)).toBeNull();
+    expect(await store.events.chainLink(C, first.seq)).toEqual(first);
+    expect(await store.events.chainLink(C, second.seq + 1)).toBeNull();
 
     const listed = await store.events.listEvents({ project: 'p', limit: 10 });
     expect(listed.map((r) => r.id)).toEqual([b[0], a[1], a[0]].map((r) => r?.id));
@@ -189,7 +190,7 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     expect(result.link).toEqual(nextLink(first, sealed, T0 + 1));
     expect([...result.duplicates]).toEqual([again.id]);
     expect([...result.duplicateOutcomes]).toEqual([second.id]);
-    expect(await store.events.chainHead()).toEqual(result.link);
+    expect(await store.events.chainHead(C)).toEqual(result.link);
     expect(await store.events.countEvents()).toBe(5);
 
     // Nothing new: no link, nothing written, seal never called.
@@ -200,7 +201,7 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
       },
     });
     expect(none).toEqual({ link: null, duplicates: new Set([fresh.id]), duplicateOutcomes: new Set() });
-    expect(await store.events.chainHead()).toEqual(result.link);
+    expect(await store.events.chainHead(C)).toEqual(result.link);
     expect((await verifyChain(store.events)).ok).toBe(true);
   });
 
@@ -213,15 +214,15 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     ];
     const links: ChainLink[] = [];
     for (const b of batches) links.push(await append(store, b));
-    const all = await store.events.readCommitted(0, 1_000);
+    const all = await store.events.readCommitted(C, 0, 1_000);
     expect(all.throughSeq).toBe(links[2]?.seq);
     expect(all.batches.map((b) => b.rows)).toEqual(batches);
     // At most maxRows rows unless one batch alone is larger: whole batches only.
-    const part = await store.events.readCommitted(0, 4);
+    const part = await store.events.readCommitted(C, 0, 4);
     expect(part.batches.map((b) => b.seq)).toEqual([links[0]?.seq, links[1]?.seq]);
-    const one = await store.events.readCommitted(0, 1);
+    const one = await store.events.readCommitted(C, 0, 1);
     expect(one.batches.map((b) => b.rows.length)).toEqual([3]);
-    expect(await store.events.readCommitted(links[2]?.seq ?? 0, 10)).toEqual({
+    expect(await store.events.readCommitted(C, links[2]?.seq ?? 0, 10)).toEqual({
       batches: [],
       throughSeq: links[2]?.seq,
     });
@@ -233,12 +234,12 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     }
     expect(chain).toEqual(batches.map((rows, i) => ({ link: links[i], rows })));
     expect(await verifyChain(store.events)).toEqual({ ok: true, batches: 3, events: 6 });
-    expect(await store.events.lastBatchBefore('p', T0 + HOUR + 1)).toBe(links[1]?.seq);
-    expect(await store.events.lastBatchBefore('p', T0)).toBe(0);
+    expect(await store.events.lastBatchesBefore('p', T0 + HOUR + 1)).toEqual(new Map([[C, links[1]?.seq]]));
+    expect(await store.events.lastBatchesBefore('p', T0)).toEqual(new Map());
 
     // Rows after a chain head are debris of a failed append: discarding keeps the chained ones.
-    expect(await store.events.discardUnchained(links[2]?.seq ?? 0)).toBe(0);
-    expect(await store.events.discardUnchained(links[1]?.seq ?? 0)).toBe(2);
+    expect(await store.events.discardUnchained(C, links[2]?.seq ?? 0)).toBe(0);
+    expect(await store.events.discardUnchained(C, links[1]?.seq ?? 0)).toBe(2);
     expect(await store.events.countEvents('p')).toBe(4);
   });
 
@@ -289,19 +290,19 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     await append(store, [event({ ts: T0 - 2 * DAY }), event({ project: 'q', ts: T0 - 2 * DAY })]);
     await append(store, [event({ ts: T0 - 2 * DAY }), event({ ts: T0 })]);
     // Marks left by releases before expiries were chained: none in a new store.
-    expect(await store.events.adoptExpiredMarks(expiryRecorder(() => null))).toBeNull();
-    const head = await store.events.chainHead();
+    expect(await store.events.adoptExpiredMarks(expiryRecorder(C, () => null))).toBeNull();
+    const head = await store.events.chainHead(C);
     const result = await store.events.expire(
       'p',
       T0 - DAY,
-      expiryRecorder(() => head),
+      expiryRecorder(C, () => head),
     );
     expect(result).toMatchObject({
       deleted: 2,
       batches: 2,
       link: { seq: (head?.seq ?? 0) + 1, prevHash: head?.hash },
     });
-    expect(await store.events.chainHead()).toEqual(result.link);
+    expect(await store.events.chainHead(C)).toEqual(result.link);
     expect(await store.events.chainExpiries()).toEqual([result.link]);
     expect(await store.events.countEvents('p')).toBe(1);
     expect(await store.events.countEvents('q')).toBe(1);
@@ -310,40 +311,72 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     const again = await store.events.expire(
       'p',
       T0 - DAY,
-      expiryRecorder(() => result.link),
+      expiryRecorder(C, () => result.link),
     );
     expect(again).toMatchObject({ deleted: 0, link: null });
   });
 
-  it('backfills copies of batches shifted in time, with new ids and their own links', async () => {
+  it('keeps one audit chain per writer: each numbered and hashed on its own, read, expired and verified per chain', async () => {
     const store = await open();
-    const src = [[event(), event({ ts: T0 + 1 })], [event({ ts: T0 + 2 })]];
-    const first = await append(store, src[0] ?? []);
-    let head = await append(store, src[1] ?? []);
-    const links: ChainLink[] = [];
-    const ids: string[] = [];
-    for (const rows of src) {
-      const copies = rows.map((r) => ({
-        ...r,
-        id: randomIdAt(r.ts + DAY),
-        ts: r.ts + DAY,
-        received_at: r.received_at + DAY,
-      }));
-      ids.push(...copies.map((c) => c.id));
-      head = nextLink(head, copies, T0 + DAY);
-      links.push(head);
-    }
-    await store.events.copyBatches({ fromSeq: first.seq, toSeq: first.seq + 1, shiftMs: DAY, links, ids });
-    expect(await store.events.countEvents('p')).toBe(6);
-    expect(await store.events.chainHead()).toEqual(head);
-    expect(await verifyChain(store.events)).toEqual({ ok: true, batches: 4, events: 6 });
-    const copied = await store.events.listEvents({ project: 'p', from: T0 + DAY, limit: 10 });
-    expect(copied.map((r) => r.id).sort()).toEqual([...ids].sort());
-    // Copies rank by their own ids in the health sample, as appended events do.
-    const sampled = await store.health.sample({ project: 'p', from: T0 + DAY, to: T0 + 2 * DAY }, 's', 3);
-    expect(sampled.map((r) => r.id)).toEqual(
-      [...ids].sort((a, b) => (sampleRank(a, 's') < sampleRank(b, 's') ? -1 : 1)),
+    const a1 = await append(store, [event(), event()], [], 'a');
+    const b1 = await append(store, [event({ ts: T0 + 1 })], [], 'b');
+    const a2 = await append(
+      store,
+      [event({ ts: T0 + 1 }), event({ ts: T0 + 2 }), event({ project: 'q', ts: T0 })],
+      [],
+      'a',
     );
+    expect([a1.seq, b1.seq, a2.seq]).toEqual([1, 1, 2]);
+    // Each chain starts from a hash of its own name: one chain's batches cannot pass for another's.
+    expect(a1.prevHash).not.toBe(b1.prevHash);
+    expect(await store.events.chainHead('a')).toEqual(a2);
+    expect(await store.events.chainHead('b')).toEqual(b1);
+    expect(await store.events.chainHead('c')).toBeNull();
+    expect(await store.events.chainLink('b', 1)).toEqual(b1);
+    expect(await store.events.chainLink('b', 2)).toBeNull();
+    expect(await store.events.chains()).toEqual([a2, b1]);
+    const fromA = await store.events.readCommitted('a', 0, 100);
+    expect(fromA.batches.map((b) => [b.seq, b.rows.length])).toEqual([
+      [1, 2],
+      [2, 3],
+    ]);
+    expect(fromA.throughSeq).toBe(2);
+    expect((await store.events.readCommitted('a', 1, 100)).batches.map((b) => b.seq)).toEqual([2]);
+    expect((await store.events.readCommitted('b', 0, 100)).batches.map((b) => b.rows.length)).toEqual([1]);
+    expect(await store.events.lastBatchesBefore('p', T0 + 3)).toEqual(
+      new Map([
+        ['a', 2],
+        ['b', 1],
+      ]),
+    );
+    expect(await verifyChain(store.events)).toEqual({ ok: true, batches: 3, events: 6, chains: 2 });
+
+    // The rollup watermark is kept per chain.
+    await store.rollups.write([], [], { chain: 'a', seq: 2, rows: 0 });
+    expect(await store.rollups.watermark('a')).toEqual({ chain: 'a', seq: 2, rows: 0 });
+    expect(await store.rollups.watermark('b')).toEqual({ chain: 'b', seq: 0, rows: 0 });
+
+    // One writer records an expiry in its own chain; it names the batches it touched in each chain.
+    const expired = await store.events.expire(
+      'p',
+      T0 + 2,
+      expiryRecorder('b', () => b1),
+    );
+    expect(expired).toMatchObject({ deleted: 4, batches: 3, link: { chain: 'b', seq: 2 } });
+    expect(expired.link?.expiry).toMatchObject({
+      emptied: [
+        { chain: 'a', from: 1, to: 1 },
+        { chain: 'b', from: 1, to: 1 },
+      ],
+      kept: [{ chain: 'a', seq: 2, remaining: 2 }],
+    });
+    expect(await store.events.chainExpiries()).toEqual([expired.link]);
+    expect(await verifyChain(store.events)).toMatchObject({ ok: true, batches: 4, events: 2, chains: 2 });
+
+    // A writer's debris after its head is its own: the other chain keeps its rows.
+    expect(await store.events.discardUnchained('b', 2)).toBe(0);
+    expect(await store.events.discardUnchained('a', 1)).toBe(2);
+    expect(await store.events.countEvents()).toBe(0);
   });
 
   it('health figures: per-type counts and version tags, receive-time counts, daily totals, first event', async () => {
@@ -425,7 +458,7 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
 
   it('rollups: delta rows of one key from several writes merge at read time, and compaction changes no answer', async () => {
     const store = await open();
-    expect(await store.rollups.watermark()).toEqual({ seq: 0, rows: 0 });
+    expect(await store.rollups.watermark(C)).toEqual({ chain: C, seq: 0, rows: 0 });
     const tile = { res: '1m' as const, from: T0, to: T0 + 10 * MINUTE };
     // Two writers' deltas for the same buckets (as two instances would write them).
     await store.rollups.write(
@@ -434,13 +467,14 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
         rollupRow({ bucket: T0 + MINUTE, dim: 'm2' }, { n: 1 }, [5]),
       ],
       [{ project: 'p', signal_id: 's1', recommendation_type: 'risk', explanation_version: 'v1' }],
-      { seq: 1, rows: 0 },
+      { chain: C, seq: 1, rows: 0 },
     );
     await store.rollups.write([rollupRow({ bucket: T0, dim: 'm1' }, { n: 3 }, [1, 2, 90])], [], {
+      chain: C,
       seq: 2,
       rows: 0,
     });
-    expect(await store.rollups.watermark()).toEqual({ seq: 2, rows: 0 });
+    expect(await store.rollups.watermark(C)).toEqual({ chain: C, seq: 2, rows: 0 });
 
     const q = { project: 'p', family: 'llm' as const, grp: 'model', tiles: [tile] };
     const raw = await store.rollups.read(q);
@@ -497,29 +531,36 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     expect(byDimOrder(await store.rollups.read({ ...q, scalarOnly: 'by_dim' }))).toEqual(byDimOrder(before));
   });
 
-  it('rollups: expire per resolution, and backfill copies shifted by whole days', async () => {
+  it('rollups: expire per resolution', async () => {
     const store = await open();
     await store.rollups.write(
       [
         rollupRow({ bucket: T0, dim: 'm1' }, { n: 2 }),
+        rollupRow({ bucket: T0 + DAY, dim: 'm1' }, { n: 1 }),
         rollupRow({ res: '1h', bucket: T0, dim: 'm1' }, { n: 2 }),
         rollupRow({ res: '1d', bucket: Date.UTC(2026, 10, 1), dim: 'm1' }, { n: 2 }),
       ],
       [],
-      { seq: 1, rows: 0 },
+      { chain: C, seq: 1, rows: 0 },
     );
-    const written = await store.rollups.copyShifted('p', T0, T0 + HOUR, [DAY, 2 * DAY], { seq: 3, rows: 0 });
-    expect(written).toBe(6);
-    expect(await store.rollups.watermark()).toEqual({ seq: 3, rows: 0 });
-    const day2 = await store.rollups.read({
+    expect(await store.rollups.expire('p', ['1m'], T0 + DAY)).toBe(1);
+    expect(await store.rollups.expire('q', ['1h'], T0 + 3 * DAY)).toBe(0);
+    const left = await store.rollups.read({
       project: 'p',
       family: 'llm',
       grp: 'model',
-      tiles: [{ res: '1h', from: T0 + 2 * DAY, to: T0 + 2 * DAY + HOUR }],
+      tiles: [
+        { res: '1m', from: T0, to: T0 + 2 * DAY },
+        { res: '1h', from: T0, to: T0 + HOUR },
+      ],
     });
-    expect(day2.map((r) => [r.bucket, r.counters.n])).toEqual([[T0 + 2 * DAY, 2]]);
-    expect(await store.rollups.expire('p', ['1m'], T0 + DAY + 1)).toBe(2);
-    expect(await store.rollups.expire('q', ['1h'], T0 + 3 * DAY)).toBe(0);
+    expect(left.map((r) => [r.res, r.bucket - T0, r.counters.n])).toEqual(
+      expect.arrayContaining([
+        ['1m', DAY, 1],
+        ['1h', 0, 2],
+      ]),
+    );
+    expect(left).toHaveLength(2);
   });
 
   it('reprice: sets the priced cost of events and replaces the llm rollups of whole days, nothing else', async () => {
@@ -550,7 +591,7 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
         rollupRow({ project: 'q', bucket: T0, dim: 'm1' }, { n: 1 }),
       ],
       [],
-      { seq: 1, rows: 0 },
+      { chain: C, seq: 1, rows: 0 },
     );
     await expect(
       store.rollups.reprice({ project: 'p', from: T0, to: T0 + DAY, costs: [], rows: [] }),

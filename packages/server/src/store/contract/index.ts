@@ -85,9 +85,9 @@ export function runStoreContract({ name, newStore, restore, scratchDir }: StoreC
         store.ops.backup({ scratchDir: scratchDir() }),
       ]);
       twin.discard();
-      expect(twin).toMatchObject({ engine: store.engine, rowCounts: counts, chainHead: link });
+      expect(twin).toMatchObject({ engine: store.engine, rowCounts: counts, chains: [link] });
       try {
-        expect(image).toMatchObject({ engine: store.engine, rowCounts: counts, chainHead: link });
+        expect(image).toMatchObject({ engine: store.engine, rowCounts: counts, chains: [link] });
         expect(image.bytes).toBeGreaterThan(0);
         const copy = await restore(image.read());
         opened.push(copy);

@@ -22,7 +22,6 @@ import {
 import type {
   AppendBatch,
   Appended,
-  BatchCopy,
   ChainLink,
   EventQuery,
   EventStore,
@@ -35,7 +34,6 @@ import type {
   RawAggregateRow,
   ScrubCount,
 } from '../types.js';
-import { SAMPLE_KEY_SQL } from './migrations.js';
 import {
   EVENT_SELECT,
   LINK_SELECT,
@@ -174,14 +172,29 @@ export class DuckDBEventStore implements EventStore {
     private readonly reader: Serial,
   ) {}
 
-  async chainHead(): Promise<ChainLink | null> {
-    const [r] = await this.reader.run((c) => rows(c, `${LINK_SELECT} ORDER BY seq DESC LIMIT 1`));
+  async chainHead(chain: string): Promise<ChainLink | null> {
+    const [r] = await this.reader.run((c) =>
+      rows(c, `${LINK_SELECT} WHERE chain = $1 ORDER BY seq DESC LIMIT 1`, [chain]),
+    );
     return r ? toLink(r) : null;
   }
 
-  async chainLink(seq: number): Promise<ChainLink | null> {
-    const [r] = await this.reader.run((c) => rows(c, `${LINK_SELECT} WHERE seq = $1`, [BigInt(seq)]));
+  async chainLink(chain: string, seq: number): Promise<ChainLink | null> {
+    const [r] = await this.reader.run((c) =>
+      rows(c, `${LINK_SELECT} WHERE chain = $1 AND seq = $2`, [chain, BigInt(seq)]),
+    );
     return r ? toLink(r) : null;
+  }
+
+  async chains(): Promise<ChainLink[]> {
+    return (
+      await this.reader.run((c) =>
+        rows(
+          c,
+          `${LINK_SELECT} QUALIFY row_number() OVER (PARTITION BY chain ORDER BY seq DESC) = 1 ORDER BY chain`,
+        ),
+      )
+    ).map(toLink);
   }
 
   async findExistingIds(ids: readonly string[]): Promise<Set<string>> {
@@ -211,12 +224,13 @@ export class DuckDBEventStore implements EventStore {
       const kept = candidates.filter((r) => !duplicates.has(r.id) && !duplicateOutcomes.has(r.id));
       if (kept.length === 0) return { link: null, duplicates, duplicateOutcomes };
       const { link, scrubbed } = seal(kept);
+      const key = await nextBatchKey(conn);
       const appender = await conn.createAppender('events');
       const types = EVENT_COLUMNS.map((c) => c.type);
       for (let start = 0; start < kept.length; start += 2048) {
         const part = kept.slice(start, start + 2048);
         const chunk = DuckDBDataChunk.create(types, part.length);
-        chunk.setColumns(EVENT_COLUMNS.map(({ name }) => columnValues(name, part, link.seq, start)));
+        chunk.setColumns(EVENT_COLUMNS.map(({ name }) => columnValues(name, part, key, start)));
         appender.appendDataChunk(chunk);
       }
       appender.closeSync();
@@ -228,7 +242,7 @@ export class DuckDBEventStore implements EventStore {
             .join(',')}`,
         );
       }
-      await insertLink(conn, link);
+      await insertLink(conn, link, key);
       for (const s of scrubbed) {
         await conn.run(
           `INSERT INTO scrub_counts VALUES ($1, $2, $3)
@@ -240,15 +254,21 @@ export class DuckDBEventStore implements EventStore {
     });
   }
 
-  async discardUnchained(headSeq: number): Promise<number> {
+  async discardUnchained(chain: string, headSeq: number): Promise<number> {
     return this.writer.transaction(async (c) => {
-      const after = [BigInt(headSeq)];
-      await c.run(
-        'DELETE FROM signal_outcomes WHERE event_id IN (SELECT id FROM events WHERE batch_seq > $1)',
-        after,
-      );
-      const deleted = await c.run('DELETE FROM events WHERE batch_seq > $1', after);
-      return Number(deleted.rowsChanged);
+      // One process writes a DuckDB file: rows after the newest key of any link are the debris of
+      // its failed append; the chain's batches after `headSeq` are removed with their rows.
+      const [newest] = await rows(c, 'SELECT coalesce(max(batch), 0) AS k FROM batches');
+      let removed = await deleteBatchRows(c, 'batch_seq > $1', [BigInt(num(newest?.k))]);
+      const after = await rows(c, 'SELECT batch FROM batches WHERE chain = $1 AND seq > $2', [
+        chain,
+        BigInt(headSeq),
+      ]);
+      if (after.length > 0) {
+        const keys = after.map((r) => num(r.batch));
+        removed += await deleteBatchRows(c, keyFilter(keys), []);
+      }
+      return removed;
     });
   }
 
@@ -328,124 +348,43 @@ export class DuckDBEventStore implements EventStore {
   }
 
   async readCommitted(
+    chain: string,
     afterSeq: number,
     maxRows: number,
   ): Promise<{ batches: { seq: number; rows: EventRow[] }[]; throughSeq: number }> {
-    // Whole batches only, so that the watermark can stand right after the last one read.
-    const [range] = await this.reader.run((c) =>
-      rows(
+    return this.reader.run(async (c) => {
+      // Whole batches only, so that the watermark can stand right after the last one read.
+      const links = await rows(
         c,
-        `SELECT max(seq) AS through FROM (
-           SELECT seq, sum(row_count) OVER (ORDER BY seq) AS upto FROM batches WHERE seq > $1
-         ) WHERE upto <= $2 OR seq = $1 + 1`,
-        [BigInt(afterSeq), BigInt(maxRows)],
-      ),
-    );
-    const through = range?.through === null || range?.through === undefined ? afterSeq : num(range.through);
-    if (through <= afterSeq) return { batches: [], throughSeq: afterSeq };
+        `SELECT batch, seq FROM (
+           SELECT batch, seq, sum(row_count) OVER (ORDER BY seq) AS upto FROM batches
+           WHERE chain = $1 AND seq > $2
+         ) WHERE upto <= $3 OR seq = $2 + 1 ORDER BY seq`,
+        [chain, BigInt(afterSeq), BigInt(maxRows)],
+      );
+      if (links.length === 0) return { batches: [], throughSeq: afterSeq };
+      const byKey = await batchRows(
+        c,
+        links.map((r) => num(r.batch)),
+      );
+      const batches = links
+        .map((r) => ({ seq: num(r.seq), rows: byKey.get(num(r.batch)) ?? [] }))
+        .filter((b) => b.rows.length > 0);
+      return { batches, throughSeq: num(links.at(-1)?.seq) };
+    });
+  }
+
+  async lastBatchesBefore(project: string, before: number): Promise<Map<string, number>> {
     const found = await this.reader.run((c) =>
       rows(
         c,
-        `SELECT ${EVENT_SELECT}, batch_seq FROM events WHERE batch_seq > $1 AND batch_seq <= $2 ORDER BY batch_seq, batch_row`,
-        [BigInt(afterSeq), BigInt(through)],
+        `SELECT b.chain, max(b.seq) AS seq FROM batches b
+         JOIN (SELECT DISTINCT batch_seq FROM events WHERE project = $1 AND ts < ${TS('$2')}) e ON e.batch_seq = b.batch
+         GROUP BY b.chain`,
+        [project, before],
       ),
     );
-    const batches: { seq: number; rows: EventRow[] }[] = [];
-    for (const r of found) {
-      const seq = num(r.batch_seq);
-      const last = batches.at(-1);
-      if (last && last.seq === seq) last.rows.push(toEventRow(r));
-      else batches.push({ seq, rows: [toEventRow(r)] });
-    }
-    return { batches, throughSeq: through };
-  }
-
-  async copyBatches({ fromSeq, toSeq, shiftMs, links, ids }: BatchCopy): Promise<void> {
-    if (links.length !== toSeq - fromSeq + 1) throw new Error('copyBatches: one link per source batch');
-    const total = links.reduce((n, l) => n + l.rowCount, 0);
-    if (total !== ids.length) throw new Error(`copyBatches: ${ids.length} ids for ${total} rows`);
-    const seqShift = (links[0]?.seq ?? fromSeq) - fromSeq;
-    const shift = `INTERVAL (${Math.trunc(shiftMs)}) MILLISECOND`;
-    const copied = EVENT_COLUMNS.map(({ name }) => {
-      if (name === 'id') return 'c.id::UUID';
-      if (name === 'sample_key') return SAMPLE_KEY_SQL('c.id');
-      if (name === 'ts' || name === 'received_at') return `e.${name} + ${shift}`;
-      if (name === 'batch_seq') return `e.batch_seq + ${seqShift}`;
-      return `e.${q(name)}`;
-    });
-    // Whole batches up to about 50,000 rows at a time (at least one), each group with its links
-    // in a transaction of its own: the join and the insert stay within the memory limit at any
-    // size, and the chain is whole after every commit.
-    let first = 0;
-    let next = 0;
-    while (first < links.length) {
-      let last = first;
-      let size = links[first]?.rowCount ?? 0;
-      while (last + 1 < links.length && size + (links[last + 1]?.rowCount ?? 0) <= 50_000) {
-        last += 1;
-        size += links[last]?.rowCount ?? 0;
-      }
-      const group = links.slice(first, last + 1);
-      const groupIds = ids.slice(next, next + size);
-      await this.copyGroup(fromSeq + first, group, groupIds, copied);
-      first = last + 1;
-      next += size;
-    }
-  }
-
-  private async copyGroup(
-    fromSeq: number,
-    links: readonly ChainLink[],
-    ids: readonly string[],
-    copied: readonly string[],
-  ): Promise<void> {
-    await this.writer.transaction(async (conn) => {
-      // Each copy's id by its place in the chain (batch, row): a hash join, no sort.
-      await conn.run(
-        'CREATE OR REPLACE TEMP TABLE copy_ids (batch_seq BIGINT, batch_row INTEGER, id VARCHAR)',
-      );
-      const appender = await conn.createAppender('copy_ids', 'main', 'temp');
-      let next = 0;
-      for (const [i, link] of links.entries()) {
-        const seq = BigInt(fromSeq + i);
-        for (let start = 0; start < link.rowCount; start += 2048) {
-          const size = Math.min(2048, link.rowCount - start);
-          const chunk = DuckDBDataChunk.create([BIGINT, INTEGER, VARCHAR], size);
-          chunk.setColumns([
-            Array.from({ length: size }, () => seq),
-            Array.from({ length: size }, (_, r) => start + r),
-            ids.slice(next, next + size),
-          ]);
-          appender.appendDataChunk(chunk);
-          next += size;
-        }
-      }
-      appender.closeSync();
-      const inserted = await conn.run(
-        `INSERT INTO events
-         SELECT ${copied.join(', ')}
-         FROM events e JOIN copy_ids c USING (batch_seq, batch_row)
-         WHERE e.batch_seq BETWEEN $1 AND $2`,
-        [BigInt(fromSeq), BigInt(fromSeq + links.length - 1)],
-      );
-      if (Number(inserted.rowsChanged) !== ids.length) {
-        throw new Error(`copyBatches: ${inserted.rowsChanged} rows copied for ${ids.length} ids`);
-      }
-      for (const link of links) {
-        await insertLink(conn, link);
-      }
-      await conn.run('DROP TABLE copy_ids');
-    });
-  }
-
-  async lastBatchBefore(project: string, before: number): Promise<number> {
-    const [r] = await this.reader.run((c) =>
-      rows(c, `SELECT max(batch_seq) AS seq FROM events WHERE project = $1 AND ts < ${TS('$2')}`, [
-        project,
-        before,
-      ]),
-    );
-    return numOrNull(r?.seq) ?? 0;
+    return new Map(found.map((r) => [r.chain as string, num(r.seq)]));
   }
 
   async expire(
@@ -457,27 +396,28 @@ export class DuckDBEventStore implements EventStore {
       const touched = (
         await rows(
           c,
-          `SELECT DISTINCT batch_seq AS seq FROM events WHERE project = $1 AND ts < ${TS('$2')} ORDER BY seq`,
+          `SELECT DISTINCT batch_seq AS k FROM events WHERE project = $1 AND ts < ${TS('$2')} ORDER BY k`,
           [project, before],
         )
-      ).map((r) => num(r.seq));
+      ).map((r) => num(r.k));
       if (touched.length === 0) return { deleted: 0, batches: 0, link: null };
       const deleted = await c.run(`DELETE FROM events WHERE project = $1 AND ts < ${TS('$2')}`, [
         project,
         before,
       ]);
       const link = recorder.link({ project, before }, await keptOf(c, touched, recorder));
-      await insertLink(c, link);
+      await insertLink(c, link, await nextBatchKey(c));
       return { deleted: Number(deleted.rowsChanged), batches: touched.length, link };
     });
   }
 
   async adoptExpiredMarks(recorder: ExpiryRecorder): Promise<ChainLink | null> {
     return this.writer.transaction(async (c) => {
+      // Marks of releases with one chain: their seq is the batch's key.
       const marked = (await rows(c, 'SELECT seq FROM expired_batches ORDER BY seq')).map((r) => num(r.seq));
       if (marked.length === 0) return null;
       const link = recorder.link({ project: null, before: null }, await keptOf(c, marked, recorder));
-      await insertLink(c, link);
+      await insertLink(c, link, await nextBatchKey(c));
       await c.run('DELETE FROM expired_batches');
       return link;
     });
@@ -485,57 +425,46 @@ export class DuckDBEventStore implements EventStore {
 
   async chainExpiries(): Promise<ChainLink[]> {
     return (
-      await this.reader.run((c) => rows(c, `${LINK_SELECT} WHERE expiry IS NOT NULL ORDER BY seq`))
+      await this.reader.run((c) => rows(c, `${LINK_SELECT} WHERE expiry IS NOT NULL ORDER BY chain, seq`))
     ).map(toLink);
   }
 
   async *readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[]; expired: boolean }> {
     const PAGE = 64;
-    let after = -1;
+    let after: { chain: string; seq: number } = { chain: '', seq: 0 };
     for (;;) {
-      const links = (
-        await this.reader.run((c) =>
-          rows(c, `${LINK_SELECT} WHERE seq > $1 ORDER BY seq LIMIT ${PAGE}`, [BigInt(after)]),
-        )
-      ).map(toLink);
+      const page = await this.reader.run((c) =>
+        rows(
+          c,
+          `${LINK_SELECT.replace('SELECT ', 'SELECT batch, ')} WHERE chain > $1 OR (chain = $1 AND seq > $2) ORDER BY chain, seq LIMIT ${PAGE}`,
+          [after.chain, BigInt(after.seq)],
+        ),
+      );
       // Whole batches up to about 50,000 rows at a time (at least one): memory stays bounded
       // whatever the batch sizes (a backfill writes 50,000-row batches).
       let keep = 0;
-      for (let inPage = 0; keep < links.length; keep++) {
-        inPage += (links[keep] as ChainLink).rowCount;
+      for (let inPage = 0; keep < page.length; keep++) {
+        inPage += num(page[keep]?.row_count);
         if (keep > 0 && inPage > 50_000) break;
       }
-      links.length = keep;
-      const first = links[0];
-      const last = links.at(-1);
-      if (!first || !last) return;
-      const found = await this.reader.run((c) =>
-        rows(
-          c,
-          `SELECT ${EVENT_SELECT}, batch_seq FROM events WHERE batch_seq BETWEEN $1 AND $2 ORDER BY batch_seq, batch_row`,
-          [BigInt(first.seq), BigInt(last.seq)],
-        ),
-      );
-      const bySeq = new Map<number, EventRow[]>();
-      for (const r of found) {
-        const seq = num(r.batch_seq);
-        const list = bySeq.get(seq) ?? [];
-        if (list.length === 0) bySeq.set(seq, list);
-        list.push(toEventRow(r));
-      }
+      page.length = keep;
+      const last = page.at(-1);
+      if (!last) return;
+      const keys = page.map((r) => num(r.batch));
+      const byKey = await this.reader.run((c) => batchRows(c, keys));
+      // Marks of releases with one chain: their seq is the batch's key.
       const expired = new Set(
         (
           await this.reader.run((c) =>
-            rows(c, 'SELECT seq FROM expired_batches WHERE seq BETWEEN $1 AND $2', [
-              BigInt(first.seq),
-              BigInt(last.seq),
-            ]),
+            rows(c, `SELECT seq FROM expired_batches WHERE ${keyFilter(keys, 'seq')}`),
           )
         ).map((r) => num(r.seq)),
       );
-      for (const link of links)
-        yield { link, rows: bySeq.get(link.seq) ?? [], expired: expired.has(link.seq) };
-      after = last.seq;
+      for (const r of page) {
+        const key = num(r.batch);
+        yield { link: toLink(r), rows: byKey.get(key) ?? [], expired: expired.has(key) };
+      }
+      after = { chain: last.chain as string, seq: num(last.seq) };
     }
   }
 }
@@ -543,11 +472,11 @@ export class DuckDBEventStore implements EventStore {
 function columnValues(
   name: (typeof EVENT_COLUMNS)[number]['name'],
   part: readonly EventRow[],
-  seq: number,
+  key: number,
   start: number,
 ): DuckDBValue[] {
   if (name === 'batch_seq') {
-    const s = BigInt(seq);
+    const s = BigInt(key);
     return part.map(() => s);
   }
   if (name === 'batch_row') return part.map((_, i) => start + i);
@@ -558,10 +487,19 @@ function columnValues(
   return part.map((r) => r[name]);
 }
 
-async function insertLink(conn: DuckDBConnection, link: ChainLink): Promise<void> {
+/** The key the next batch takes: one process writes a DuckDB file, inside its write transaction. */
+async function nextBatchKey(conn: DuckDBConnection): Promise<number> {
+  const [r] = await rows(conn, 'SELECT coalesce(max(batch), 0) AS k FROM batches');
+  return num(r?.k) + 1;
+}
+
+async function insertLink(conn: DuckDBConnection, link: ChainLink, key: number): Promise<void> {
   await conn.run(
-    `INSERT INTO batches (seq, prev_hash, hash, row_count, committed_at, expiry) VALUES ($1, $2, $3, $4, ${TS('$5')}, $6)`,
+    `INSERT INTO batches (batch, chain, seq, prev_hash, hash, row_count, committed_at, expiry)
+     VALUES ($1, $2, $3, $4, $5, $6, ${TS('$7')}, $8)`,
     [
+      BigInt(key),
+      link.chain,
       BigInt(link.seq),
       link.prevHash,
       link.hash,
@@ -572,26 +510,71 @@ async function insertLink(conn: DuckDBConnection, link: ChainLink): Promise<void
   );
 }
 
-/** What each of `seqs` keeps now, its remaining rows hashed by `recorder` (about 50,000 rows read at a time). */
+/** SQL selecting rows of the batches with these keys (integers: no request value), pruned to their range. */
+function keyFilter(keys: readonly number[], column = 'batch_seq'): string {
+  const lo = Math.min(...keys);
+  const hi = Math.max(...keys);
+  return `${column} BETWEEN ${lo} AND ${hi} AND ${column} IN (${keys.map((k) => Math.trunc(k)).join(',')})`;
+}
+
+/** Deletes the events matching `where` and their outcome index entries; returns the events deleted. */
+async function deleteBatchRows(
+  conn: DuckDBConnection,
+  where: string,
+  values: DuckDBValue[],
+): Promise<number> {
+  await conn.run(
+    `DELETE FROM signal_outcomes WHERE event_id IN (SELECT id FROM events WHERE ${where})`,
+    values,
+  );
+  return Number((await conn.run(`DELETE FROM events WHERE ${where}`, values)).rowsChanged);
+}
+
+/** The rows of the batches with these keys, each batch's in chain order. */
+async function batchRows(conn: DuckDBConnection, keys: readonly number[]): Promise<Map<number, EventRow[]>> {
+  const byKey = new Map<number, EventRow[]>();
+  if (keys.length === 0) return byKey;
+  const found = await rows(
+    conn,
+    `SELECT ${EVENT_SELECT}, batch_seq FROM events WHERE ${keyFilter(keys)} ORDER BY batch_seq, batch_row`,
+  );
+  for (const r of found) {
+    const key = num(r.batch_seq);
+    const list = byKey.get(key);
+    if (list) list.push(toEventRow(r));
+    else byKey.set(key, [toEventRow(r)]);
+  }
+  return byKey;
+}
+
+/** What each batch of `keys` keeps now, its remaining rows hashed by `recorder` (about 50,000 rows read at a time). */
 async function keptOf(
   conn: DuckDBConnection,
-  seqs: readonly number[],
+  keys: readonly number[],
   recorder: ExpiryRecorder,
 ): Promise<ExpiredBatch[]> {
-  const list = seqs.join(',');
+  const links = new Map(
+    (await rows(conn, `SELECT batch, chain, seq FROM batches WHERE ${keyFilter(keys, 'batch')}`)).map((r) => [
+      num(r.batch),
+      { chain: r.chain as string, seq: num(r.seq) },
+    ]),
+  );
   const counts = new Map(
     (
       await rows(
         conn,
-        `SELECT batch_seq AS seq, count(*) AS n FROM events
-         WHERE batch_seq IN (SELECT unnest(string_split($1, ','))::BIGINT) GROUP BY batch_seq`,
-        [list],
+        `SELECT batch_seq AS k, count(*) AS n FROM events WHERE ${keyFilter(keys)} GROUP BY batch_seq`,
       )
-    ).map((r) => [num(r.seq), num(r.n)]),
+    ).map((r) => [num(r.k), num(r.n)]),
   );
-  const out: ExpiredBatch[] = seqs
-    .filter((s) => !counts.has(s))
-    .map((seq) => ({ seq, remaining: 0, hash: null }));
+  const placeOf = (key: number) => {
+    const place = links.get(key);
+    if (!place) throw new Error(`expire: events of batch key ${key}, which no link records`);
+    return place;
+  };
+  const out: ExpiredBatch[] = keys
+    .filter((k) => !counts.has(k))
+    .map((k) => ({ ...placeOf(k), remaining: 0, hash: null }));
   const kept = [...counts.keys()].sort((a, b) => a - b);
   for (let i = 0; i < kept.length; ) {
     const page: number[] = [];
@@ -603,22 +586,16 @@ async function keptOf(
       page.push(kept[i] as number);
       n += counts.get(kept[i] as number) ?? 0;
     }
-    const found = await rows(
-      conn,
-      `SELECT ${EVENT_SELECT}, batch_seq FROM events
-       WHERE batch_seq IN (SELECT unnest(string_split($1, ','))::BIGINT) ORDER BY batch_seq, batch_row`,
-      [page.join(',')],
-    );
-    const bySeq = new Map<number, EventRow[]>();
-    for (const r of found) {
-      const seq = num(r.batch_seq);
-      const list = bySeq.get(seq) ?? [];
-      if (list.length === 0) bySeq.set(seq, list);
-      list.push(toEventRow(r));
-    }
-    for (const seq of page) {
-      const remaining = bySeq.get(seq) ?? [];
-      out.push({ seq, remaining: remaining.length, hash: recorder.remainingHash(seq, remaining) });
+    const byKey = await batchRows(conn, page);
+    for (const key of page) {
+      const remaining = byKey.get(key) ?? [];
+      const { chain, seq } = placeOf(key);
+      out.push({
+        chain,
+        seq,
+        remaining: remaining.length,
+        hash: recorder.remainingHash(chain, seq, remaining),
+      });
     }
   }
   return out;

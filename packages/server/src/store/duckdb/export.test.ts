@@ -29,7 +29,14 @@ describe('DuckDB event export', () => {
       await store.events.appendBatch({
         rows,
         seal: () => ({
-          link: { seq: 1, prevHash: '0'.repeat(64), hash: 'x', rowCount: rows.length, committedAt: t0 },
+          link: {
+            chain: 'default',
+            seq: 1,
+            prevHash: '0'.repeat(64),
+            hash: 'x',
+            rowCount: rows.length,
+            committedAt: t0,
+          },
           scrubbed: [],
         }),
       });

@@ -479,4 +479,63 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
     down: ['ALTER TABLE events DROP COLUMN sample_key'],
   },
+  {
+    version: 15,
+    name: 'audit: one chain per writer (instance id); batches keyed store-wide, the rollup watermark per chain',
+    up: [
+      // `events.batch_seq` now holds the batch's store-wide key (`batches.batch`): the same number
+      // as its seq while the store has one chain, as every store made before this migration.
+      `CREATE TABLE batches_by_chain (
+        batch BIGINT PRIMARY KEY,
+        chain VARCHAR NOT NULL,
+        seq BIGINT NOT NULL,
+        prev_hash VARCHAR NOT NULL,
+        hash VARCHAR NOT NULL,
+        row_count INTEGER NOT NULL,
+        committed_at TIMESTAMP NOT NULL,
+        expiry VARCHAR,
+        UNIQUE (chain, seq)
+      )`,
+      `INSERT INTO batches_by_chain
+       SELECT seq, 'default', seq, prev_hash, hash, row_count, committed_at, expiry FROM batches ORDER BY seq`,
+      'DROP TABLE batches',
+      'ALTER TABLE batches_by_chain RENAME TO batches',
+      `CREATE TABLE rollup_watermark_by_chain (
+        chain VARCHAR PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        rows_into_next BIGINT NOT NULL
+      )`,
+      `INSERT INTO rollup_watermark_by_chain
+       SELECT 'default', seq, coalesce(rows_into_next, 0) FROM rollup_watermark`,
+      'DROP TABLE rollup_watermark',
+      'ALTER TABLE rollup_watermark_by_chain RENAME TO rollup_watermark',
+    ],
+    down: [
+      // The older schema has one chain: a store with batches of another chain cannot go back.
+      `SELECT error('the store holds audit chains other than ''default'' (written by other instance ids); the older schema keeps one chain')
+       FROM batches WHERE chain <> 'default' OR batch <> seq LIMIT 1`,
+      `SELECT error('the rollup watermark of a chain other than ''default'' cannot be kept by the older schema')
+       FROM rollup_watermark WHERE chain <> 'default' AND seq > 0 LIMIT 1`,
+      `CREATE TABLE batches_one_chain (
+        seq BIGINT PRIMARY KEY,
+        prev_hash VARCHAR NOT NULL,
+        hash VARCHAR NOT NULL,
+        row_count INTEGER NOT NULL,
+        committed_at TIMESTAMP NOT NULL,
+        expiry VARCHAR
+      )`,
+      `INSERT INTO batches_one_chain
+       SELECT seq, prev_hash, hash, row_count, committed_at, expiry FROM batches ORDER BY seq`,
+      'DROP TABLE batches',
+      'ALTER TABLE batches_one_chain RENAME TO batches',
+      `CREATE TABLE rollup_watermark_one_chain (
+        id INTEGER PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        rows_into_next BIGINT DEFAULT 0
+      )`,
+      `INSERT INTO rollup_watermark_one_chain SELECT 1, seq, rows_into_next FROM rollup_watermark WHERE chain = 'default'`,
+      'DROP TABLE rollup_watermark',
+      'ALTER TABLE rollup_watermark_one_chain RENAME TO rollup_watermark',
+    ],
+  },
 ];

@@ -113,7 +113,7 @@ export class DuckDBOpsStore implements OpsStore {
    * copy holds (row counts, schema version, chain head) from the copy itself, in the same
    * instance: the backup needs no memory beyond the store's own limit.
    */
-  private snapshot(file: string): Promise<Pick<StoreImage, 'rowCounts' | 'schemaVersion' | 'chainHead'>> {
+  private snapshot(file: string): Promise<Pick<StoreImage, 'rowCounts' | 'schemaVersion' | 'chains'>> {
     return this.withConnection(async (conn) => {
       const [db] = await rows(conn, 'SELECT current_database() AS name');
       const source = ident(String(db?.name));
@@ -133,14 +133,15 @@ export class DuckDBOpsStore implements OpsStore {
           }
         });
         const [schema] = await rows(conn, `SELECT max(version) AS v FROM ${copy}.vigil_migrations`);
-        const [head] = await rows(
+        const heads = await rows(
           conn,
-          `${LINK_SELECT.replace(/FROM batches$/, `FROM ${copy}.batches`)} ORDER BY seq DESC LIMIT 1`,
+          `${LINK_SELECT.replace(/FROM batches$/, `FROM ${copy}.batches`)}
+           QUALIFY row_number() OVER (PARTITION BY chain ORDER BY seq DESC) = 1 ORDER BY chain`,
         );
         return {
           rowCounts: await countRows(conn, copy),
           schemaVersion: numOrNull(schema?.v) ?? 0,
-          chainHead: head ? toLink(head) : null,
+          chains: heads.map(toLink),
         };
       } finally {
         // Detaching checkpoints the copy: the file stands alone.

@@ -174,20 +174,20 @@ async function appendTo(conn: DuckDBConnection, name: string, list: readonly Rol
 
 async function setWatermark(c: DuckDBConnection, watermark: RollupWatermark): Promise<void> {
   await c.run(
-    `INSERT INTO rollup_watermark (id, seq, rows_into_next) VALUES (1, $1, $2)
-     ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, rows_into_next = excluded.rows_into_next`,
-    [BigInt(watermark.seq), BigInt(watermark.rows)],
+    `INSERT INTO rollup_watermark (chain, seq, rows_into_next) VALUES ($1, $2, $3)
+     ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, rows_into_next = excluded.rows_into_next`,
+    [watermark.chain, BigInt(watermark.seq), BigInt(watermark.rows)],
   );
 }
 
 export class DuckDBRollupStore implements RollupStore {
   constructor(private readonly conn: Serial) {}
 
-  async watermark(): Promise<RollupWatermark> {
+  async watermark(chain: string): Promise<RollupWatermark> {
     const [r] = await this.conn.run((c) =>
-      rows(c, 'SELECT seq, rows_into_next FROM rollup_watermark WHERE id = 1'),
+      rows(c, 'SELECT seq, rows_into_next FROM rollup_watermark WHERE chain = $1', [chain]),
     );
-    return r ? { seq: num(r.seq), rows: num(r.rows_into_next ?? 0) } : { seq: 0, rows: 0 };
+    return { chain, seq: r ? num(r.seq) : 0, rows: r ? num(r.rows_into_next) : 0 };
   }
 
   async write(
@@ -205,7 +205,7 @@ export class DuckDBRollupStore implements RollupStore {
           s.explanation_version,
         ]);
       }
-      // One writer moves it, forward only: the maintainer flushes in order.
+      // One writer per chain moves it, forward only: its maintainer flushes in order.
       await setWatermark(c, watermark);
     });
   }
@@ -320,40 +320,6 @@ export class DuckDBRollupStore implements RollupStore {
       deleted += Number(result.rowsChanged);
     }
     return deleted;
-  }
-
-  async copyShifted(
-    project: string,
-    from: number,
-    to: number,
-    shifts: readonly number[],
-    watermark: RollupWatermark,
-  ): Promise<number> {
-    for (const shift of shifts) {
-      if (shift % RESOLUTION_MS['1d'] !== 0) throw new Error(`copyShifted: ${shift} ms is not whole days`);
-    }
-    let written = 0;
-    await this.conn.transaction(async (c) => {
-      for (const res of RESOLUTIONS) {
-        const first = Math.floor(from / RESOLUTION_MS[res]) * RESOLUTION_MS[res];
-        // The originals first, apart: a copy one day later may itself fall in [first, to).
-        await c.run(
-          `CREATE OR REPLACE TEMP TABLE copy_rows AS SELECT * FROM ${table(res)}
-           WHERE project = $1 AND bucket >= ${TS('$2')} AND bucket < ${TS('$3')}`,
-          [project, first, to],
-        );
-        for (const shift of shifts) {
-          const result = await c.run(
-            `INSERT INTO ${table(res)}
-             SELECT * REPLACE (bucket + INTERVAL (${Math.trunc(shift)}) MILLISECOND AS bucket) FROM copy_rows`,
-          );
-          written += Number(result.rowsChanged);
-        }
-        await c.run('DROP TABLE copy_rows');
-      }
-      await setWatermark(c, watermark);
-    });
-    return written;
   }
 
   async compact(): Promise<number> {

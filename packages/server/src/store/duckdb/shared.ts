@@ -110,10 +110,11 @@ export function toEventRow(r: Record<string, unknown>): EventRow {
 
 /** The columns of a chain link (from `batches`), as `toLink` reads them. */
 export const LINK_SELECT =
-  'SELECT seq, prev_hash, hash, row_count, epoch_ms(committed_at) AS committed_at, expiry FROM batches';
+  'SELECT chain, seq, prev_hash, hash, row_count, epoch_ms(committed_at) AS committed_at, expiry FROM batches';
 
 export function toLink(r: Record<string, unknown>): ChainLink {
   const link: ChainLink = {
+    chain: r.chain as string,
     seq: num(r.seq),
     prevHash: r.prev_hash as string,
     hash: r.hash as string,

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { verifyChain } from '../../audit/index.js';
-import { sampleRank } from '../../model/index.js';
+import { nextLink, verifyChain } from '../../audit/index.js';
+import { type EventRow, sampleRank } from '../../model/index.js';
 import { call, readEvents, scratchDirs, startVigil, type Vigil } from '../../test/harness.js';
 import { DUCKDB_FILE, idRanges, openDuckDBStore } from './index.js';
 import { MIGRATIONS } from './migrations.js';
@@ -120,8 +120,8 @@ describe('DuckDB store', () => {
     try {
       const window = { project: 'default', from: 0, to: Date.now() + 60_000 };
       const appended = await store.health.sample(window, 'seed', 20);
-      expect(await store.migrations.down(13)).toEqual([14]);
-      expect(await store.migrations.up()).toEqual([14]);
+      expect(await store.migrations.down(13)).toEqual([15, 14]);
+      expect(await store.migrations.up()).toEqual([14, 15]);
       const migrated = await store.health.sample(window, 'seed', 20);
       expect(migrated.map((r) => r.id)).toEqual(appended.map((r) => r.id));
       const all = await store.events.listEvents({ project: 'default', limit: 1_000 });
@@ -129,6 +129,30 @@ describe('DuckDB store', () => {
         .map((r) => r.id)
         .sort((a, b) => (sampleRank(a, 'seed') < sampleRank(b, 'seed') ? -1 : 1));
       expect(migrated.map((r) => r.id)).toEqual(ranked.slice(0, 20));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('migration 15 moves a store to one chain per writer and back, unless another writer has a chain', async () => {
+    const vigil = await populated({ checkpoints: false });
+    const dataDir = vigil.dataDir;
+    await vigil.stop();
+    const store = await openDuckDBStore({ dataDir, migrate: false });
+    try {
+      const before = await verifyChain(store.events);
+      expect(before).toEqual({ ok: true, batches: 3, events: 300 });
+      expect(await store.migrations.down(14)).toEqual([15]);
+      expect(await store.migrations.up()).toEqual([15]);
+      expect(await verifyChain(store.events)).toEqual(before);
+      // A second writer's chain: the schema of one chain cannot keep it, and says so.
+      const [row] = await store.events.listEvents({ project: 'default', limit: 1 });
+      const rows = [{ ...(row as EventRow), id: '01890000-0000-7000-8000-000000000001' }];
+      const link = nextLink(null, rows, Date.now(), 'instance-b');
+      await store.events.appendBatch({ rows, seal: () => ({ link, scrubbed: [] }) });
+      await expect(store.migrations.down(14)).rejects.toThrow(/chains other than 'default'/);
+      expect((await store.migrations.status()).current).toBe(15);
+      expect(await verifyChain(store.events)).toEqual({ ok: true, batches: 4, events: 301, chains: 2 });
     } finally {
       await store.close();
     }

@@ -94,7 +94,7 @@ describe('tamper detection', { timeout: 180_000 }, () => {
       const metrics = await call(again, 'GET', '/metrics', { token: again.adminToken });
       expect(metrics.body).toMatch(/vigil_audit_chain_behind_checkpoint\{chain="default"\} 1/);
       await ingestBatches(again, 1);
-      expect((await again.server.context.store.events.chainHead())?.seq).toBe(4);
+      expect((await again.server.context.store.events.chainHead('default'))?.seq).toBe(4);
     } finally {
       await again.stop();
     }
@@ -136,7 +136,9 @@ describe('tamper detection', { timeout: 180_000 }, () => {
     await tamper(vigil.dataDir, 'DELETE FROM events', 'DELETE FROM batches');
     const report = await verifyAgainstCheckpoints(vigil.dataDir);
     expect(report.ok).toBe(false);
-    expect(report.firstBad?.reason).toMatch(/chain ends at batch 0, but the checkpoint .* records batch 3/);
+    expect(report.firstBad?.reason).toMatch(
+      /holds no batch of chain 'default', but the checkpoint .* records batch 3/,
+    );
   });
 
   it('marking a batch expired does not hide an edit or a deletion in it', async () => {

@@ -466,9 +466,15 @@ export class StoreError extends Error {
      * `unavailable`: the engine cannot serve until it is reopened (e.g. the disk filled up).
      * `out_of_memory`: one operation needed more memory than the store's limit allows; the store
      * stays usable and the message says which limit to raise.
+     * `unreachable`: the engine's server could not be used at open (a bad URL, no server there,
+     * credentials or database refused); the message says which and what to check.
+     * `unsupported`: the operation is not one this store's engines offer (the message names the
+     * tool that does it, e.g. pg_dump for a backup of PostgreSQL).
      */
     readonly code:
       | 'locked'
+      | 'unreachable'
+      | 'unsupported'
       | 'schema_mismatch'
       | 'corrupt'
       | 'invalid_migration_target'

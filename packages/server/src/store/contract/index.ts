@@ -34,6 +34,60 @@ export interface StoreContractOptions {
   scratchDir: () => string;
 }
 
+export interface MetadataContractOptions {
+  /** Shown in the test names, e.g. `postgres`. */
+  name: string;
+  /** Opens a fresh, empty, migrated metadata half (a new one on every call). */
+  newStore: () => Promise<MetadataStore>;
+}
+
+/**
+ * Runs the metadata contract alone, for an engine that keeps only that half (PostgreSQL): the
+ * same tests `runStoreContract` runs, and the same check that every method was called.
+ */
+export function runMetadataContract({ name, newStore }: MetadataContractOptions): void {
+  const opened: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    for (const s of opened.splice(0)) await s.close();
+  });
+  half(
+    name,
+    METADATA_METHODS,
+    'metadata half',
+    async () => {
+      const store = await newStore();
+      opened.push(store);
+      return store;
+    },
+    (open) => metadataContract(open),
+  );
+}
+
+/**
+ * One half's tests in a describe block: `open` gives a store that notes which listed methods were
+ * called, and after the block every method of the half must have been (when every test ran).
+ */
+function half<S extends object>(
+  name: string,
+  parts: MethodList,
+  label: string,
+  newStore: () => Promise<S>,
+  body: (open: () => Promise<S>) => void,
+): void {
+  describe(`${name}: ${label}`, () => {
+    const called = new Set<string>();
+    body(async () => recording(await newStore(), parts, called));
+    let everyTestRan = false;
+    afterEach(({ task }) => {
+      everyTestRan = task.suite?.tasks.every((t) => t.mode === 'run') ?? false;
+    });
+    afterAll(() => {
+      // Every method of the half was exercised by some test above (checked when all of them ran).
+      if (everyTestRan) expect(uncalled(parts, called)).toEqual([]);
+    });
+  });
+}
+
 /** Runs the analytical and metadata contracts and the whole-store operations against one engine. */
 export function runStoreContract({ name, newStore, restore, scratchDir }: StoreContractOptions): void {
   const opened: { close(): Promise<void> }[] = [];
@@ -41,23 +95,17 @@ export function runStoreContract({ name, newStore, restore, scratchDir }: StoreC
     for (const s of opened.splice(0)) await s.close();
   });
   const halves = (parts: MethodList, label: string, body: (open: () => Promise<Store>) => void) =>
-    describe(`${name}: ${label}`, () => {
-      const called = new Set<string>();
-      const open = async () => {
+    half(
+      name,
+      parts,
+      label,
+      async () => {
         const store = await newStore();
         opened.push(store);
-        return recording(store, parts, called);
-      };
-      body(open);
-      let everyTestRan = false;
-      afterEach(({ task }) => {
-        everyTestRan = task.suite?.tasks.every((t) => t.mode === 'run') ?? false;
-      });
-      afterAll(() => {
-        // Every method of the half was exercised by some test above (checked when all of them ran).
-        if (everyTestRan) expect(uncalled(parts, called)).toEqual([]);
-      });
-    });
+        return store;
+      },
+      body,
+    );
 
   halves(ANALYTICAL_METHODS, 'analytical half', (open) =>
     analyticalContract(open as () => Promise<AnalyticalStore>),

@@ -15,7 +15,9 @@ export function installErrorHandling(app: FastifyInstance): void {
                 message: `${ERRORS.insufficient_memory.message} The store said: ${error.message}.`,
                 cause: error,
               })
-            : fromFastify(error as FastifyError);
+            : error instanceof StoreError && error.code === 'unsupported'
+              ? new VigilError('not_supported_by_store', { message: error.message, cause: error })
+              : fromFastify(error as FastifyError);
     if (vigil.status >= 500 && vigil.code !== 'shutting_down' && vigil.code !== 'not_ready') {
       req.log.error({ err: error }, 'request failed');
     }

@@ -15,17 +15,25 @@ import {
   smokeCommand,
   verifyCommand,
 } from '../ops/index.js';
-import { openStore, StoreError } from '../store/index.js';
+import { openStore, StoreError, type StoreSchema } from '../store/index.js';
 
 type Flag = keyof ReturnType<typeof parse>['values'];
-const CONFIG_FLAGS: Flag[] = ['port', 'host', 'data', 'config', 'checkpoint-file', 'checkpoint-key'];
+const CONFIG_FLAGS: Flag[] = [
+  'port',
+  'host',
+  'data',
+  'config',
+  'checkpoint-file',
+  'checkpoint-key',
+  'postgres',
+];
 /**
  * What each command takes: its flags (besides --help) and how many arguments. Anything else is a
  * usage error before any work starts, never silently ignored.
  */
 const COMMANDS: Record<string, { flags: Flag[]; args: number }> = {
   serve: { flags: CONFIG_FLAGS, args: 0 },
-  migrate: { flags: [...CONFIG_FLAGS, 'to', 'json'], args: 1 },
+  migrate: { flags: [...CONFIG_FLAGS, 'to', 'engine', 'json'], args: 1 },
   verify: { flags: [...CONFIG_FLAGS, 'rollups', 'json'], args: 0 },
   generate: { flags: [...CONFIG_FLAGS, 'events', 'days', 'no-repeat', 'json'], args: 0 },
   backup: { flags: [...CONFIG_FLAGS, 'token', 'url', 'json'], args: 1 },
@@ -61,7 +69,10 @@ Options:
   --host H       address to bind (env VIGIL_HOST)
   --data DIR     data directory (env VIGIL_DATA)
   --config FILE  JSON config file (env VIGIL_CONFIG; default ./vigil.config.json if present)
+  --postgres URL keep the metadata (projects, keys, people, rules, …) in PostgreSQL
+                 (env VIGIL_POSTGRES_URL; postgres://user:password@host:port/database)
   --to N         migration target version
+  --engine E     with the metadata in PostgreSQL: the engine to migrate (duckdb or postgres)
   --json         machine-readable output
   --token T      admin bearer token for smoke and for a backup through the server (env VIGIL_ADMIN_TOKEN)
   --url URL      the running server to back up through (default: the configured host and port)
@@ -75,26 +86,30 @@ Env: VIGIL_ADMIN_TOKEN makes that string an admin bearer token; VIGIL_ADMIN_PASS
 admin user's password when it is first created.`;
 
 const TIMES = 'Times: ISO-8601 (2026-01-31, 2026-01-31T12:00:00Z) or epoch milliseconds; UTC.';
-const STORE = '--data DIR (env VIGIL_DATA) and --config FILE (env VIGIL_CONFIG) pick the store.';
+const STORE =
+  '--data DIR (env VIGIL_DATA), --postgres URL (env VIGIL_POSTGRES_URL) and --config FILE (env VIGIL_CONFIG) pick the store.';
 
 /** `vigil <command> --help`: one command, its flags and what it takes. */
 const COMMAND_HELP: Record<string, string> = {
-  serve: `Usage: vigil serve [--port N] [--host H] [--data DIR] [--config FILE]
+  serve: `Usage: vigil serve [--port N] [--host H] [--data DIR] [--postgres URL] [--config FILE]
 
 Runs the server: HTTP API, ingestion, dashboard, schedules. On an empty data directory it creates
 the default project, the admin user and a first ingest key, and prints them once.
   --port N       port (env VIGIL_PORT; default 4318; 0 = any free port)
   --host H       address to bind (env VIGIL_HOST; default 127.0.0.1)
   --data DIR     data directory (env VIGIL_DATA; default ./vigil-data)
+  --postgres URL the metadata half in PostgreSQL (env VIGIL_POSTGRES_URL; docs/scale-out.md)
   --config FILE  JSON config file (env VIGIL_CONFIG; default ./vigil.config.json if present)
   --checkpoint-file FILE, --checkpoint-key FILE   signed audit checkpoints (see docs/security.md)
 Env: VIGIL_ADMIN_TOKEN, VIGIL_ADMIN_PASSWORD, VIGIL_LOG_LEVEL (docs/configuration.md).`,
-  migrate: `Usage: vigil migrate status|up|down [--to N] [--json]
+  migrate: `Usage: vigil migrate status|up|down [--to N] [--engine E] [--json]
 
 Shows or changes the store's schema version. Needs the store to itself (stop the server).
   status         current and latest version (default)
   up [--to N]    apply migrations up to N (default: the latest)
   down --to N    revert to version N (with the newer release, before going back to an older one)
+  --engine E     with the metadata in PostgreSQL each engine has its own versions: status and up
+                 cover both, --to and down need the engine named (duckdb or postgres)
   --json         one JSON object on stdout
 ${STORE}`,
   verify: `Usage: vigil verify [--json] [--checkpoint-file FILE] [--checkpoint-key FILE]
@@ -197,6 +212,7 @@ async function main(argv: string[]): Promise<number> {
     configFile: values.config,
     checkpointFile: values['checkpoint-file'],
     checkpointKeyFile: values['checkpoint-key'],
+    postgresUrl: values.postgres,
   };
   const token = values.token ?? process.env.VIGIL_ADMIN_TOKEN;
   // These two must work with a broken configuration: check reports it, smoke needs none.
@@ -218,32 +234,15 @@ async function main(argv: string[]): Promise<number> {
       const to = values.to === undefined ? undefined : Number(values.to);
       if (to !== undefined && (!Number.isInteger(to) || to < 0))
         throw new UsageError('--to must be a version number ≥ 0');
+      if (!['status', 'up', 'down'].includes(action))
+        throw new UsageError(`unknown migrate action '${action}'; use status, up or down`, command);
       const store = await openStore({
         dataDir: config.dataDir,
         ...config.store,
         migrate: false,
       });
       try {
-        if (action === 'status') {
-          const s = await store.migrations.status();
-          const lines = s.migrations.map(
-            (m) =>
-              `  ${m.appliedAt ? '✓' : ' '} ${m.version}  ${m.name}${m.appliedAt ? `  (applied ${new Date(m.appliedAt).toISOString()})` : ''}`,
-          );
-          out(json, s, `schema version ${s.current} of ${s.latest}\n${lines.join('\n')}`);
-        } else if (action === 'up' || action === 'down') {
-          const done = action === 'up' ? await store.migrations.up(to) : await store.migrations.down(to);
-          const s = await store.migrations.status();
-          out(
-            json,
-            { [action === 'up' ? 'applied' : 'reverted']: done, current: s.current, latest: s.latest },
-            done.length === 0
-              ? `nothing to do: schema version ${s.current} of ${s.latest}`
-              : `${action === 'up' ? 'applied' : 'reverted'} ${done.join(', ')}; schema version now ${s.current} of ${s.latest}`,
-          );
-        } else {
-          throw new UsageError(`unknown migrate action '${action}'; use status, up or down`);
-        }
+        await migrate(store.schemas, action as 'status' | 'up' | 'down', { to, engine: values.engine, json });
       } finally {
         await store.close();
       }
@@ -283,6 +282,66 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * `vigil migrate`: on a store of one engine as it always was; on two (the metadata in PostgreSQL)
+ * status and up cover each engine, while a target version or a step down needs the engine named.
+ */
+async function migrate(
+  schemas: readonly StoreSchema[],
+  action: 'status' | 'up' | 'down',
+  { to, engine, json }: { to: number | undefined; engine: string | undefined; json: boolean },
+): Promise<void> {
+  const names = schemas.map((s) => `${s.engine} (${s.holds})`).join(', ');
+  const chosen = engine === undefined ? schemas : schemas.filter((s) => s.engine === engine);
+  if (chosen.length === 0)
+    throw new UsageError(`--engine ${engine}: this store's engines are ${names}`, 'migrate');
+  if (chosen.length > 1 && (action === 'down' || to !== undefined))
+    throw new UsageError(
+      `this store keeps its halves on ${names}, each with its own schema versions; name the one to ${action === 'down' ? 'revert' : 'migrate'} with --engine`,
+      'migrate',
+    );
+  const titled = chosen.length > 1 || schemas.length > 1;
+  const results: Record<string, unknown>[] = [];
+  const lines: string[] = [];
+  for (const schema of chosen) {
+    const title = titled ? `${schema.engine} (${schema.holds}): ` : '';
+    if (action === 'status') {
+      const s = await schema.migrations.status();
+      const rows = s.migrations.map(
+        (m) =>
+          `  ${m.appliedAt ? '✓' : ' '} ${m.version}  ${m.name}${m.appliedAt ? `  (applied ${new Date(m.appliedAt).toISOString()})` : ''}`,
+      );
+      results.push({ engine: schema.engine, holds: schema.holds, ...s });
+      lines.push(`${title}schema version ${s.current} of ${s.latest}`, ...rows);
+    } else {
+      const done = action === 'up' ? await schema.migrations.up(to) : await schema.migrations.down(to);
+      const s = await schema.migrations.status();
+      const key = action === 'up' ? 'applied' : 'reverted';
+      results.push({ engine: schema.engine, [key]: done, current: s.current, latest: s.latest });
+      lines.push(
+        done.length === 0
+          ? `${title}nothing to do: schema version ${s.current} of ${s.latest}`
+          : `${title}${key} ${done.join(', ')}; schema version now ${s.current} of ${s.latest}`,
+      );
+    }
+  }
+  // One engine: the shape this command always printed; several: one entry per engine.
+  const single = results.length === 1 && !titled;
+  const value = single ? withoutEngine(results[0] as Record<string, unknown>) : { schemas: results };
+  out(json, value, lines.join('\n'));
+}
+
+function withoutEngine({ engine: _e, holds: _h, ...rest }: Record<string, unknown>): Record<string, unknown> {
+  return rest;
+}
+
+/** A URL with its password hidden. */
+function redactedUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
+
 /** A whole number ≥ 1 from a flag (digits only: '1e3' or '10.5' are refused, not read as something else). */
 function count(text: string | undefined, flag: string, fallback: number, command: string): number {
   if (text === undefined) return fallback;
@@ -317,6 +376,8 @@ function parse(argv: string[]) {
       rollups: { type: 'boolean' },
       'checkpoint-key': { type: 'string' },
       out: { type: 'string' },
+      postgres: { type: 'string' },
+      engine: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -333,6 +394,7 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
     '',
     `Vigil is running at ${server.url}`,
     `  data directory: ${config.dataDir}`,
+    ...(config.store.postgres ? [`  metadata: PostgreSQL at ${redactedUrl(config.store.postgres.url)}`] : []),
     `  dashboard: ${server.url}/   (log in as user 'admin')`,
   ];
   if (config.adminToken !== undefined && config.adminToken.length < 16) {
@@ -387,9 +449,12 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError) {
       console.error(`vigil: ${err.message}\n\n${(err.command && COMMAND_HELP[err.command]) || USAGE}`);
       process.exitCode = 2;
+    } else if (err instanceof StoreError) {
+      // The code is stable (scripts may match it); the message says what to do.
+      console.error(`vigil: ${err.message} [store: ${err.code}]`);
+      process.exitCode = 1;
     } else if (
       err instanceof ConfigError ||
-      err instanceof StoreError ||
       err instanceof OpsError ||
       err instanceof CheckpointError ||
       err instanceof BackupError

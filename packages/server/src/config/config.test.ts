@@ -43,3 +43,46 @@ describe('the store section', () => {
     expect(() => withFile({ store: { memoryLimit: 'lots' } })).toThrow(/store\/duckdb\/memoryLimit/);
   });
 });
+
+describe('the metadata half on PostgreSQL', () => {
+  const url = 'postgres://vigil:pw@db.internal:5432/vigil';
+
+  it('is off by default, and read from the file, VIGIL_POSTGRES_URL and --postgres (in that order)', () => {
+    expect(loadConfig({}, {}, scratch.fresh()).store.postgres).toBeUndefined();
+    expect(withFile({ store: { postgres: { url } } }).store.postgres).toEqual({ url });
+    const dir = scratch.fresh();
+    writeFileSync(join(dir, 'vigil.config.json'), JSON.stringify({ store: { postgres: { url } } }));
+    const fromEnv = `${url}_env`;
+    expect(loadConfig({}, { VIGIL_POSTGRES_URL: fromEnv }, dir).store.postgres).toEqual({ url: fromEnv });
+    expect(
+      loadConfig({ postgresUrl: `${url}_flag` }, { VIGIL_POSTGRES_URL: fromEnv }, dir).store.postgres,
+    ).toEqual({ url: `${url}_flag` });
+  });
+
+  it('refuses a URL it cannot use, naming where it came from and never repeating the password', () => {
+    expect(() => loadConfig({}, { VIGIL_POSTGRES_URL: 'http://u:secret@h/db' }, scratch.fresh())).toThrow(
+      /VIGIL_POSTGRES_URL does not start with postgres:\/\/ or postgresql:\/\/; give postgres:\/\/user:password@host:port\/database/,
+    );
+    expect(() => loadConfig({ postgresUrl: 'db.internal:5432' }, {}, scratch.fresh())).toThrow(
+      /--postgres does not start with postgres:\/\//,
+    );
+    expect(() => withFile({ store: { postgres: { url: 'nonsense' } } })).toThrow(
+      /store.postgres.url is not a URL/,
+    );
+    expect(() => withFile({ store: { postgres: { url, pool: 9 } } })).toThrow(ConfigError);
+    try {
+      loadConfig({}, { VIGIL_POSTGRES_URL: 'mysql://u:secret@h/db' }, scratch.fresh());
+    } catch (err) {
+      expect((err as Error).message).not.toContain('secret');
+    }
+  });
+});
+
+describe('optional sections in the file', () => {
+  it('takes a section that has no default (auth.oidc) whole, and still refuses unknown keys', () => {
+    const oidc = { issuer: 'https://idp.example', clientId: 'vigil' };
+    expect(withFile({ auth: { oidc } }).auth.oidc).toEqual(oidc);
+    expect(() => withFile({ auth: { oidc: { ...oidc, nope: 1 } } })).toThrow(ConfigError);
+    expect(() => withFile({ ingest: { nope: 1 } })).toThrow(/unknown configuration key 'nope'/);
+  });
+});

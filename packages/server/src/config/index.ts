@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { type Static, Type } from '@sinclair/typebox';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parseCollectorSpec, SpecError } from '../collectors/spec.js';
 import { configuredPrices, PriceError } from '../pricing/index.js';
@@ -134,6 +134,14 @@ const ConfigSchema = Type.Object({
     engine: Type.Literal('duckdb'),
     /** DuckDB's own options (`store.memoryLimit`, the older key, is read as `store.duckdb.memoryLimit`). */
     duckdb: Type.Object({ memoryLimit: MemorySize }),
+    /**
+     * The metadata half (projects, keys, people, sessions, rules, alert state, collectors,
+     * snapshots) on PostgreSQL instead of the data directory (env VIGIL_POSTGRES_URL, flag
+     * --postgres): `postgres://user:password@host:port/database`.
+     */
+    postgres: Type.Optional(
+      Type.Object({ url: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    ),
     /** After the store fails (e.g. a full disk), how often it tries to reopen and write again. */
     recoveryMs: Type.Integer({ minimum: 10 }),
   }),
@@ -348,6 +356,8 @@ export interface ConfigOverrides {
   configFile?: string | undefined;
   checkpointFile?: string | undefined;
   checkpointKeyFile?: string | undefined;
+  /** `--postgres URL`: the metadata half on PostgreSQL. */
+  postgresUrl?: string | undefined;
 }
 
 /**
@@ -373,11 +383,7 @@ export function loadConfig(
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw new ConfigError(`config file ${file} must hold a JSON object`);
     }
-    merge(
-      config,
-      withStoreAliases(parsed as Record<string, unknown>),
-      new Set(Object.keys(ConfigSchema.properties)),
-    );
+    merge(config, withStoreAliases(parsed as Record<string, unknown>), ConfigSchema);
     if (config.auth.oidc?.clientSecret !== undefined) {
       throw new ConfigError(
         `config file ${file}: auth.oidc.clientSecret does not belong in a file; set VIGIL_OIDC_CLIENT_SECRET`,
@@ -403,6 +409,15 @@ export function loadConfig(
   if (overrides.checkpointKeyFile !== undefined) config.checkpoints.keyFile = overrides.checkpointKeyFile;
   if (env.VIGIL_OIDC_CLIENT_SECRET && config.auth.oidc)
     config.auth.oidc.clientSecret = env.VIGIL_OIDC_CLIENT_SECRET;
+  let postgresFrom = 'store.postgres.url';
+  if (env.VIGIL_POSTGRES_URL) {
+    config.store.postgres = { url: env.VIGIL_POSTGRES_URL };
+    postgresFrom = 'VIGIL_POSTGRES_URL';
+  }
+  if (overrides.postgresUrl !== undefined) {
+    config.store.postgres = { url: overrides.postgresUrl };
+    postgresFrom = '--postgres';
+  }
   if (overrides.host !== undefined) config.host = overrides.host;
   if (overrides.port !== undefined) config.port = overrides.port;
   if (overrides.dataDir !== undefined) config.dataDir = overrides.dataDir;
@@ -429,6 +444,9 @@ export function loadConfig(
     });
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
+  const postgresUrl = config.store.postgres?.url;
+  const postgresProblem = postgresUrl === undefined ? null : postgresUrlProblem(postgresUrl);
+  if (postgresProblem) throw new ConfigError(`invalid configuration: ${postgresFrom} ${postgresProblem}`);
   const checkpointProblem = checkpointPlacementProblem(config);
   if (checkpointProblem) throw new ConfigError(`invalid configuration: ${checkpointProblem}`);
   const names = new Set<string>();
@@ -505,11 +523,19 @@ function withStoreAliases(file: Record<string, unknown>): Record<string, unknown
   return { ...file, store: { ...rest, duckdb } };
 }
 
-function merge(target: Record<string, unknown>, source: Record<string, unknown>, known?: Set<string>): void {
+/**
+ * Merges the file into the defaults, key by key where both hold an object. Keys are checked
+ * against the schema, so an optional section without a default (`auth.oidc`, `store.postgres`)
+ * is taken whole and checked by the schema afterwards.
+ */
+function merge(target: Record<string, unknown>, source: Record<string, unknown>, schema: TSchema): void {
+  const known = (schema as { properties?: Record<string, TSchema> }).properties;
   for (const [key, value] of Object.entries(source)) {
-    if (!(known?.has(key) ?? key in target)) throw new ConfigError(`unknown configuration key '${key}'`);
+    const sub = known?.[key];
+    if (known && !sub) throw new ConfigError(`unknown configuration key '${key}'`);
     const current = target[key];
     if (
+      sub &&
       value !== null &&
       typeof value === 'object' &&
       !Array.isArray(value) &&
@@ -517,9 +543,24 @@ function merge(target: Record<string, unknown>, source: Record<string, unknown>,
       typeof current === 'object' &&
       !Array.isArray(current)
     ) {
-      merge(current as Record<string, unknown>, value as Record<string, unknown>);
+      merge(current as Record<string, unknown>, value as Record<string, unknown>, sub);
     } else {
       target[key] = value;
     }
   }
+}
+
+/** What is wrong with a PostgreSQL URL (its password never repeated), or null when it is usable. */
+export function postgresUrlProblem(url: string): string | null {
+  const form = 'give postgres://user:password@host:port/database';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `is not a URL; ${form}`;
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')
+    return `does not start with postgres:// or postgresql://; ${form}`;
+  if (!parsed.hostname) return `names no host; ${form}`;
+  return null;
 }

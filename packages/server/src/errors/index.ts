@@ -105,6 +105,11 @@ export const ERRORS = {
     message:
       'The store needs more memory for this operation than store.duckdb.memoryLimit allows; raise the limit (see docs/configuration.md) and retry.',
   },
+  not_supported_by_store: {
+    status: 409,
+    message:
+      "This server's store cannot do that (its halves are on different engines); the message names the tool to use instead.",
+  },
   shutting_down: { status: 503, message: 'The server is shutting down; retry shortly.' },
   not_ready: { status: 503, message: 'The store is not open yet.' },
   internal: { status: 500, message: 'Internal error; the server log has details under this request id.' },

@@ -149,13 +149,16 @@ export async function runChecks({
     if (store) {
       const s = store;
       await step('migrations', async () => {
-        const { current, latest } = await s.migrations.status();
-        if (current < latest)
-          return [
-            'fail',
-            `schema version ${current} of ${latest}; run 'vigil migrate up' (take a backup first)`,
-          ];
-        return ['ok', `schema version ${current} of ${latest} (current)`];
+        const parts: string[] = [];
+        let behind = false;
+        for (const schema of s.schemas) {
+          const { current, latest } = await schema.migrations.status();
+          const title = s.schemas.length > 1 ? `${schema.engine}: ` : '';
+          behind ||= current < latest;
+          parts.push(`${title}schema version ${current} of ${latest}${current < latest ? '' : ' (current)'}`);
+        }
+        if (behind) return ['fail', `${parts.join('; ')}; run 'vigil migrate up' (take a backup first)`];
+        return ['ok', parts.join('; ')];
       });
       await step('audit chain', async () => {
         const heads = await s.events.chains();

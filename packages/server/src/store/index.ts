@@ -1,11 +1,13 @@
 import type { Readable } from 'node:stream';
+import { composeStore } from './composed.js';
 import {
   DUCKDB_LATEST_SCHEMA,
   duckdbStoreExists,
   openDuckDBStore,
   restoreDuckDBImage,
 } from './duckdb/index.js';
-import type { Store } from './types.js';
+import { openPostgresStore } from './postgres/index.js';
+import { type Store, StoreError } from './types.js';
 
 /**
  * Where the store lives and which engine keeps it: the `store` section of the configuration
@@ -16,17 +18,35 @@ export interface StoreOptions {
   /** Default `duckdb`, the embedded engine (one file in the data directory). */
   engine?: 'duckdb';
   duckdb?: { memoryLimit?: string };
+  /** The metadata half on PostgreSQL (the analytical half stays on `engine`). */
+  postgres?: { url?: string } | undefined;
   /** Apply pending migrations on open (the server does; `vigil migrate` does not). */
   migrate?: boolean;
 }
 
-/** Opens the store the options name (creating it when there is none). */
-export function openStore({ dataDir, duckdb, migrate }: StoreOptions): Promise<Store> {
-  return openDuckDBStore({
-    dataDir,
-    ...(duckdb?.memoryLimit ? { memoryLimit: duckdb.memoryLimit } : {}),
+/**
+ * Opens the store the options name (creating it when there is none): DuckDB in the data
+ * directory, with the metadata half on PostgreSQL when `postgres.url` is set.
+ */
+export async function openStore({ dataDir, duckdb, postgres, migrate }: StoreOptions): Promise<Store> {
+  const open = () =>
+    openDuckDBStore({
+      dataDir,
+      ...(duckdb?.memoryLimit ? { memoryLimit: duckdb.memoryLimit } : {}),
+      ...(migrate !== undefined ? { migrate } : {}),
+    });
+  if (!postgres?.url) return open();
+  // PostgreSQL first: a wrong URL is reported before the data directory is touched.
+  const metadata = await openPostgresStore({
+    url: postgres.url,
     ...(migrate !== undefined ? { migrate } : {}),
   });
+  try {
+    return composeStore(await open(), metadata);
+  } catch (err) {
+    await metadata.close().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Whether there is a store where the options point (commands that only read must not create one). */
@@ -35,7 +55,12 @@ export function storeExists({ dataDir }: StoreOptions): boolean {
 }
 
 /** Makes a backup image of the engine (`ops.backup`) the store where the options point. */
-export function restoreStore({ dataDir }: StoreOptions, image: Readable): Promise<void> {
+export async function restoreStore({ dataDir, postgres }: StoreOptions, image: Readable): Promise<void> {
+  if (postgres?.url)
+    throw new StoreError(
+      'unsupported',
+      'this configuration keeps the metadata half in PostgreSQL, which a Vigil backup file does not hold; restore PostgreSQL with its own tools (pg_restore or psql from a pg_dump) and see docs/scale-out.md',
+    );
   return restoreDuckDBImage(dataDir, image);
 }
 
@@ -109,6 +134,7 @@ export type {
   SnapshotStore,
   Store,
   StoreImage,
+  StoreSchema,
   TypeStats,
   UserRecord,
   WindowSumQuery,

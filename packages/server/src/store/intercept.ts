@@ -65,6 +65,9 @@ export function interceptStore(
     get engine() {
       return current().engine;
     },
+    get schemas() {
+      return current().schemas;
+    },
     ...(parts as Pick<Store, StorePart>),
     sizeBytes: top.sizeBytes,
     close: top.close,

@@ -72,11 +72,26 @@ export interface MetadataStore {
  */
 export interface Store extends AnalyticalStore, MetadataStore {
   readonly engine: string;
+  /**
+   * The schema of each engine the store uses, with its own migrator and versions: one for a store
+   * on one engine (then the same as `migrations`), one per half when the halves are on different
+   * engines (then `migrations` is the analytical half's). `vigil migrate` and `vigil check` go
+   * through these.
+   */
+  readonly schemas: readonly StoreSchema[];
   /** Whole-store operations: backup images, row counts, event export. */
   readonly ops: OpsStore;
   /** Bytes the store occupies on disk (0 when it keeps nothing locally). */
   sizeBytes(): Promise<number>;
   close(): Promise<void>;
+}
+
+/** One engine's schema within a store. */
+export interface StoreSchema {
+  engine: string;
+  /** What the engine keeps of the store. */
+  holds: 'both halves' | 'analytical half' | 'metadata half';
+  migrations: Migrator;
 }
 
 /** One committed batch of an audit chain. */

@@ -65,7 +65,11 @@ export function testConfig(dataDir: string, overrides: DeepPartial<Config> = {})
     ingest: { ...base.ingest, ...overrides.ingest },
     privacy: { ...base.privacy, ...(overrides.privacy as Partial<Config['privacy']>) },
     rateLimits: { ...base.rateLimits, ...(overrides.rateLimits as Partial<Config['rateLimits']>) },
-    store: { ...base.store, duckdb: { ...base.store.duckdb, ...overrides.store?.duckdb } },
+    store: {
+      ...base.store,
+      ...(overrides.store as Partial<Config['store']>),
+      duckdb: { ...base.store.duckdb, ...overrides.store?.duckdb },
+    },
     telemetry: { ...base.telemetry, ...(overrides.telemetry as Partial<Config['telemetry']>) },
     checkpoints: { ...base.checkpoints, ...(overrides.checkpoints as Partial<Config['checkpoints']>) },
   };

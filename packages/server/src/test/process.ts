@@ -51,9 +51,13 @@ export async function stopSpawned(): Promise<void> {
   );
 }
 
-/** Starts `vigil serve` on a free port and resolves once it prints where it runs. */
-export function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...NODE_ARGS, 'serve', '--port', '0', '--data', dataDir], {
+/** Starts `vigil serve` on a free port (with `args` added) and resolves once it prints where it runs. */
+export function spawnServer(
+  dataDir: string,
+  env: Record<string, string> = {},
+  args: readonly string[] = [],
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...NODE_ARGS, 'serve', '--port', '0', '--data', dataDir, ...args], {
     env: { ...process.env, VIGIL_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -15,6 +15,7 @@ import {
   type SnapshotStore,
   type Store,
   StoreError,
+  type StoreSchema,
 } from '../types.js';
 import { DuckDBAccountStore } from './accounts.js';
 import { DuckDBAlertStore } from './alerts.js';
@@ -52,6 +53,7 @@ class DuckDBStore implements Store {
   readonly samples: SampleStore;
   readonly alerts: AlertStore;
   readonly collectors: CollectorStore;
+  readonly schemas: readonly StoreSchema[];
   private closed = false;
 
   constructor(
@@ -69,6 +71,7 @@ class DuckDBStore implements Store {
     this.meta = new DuckDBAccountStore(meta);
     this.snapshots = new DuckDBSnapshotStore(meta);
     this.migrations = new DuckDBMigrator(meta);
+    this.schemas = [{ engine: 'duckdb', holds: 'both halves', migrations: this.migrations }];
     this.ops = new DuckDBOpsStore(instance, { file: DUCKDB_FILE });
   }
 

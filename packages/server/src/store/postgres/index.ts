@@ -81,7 +81,7 @@ export function postgresUrlProblem(url: string): string | null {
     return 'is not a URL; give postgres://user:password@host:port/database';
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')
-    return `starts with ${parsed.protocol}//; give postgres://user:password@host:port/database`;
+    return 'does not start with postgres:// or postgresql://; give postgres://user:password@host:port/database';
   if (!parsed.hostname) return 'names no host; give postgres://user:password@host:port/database';
   return null;
 }

@@ -49,6 +49,7 @@ export function composeStore(analytical: Store, metadata: SeparateMetadata): Sto
     snapshots: metadata.snapshots,
     alerts: metadata.alerts,
     collectors: metadata.collectors,
+    leases: metadata.leases,
     ops,
     // The metadata engine keeps nothing on this machine's disk.
     sizeBytes: () => analytical.sizeBytes(),

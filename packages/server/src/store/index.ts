@@ -106,6 +106,8 @@ export type {
   HealthStore,
   IdentityRecord,
   KeyRecord,
+  Lease,
+  LeaseStore,
   MetadataStore,
   MigrationInfo,
   MigrationStatus,

@@ -12,6 +12,7 @@ export const STORE_PARTS = [
   'samples',
   'alerts',
   'collectors',
+  'leases',
 ] as const satisfies readonly (keyof Store)[];
 
 export type StorePart = (typeof STORE_PARTS)[number];

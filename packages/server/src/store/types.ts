@@ -61,6 +61,7 @@ export interface MetadataStore {
   readonly snapshots: SnapshotStore;
   readonly alerts: AlertStore;
   readonly collectors: CollectorStore;
+  readonly leases: LeaseStore;
   readonly migrations: Migrator;
   close(): Promise<void>;
 }
@@ -304,6 +305,41 @@ export interface HealthStore {
   recommendedSignals(project: string, signalIds: readonly string[], before: number): Promise<Set<string>>;
   /** Time of the oldest stored event of the project, or null when it has none. */
   firstEventTs(project: string): Promise<number | null>;
+}
+
+/** A named lease on scheduled work: who holds it and until when. */
+export interface Lease {
+  name: string;
+  /** The instance holding it (an id it chose at start). */
+  holder: string;
+  /** Epoch ms; the lease is free from this moment on. */
+  expiresAt: number;
+  /**
+   * Grows by one each time the lease is taken anew (by another holder, or by the same one after it
+   * expired or was released); the same while its holder renews it. Work stamped with an older
+   * term than the lease's is a former holder's.
+   */
+  term: number;
+}
+
+/**
+ * Leases for work that runs once per cluster (alert evaluation, collectors, snapshots,
+ * retention): one holder at a time, taken over when its holder stops renewing. Times are the
+ * callers' clocks (`now`, epoch ms): instances keep them in sync (NTP) to well within a lease's
+ * length. Every call is atomic: of several instances taking a free lease at once, one gets it.
+ */
+export interface LeaseStore {
+  /**
+   * Takes the lease for `holder` until `now + ttlMs` when nobody holds it, its expiry is at or
+   * before `now`, or `holder` holds it already (then it is renewed). Null when another holds it.
+   */
+  take(request: { name: string; holder: string; now: number; ttlMs: number }): Promise<Lease | null>;
+  /** Extends the lease `holder` holds (unexpired at `now`) to `now + ttlMs`; null when it does not. */
+  renew(request: { name: string; holder: string; now: number; ttlMs: number }): Promise<Lease | null>;
+  /** Frees the lease at once when `holder` holds it (anyone may take it next); false otherwise. */
+  release(request: { name: string; holder: string }): Promise<boolean>;
+  /** The lease as stored (expired or not), or null when it was never taken. */
+  get(name: string): Promise<Lease | null>;
 }
 
 /** Integrity snapshots: one immutable record per project, day and revision. */

@@ -379,6 +379,54 @@ export function metadataContract(open: () => Promise<MetadataStore>): void {
     expect(await c.publicEnabled('q')).toBe(true);
   });
 
+  it('leases: one holder at a time, renewed by it, taken over once expired, released', async () => {
+    const { leases } = await open();
+    const ttlMs = 30_000;
+    const take = (holder: string, now: number, name = 'alerts') => leases.take({ name, holder, now, ttlMs });
+    expect(await leases.get('alerts')).toBeNull();
+    expect(await take('i1', T0)).toEqual({ name: 'alerts', holder: 'i1', expiresAt: T0 + ttlMs, term: 1 });
+    expect(await take('i2', T0 + 1_000)).toBeNull();
+    // Taking it again is a renewal: same term, later expiry.
+    expect(await take('i1', T0 + 2_000)).toMatchObject({ holder: 'i1', expiresAt: T0 + 32_000, term: 1 });
+    expect(await leases.renew({ name: 'alerts', holder: 'i1', now: T0 + 10_000, ttlMs })).toEqual({
+      name: 'alerts',
+      holder: 'i1',
+      expiresAt: T0 + 40_000,
+      term: 1,
+    });
+    expect(await leases.renew({ name: 'alerts', holder: 'i2', now: T0 + 10_000, ttlMs })).toBeNull();
+    // Names are independent.
+    expect(await take('i2', T0, 'retention')).toMatchObject({ holder: 'i2', term: 1 });
+    // At its expiry the lease is free: its holder can no longer renew it, another takes it.
+    expect(await take('i2', T0 + 39_999)).toBeNull();
+    expect(await leases.renew({ name: 'alerts', holder: 'i1', now: T0 + 40_000, ttlMs })).toBeNull();
+    const taken = { name: 'alerts', holder: 'i2', expiresAt: T0 + 70_000, term: 2 };
+    expect(await take('i2', T0 + 40_000)).toEqual(taken);
+    expect(await leases.get('alerts')).toEqual(taken);
+    // Released by its holder (only), it is free at once.
+    expect(await leases.release({ name: 'alerts', holder: 'i1' })).toBe(false);
+    expect(await leases.release({ name: 'alerts', holder: 'i2' })).toBe(true);
+    expect(await leases.release({ name: 'alerts', holder: 'i2' })).toBe(false);
+    expect(await take('i1', T0 + 41_000)).toEqual({
+      name: 'alerts',
+      holder: 'i1',
+      expiresAt: T0 + 71_000,
+      term: 3,
+    });
+    expect(await leases.get('retention')).toMatchObject({ holder: 'i2', term: 1 });
+  });
+
+  it('leases: of several takers at once, exactly one gets a free lease', async () => {
+    const { leases } = await open();
+    const holders = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const won = await Promise.all(
+      holders.map((holder) => leases.take({ name: 'collectors', holder, now: T0, ttlMs: 1_000 })),
+    );
+    const winners = won.filter((l) => l !== null);
+    expect(winners).toHaveLength(1);
+    expect(await leases.get('collectors')).toEqual(winners[0]);
+  });
+
   it('migrations: at the latest version when opened, and each step reversible', async () => {
     const { migrations } = await open();
     const status = await migrations.status();

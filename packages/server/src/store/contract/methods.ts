@@ -4,6 +4,7 @@ import type {
   CollectorStore,
   EventStore,
   HealthStore,
+  LeaseStore,
   Migrator,
   OpsStore,
   RollupStore,
@@ -136,6 +137,7 @@ export const METADATA_METHODS = {
     publicEnabled: true,
     setPublicEnabled: true,
   } satisfies Methods<CollectorStore>,
+  leases: { take: true, renew: true, release: true, get: true } satisfies Methods<LeaseStore>,
   migrations: { status: true, up: true, down: true } satisfies Methods<Migrator>,
 };
 

@@ -9,6 +9,7 @@ import {
   type CollectorStore,
   type EventStore,
   type HealthStore,
+  type LeaseStore,
   type Migrator,
   type RollupStore,
   type SampleStore,
@@ -22,6 +23,7 @@ import { DuckDBAlertStore } from './alerts.js';
 import { DuckDBCollectorStore } from './collectors.js';
 import { DuckDBEventStore } from './events.js';
 import { DuckDBHealthStore, DuckDBSnapshotStore } from './health.js';
+import { DuckDBLeaseStore } from './leases.js';
 import { MIGRATIONS } from './migrations.js';
 import { DuckDBMigrator } from './migrator.js';
 import { DuckDBOpsStore } from './ops.js';
@@ -53,6 +55,7 @@ class DuckDBStore implements Store {
   readonly samples: SampleStore;
   readonly alerts: AlertStore;
   readonly collectors: CollectorStore;
+  readonly leases: LeaseStore;
   readonly schemas: readonly StoreSchema[];
   private closed = false;
 
@@ -69,6 +72,7 @@ class DuckDBStore implements Store {
     this.alerts = new DuckDBAlertStore(meta);
     this.collectors = new DuckDBCollectorStore(meta, reader);
     this.meta = new DuckDBAccountStore(meta);
+    this.leases = new DuckDBLeaseStore(meta);
     this.snapshots = new DuckDBSnapshotStore(meta);
     this.migrations = new DuckDBMigrator(meta);
     this.schemas = [{ engine: 'duckdb', holds: 'both halves', migrations: this.migrations }];

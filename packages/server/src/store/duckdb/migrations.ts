@@ -538,4 +538,17 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE rollup_watermark_one_chain RENAME TO rollup_watermark',
     ],
   },
+  {
+    version: 16,
+    name: 'leases: one holder at a time for work that runs once per cluster',
+    up: [
+      `CREATE TABLE leases (
+        name VARCHAR PRIMARY KEY,
+        holder VARCHAR NOT NULL,
+        expires_at TIMESTAMP NOT NULL,
+        term BIGINT NOT NULL
+      )`,
+    ],
+    down: ['DROP TABLE leases'],
+  },
 ];

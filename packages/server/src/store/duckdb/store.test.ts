@@ -120,8 +120,8 @@ describe('DuckDB store', () => {
     try {
       const window = { project: 'default', from: 0, to: Date.now() + 60_000 };
       const appended = await store.health.sample(window, 'seed', 20);
-      expect(await store.migrations.down(13)).toEqual([15, 14]);
-      expect(await store.migrations.up()).toEqual([14, 15]);
+      expect(await store.migrations.down(13)).toEqual([16, 15, 14]);
+      expect(await store.migrations.up()).toEqual([14, 15, 16]);
       const migrated = await store.health.sample(window, 'seed', 20);
       expect(migrated.map((r) => r.id)).toEqual(appended.map((r) => r.id));
       const all = await store.events.listEvents({ project: 'default', limit: 1_000 });
@@ -142,8 +142,8 @@ describe('DuckDB store', () => {
     try {
       const before = await verifyChain(store.events);
       expect(before).toEqual({ ok: true, batches: 3, events: 300 });
-      expect(await store.migrations.down(14)).toEqual([15]);
-      expect(await store.migrations.up()).toEqual([15]);
+      expect(await store.migrations.down(14)).toEqual([16, 15]);
+      expect(await store.migrations.up()).toEqual([15, 16]);
       expect(await verifyChain(store.events)).toEqual(before);
       // A second writer's chain: the schema of one chain cannot keep it, and says so.
       const [row] = await store.events.listEvents({ project: 'default', limit: 1 });

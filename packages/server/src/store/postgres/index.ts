@@ -3,6 +3,7 @@ import {
   type AccountStore,
   type AlertStore,
   type CollectorStore,
+  type LeaseStore,
   type MetadataStore,
   type Migrator,
   type SnapshotStore,
@@ -11,6 +12,7 @@ import {
 import { PostgresAccountStore } from './accounts.js';
 import { PostgresAlertStore } from './alerts.js';
 import { PostgresCollectorStore } from './collectors.js';
+import { PostgresLeaseStore } from './leases.js';
 import { POSTGRES_LATEST_SCHEMA } from './migrations.js';
 import { PostgresMigrator } from './migrator.js';
 import { Db, isConnectionError, num, redact } from './shared.js';
@@ -40,6 +42,7 @@ class PostgresStore implements PostgresMetadataStore {
   readonly snapshots: SnapshotStore;
   readonly alerts: AlertStore;
   readonly collectors: CollectorStore;
+  readonly leases: LeaseStore;
   readonly migrations: Migrator;
   private closed = false;
 
@@ -48,6 +51,7 @@ class PostgresStore implements PostgresMetadataStore {
     this.snapshots = new PostgresSnapshotStore(db);
     this.alerts = new PostgresAlertStore(db);
     this.collectors = new PostgresCollectorStore(db);
+    this.leases = new PostgresLeaseStore(db);
     this.migrations = new PostgresMigrator(db);
   }
 

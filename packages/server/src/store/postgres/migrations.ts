@@ -232,6 +232,19 @@ export const MIGRATIONS: readonly Migration[] = [
       'DROP TABLE alert_rules',
     ],
   },
+  {
+    version: 4,
+    name: 'leases: one holder at a time for work that runs once per cluster',
+    up: [
+      `CREATE TABLE leases (
+        name ${T} PRIMARY KEY,
+        holder ${T} NOT NULL,
+        expires_at ${AT} NOT NULL,
+        term bigint NOT NULL
+      )`,
+    ],
+    down: ['DROP TABLE leases'],
+  },
 ];
 
 export const POSTGRES_LATEST_SCHEMA = MIGRATIONS.at(-1)?.version ?? 0;

@@ -43,6 +43,28 @@ describe('PostgreSQL metadata engine', () => {
     expect((await stores[3]?.meta.getProject('p'))?.name).toBe('P');
   });
 
+  it('a lease has one holder across instances, and moves to another once its holder stops renewing', async () => {
+    const url = await postgres.fresh();
+    const instances = await Promise.all(
+      ['i1', 'i2', 'i3'].map(() => openPostgresStore({ url, migrate: true, poolSize: 2 })),
+    );
+    opened.push(...instances);
+    const now = Date.UTC(2026, 11, 1);
+    const ttlMs = 30_000;
+    const tries = await Promise.all(
+      instances.map((s, i) => s.leases.take({ name: 'alerts', holder: `i${i + 1}`, now, ttlMs })),
+    );
+    const winner = tries.find((l) => l !== null);
+    expect(tries.filter((l) => l !== null)).toHaveLength(1);
+    const others = instances.filter((_, i) => tries[i] === null);
+    // The holder goes silent: at expiry exactly one of the others takes over, with the next term.
+    const takeover = await Promise.all(
+      others.map((s, i) => s.leases.take({ name: 'alerts', holder: `other${i}`, now: now + ttlMs, ttlMs })),
+    );
+    expect(takeover.filter((l) => l !== null)).toHaveLength(1);
+    expect(takeover.find((l) => l !== null)).toMatchObject({ term: (winner?.term ?? 0) + 1 });
+  });
+
   it('opens without migrating when asked, and then reports the versions pending', async () => {
     const url = await postgres.fresh();
     const store = await openPostgresStore({ url, migrate: false });

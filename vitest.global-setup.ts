@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 
 /**
  * Debian packages the tests drive for real: Chromium for the dashboard's browser tests,
- * Prometheus (scrapes Vigil's /metrics), Alertmanager (receives Vigil's alerts) and the node
- * exporter (a target for the prometheus collector). Installed here, once per run, when missing,
+ * Prometheus (scrapes Vigil's /metrics), Alertmanager (receives Vigil's alerts), the node
+ * exporter (a target for the prometheus collector) and PostgreSQL (the metadata engine). Installed here, once per run, when missing,
  * so a fresh machine needs nothing done by hand. Never a browser download: Debian's build only.
  */
 const PACKAGES: readonly { name: string; binary: string }[] = [
@@ -12,6 +12,8 @@ const PACKAGES: readonly { name: string; binary: string }[] = [
   { name: 'prometheus', binary: '/usr/bin/prometheus' },
   { name: 'prometheus-alertmanager', binary: '/usr/bin/prometheus-alertmanager' },
   { name: 'prometheus-node-exporter', binary: '/usr/bin/prometheus-node-exporter' },
+  // The metadata half's PostgreSQL engine (packages/server/src/test/postgres.ts starts it).
+  { name: 'postgresql', binary: '/usr/lib/postgresql/15/bin/initdb' },
 ];
 
 export default function setup(): void {

@@ -31,15 +31,18 @@ function ensureInstalled(): void {
   if (existsSync(join(BIN, 'initdb'))) return;
   if (process.getuid?.() !== 0)
     throw new Error(`the PostgreSQL tests need ${BIN}/initdb: run apt-get install -y postgresql`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const apt = (args: string[]) =>
-    execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', ...args], {
-      stdio: 'inherit',
-      env,
-      timeout: 600_000,
-    });
-  apt(['update', '-qq']);
-  apt(['install', '-y', '-qq', '--no-install-recommends', 'postgresql']);
+  // Usually done once per run by vitest.global-setup.ts; here for a test file run another way.
+  // Test workers may get here at once: one installs (under flock), the others wait and find it.
+  execFileSync(
+    'flock',
+    [
+      '/tmp/vigil-test-apt.lock',
+      'sh',
+      '-c',
+      `test -x ${BIN}/initdb || { apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql; }`,
+    ],
+    { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 600_000 },
+  );
   if (!existsSync(join(BIN, 'initdb')))
     throw new Error(`installed Debian's postgresql, but ${BIN}/initdb is still missing (not version 15?)`);
 }

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { usePostgres } from '../../test/postgres.js';
+import { call, startVigil, TEST_ADMIN_TOKEN } from '../../test/harness.js';
+import { startPostgres, usePostgres } from '../../test/postgres.js';
 import { StoreError } from '../types.js';
 import { openPostgresStore, type PostgresMetadataStore } from './index.js';
 import { MIGRATIONS } from './migrations.js';
@@ -94,6 +95,32 @@ describe('PostgreSQL metadata engine', () => {
     await store.meta.ensureProject({ id: name, name, strictTypes: false, createdAt: 1 });
     expect((await store.meta.getProject(name))?.name).toBe(name);
     expect((await store.meta.listProjects()).map((p) => p.id)).toEqual([name]);
+  });
+
+  it('a PostgreSQL gone while serving: the store says unavailable, the API answers 503 store_unavailable', async () => {
+    const own = await startPostgres();
+    let vigil: Awaited<ReturnType<typeof startVigil>> | undefined;
+    try {
+      const url = await own.fresh();
+      const store = await openPostgresStore({ url });
+      opened.push(store);
+      vigil = await startVigil({ config: { store: { postgres: { url } } } });
+      const keys = await call(vigil, 'GET', '/api/keys', { token: TEST_ADMIN_TOKEN });
+      expect(keys.status).toBe(200);
+      await own.stop();
+      const err = await store.meta.getProject('p').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect(err).toMatchObject({
+        code: 'unavailable',
+        message: expect.stringMatching(/PostgreSQL cannot be reached/),
+      });
+      const refused = await call(vigil, 'GET', '/api/keys', { token: TEST_ADMIN_TOKEN });
+      expect(refused.status).toBe(503);
+      expect(refused.body).toMatchObject({ error: { code: 'store_unavailable' } });
+    } finally {
+      await vigil?.cleanup();
+      await own.stop();
+    }
   });
 
   it('refuses a URL that is not one, and names the problem', async () => {

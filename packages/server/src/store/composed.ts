@@ -7,6 +7,13 @@ import {
   type StoreSchema,
 } from './types.js';
 
+/** An analytical half with the whole-store operations of its engine (a whole store qualifies). */
+export interface SeparateAnalytical extends AnalyticalStore {
+  readonly engine: string;
+  readonly ops: OpsStore;
+  sizeBytes(): Promise<number>;
+}
+
 /** A metadata half on an engine of its own, with what the whole store's operations need of it. */
 export interface SeparateMetadata extends MetadataStore {
   readonly engine: string;
@@ -15,18 +22,17 @@ export interface SeparateMetadata extends MetadataStore {
 
 /**
  * One store of two halves on different engines: events, rollups, samples and health from
- * `analytical` (a whole store whose own metadata tables go unused), everything else from
+ * `analytical` (DuckDB: a whole store whose own metadata tables go unused), everything else from
  * `metadata`. Whole-store operations stay honest about the split: row counts are the analytical
  * engine's with the metadata engine's tables in place of its own, and a backup is refused (the
  * message says to use the metadata engine's own tool), since one image cannot hold both.
  */
-export function composeStore(analytical: Store, metadata: SeparateMetadata): Store {
-  const a: AnalyticalStore = analytical;
+export function composeStore(analytical: SeparateAnalytical, metadata: SeparateMetadata): Store {
   const ops: OpsStore = {
     backup: async () => {
       throw new StoreError(
         'unsupported',
-        `this store keeps its metadata (projects, keys, people, rules, alert state, collectors, snapshots) in ${metadata.engine} and its events in ${analytical.engine}; one backup file cannot hold both. Back up ${metadata.engine} with its own tool (${metadata.engine === 'postgres' ? 'pg_dump' : 'the engine’s dump tool'}) and the events with the analytical engine's (see docs/scale-out.md)`,
+        `this store keeps its metadata (projects, keys, people, rules, alert state, collectors, snapshots) in ${metadata.engine} and its events in ${analytical.engine}; one backup file cannot hold both. Back up ${metadata.engine} with its own tools (${metadata.engine === 'postgres' ? 'pg_dump' : 'its dump tool'}); docs/scale-out.md#backup says how to back up the events`,
       );
     },
     rowCounts: async () => ({ ...(await analytical.ops.rowCounts()), ...(await metadata.rowCounts()) }),
@@ -40,11 +46,11 @@ export function composeStore(analytical: Store, metadata: SeparateMetadata): Sto
   return {
     engine: `${analytical.engine}+${metadata.engine}`,
     schemas,
-    events: a.events,
-    rollups: a.rollups,
-    samples: a.samples,
-    health: a.health,
-    migrations: a.migrations,
+    events: analytical.events,
+    rollups: analytical.rollups,
+    samples: analytical.samples,
+    health: analytical.health,
+    migrations: analytical.migrations,
     meta: metadata.meta,
     snapshots: metadata.snapshots,
     alerts: metadata.alerts,

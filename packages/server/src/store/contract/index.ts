@@ -50,17 +50,12 @@ export function runMetadataContract({ name, newStore }: MetadataContractOptions)
   afterEach(async () => {
     for (const s of opened.splice(0)) await s.close();
   });
-  half(
-    name,
-    METADATA_METHODS,
-    'metadata half',
-    async () => {
-      const store = await newStore();
-      opened.push(store);
-      return store;
-    },
-    (open) => metadataContract(open),
-  );
+  const open = async () => {
+    const store = await newStore();
+    opened.push(store);
+    return store;
+  };
+  half({ name, parts: METADATA_METHODS, label: 'metadata half', newStore: open }, metadataContract);
 }
 
 /**
@@ -68,10 +63,12 @@ export function runMetadataContract({ name, newStore }: MetadataContractOptions)
  * called, and after the block every method of the half must have been (when every test ran).
  */
 function half<S extends object>(
-  name: string,
-  parts: MethodList,
-  label: string,
-  newStore: () => Promise<S>,
+  {
+    name,
+    parts,
+    label,
+    newStore,
+  }: { name: string; parts: MethodList; label: string; newStore: () => Promise<S> },
   body: (open: () => Promise<S>) => void,
 ): void {
   describe(`${name}: ${label}`, () => {
@@ -96,13 +93,15 @@ export function runStoreContract({ name, newStore, restore, scratchDir }: StoreC
   });
   const halves = (parts: MethodList, label: string, body: (open: () => Promise<Store>) => void) =>
     half(
-      name,
-      parts,
-      label,
-      async () => {
-        const store = await newStore();
-        opened.push(store);
-        return store;
+      {
+        name,
+        parts,
+        label,
+        newStore: async () => {
+          const store = await newStore();
+          opened.push(store);
+          return store;
+        },
       },
       body,
     );

@@ -5,6 +5,7 @@ import { RetentionJob, RollupMaintainer } from './analytics/index.js';
 import { type AppContext, buildApp, createLogger, ProjectCache } from './api/index.js';
 import { Checkpointer, DEFAULT_CHAIN, loadOrCreateSigningKey, readCheckpoints } from './audit/index.js';
 import { Authenticator, type Bootstrap, bootstrap, LoginThrottle, RateLimiter } from './auth/index.js';
+import { SchedulerLease } from './cluster/lease.js';
 import { CollectorOrchestrator } from './collectors/index.js';
 import { type Config, checkpointPaths } from './config/index.js';
 import { HealthMonitor } from './health/index.js';
@@ -115,18 +116,33 @@ export async function startServer(config: Config): Promise<RunningServer> {
     },
   });
   const store = recovering.store;
-  let onClose: () => Promise<void> | undefined = () => undefined;
+  // What to stop after the jobs, newest first (also when starting fails part way).
+  const stopping: (() => Promise<unknown>)[] = [];
+  const onClose = async () => {
+    for (const stop of stopping.splice(0).reverse()) await stop();
+  };
   try {
     const boot = await bootstrap(store.meta, config.adminPassword);
     // Each part is built once what it needs exists; the context is complete before any route.
     const metrics = createSelfMetrics();
+    // Work that runs once per cluster runs where the scheduler lease is (alone: here, at once).
+    let alerts: AlertEngine | null = null;
+    const turn = new SchedulerLease(store.leases, {
+      instanceId: config.instanceId,
+      log: log('cluster'),
+      // Another instance may have changed rules and their state while it held the lease.
+      onAcquired: async () => void (await alerts?.load()),
+    });
+    await turn.start();
+    stopping.push(() => turn.stop());
     const health = new HealthMonitor({
       store,
       config: config.health,
       ingest: config.ingest,
       log: log('health'),
+      turn,
     });
-    const rollups = new RollupMaintainer(store, { chain: config.instanceId, log: logger });
+    const rollups = new RollupMaintainer(store, { chain: config.instanceId, log: logger, turn });
     const committer = new GroupCommitter(store.events, {
       chain: config.instanceId,
       maxInFlightEvents: config.ingest.maxInFlightEvents,
@@ -137,8 +153,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
       observeCommit: (c) => observeCommit(metrics, c),
     });
     const checkpointer = await startChain(config, { store, committer, rollups, metrics }, log('audit'));
-    onClose = () => checkpointer?.stop();
-    const alerts = new AlertEngine({
+    if (checkpointer) stopping.push(() => checkpointer.stop());
+    alerts = new AlertEngine({
       store,
       rollups,
       health,
@@ -147,6 +163,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       onEvaluated: (result, count) => {
         if (count > 0) metrics.ruleEvaluations.inc({ result }, count);
       },
+      turn,
     });
     await alerts.load();
     const retention = new RetentionJob(store, config.retention, {
@@ -154,6 +171,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       onDeleted: () => rollups.cache.clear(),
       expireEvents: (project, before) => committer.expire(project, before),
       runRetentionDays: config.telemetry.runRetentionDays,
+      turn,
     });
     const collectors = new CollectorOrchestrator({
       store,
@@ -162,6 +180,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       secretKey: config.secretKey,
       schedule: config.telemetry.enabled,
       metrics,
+      turn,
     });
     const ctx: AppContext = {
       config,
@@ -213,12 +232,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
             clearInterval(sweep);
           }
           await ctx.committer.close();
-          await onClose();
           await ctx.collectors.stop();
           await ctx.alerts.stop();
           await ctx.health.stop();
           await ctx.retention.stop();
           await ctx.rollups.stop();
+          // The last checkpoint, then the scheduler lease freed for another instance at once.
+          await onClose();
           await store.close();
         })()),
     };

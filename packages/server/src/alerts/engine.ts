@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RollupMaintainer } from '../analytics/index.js';
+import type { SchedulerTurn } from '../cluster/lease.js';
 import type { AlertsConfig } from '../config/index.js';
 import type { AlertRecord, AlertStateRecord, AlertTransitionRecord, Store } from '../store/index.js';
 import { defaultRules } from './defaults.js';
@@ -31,6 +32,8 @@ export interface AlertEngineOptions {
   tickMs?: number;
   /** Called after each cycle with its evaluations by result (self-monitoring). */
   onEvaluated?: (result: 'ok' | 'firing' | 'error', count: number) => void;
+  /** Evaluate on schedule only while this instance holds the scheduler lease (once per cluster). */
+  turn?: SchedulerTurn;
 }
 
 /** What is persisted per rule: the state machine's state and whether its firing was notified. */
@@ -48,6 +51,15 @@ interface Entry {
   /** Last time the firing alert was pushed to Alertmanager (it expires alerts not re-sent). */
   pushedAt: number;
   last: { at: number; value: number | null; samples: number } | null;
+}
+
+/** A rule's entry as stored: its persisted state (or the initial one), due at `now`. */
+function entryOf(rule: AlertRule, stored: AlertStateRecord | undefined, now: number): Entry {
+  const state: StoredState = stored
+    ? (JSON.parse(stored.document) as StoredState)
+    : { ...INITIAL_STATE, notified: false };
+  const times = ruleTimes(rule);
+  return { rule, times, state, nextDue: now, pushedAt: 0, last: null, persisted: durableKey(state, times) };
 }
 
 export interface CycleReport {
@@ -115,23 +127,35 @@ export class AlertEngine {
       const now = this.now();
       for (const r of await this.o.store.alerts.rules(null)) {
         const rule = JSON.parse(r.document) as AlertRule;
-        const stored = states.get(rule.id);
-        const state: StoredState = stored
-          ? (JSON.parse(stored.document) as StoredState)
-          : { ...INITIAL_STATE, notified: false };
-        this.entries.set(rule.id, {
-          rule,
-          times: ruleTimes(rule),
-          state,
-          nextDue: now,
-          pushedAt: 0,
-          last: null,
-          persisted: '',
-        });
+        this.entries.set(rule.id, entryOf(rule, states.get(rule.id), now));
       }
-      for (const e of this.entries.values()) e.persisted = durableKey(e.state, e.times);
       await this.seedProjects(now);
     });
+  }
+
+  /**
+   * Takes in the rules other instances created, changed or deleted in the shared store since the
+   * last look (each instance changes only its own copy when the API asks it to).
+   */
+  private async syncRules(): Promise<void> {
+    const stored = await this.o.store.alerts.rules(null);
+    const ids = new Set<string>();
+    let states: Map<string, AlertStateRecord> | null = null;
+    for (const r of stored) {
+      const rule = JSON.parse(r.document) as AlertRule;
+      ids.add(rule.id);
+      const e = this.entries.get(rule.id);
+      if (e) {
+        if (JSON.stringify(e.rule) !== JSON.stringify(rule)) {
+          e.rule = rule;
+          e.times = ruleTimes(rule);
+        }
+        continue;
+      }
+      states ??= new Map((await this.o.store.alerts.states()).map((s) => [s.ruleId, s]));
+      this.entries.set(rule.id, entryOf(rule, states.get(rule.id), this.now()));
+    }
+    for (const id of [...this.entries.keys()]) if (!ids.has(id)) this.entries.delete(id);
   }
 
   /** Starts the scheduler (when enabled in the configuration). */
@@ -139,7 +163,7 @@ export class AlertEngine {
     if (!this.o.config.enabled || this.timer) return;
     const tick = this.o.tickMs ?? 250;
     this.timer = setInterval(() => {
-      if (this.running || this.stopped) return;
+      if (this.running || this.stopped || (this.o.turn && !this.o.turn.held)) return;
       this.running = true;
       void this.evaluateOnce(this.now(), { dueOnly: true })
         .catch((err) => this.o.log.error({ err }, 'alert evaluation cycle failed'))
@@ -174,7 +198,10 @@ export class AlertEngine {
 
   private async cycle(now: number, dueOnly: boolean): Promise<CycleReport> {
     const started = performance.now();
-    if (now - this.projectsCheckedAt >= 10_000) await this.seedProjects(now);
+    if (now - this.projectsCheckedAt >= 10_000) {
+      await this.syncRules();
+      await this.seedProjects(now);
+    }
     const due = [...this.entries.values()].filter((e) => e.rule.enabled && (!dueOnly || e.nextDue <= now));
     const report: CycleReport = { evaluated: 0, transitions: [], notifications: 0, durationMs: 0 };
     if (due.length > 0) {

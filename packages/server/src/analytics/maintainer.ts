@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { DEFAULT_CHAIN } from '../audit/checkpoint.js';
+import type { SchedulerTurn } from '../cluster/lease.js';
 import type { EventRow } from '../model/index.js';
 import type { RollupFamily, RollupRow } from '../model/rollup.js';
 import type {
@@ -31,6 +32,8 @@ export interface MaintainerOptions {
   log: FastifyBaseLogger;
   /** Told of the rows of every write once it is stored (a backfill repeats them). */
   onWritten?: (rows: readonly RollupRow[]) => void;
+  /** Compact on schedule only while this instance holds the scheduler lease (once per cluster). */
+  turn?: SchedulerTurn;
 }
 
 /** Rows folded between checks of the pending size. */
@@ -60,8 +63,8 @@ export class RollupMaintainer {
   private work: Promise<void> = Promise.resolve();
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
-  private readonly options: Required<Omit<MaintainerOptions, 'onWritten'>> &
-    Pick<MaintainerOptions, 'onWritten'>;
+  private readonly options: Required<Omit<MaintainerOptions, 'onWritten' | 'turn'>> &
+    Pick<MaintainerOptions, 'onWritten' | 'turn'>;
   /** Stored rows of recently read tiles; this maintainer's writes invalidate what they touch. */
   readonly cache: RollupCache;
   /** Counts flushes begun and ended: a read that saw none begin or end saw each delta once. */
@@ -79,6 +82,7 @@ export class RollupMaintainer {
       cacheBytes = 16 * 1024 * 1024,
       log,
       onWritten,
+      turn,
     }: MaintainerOptions,
   ) {
     this.options = {
@@ -90,6 +94,7 @@ export class RollupMaintainer {
       cacheBytes,
       log,
       onWritten,
+      turn,
     };
     this.cache = new RollupCache(cacheBytes);
     this.stored = { chain, seq: 0, rows: 0 };
@@ -109,10 +114,10 @@ export class RollupMaintainer {
     await this.run(() => this.catchUp());
     this.timers.push(
       setInterval(() => void this.run(() => this.flush()), this.options.flushIntervalMs).unref(),
-      setInterval(
-        () => void this.run(async () => void (await this.compact())),
-        this.options.compactIntervalMs,
-      ).unref(),
+      setInterval(() => {
+        if (this.options.turn && !this.options.turn.held) return;
+        void this.run(async () => void (await this.compact()));
+      }, this.options.compactIntervalMs).unref(),
     );
   }
 

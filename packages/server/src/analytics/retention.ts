@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { DEFAULT_CHAIN, expireOffline } from '../audit/index.js';
+import type { SchedulerTurn } from '../cluster/lease.js';
 import type { Config } from '../config/index.js';
 import type { ProjectRecord, RetentionOverrides, Store } from '../store/index.js';
 
@@ -113,6 +114,7 @@ export class RetentionJob {
   private readonly onDeleted: () => void;
   private readonly expireEvents: ExpireEvents | undefined;
   private readonly runRetentionDays: number;
+  private readonly turn: SchedulerTurn | undefined;
 
   constructor(
     private readonly store: Store,
@@ -122,14 +124,18 @@ export class RetentionJob {
       onDeleted = () => undefined,
       expireEvents,
       runRetentionDays = 7,
+      turn,
     }: {
       log: FastifyBaseLogger;
       onDeleted?: () => void;
       expireEvents?: ExpireEvents;
       /** Days of the collectors' run log kept (`telemetry.runRetentionDays`). */
       runRetentionDays?: number;
+      /** Run on schedule only while this instance holds the scheduler lease. */
+      turn?: SchedulerTurn;
     },
   ) {
+    this.turn = turn;
     this.log = log;
     this.onDeleted = onDeleted;
     this.expireEvents = expireEvents;
@@ -138,6 +144,8 @@ export class RetentionJob {
 
   start(): void {
     this.timer = setInterval(() => {
+      // Once per cluster: the instance holding the scheduler lease deletes.
+      if (this.turn && !this.turn.held) return;
       this.running = this.run().catch((err: unknown) => this.log.error({ err }, 'retention run failed'));
     }, this.defaults.intervalMs).unref();
   }

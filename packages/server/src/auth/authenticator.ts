@@ -8,11 +8,17 @@ export const SESSION_COOKIE = 'vigil_session';
 interface Cached {
   principal: Principal;
   keyId: string;
+  /** When the key was last read from the store (it may have been revoked elsewhere since). */
+  checkedAt: number;
 }
+
+/** How long a cached key is trusted before its revocation is read again (other instances revoke too). */
+const RECHECK_MS = 1_000;
 
 /**
  * Resolves a request's credentials to a Principal. A verified API key is cached by the
- * SHA-256 of the token (scrypt runs once per key, not per request); revoking evicts it.
+ * SHA-256 of the token (scrypt runs once per key, not per request); revoking evicts it here, and
+ * a key revoked through another instance sharing the store is refused within `RECHECK_MS`.
  */
 export class Authenticator {
   private readonly cache = new Map<string, Cached>();
@@ -22,13 +28,23 @@ export class Authenticator {
     private readonly adminToken: string | undefined,
   ) {}
 
-  async fromBearer(token: string): Promise<Principal> {
+  async fromBearer(token: string, now = Date.now()): Promise<Principal> {
     if (this.adminToken && safeEqual(token, this.adminToken)) {
       return { role: 'admin', project: null, subject: 'admin-token' };
     }
     const digest = sha256(token);
     const cached = this.cache.get(digest);
-    if (cached) return cached.principal;
+    if (cached && now - cached.checkedAt < RECHECK_MS) return cached.principal;
+    if (cached) {
+      // Only the revocation can change: no scrypt again.
+      const key = await this.meta.getKey(cached.keyId);
+      if (!key || key.revokedAt !== null) {
+        this.cache.delete(digest);
+        throw new VigilError(key ? 'key_revoked' : 'unauthorized');
+      }
+      cached.checkedAt = now;
+      return cached.principal;
+    }
     const parsed = parseApiKey(token);
     if (!parsed) throw new VigilError('unauthorized');
     const key = await this.meta.getKey(parsed.id);
@@ -36,7 +52,7 @@ export class Authenticator {
     if (key.revokedAt !== null) throw new VigilError('key_revoked');
     const principal: Principal = { role: key.role, project: key.project, subject: `key:${key.id}` };
     if (this.cache.size >= 10_000) this.cache.clear();
-    this.cache.set(digest, { principal, keyId: key.id });
+    this.cache.set(digest, { principal, keyId: key.id, checkedAt: now });
     return principal;
   }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { uuidv7 } from 'uuidv7';
+import type { SchedulerTurn } from '../cluster/lease.js';
 import type { MetricSample } from '../model/index.js';
 import type { CollectorRecord, DeploymentRecord, Store } from '../store/index.js';
 import { DeploymentsCollector } from './deployments.js';
@@ -67,6 +68,8 @@ export interface OrchestratorOptions {
   maintenanceMs?: number;
   /** The time a round starts (and stamps its samples with); tests replay rounds at set times. */
   clock?: () => number;
+  /** Run on schedule only while this instance holds the scheduler lease (once per cluster). */
+  turn?: SchedulerTurn;
 }
 
 export class CollectorConflict extends Error {
@@ -383,12 +386,15 @@ export class CollectorOrchestrator {
     if (this.stopped) return;
     const now = Date.now();
     const due: CollectorEntry[] = [];
+    // Another instance holding the lease runs this round: the cadence goes on, nothing runs here.
+    const mine = this.options.turn?.held ?? true;
     for (const e of this.entries.values()) {
       const key = this.key(e.spec.project, e.spec.name);
       if (e.spec.enabled === false || this.running.has(key) || e.nextDue > now + 25) continue;
       // Keep the cadence; after a long stall, start again from now instead of catching up.
       e.nextDue =
         e.nextDue + e.spec.intervalMs <= now ? now + e.spec.intervalMs : e.nextDue + e.spec.intervalMs;
+      if (!mine) continue;
       this.running.add(key);
       due.push(e);
     }
@@ -411,6 +417,7 @@ export class CollectorOrchestrator {
 
   /** Compacts the sample rollup deltas of the last two days (retention is the retention job's). */
   async maintain(now = Date.now()): Promise<void> {
+    if (this.options.turn && !this.options.turn.held) return;
     const DAY = 86_400_000;
     try {
       await this.options.store.samples.compactRollups(now - 2 * DAY);

@@ -1,3 +1,4 @@
+import type { SchedulerTurn } from '../cluster/lease.js';
 import type { HealthConfig, IngestLimits } from '../config/index.js';
 import type { Store } from '../store/index.js';
 import { addDays, DAY_MS, dayOf, dayStart, daysBetween } from './days.js';
@@ -48,6 +49,8 @@ export interface HealthMonitorOptions {
   now?: () => number;
   /** Delay of the first catch-up after start, so starting stays fast. */
   startDelayMs?: number;
+  /** Run the scheduled jobs only while this instance holds the scheduler lease (once per cluster). */
+  turn?: SchedulerTurn;
 }
 
 const SEVERITY: Record<HealthFlag, Severity> = {
@@ -321,7 +324,7 @@ export class HealthMonitor {
 
   /** A timer's job: failures are logged, never thrown. */
   private async background(job: () => Promise<unknown>): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || (this.o.turn && !this.o.turn.held)) return;
     try {
       await job();
     } catch (err) {

@@ -5,6 +5,7 @@ import { RetentionJob, RollupMaintainer } from './analytics/index.js';
 import { type AppContext, buildApp, createLogger, ProjectCache } from './api/index.js';
 import { Checkpointer, DEFAULT_CHAIN, loadOrCreateSigningKey, readCheckpoints } from './audit/index.js';
 import { Authenticator, type Bootstrap, bootstrap, LoginThrottle, RateLimiter } from './auth/index.js';
+import { ClusterCommits } from './cluster/commits.js';
 import { SchedulerLease } from './cluster/lease.js';
 import { CollectorOrchestrator } from './collectors/index.js';
 import { type Config, checkpointPaths } from './config/index.js';
@@ -143,13 +144,19 @@ export async function startServer(config: Config): Promise<RunningServer> {
       turn,
     });
     const rollups = new RollupMaintainer(store, { chain: config.instanceId, log: logger, turn });
+    const commits = new ClusterCommits(store.notices, { instanceId: config.instanceId, log: log('cluster') });
+    await commits.start();
+    stopping.push(() => commits.close());
     const committer = new GroupCommitter(store.events, {
       chain: config.instanceId,
       maxInFlightEvents: config.ingest.maxInFlightEvents,
       maxCommitEvents: config.ingest.maxCommitEvents,
       log: logger,
       recordRejections: (counts) => store.health.addRejections(counts),
-      onCommitted: (link, rows) => rollups.onCommitted(link, rows),
+      onCommitted: (link, rows) => {
+        rollups.onCommitted(link, rows);
+        commits.committed(new Set(rows.map((r) => r.project)));
+      },
       observeCommit: (c) => observeCommit(metrics, c),
     });
     const checkpointer = await startChain(config, { store, committer, rollups, metrics }, log('audit'));
@@ -187,6 +194,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       store,
       auth: new Authenticator(store.meta, config.adminToken),
       committer,
+      commits,
       health,
       collectors,
       alerts,

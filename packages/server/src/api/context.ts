@@ -11,6 +11,7 @@ import {
   type RateLimiter,
   SESSION_COOKIE,
 } from '../auth/index.js';
+import type { ClusterCommits } from '../cluster/commits.js';
 import type { CollectorOrchestrator } from '../collectors/index.js';
 import type { Config } from '../config/index.js';
 import { VigilError } from '../errors/index.js';
@@ -33,6 +34,8 @@ export interface AppContext {
   store: Store;
   auth: Authenticator;
   committer: GroupCommitter;
+  /** Commits of every instance sharing the store, per project (the live view). */
+  commits: ClusterCommits;
   health: HealthMonitor;
   /** Infrastructure collectors: schedule, on-demand rounds, configs. */
   collectors: CollectorOrchestrator;

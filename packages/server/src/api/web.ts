@@ -159,7 +159,7 @@ export async function webRoutes(
 ): Promise<void> {
   const { dir = WEB_DIST, tickMs = 1_000, heartbeatMs = 20_000, maxClients = 100 } = options;
   const assets = new AssetCache(dir);
-  const live = new LiveFeed((project) => ctx.committer.headFor(project), { tickMs, heartbeatMs, maxClients });
+  const live = new LiveFeed((project) => ctx.commits.headFor(project), { tickMs, heartbeatMs, maxClients });
   app.addHook('preClose', async () => live.closeAll());
 
   const page = async (req: FastifyRequest, reply: FastifyReply) => {

@@ -55,8 +55,6 @@ export class GroupCommitter {
   private committingEvents = 0;
   private running: Promise<void> | null = null;
   private head: ChainLink | null = null;
-  /** Commits since start that stored events of each project (what a project's live stream sees). */
-  private readonly projectCommits = new Map<string, number>();
   private closing = false;
   /** Set when a commit failed and the store could not be asked what it holds since. */
   private unsure = false;
@@ -113,14 +111,6 @@ export class GroupCommitter {
   /** The last committed batch's seq (0 when none). */
   get headSeq(): number {
     return this.head?.seq ?? 0;
-  }
-
-  /**
-   * A counter that moves when events of `project` are committed (every project's when null: the
-   * chain head's seq). A project's counter tells nothing of other projects' commits.
-   */
-  headFor(project: string | null): number {
-    return project === null ? this.headSeq : (this.projectCommits.get(project) ?? 0);
   }
 
   /** The last committed batch (null before the first). */
@@ -380,9 +370,6 @@ export class GroupCommitter {
           .filter((r) => !appended.duplicates.has(r.id) && !appended.duplicateOutcomes.has(r.id));
         stored = rows.length;
         this.head = link;
-        for (const project of new Set(rows.map((r) => r.project))) {
-          this.projectCommits.set(project, (this.projectCommits.get(project) ?? 0) + 1);
-        }
         this.options.onCommitted?.(link, rows);
         this.stats.commits += 1;
         this.stats.committedEvents += rows.length;

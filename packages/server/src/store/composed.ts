@@ -56,6 +56,7 @@ export function composeStore(analytical: SeparateAnalytical, metadata: SeparateM
     alerts: metadata.alerts,
     collectors: metadata.collectors,
     leases: metadata.leases,
+    notices: metadata.notices,
     ops,
     // The metadata engine keeps nothing on this machine's disk.
     sizeBytes: () => analytical.sizeBytes(),

@@ -13,6 +13,7 @@ export const STORE_PARTS = [
   'alerts',
   'collectors',
   'leases',
+  'notices',
 ] as const satisfies readonly (keyof Store)[];
 
 export type StorePart = (typeof STORE_PARTS)[number];

@@ -62,6 +62,7 @@ export interface MetadataStore {
   readonly alerts: AlertStore;
   readonly collectors: CollectorStore;
   readonly leases: LeaseStore;
+  readonly notices: NoticeStore;
   readonly migrations: Migrator;
   close(): Promise<void>;
 }
@@ -340,6 +341,24 @@ export interface LeaseStore {
   release(request: { name: string; holder: string }): Promise<boolean>;
   /** The lease as stored (expired or not), or null when it was never taken. */
   get(name: string): Promise<Lease | null>;
+}
+
+/** A notice of committed events: from which instance, of which projects (null: any, too many to name). */
+export interface CommitNotice {
+  from: string;
+  projects: readonly string[] | null;
+}
+
+/**
+ * Notices between the instances sharing the store, for what each must learn at once (the live
+ * view's commits). Best effort and never stored: a notice published while an instance is away is
+ * not replayed to it. An engine keeping one process per store (DuckDB) delivers within the process.
+ */
+export interface NoticeStore {
+  /** Delivers the notice to every subscriber of the store, this instance's included. */
+  publish(notice: CommitNotice): Promise<void>;
+  /** Calls `listener` with every notice published from now on; resolves with the way to stop. */
+  subscribe(listener: (notice: CommitNotice) => void): Promise<() => Promise<void>>;
 }
 
 /** Integrity snapshots: one immutable record per project, day and revision. */

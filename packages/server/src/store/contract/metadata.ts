@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import type { MetadataStore } from '../types.js';
+import type { CommitNotice, MetadataStore } from '../types.js';
 
 const T0 = Date.UTC(2026, 10, 1, 12);
 
@@ -425,6 +425,30 @@ export function metadataContract(open: () => Promise<MetadataStore>): void {
     const winners = won.filter((l) => l !== null);
     expect(winners).toHaveLength(1);
     expect(await leases.get('collectors')).toEqual(winners[0]);
+  });
+
+  it('notices: every subscriber gets each notice published from then on, its own included, until it stops', async () => {
+    const { notices } = await open();
+    const first: CommitNotice[] = [];
+    const second: CommitNotice[] = [];
+    const stopFirst = await notices.subscribe((n) => first.push(n));
+    const stopSecond = await notices.subscribe((n) => second.push(n));
+    await notices.publish({ from: 'i1', projects: ['a', 'b'] });
+    await notices.publish({ from: 'i2', projects: null });
+    for (let i = 0; i < 100 && (first.length < 2 || second.length < 2); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    const sent = [
+      { from: 'i1', projects: ['a', 'b'] },
+      { from: 'i2', projects: null },
+    ];
+    expect(first).toEqual(sent);
+    expect(second).toEqual(sent);
+    await stopFirst();
+    await notices.publish({ from: 'i1', projects: ['c'] });
+    for (let i = 0; i < 100 && second.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(second.at(-1)).toEqual({ from: 'i1', projects: ['c'] });
+    expect(first).toHaveLength(2);
+    await stopSecond();
   });
 
   it('migrations: at the latest version when opened, and each step reversible', async () => {

@@ -6,6 +6,7 @@ import type {
   HealthStore,
   LeaseStore,
   Migrator,
+  NoticeStore,
   OpsStore,
   RollupStore,
   SampleStore,
@@ -138,6 +139,7 @@ export const METADATA_METHODS = {
     setPublicEnabled: true,
   } satisfies Methods<CollectorStore>,
   leases: { take: true, renew: true, release: true, get: true } satisfies Methods<LeaseStore>,
+  notices: { publish: true, subscribe: true } satisfies Methods<NoticeStore>,
   migrations: { status: true, up: true, down: true } satisfies Methods<Migrator>,
 };
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { LocalNotices } from '../notices.js';
 import {
   type AccountStore,
   type AlertStore,
@@ -11,6 +12,7 @@ import {
   type HealthStore,
   type LeaseStore,
   type Migrator,
+  type NoticeStore,
   type RollupStore,
   type SampleStore,
   type SnapshotStore,
@@ -56,6 +58,7 @@ class DuckDBStore implements Store {
   readonly alerts: AlertStore;
   readonly collectors: CollectorStore;
   readonly leases: LeaseStore;
+  readonly notices: NoticeStore = new LocalNotices();
   readonly schemas: readonly StoreSchema[];
   private closed = false;
 

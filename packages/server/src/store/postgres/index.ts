@@ -15,6 +15,7 @@ import { PostgresCollectorStore } from './collectors.js';
 import { PostgresLeaseStore } from './leases.js';
 import { POSTGRES_LATEST_SCHEMA } from './migrations.js';
 import { PostgresMigrator } from './migrator.js';
+import { PostgresNotices } from './notices.js';
 import { Db, isConnectionError, num, redact } from './shared.js';
 import { PostgresSnapshotStore } from './snapshots.js';
 
@@ -43,10 +44,15 @@ class PostgresStore implements PostgresMetadataStore {
   readonly alerts: AlertStore;
   readonly collectors: CollectorStore;
   readonly leases: LeaseStore;
+  readonly notices: PostgresNotices;
   readonly migrations: Migrator;
   private closed = false;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    url: string,
+  ) {
+    this.notices = new PostgresNotices(db, url);
     this.meta = new PostgresAccountStore(db);
     this.snapshots = new PostgresSnapshotStore(db);
     this.alerts = new PostgresAlertStore(db);
@@ -72,6 +78,7 @@ class PostgresStore implements PostgresMetadataStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.notices.close();
     await this.db.pool.end();
   }
 }
@@ -130,7 +137,7 @@ export async function openPostgresStore({
   });
   // An idle connection the server drops is replaced on next use; nothing to crash for.
   pool.on('error', () => undefined);
-  const store = new PostgresStore(new Db(pool));
+  const store = new PostgresStore(new Db(pool), url);
   try {
     const client = await pool.connect().catch((err: unknown) => {
       throw openFailure(url, err);

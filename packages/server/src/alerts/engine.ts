@@ -95,6 +95,7 @@ export class AlertEngine {
   private readonly now: () => number;
   private tail: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
+  private syncTimer: NodeJS.Timeout | null = null;
   private running = false;
   private stopped = false;
   private projectsCheckedAt = Number.NEGATIVE_INFINITY;
@@ -172,11 +173,20 @@ export class AlertEngine {
         });
     }, tick);
     this.timer.unref();
+    // Every instance shows and evaluates the rules any instance changed, within a second.
+    this.syncTimer = setInterval(() => {
+      if (this.stopped) return;
+      void this.serial(() => this.syncRules()).catch((err) =>
+        this.o.log.warn({ err }, 'alert rules not read from the store'),
+      );
+    }, 1_000);
+    this.syncTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.syncTimer) clearInterval(this.syncTimer);
     this.timer = null;
     await this.tail.catch(() => undefined);
     await this.notifier.stop();
@@ -198,10 +208,7 @@ export class AlertEngine {
 
   private async cycle(now: number, dueOnly: boolean): Promise<CycleReport> {
     const started = performance.now();
-    if (now - this.projectsCheckedAt >= 10_000) {
-      await this.syncRules();
-      await this.seedProjects(now);
-    }
+    if (now - this.projectsCheckedAt >= 10_000) await this.seedProjects(now);
     const due = [...this.entries.values()].filter((e) => e.rule.enabled && (!dueOnly || e.nextDue <= now));
     const report: CycleReport = { evaluated: 0, transitions: [], notifications: 0, durationMs: 0 };
     if (due.length > 0) {

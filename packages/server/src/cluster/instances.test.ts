@@ -1,6 +1,7 @@
 /**
- * The live view across instances: two servers sharing one PostgreSQL; a dashboard streaming
- * `/api/live` from one hears the commits acknowledged by the other.
+ * Two servers sharing one PostgreSQL: what one is told, the other knows. A dashboard streaming
+ * `/api/live` from one hears the commits acknowledged by the other; an alert rule made through one
+ * is listed by the other.
  */
 import { type IncomingMessage, request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -69,5 +70,32 @@ describe('live view across instances', () => {
     } finally {
       live.close();
     }
+  }, 60_000);
+
+  it('an alert rule made through one instance is listed by the other within seconds', async () => {
+    const url = await postgres.fresh();
+    const config = (instanceId: string) => ({ instanceId, store: { postgres: { url } } });
+    const a = await startVigil({ dataDir: scratch.fresh(), config: config('node-a') });
+    running.push(a);
+    const b = await startVigil({
+      dataDir: scratch.fresh(),
+      config: config('node-b'),
+      ingestKey: a.ingestKey,
+    });
+    running.push(b);
+    const made = await call(a, 'POST', '/api/alerts/rules', {
+      token: a.adminToken,
+      json: { name: 'made on a', metric: 'errorRate', operator: '>', threshold: 5 },
+    });
+    expect(made.status).toBe(201);
+    const names = async () =>
+      (
+        (await call(b, 'GET', '/api/alerts/rules', { token: b.adminToken })).body as {
+          rules: { name: string }[];
+        }
+      ).rules.map((r) => r.name);
+    for (let i = 0; i < 50 && !(await names()).includes('made on a'); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(await names()).toContain('made on a');
   }, 60_000);
 });

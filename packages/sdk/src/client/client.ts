@@ -5,11 +5,13 @@ import type { EventProps, PropsOf, TrackOptions } from '../builtin/types.js';
 import { VigilError, type VigilErrorCode, warnOncePerBurst } from '../errors.js';
 import { DEFAULT_LIMITS, EventEncoder, queuedSize } from '../event/encode.js';
 import { DEFAULT_DENY_PROPS, PropDenyList } from '../event/privacy.js';
+import { retainedBytes } from '../event/retained.js';
 import { UUID_PATTERN, Uuidv7Generator } from '../event/uuidv7.js';
 import { type DeliveryCounters, Exporter } from '../export/exporter.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../export/retry.js';
 import { platform as defaultPlatform, type Platform } from '../platform/index.js';
 import { EventQueue } from '../queue/event-queue.js';
+import { type StagedEvent, StagedEvents } from '../queue/staged-events.js';
 import type { ClientOptions, ClientStats, DeliveryReport, TrackedEvent } from './options.js';
 
 export const SDK_VERSION = '0.1.0';
@@ -17,15 +19,12 @@ export const SDK_VERSION = '0.1.0';
 /** Same rule as the server: a letter, then up to 99 letters, digits, `.`, `_`, `:` or `-`. */
 const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/;
 /**
- * Events waiting to be encoded, at most. A caller that tracks more without yielding to the event loop
- * pays for encoding inside `track()`, in chunks of up to this many events or {@link SYNC_CHUNK_WORK}
- * units of work (characters of JSON written, plus 16 per property key read), whichever comes first,
- * so that one call never does work out of proportion with one event.
+ * Work done by one slice of background encoding (characters of JSON written, plus 16 per property
+ * key read; ~250 events of a typical size, under a millisecond) before it yields to the host's event
+ * loop and goes on in the next turn. `track()` itself never encodes: it stages the event and charges
+ * its estimated memory against the queue cap at once.
  */
-const MAX_STAGED = 512;
-/** Staged events that make `track()` ask for a deferred encode (and send, once `flushAt` are queued). */
-const ENCODE_SOON_AT = 128;
-const SYNC_CHUNK_WORK = 256 * 1024;
+const ENCODE_SLICE_WORK = 64 * 1024;
 
 const isVersion = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 64;
 
@@ -81,17 +80,24 @@ export class VigilClient {
   private readonly ids = new Uuidv7Generator();
   private accepting: boolean;
 
-  // Events tracked but not yet encoded, in parallel arrays (no allocation per event): slots
-  // [stagedHead, staged). Encoding reads from the head; a `beforeSend` that calls `track()` while
-  // encoding appends behind it, so the slots being read are never disturbed.
-  private stagedTypes: unknown[] = [];
-  private stagedProps: unknown[] = [];
-  private stagedTs: number[] = [];
-  private stagedOptions: (TrackOptions | undefined)[] = [];
-  private stagedHead = 0;
-  private staged = 0;
+  // Events tracked but not yet encoded, oldest first, charged against the queue cap. Encoding takes
+  // from the head; a `beforeSend` that calls `track()` while encoding appends behind it.
+  private readonly staged = new StagedEvents();
+  private readonly shifted: StagedEvent = {
+    type: undefined,
+    props: undefined,
+    ts: 0,
+    options: undefined,
+    size: 0,
+  };
   private encoding = false;
-  private readonly kickAt: number;
+  private encodeScheduled = false;
+  /** The last type name `track()` found valid: most callers repeat a few literals. */
+  private lastGoodType: unknown;
+  private readonly encodeSlice = () => {
+    this.encodeScheduled = false;
+    this.encodeStaged(ENCODE_SLICE_WORK);
+  };
 
   private readonly counters: DeliveryCounters = { sent: 0, failed: 0, requests: 0, retries: 0 };
   private tracked = 0;
@@ -116,8 +122,7 @@ export class VigilClient {
     this.settings = settings;
     this.platform = platform;
     this.accepting = settings.enabled;
-    this.kickAt = Math.min(settings.flushAt, ENCODE_SOON_AT);
-    this.queue = new EventQueue(settings.maxQueueBytes);
+    this.queue = new EventQueue(settings.maxQueueBytes, this.staged);
     this.encoder = new EventEncoder(settings.limits, new PropDenyList(settings.denyProps));
     this.exporter = settings.enabled
       ? new Exporter(
@@ -138,7 +143,7 @@ export class VigilClient {
             retry: settings.retry,
           },
           this.counters,
-          { collect: () => this.encodeStaged(), report: (error) => this.report(error) },
+          { collect: () => this.encodeStaged(ENCODE_SLICE_WORK), report: (error) => this.report(error) },
         )
       : null;
     const track = this.track.bind(this) as (type: string, props?: EventProps, options?: TrackOptions) => void;
@@ -159,7 +164,8 @@ export class VigilClient {
   /**
    * Records one event. Synchronous, returns nothing and never throws, whatever it is given: the event
    * gets a UUIDv7 id, the timestamp and the client's version tag, and is queued for sending. Props are
-   * copied one level deep now and serialized shortly after, so do not mutate nested objects you pass.
+   * copied one level deep now and serialized once the caller yields to the event loop, so do not
+   * mutate nested objects you pass. Its memory counts against `maxQueueBytes` at once.
    *
    * @example
    * ```ts
@@ -182,16 +188,27 @@ export class VigilClient {
         this.sampledOut += 1;
         return;
       }
-      const n = this.staged;
-      this.stagedProps[n] = snapshot(props, this.settings.limits.maxProps);
-      this.stagedTypes[n] = type;
-      this.stagedTs[n] = Date.now();
-      this.stagedOptions[n] = options;
-      this.staged = n + 1;
-      const waiting = n + 1 - this.stagedHead;
-      if (waiting === 1) this.exporter?.eventsWaiting();
-      if (waiting >= MAX_STAGED) this.encodeStaged(SYNC_CHUNK_WORK);
-      else if (waiting >= this.kickAt) this.exporter?.kick();
+      if (type !== this.lastGoodType && !this.settings.beforeSend) {
+        // Without a beforeSend to rename it, a bad type is final: refuse it now, before it takes room.
+        if (typeof type !== 'string' || !TYPE_NAME.test(type)) {
+          this.droppedInvalid += 1;
+          this.note('invalid_event', badTypeMessage(type), 1);
+          return;
+        }
+        this.lastGoodType = type;
+      }
+      const limits = this.settings.limits;
+      let copy = snapshot(props);
+      let size = retainedBytes(copy, limits);
+      if (size < 0) {
+        copy = firstKeys(copy as object, limits.maxProps);
+        size = retainedBytes(copy, limits);
+      }
+      if (this.makeRoom(size)) this.staged.push(type, copy, Date.now(), options, size);
+      if (!this.encodeScheduled) {
+        this.encodeScheduled = true;
+        this.platform.defer(this.encodeSlice);
+      }
     } catch (error) {
       this.droppedInvalid += 1;
       this.note('invalid_event', 'an event could not be read', 1, { cause: error });
@@ -209,6 +226,35 @@ export class VigilClient {
    */
   flush({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<DeliveryReport> {
     return this.settle(timeoutMs, true);
+  }
+
+  /**
+   * Drops the oldest events (queued, then staged) until `size` more bytes fit under the cap; false
+   * when even then they do not (the new event is dropped). Every drop is counted as `queueFull`.
+   */
+  private makeRoom(size: number): boolean {
+    const queue = this.queue;
+    const max = this.settings.maxQueueBytes;
+    if (queue.queuedBytes + queue.inFlightBytes + this.staged.bytes + size <= max) return true;
+    let dropped = 0;
+    let fits = false;
+    for (;;) {
+      if (queue.queuedBytes + queue.inFlightBytes + this.staged.bytes + size <= max) {
+        fits = true;
+        break;
+      }
+      if (!queue.dropOldest() && !this.staged.shift()) break;
+      dropped += 1;
+    }
+    if (!fits) dropped += 1;
+    this.droppedQueueFull += dropped;
+    this.note(
+      'queue_full',
+      `the queue reached maxQueueBytes (${this.settings.maxQueueBytes}); dropped the oldest events`,
+      dropped,
+    );
+    this.exporter?.checkWaiters();
+    return fits;
   }
 
   private async settle(timeoutMs: number, keepAlive: boolean): Promise<DeliveryReport> {
@@ -276,7 +322,7 @@ export class VigilClient {
         closed: this.droppedClosed,
       },
       queuedEvents: this.queue.count,
-      queuedBytes: this.queue.queuedBytes + this.queue.inFlightBytes,
+      queuedBytes: this.queue.queuedBytes + this.queue.inFlightBytes + this.staged.bytes,
       inFlightEvents: this.exporter?.inFlightCount ?? 0,
       requests: this.counters.requests,
       retries: this.counters.retries,
@@ -288,35 +334,33 @@ export class VigilClient {
       sent: this.counters.sent,
       dropped: this.droppedQueueFull + this.droppedInvalid + this.droppedTooLarge + this.droppedClosed,
       failed: this.counters.failed,
-      pending: this.staged - this.stagedHead + this.queue.count + (this.exporter?.inFlightCount ?? 0),
+      pending: this.staged.count + this.queue.count + (this.exporter?.inFlightCount ?? 0),
     };
   }
 
   /**
    * Encodes staged events into the queue (ids, beforeSend, privacy, limits, the byte cap), oldest
-   * first, until `budget` units of work are done (see {@link SYNC_CHUNK_WORK}).
+   * first, until `budget` units of work are done (see {@link ENCODE_SLICE_WORK}); what is left goes on
+   * in the next turn of the event loop.
    */
   private encodeStaged(budget = Number.POSITIVE_INFINITY): void {
-    if (this.encoding || this.staged === this.stagedHead) return;
+    if (this.encoding || this.staged.count === 0) return;
     this.encoding = true;
-    const end = this.staged;
-    let i = this.stagedHead;
+    // Only what is staged now: events a `beforeSend` tracks meanwhile wait for the next slice.
+    let left = this.staged.count;
     let used = 0;
     const dropsBefore = this.droppedQueueFull;
+    const e = this.shifted;
     try {
-      while (i < end && used < budget) {
-        const type = this.stagedTypes[i];
-        const props = this.stagedProps[i];
-        const options = this.stagedOptions[i];
-        this.stagedTypes[i] = undefined;
-        this.stagedProps[i] = undefined;
-        this.stagedOptions[i] = undefined;
-        used += this.encodeOne(type, props, this.stagedTs[i]!, options);
-        i += 1;
+      while (left > 0 && used < budget && this.staged.shift(e)) {
+        left -= 1;
+        const { type, props, options, ts } = e;
+        e.type = undefined;
+        e.props = undefined;
+        e.options = undefined;
+        used += this.encodeOne(type, props, ts, options);
       }
     } finally {
-      this.stagedHead = i;
-      this.compactStaging();
       this.encoding = false;
     }
     const queueFull = this.droppedQueueFull - dropsBefore;
@@ -328,26 +372,12 @@ export class VigilClient {
       );
       this.exporter?.checkWaiters();
     }
-    if (this.queue.count >= this.settings.flushAt) this.exporter?.kick();
-  }
-
-  private compactStaging(): void {
-    const head = this.stagedHead;
-    if (head === this.staged) {
-      this.stagedHead = 0;
-      this.staged = 0;
-    } else if (head >= MAX_STAGED) {
-      const n = this.staged - head;
-      this.stagedTypes.copyWithin(0, head, this.staged);
-      this.stagedProps.copyWithin(0, head, this.staged);
-      this.stagedTs.copyWithin(0, head, this.staged);
-      this.stagedOptions.copyWithin(0, head, this.staged);
-      this.stagedTypes.fill(undefined, n, this.staged);
-      this.stagedProps.fill(undefined, n, this.staged);
-      this.stagedOptions.fill(undefined, n, this.staged);
-      this.stagedHead = 0;
-      this.staged = n;
+    if (this.staged.count > 0 && !this.encodeScheduled) {
+      this.encodeScheduled = true;
+      this.platform.defer(this.encodeSlice);
     }
+    if (this.queue.count >= this.settings.flushAt) this.exporter?.kick();
+    else if (this.queue.count > 0) this.exporter?.eventsWaiting();
   }
 
   /** Queues one event; returns the work it took (see {@link SYNC_CHUNK_WORK}). */
@@ -396,16 +426,13 @@ export class VigilClient {
         if (typeof result.ts === 'number' && Number.isFinite(result.ts)) ts = Math.round(result.ts);
         if (isVersion(result.version)) version = result.version;
       }
-      if (typeof finalType !== 'string' || !TYPE_NAME.test(finalType)) {
+      // Without beforeSend, track() has checked the type already.
+      if (this.settings.beforeSend && (typeof finalType !== 'string' || !TYPE_NAME.test(finalType))) {
         this.droppedInvalid += 1;
-        this.note(
-          'invalid_event',
-          `event type must be 1-100 letters, digits, ".", "_", ":" or "-", starting with a letter; got ${describe(finalType)}`,
-          1,
-        );
+        this.note('invalid_event', badTypeMessage(finalType), 1);
         return 0;
       }
-      const json = this.encoder.encode({ id, type: finalType, ts, version }, finalProps);
+      const json = this.encoder.encode({ id, type: finalType as string, ts, version }, finalProps);
       if (json === null || json.length > this.settings.limits.maxEventBytes) {
         this.droppedTooLarge += 1;
         this.note(
@@ -488,19 +515,27 @@ export class VigilClient {
 }
 
 /**
- * What `track()` keeps of its props until they are encoded: a one-level copy of a plain object (at
- * most `maxKeys` keys, all the encoder would read), so later changes by the caller do not leak in.
+ * What `track()` keeps of its props until they are encoded: a one-level copy of a plain object (cut
+ * to `limits.maxProps` keys by `track()`), so later changes by the caller do not leak in.
  * Other objects (class instances, Maps…) are kept as given; non-objects mean no props.
  */
-function snapshot(props: unknown, maxKeys: number): unknown {
+function snapshot(props: unknown): unknown {
   if (typeof props !== 'object' || props === null || Array.isArray(props)) return undefined;
   const proto = Object.getPrototypeOf(props) as unknown;
   if (proto !== Object.prototype && proto !== null) return props;
-  const keys = Object.keys(props);
-  if (keys.length <= maxKeys) return { ...props };
-  const copy: Record<string, unknown> = {};
-  for (let i = 0; i < maxKeys; i++) copy[keys[i]!] = (props as Record<string, unknown>)[keys[i]!];
-  return copy;
+  return { ...props };
+}
+
+/** The first `maxKeys` keys of a copy that has more (all the encoder would read). */
+function firstKeys(copy: object, maxKeys: number): Record<string, unknown> {
+  const keys = Object.keys(copy);
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < maxKeys; i++) out[keys[i]!] = (copy as Record<string, unknown>)[keys[i]!];
+  return out;
+}
+
+function badTypeMessage(type: unknown): string {
+  return `event type must be 1-100 letters, digits, ".", "_", ":" or "-", starting with a letter; got ${describe(type)}`;
 }
 
 function describe(value: unknown): string {

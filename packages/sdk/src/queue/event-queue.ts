@@ -22,7 +22,14 @@ export class EventQueue {
   private inFlightBytesTotal = 0;
   private lastSeqIssued = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  /**
+   * @param reserved bytes held against the same cap by events not yet encoded (the staging area);
+   *   they are newer than every queued event.
+   */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly reserved: { readonly bytes: number } = { bytes: 0 },
+  ) {}
 
   get count(): number {
     return this.events.length - this.head;
@@ -52,16 +59,24 @@ export class EventQueue {
    */
   push(json: string, size: number): number {
     let dropped = 0;
-    while (this.queuedBytesTotal + this.inFlightBytesTotal + size > this.maxBytes && this.count > 0) {
+    const held = this.reserved.bytes;
+    while (this.queuedBytesTotal + this.inFlightBytesTotal + held + size > this.maxBytes && this.count > 0) {
       this.dropHead();
       dropped += 1;
     }
-    if (this.queuedBytesTotal + this.inFlightBytesTotal + size > this.maxBytes) return dropped + 1;
+    if (this.queuedBytesTotal + this.inFlightBytesTotal + held + size > this.maxBytes) return dropped + 1;
     this.events.push(json);
     this.seqs.push(++this.lastSeqIssued);
     this.sizes.push(size);
     this.queuedBytesTotal += size;
     return dropped;
+  }
+
+  /** Drops the oldest queued event (to make room); false when none is queued. */
+  dropOldest(): boolean {
+    if (this.count === 0) return false;
+    this.dropHead();
+    return true;
   }
 
   /** Takes up to `maxEvents` from the front, stopping before `maxBytes` (at least one event). */

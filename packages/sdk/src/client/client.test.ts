@@ -225,6 +225,75 @@ describe('failures', () => {
   });
 });
 
+describe('tracking back to back', () => {
+  it('encodes nothing inside track(); what a tight loop tracked is all sent once the host yields', async () => {
+    let encoded = 0;
+    const c = client({
+      flushAt: 100,
+      maxBatchEvents: 500,
+      beforeSend: (e) => {
+        encoded += 1;
+        return e;
+      },
+    });
+    for (let i = 0; i < 5_000; i++) c.track('a.b', { i, label: `event ${i}` });
+    expect(encoded).toBe(0);
+    expect(c.stats().pending).toBe(5_000);
+    expect(server.requests).toHaveLength(0);
+    // No flush(): the background slices encode and send everything by themselves.
+    expect(await until(() => server.stored.size === 5_000, 20_000)).toBe(true);
+    expect(encoded).toBe(5_000);
+    const storedIs = [...server.stored.values()].map((e) => e.props.i);
+    expect(storedIs).toEqual(Array.from({ length: 5_000 }, (_, i) => i));
+    expect(c.stats()).toMatchObject({ sent: 5_000, pending: 0, dropped: 0 });
+  });
+
+  it('encodes in slices that let the host run in between', async () => {
+    let encoded = 0;
+    const c = client({
+      flushAt: 1_000_000,
+      beforeSend: (e) => {
+        encoded += 1;
+        return e;
+      },
+    });
+    for (let i = 0; i < 20_000; i++) c.track('a.b', { i, label: `event ${i}` });
+    const seenByHost = await new Promise<number>((resolve) => setImmediate(() => resolve(encoded)));
+    expect(seenByHost).toBeGreaterThan(0);
+    expect(seenByHost).toBeLessThan(20_000);
+    expect(await until(() => encoded === 20_000, 20_000)).toBe(true);
+  });
+
+  it('holds the cap while nothing is encoded yet: the oldest are dropped and counted at once', async () => {
+    await server.down();
+    const c = client({ maxQueueBytes: 30_000, flushAt: 50 });
+    for (let i = 0; i < 2_000; i++) c.track('a.b', { i, label: `event number ${i}` });
+    const now = c.stats();
+    expect(now.queuedBytes).toBeLessThanOrEqual(30_000);
+    expect(now.droppedBy.queueFull).toBeGreaterThan(1_500);
+    expect(now.droppedBy.queueFull + now.pending).toBe(2_000);
+    await server.up();
+    const report = await c.flush({ timeoutMs: 5_000 });
+    expect(report.pending).toBe(0);
+    const storedIs = [...server.stored.values()].map((e) => e.props.i as number);
+    expect(storedIs.length).toBe(2_000 - report.dropped);
+    expect(storedIs).toEqual(Array.from({ length: storedIs.length }, (_, k) => 2_000 - storedIs.length + k));
+    await until(() => errors.some((e) => e.code === 'queue_full'));
+    expect(errors.filter((e) => e.code === 'queue_full').reduce((n, e) => n + e.count, 0)).toBe(
+      c.stats().droppedBy.queueFull,
+    );
+  });
+
+  it('refuses a bad type at once, without taking room in the queue', () => {
+    const c = client({ maxQueueBytes: 10_000 });
+    for (let i = 0; i < 1_000; i++) c.track('1 bad type', { i });
+    const s = c.stats();
+    expect(s.droppedBy.invalid).toBe(1_000);
+    expect(s.droppedBy.queueFull).toBe(0);
+    expect(s.queuedBytes).toBe(0);
+  });
+});
+
 describe('flush and shutdown', () => {
   it('shutdown() delivers everything queued, then refuses new events as dropped', async () => {
     const c = client({ flushAt: 7 });

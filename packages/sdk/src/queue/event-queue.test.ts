@@ -43,6 +43,53 @@ describe('EventQueue', () => {
     expect(q.take(10, 100)).toBeNull();
   });
 
+  it('keeps FIFO order and sequence numbers across its storage blocks, with retries put back over a boundary', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ push: fc.integer({ min: 1, max: 2_500 }) }),
+            fc.record({ take: fc.integer({ min: 1, max: 1_500 }), retry: fc.boolean() }),
+            fc.record({ drop: fc.integer({ min: 1, max: 1_500 }) }),
+          ),
+          { maxLength: 25 },
+        ),
+        (ops) => {
+          const q = new EventQueue(Number.MAX_SAFE_INTEGER);
+          const model: number[] = [];
+          let next = 0;
+          for (const o of ops) {
+            if ('push' in o) {
+              for (let k = 0; k < o.push; k++) {
+                q.push(`e${next}`, 1);
+                model.push(++next);
+              }
+            } else if ('take' in o) {
+              const batch = q.take(o.take, Number.MAX_SAFE_INTEGER);
+              const expected = model.slice(0, o.take);
+              expect(batch?.seqs ?? []).toEqual(expected);
+              if (!batch) continue;
+              if (o.retry) q.putBack(batch);
+              else {
+                q.settle(batch);
+                model.splice(0, batch.events.length);
+              }
+            } else {
+              for (let k = 0; k < o.drop; k++) expect(q.dropOldest()).toBe(model.shift() !== undefined);
+            }
+            expect(q.count).toBe(model.length);
+            expect(q.queuedBytes).toBe(model.length);
+            expect(q.inFlightBytes).toBe(0);
+            expect(q.headSeq).toBe(model[0] ?? Number.POSITIVE_INFINITY);
+          }
+          const rest = q.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+          expect(rest?.events ?? []).toEqual(model.map((seq) => `e${seq - 1}`));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it('holds, under any sequence of operations, the byte cap, FIFO order and exact accounting', () => {
     type Op =
       | { kind: 'push'; size: number }

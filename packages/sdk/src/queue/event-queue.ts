@@ -3,6 +3,8 @@
  * sequence number (for `flush()`), in arrival order. When a new event does not fit, the oldest
  * queued events are dropped to make room, and counted. Events handed out for sending stay charged
  * against the cap until they are settled, and go back to the front if their request must be retried.
+ * Stored in fixed-size blocks, so adding or dropping an event is constant work (`track()` may drop
+ * the oldest to make room): no array grows by copying, nothing is compacted.
  */
 
 /** Events taken from the queue for one request. */
@@ -13,11 +15,25 @@ export interface Batch {
   readonly bytes: number;
 }
 
+const BLOCK = 1024;
+
+class Block {
+  readonly events: (string | undefined)[] = new Array<string | undefined>(BLOCK).fill(undefined);
+  readonly seqs = new Float64Array(BLOCK);
+  readonly sizes = new Float64Array(BLOCK);
+  prev: Block | null = null;
+  next: Block | null = null;
+}
+
 export class EventQueue {
-  private events: (string | undefined)[] = [];
-  private seqs: number[] = [];
-  private sizes: number[] = [];
-  private head = 0;
+  private head = new Block();
+  private tail = this.head;
+  /** First occupied slot of `head`. */
+  private headAt = 0;
+  /** First free slot of `tail`. */
+  private tailAt = 0;
+  private spare: Block | null = null;
+  private countTotal = 0;
   private queuedBytesTotal = 0;
   private inFlightBytesTotal = 0;
   private lastSeqIssued = 0;
@@ -32,7 +48,7 @@ export class EventQueue {
   ) {}
 
   get count(): number {
-    return this.events.length - this.head;
+    return this.countTotal;
   }
 
   get queuedBytes(): number {
@@ -50,7 +66,7 @@ export class EventQueue {
 
   /** Sequence number of the oldest queued event, or Infinity when empty. */
   get headSeq(): number {
-    return this.count > 0 ? this.seqs[this.head]! : Number.POSITIVE_INFINITY;
+    return this.countTotal > 0 ? this.head.seqs[this.headAt]! : Number.POSITIVE_INFINITY;
   }
 
   /**
@@ -60,49 +76,43 @@ export class EventQueue {
   push(json: string, size: number): number {
     let dropped = 0;
     const held = this.reserved.bytes;
-    while (this.queuedBytesTotal + this.inFlightBytesTotal + held + size > this.maxBytes && this.count > 0) {
-      this.dropHead();
+    while (
+      this.queuedBytesTotal + this.inFlightBytesTotal + held + size > this.maxBytes &&
+      this.countTotal > 0
+    ) {
+      this.shiftHead();
       dropped += 1;
     }
     if (this.queuedBytesTotal + this.inFlightBytesTotal + held + size > this.maxBytes) return dropped + 1;
-    this.events.push(json);
-    this.seqs.push(++this.lastSeqIssued);
-    this.sizes.push(size);
-    this.queuedBytesTotal += size;
+    this.pushBack(json, ++this.lastSeqIssued, size);
     return dropped;
   }
 
   /** Drops the oldest queued event (to make room); false when none is queued. */
   dropOldest(): boolean {
-    if (this.count === 0) return false;
-    this.dropHead();
+    if (this.countTotal === 0) return false;
+    this.shiftHead();
     return true;
   }
 
   /** Takes up to `maxEvents` from the front, stopping before `maxBytes` (at least one event). */
   take(maxEvents: number, maxBytes: number): Batch | null {
-    if (this.count === 0) return null;
-    let end = this.head;
+    if (this.countTotal === 0) return null;
+    const events: string[] = [];
+    const seqs: number[] = [];
+    const sizes: number[] = [];
     let bytes = 0;
-    const limit = Math.min(this.events.length, this.head + Math.max(1, maxEvents));
-    while (end < limit) {
-      const size = this.sizes[end]!;
-      if (end > this.head && bytes + size > maxBytes) break;
+    const limit = Math.max(1, maxEvents);
+    while (this.countTotal > 0 && events.length < limit) {
+      const size = this.head.sizes[this.headAt]!;
+      if (events.length > 0 && bytes + size > maxBytes) break;
+      seqs.push(this.head.seqs[this.headAt]!);
+      sizes.push(size);
+      events.push(this.shiftHead());
       bytes += size;
-      end += 1;
     }
-    const batch: Batch = {
-      events: this.events.slice(this.head, end) as string[],
-      seqs: this.seqs.slice(this.head, end),
-      sizes: this.sizes.slice(this.head, end),
-      bytes,
-    };
-    for (let i = this.head; i < end; i++) this.events[i] = undefined;
-    this.head = end;
-    this.queuedBytesTotal -= bytes;
     this.inFlightBytesTotal += bytes;
-    this.compact();
-    return batch;
+    return { events, seqs, sizes, bytes };
   }
 
   /** The batch is done with (sent, refused or given up): its bytes are released. */
@@ -112,43 +122,83 @@ export class EventQueue {
 
   /** The batch must be sent again: it goes back to the front, ahead of newer events. */
   putBack(batch: Batch): void {
-    const n = batch.events.length;
-    if (this.head >= n) {
-      this.head -= n;
-      for (let i = 0; i < n; i++) {
-        this.events[this.head + i] = batch.events[i];
-        this.seqs[this.head + i] = batch.seqs[i]!;
-        this.sizes[this.head + i] = batch.sizes[i]!;
-      }
-    } else {
-      this.events = [...batch.events, ...this.events.slice(this.head)];
-      this.seqs = [...batch.seqs, ...this.seqs.slice(this.head)];
-      this.sizes = [...batch.sizes, ...this.sizes.slice(this.head)];
-      this.head = 0;
+    for (let i = batch.events.length - 1; i >= 0; i--) {
+      this.pushFront(batch.events[i]!, batch.seqs[i]!, batch.sizes[i]!);
     }
     this.inFlightBytesTotal -= batch.bytes;
-    this.queuedBytesTotal += batch.bytes;
   }
 
-  private dropHead(): void {
-    this.queuedBytesTotal -= this.sizes[this.head]!;
-    this.events[this.head] = undefined;
-    this.head += 1;
-    this.compact();
-  }
-
-  // Dropped and taken slots are cleared at once; the arrays are cut down once the dead prefix dominates.
-  private compact(): void {
-    if (this.head === this.events.length) {
-      this.events = [];
-      this.seqs = [];
-      this.sizes = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 4 >= this.events.length) {
-      this.events = this.events.slice(this.head);
-      this.seqs = this.seqs.slice(this.head);
-      this.sizes = this.sizes.slice(this.head);
-      this.head = 0;
+  private pushBack(json: string, seq: number, size: number): void {
+    if (this.tailAt === BLOCK) {
+      const block = this.newBlock();
+      block.prev = this.tail;
+      this.tail.next = block;
+      this.tail = block;
+      this.tailAt = 0;
     }
+    const block = this.tail;
+    block.events[this.tailAt] = json;
+    block.seqs[this.tailAt] = seq;
+    block.sizes[this.tailAt] = size;
+    this.tailAt += 1;
+    this.countTotal += 1;
+    this.queuedBytesTotal += size;
+  }
+
+  private pushFront(json: string, seq: number, size: number): void {
+    if (this.countTotal === 0) {
+      this.pushBack(json, seq, size);
+      return;
+    }
+    if (this.headAt === 0) {
+      const block = this.newBlock();
+      block.next = this.head;
+      this.head.prev = block;
+      this.head = block;
+      this.headAt = BLOCK;
+    }
+    this.headAt -= 1;
+    const block = this.head;
+    block.events[this.headAt] = json;
+    block.seqs[this.headAt] = seq;
+    block.sizes[this.headAt] = size;
+    this.countTotal += 1;
+    this.queuedBytesTotal += size;
+  }
+
+  /** Removes the oldest queued event and returns it (its bytes leave `queuedBytes`). */
+  private shiftHead(): string {
+    const block = this.head;
+    const i = this.headAt;
+    const json = block.events[i]!;
+    block.events[i] = undefined;
+    this.queuedBytesTotal -= block.sizes[i]!;
+    this.countTotal -= 1;
+    this.headAt = i + 1;
+    if (this.countTotal === 0) {
+      // Empty: start again at the front of this block.
+      this.head = block;
+      this.tail = block;
+      block.prev = null;
+      block.next = null;
+      this.headAt = 0;
+      this.tailAt = 0;
+    } else if (this.headAt === BLOCK) {
+      const next = block.next!;
+      next.prev = null;
+      block.next = null;
+      this.spare = block;
+      this.head = next;
+      this.headAt = 0;
+    }
+    return json;
+  }
+
+  private newBlock(): Block {
+    const block = this.spare ?? new Block();
+    this.spare = null;
+    block.prev = null;
+    block.next = null;
+    return block;
   }
 }

@@ -48,7 +48,7 @@ describe('StagedEvents', () => {
           }
         },
       ),
-      { numRuns: 100 },
+      { numRuns: 40 },
     );
   });
 });

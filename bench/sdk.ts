@@ -353,7 +353,7 @@ const stats = down.stats();
 const after = heapAfterGc() - before;
 const rssAfter = process.memoryUsage().rss;
 emit(
-  `sdk.burst_memory heap_growth_mb=${(after / MB).toFixed(1)} cap_mb=${cap / MB} queued_bytes_mb=${(stats.queuedBytes / MB).toFixed(1)} queued_events=${stats.queuedEvents} dropped=${stats.droppedBy.queueFull} events=${BURST} ns_per_event=${Math.round(burstNs / BURST)} peak_heap_growth_before_gc_mb=${(peakHeap / MB).toFixed(0)} rss_growth_mb=${((rssAfter - rssBefore) / MB).toFixed(0)} target<=cap met=${after <= cap ? 'yes' : 'no'}`,
+  `sdk.burst_memory heap_growth_mb=${(after / MB).toFixed(1)} cap_mb=${cap / MB} queued_bytes_mb=${(stats.queuedBytes / MB).toFixed(1)} queued_events=${stats.queuedEvents} pending_events=${stats.pending} dropped=${stats.droppedBy.queueFull} events=${BURST} ns_per_event=${Math.round(burstNs / BURST)} peak_heap_growth_before_gc_mb=${(peakHeap / MB).toFixed(0)} rss_growth_mb=${((rssAfter - rssBefore) / MB).toFixed(0)} target<=cap met=${after <= cap ? 'yes' : 'no'}`,
 );
 await down.shutdown({ timeoutMs: 100 });
 gcObserver.disconnect();

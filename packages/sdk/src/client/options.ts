@@ -78,8 +78,9 @@ export interface ClientStats extends DeliveryReport {
   /** Events `beforeSend` returned null for. */
   filtered: number;
   droppedBy: { queueFull: number; invalid: number; tooLarge: number; closed: number };
+  /** Encoded events waiting to be sent (events tracked but not encoded yet count in `pending` only). */
   queuedEvents: number;
-  /** Bytes charged against `maxQueueBytes` (queued and in-flight events). */
+  /** Bytes charged against `maxQueueBytes`: events not yet encoded (estimated), queued and in flight. */
   queuedBytes: number;
   inFlightEvents: number;
   requests: number;

@@ -20,6 +20,12 @@ import { RollupCache } from './cache.js';
 export interface MaintainerOptions {
   /** The audit chain this instance writes and folds (its instance id; default `DEFAULT_CHAIN`). */
   chain?: string;
+  /**
+   * How often folded deltas are written. Each flush writes every touched cell at each resolution
+   * (with 1,000 active users about 2,100 rows of 65 columns, whatever the event rate), so the
+   * store's work per event shrinks as the interval grows; reads see pending deltas either way, and
+   * after a crash the events since the watermark are folded again from the store.
+   */
   flushIntervalMs?: number;
   /** Committed rows waiting to be folded; beyond it, fold from the store instead (bounded memory). */
   maxQueuedRows?: number;
@@ -75,7 +81,7 @@ export class RollupMaintainer {
     private readonly store: Store,
     {
       chain = DEFAULT_CHAIN,
-      flushIntervalMs = 1000,
+      flushIntervalMs = 5000,
       maxQueuedRows = 100_000,
       maxPendingCells = 5_000,
       compactIntervalMs = 30_000,

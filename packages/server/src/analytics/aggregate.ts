@@ -73,6 +73,8 @@ export class FieldStats {
   }
 }
 
+const LLM_FIELDS = FAMILY_FIELDS.llm;
+
 /** One key's aggregate while in memory. */
 export class Cell {
   readonly counters: Record<RollupCounter, number> = Object.fromEntries(
@@ -80,7 +82,20 @@ export class Cell {
   ) as Record<RollupCounter, number>;
   readonly fields = new Map<RollupField, FieldStats>();
 
+  /** The llm fields' statistics by their place in the family's list (the fold's hot path). */
+  private readonly llmSlots: (FieldStats | undefined)[] = [];
+
   constructor(readonly withSketches: boolean) {}
+
+  /** `field(FAMILY_FIELDS.llm[slot])` without a lookup by name after the first. */
+  llmField(slot: number): FieldStats {
+    let stats = this.llmSlots[slot];
+    if (!stats) {
+      stats = this.field(LLM_FIELDS[slot] as RollupField);
+      this.llmSlots[slot] = stats;
+    }
+    return stats;
+  }
 
   field(name: RollupField): FieldStats {
     let stats = this.fields.get(name);
@@ -114,7 +129,6 @@ export function cellOf(cells: Map<string, Cell>, dim: string, withSketches: bool
   return cell;
 }
 
-const LLM_FIELDS = FAMILY_FIELDS.llm;
 const SEP = '\u001f';
 
 /** The groups each event feeds: [family, group, dim value, keeps sketches, finest resolution]. */
@@ -174,8 +188,17 @@ export function splitOutcomeDim(dim: string): [string, string] {
   return i < 0 ? [dim, ''] : [dim.slice(0, i), dim.slice(i + 1)];
 }
 
-/** Adds one event to a cell of its family. */
-export function addEvent(cell: Cell, row: EventRow): void {
+/** An llm.request's values of the family's fields, in its order (null where absent). */
+function llmValues(row: EventRow, out: (number | null)[] = []): (number | null)[] {
+  for (let i = 0; i < LLM_FIELDS.length; i++) out[i] = row[LLM_FIELDS[i] as RollupField & keyof EventRow];
+  return out;
+}
+
+/**
+ * Adds one event to a cell of its family; `llm` holds an llm.request's field values (`llmValues`),
+ * read once for all the cells the event feeds.
+ */
+export function addEvent(cell: Cell, row: EventRow, llm: readonly (number | null)[] = llmValues(row)): void {
   const c = cell.counters;
   c.n += 1;
   if (row.type === 'llm.request') {
@@ -186,9 +209,9 @@ export function addEvent(cell: Cell, row: EventRow): void {
     }
     if (row.total_ms !== null && (row.context_ms ?? 0) + (row.llm_ms ?? 0) > row.total_ms + 1e-9)
       c.violations += 1;
-    for (const f of LLM_FIELDS) {
-      const v = row[f];
-      if (v !== null) cell.field(f).add(v);
+    for (let i = 0; i < llm.length; i++) {
+      const v = llm[i] as number | null;
+      if (v !== null) cell.llmField(i).add(v);
     }
   } else if (row.type === 'decision.recommendation') {
     if (row.action === 'accept') c.accepts += 1;
@@ -202,9 +225,13 @@ export function addEvent(cell: Cell, row: EventRow): void {
   }
 }
 
+const NO_VALUES: readonly (number | null)[] = [];
+
 /** Pending deltas keyed by rollup key, for every resolution at once. */
 export class DeltaSet {
   readonly cells = new Map<string, { key: RollupKey; cell: Cell }>();
+  /** Reused for each event's llm field values. */
+  private readonly llm: (number | null)[] = [];
 
   get size(): number {
     return this.cells.size;
@@ -222,6 +249,7 @@ export class DeltaSet {
 
   /** Folds one event into its finest resolution only; coarser ones are derived when written. */
   add(row: EventRow, signal?: { recommendation_type: string; explanation_version: string }): void {
+    const llm = row.type === 'llm.request' ? llmValues(row, this.llm) : NO_VALUES;
     for (const [family, grp, dim, sketches, res] of targetsOf(row, signal)) {
       const bucket = bucketStart(row.ts, res);
       // The key object is built only for a new cell: most events land in an existing one.
@@ -231,7 +259,7 @@ export class DeltaSet {
         entry = { key: { project: row.project, family, res, bucket, grp, dim }, cell: new Cell(sketches) };
         this.cells.set(ks, entry);
       }
-      addEvent(entry.cell, row);
+      addEvent(entry.cell, row, llm);
     }
   }
 

@@ -131,8 +131,34 @@ export function cellOf(cells: Map<string, Cell>, dim: string, withSketches: bool
 
 const SEP = '\u001f';
 
-/** The groups each event feeds: [family, group, dim value, keeps sketches, finest resolution]. */
-type Target = [RollupFamily, string, string, boolean, Resolution];
+/** A group events feed: its family, group, whether it keeps sketches, its finest resolution. */
+interface TargetKind {
+  readonly family: RollupFamily;
+  readonly grp: string;
+  readonly sketches: boolean;
+  readonly res: Resolution;
+}
+const kind = (family: RollupFamily, grp: string, sketches: boolean, res: Resolution): TargetKind => ({
+  family,
+  grp,
+  sketches,
+  res,
+});
+const LLM_ALL = kind('llm', 'all', true, '1m');
+const LLM_SPACE = kind('llm', 'space', true, '1m');
+const LLM_MODEL = kind('llm', 'model', true, '1m');
+const LLM_ERROR = kind('llm', 'error_type', false, '1m');
+const LLM_USER = kind('llm', 'user', false, '1h');
+const DECISION_ALL = kind('decision', 'all', true, '1m');
+const DECISION_TYPE = kind('decision', 'recommendation_type', true, '1m');
+const DECISION_VERSION = kind('decision', 'explanation_version', true, '1m');
+const OUTCOME_ALL = kind('outcome', 'all', true, '1m');
+const OUTCOME_STATUS = kind('outcome', 'status', false, '1m');
+const OUTCOME_TYPE = kind('outcome', 'recommendation_type', false, '1m');
+const OUTCOME_VERSION = kind('outcome', 'explanation_version', false, '1m');
+
+/** The groups an event feeds, each with the event's dim value in it. */
+type Target = [TargetKind, string];
 
 /** Groups an event contributes to. Per-user totals are kept hourly and daily only (bounded rows). */
 export function targetsOf(
@@ -141,40 +167,26 @@ export function targetsOf(
 ): Target[] {
   switch (row.type) {
     case 'llm.request': {
-      const t: Target[] = [['llm', 'all', '', true, '1m']];
-      if (row.space !== null) t.push(['llm', 'space', row.space, true, '1m']);
-      if (row.model !== null) t.push(['llm', 'model', row.model, true, '1m']);
-      if (row.error_type !== null) t.push(['llm', 'error_type', row.error_type, false, '1m']);
-      if (row.user !== null) t.push(['llm', 'user', row.user, false, '1h']);
+      const t: Target[] = [[LLM_ALL, '']];
+      if (row.space !== null) t.push([LLM_SPACE, row.space]);
+      if (row.model !== null) t.push([LLM_MODEL, row.model]);
+      if (row.error_type !== null) t.push([LLM_ERROR, row.error_type]);
+      if (row.user !== null) t.push([LLM_USER, row.user]);
       return t;
     }
     case 'decision.recommendation': {
-      const t: Target[] = [['decision', 'all', '', true, '1m']];
-      if (row.recommendation_type !== null)
-        t.push(['decision', 'recommendation_type', row.recommendation_type, true, '1m']);
-      if (row.explanation_version !== null)
-        t.push(['decision', 'explanation_version', row.explanation_version, true, '1m']);
+      const t: Target[] = [[DECISION_ALL, '']];
+      if (row.recommendation_type !== null) t.push([DECISION_TYPE, row.recommendation_type]);
+      if (row.explanation_version !== null) t.push([DECISION_VERSION, row.explanation_version]);
       return t;
     }
     case 'decision.outcome': {
       const status = row.outcome_status ?? '';
       return [
-        ['outcome', 'all', '', true, '1m'],
-        ['outcome', 'status', status, false, '1m'],
-        [
-          'outcome',
-          'recommendation_type',
-          `${signal?.recommendation_type ?? 'unknown'}${SEP}${status}`,
-          false,
-          '1m',
-        ],
-        [
-          'outcome',
-          'explanation_version',
-          `${signal?.explanation_version ?? 'unknown'}${SEP}${status}`,
-          false,
-          '1m',
-        ],
+        [OUTCOME_ALL, ''],
+        [OUTCOME_STATUS, status],
+        [OUTCOME_TYPE, `${signal?.recommendation_type ?? 'unknown'}${SEP}${status}`],
+        [OUTCOME_VERSION, `${signal?.explanation_version ?? 'unknown'}${SEP}${status}`],
       ];
     }
     default:
@@ -227,9 +239,17 @@ export function addEvent(cell: Cell, row: EventRow, llm: readonly (number | null
 
 const NO_VALUES: readonly (number | null)[] = [];
 
+type Entry = { key: RollupKey; cell: Cell };
+
 /** Pending deltas keyed by rollup key, for every resolution at once. */
 export class DeltaSet {
-  readonly cells = new Map<string, { key: RollupKey; cell: Cell }>();
+  /** Every cell by its key string; cells are only ever added (a set is replaced, never emptied). */
+  readonly cells = new Map<string, Entry>();
+  /**
+   * The same entries by group, project, dim and bucket, for the fold: lookups by the event's own
+   * strings and numbers instead of building and hashing a key string per group per event.
+   */
+  private readonly index = new Map<TargetKind, Map<string, Map<string, Map<number, Entry>>>>();
   /** Reused for each event's llm field values. */
   private readonly llm: (number | null)[] = [];
 
@@ -250,17 +270,42 @@ export class DeltaSet {
   /** Folds one event into its finest resolution only; coarser ones are derived when written. */
   add(row: EventRow, signal?: { recommendation_type: string; explanation_version: string }): void {
     const llm = row.type === 'llm.request' ? llmValues(row, this.llm) : NO_VALUES;
-    for (const [family, grp, dim, sketches, res] of targetsOf(row, signal)) {
-      const bucket = bucketStart(row.ts, res);
-      // The key object is built only for a new cell: most events land in an existing one.
-      const ks = rollupKeyOf(row.project, family, res, bucket, grp, dim);
-      let entry = this.cells.get(ks);
+    for (const [target, dim] of targetsOf(row, signal)) {
+      const bucket = bucketStart(row.ts, target.res);
+      const byBucket = this.byBucket(target, row.project, dim);
+      let entry = byBucket.get(bucket);
       if (!entry) {
-        entry = { key: { project: row.project, family, res, bucket, grp, dim }, cell: new Cell(sketches) };
-        this.cells.set(ks, entry);
+        // The key is built only for a new cell: most events land in an existing one.
+        const { family, grp, res, sketches } = target;
+        const ks = rollupKeyOf(row.project, family, res, bucket, grp, dim);
+        entry = this.cells.get(ks);
+        if (!entry) {
+          entry = { key: { project: row.project, family, res, bucket, grp, dim }, cell: new Cell(sketches) };
+          this.cells.set(ks, entry);
+        }
+        byBucket.set(bucket, entry);
       }
       addEvent(entry.cell, row, llm);
     }
+  }
+
+  private byBucket(target: TargetKind, project: string, dim: string): Map<number, Entry> {
+    let byProject = this.index.get(target);
+    if (!byProject) {
+      byProject = new Map();
+      this.index.set(target, byProject);
+    }
+    let byDim = byProject.get(project);
+    if (!byDim) {
+      byDim = new Map();
+      byProject.set(project, byDim);
+    }
+    let byBucket = byDim.get(dim);
+    if (!byBucket) {
+      byBucket = new Map();
+      byDim.set(dim, byBucket);
+    }
+    return byBucket;
   }
 
   /** Every cell at its own resolution and merged into each coarser bucket: coarse = merge of fine. */

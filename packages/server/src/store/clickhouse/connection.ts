@@ -1,0 +1,184 @@
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { ident, type Sql, sql, str, text } from './sql.js';
+
+/**
+ * Where the analytical half lives on ClickHouse. Tested with ClickHouse 18.16 (Debian's package)
+ * and `@clickhouse/client` 1.23 over HTTP; the SQL keeps to what 18.16 and current releases share.
+ */
+export interface ClickHouseOptions {
+  /** `http://user:password@host:8123` of one server (or a load balancer in front of the cluster). */
+  url: string;
+  /** Default `vigil`; created when missing. */
+  database?: string;
+  /**
+   * A cluster from the servers' `remote_servers`: tables are MergeTree tables `<name>_local` on every
+   * shard with a Distributed table `<name>` over them. DDL, partition drops and mutations run on each
+   * shard through `shards`, the shards' HTTP URLs, so no ZooKeeper is needed (`ON CLUSTER` is not
+   * used).
+   */
+  cluster?: { name: string; shards: readonly string[] };
+  /** Milliseconds a request may take (default 60 s). */
+  requestTimeoutMs?: number;
+}
+
+/** Settings sent with every query: all exist in 18.16 (newer servers accept them too). */
+const QUERY_SETTINGS = {
+  // NaN and ±Inf come back as strings ("nan", "inf") instead of null in JSON formats.
+  output_format_json_quote_denormals: 1,
+} as const;
+
+/** Inserts into a Distributed table are acknowledged once every shard stored its rows. */
+const INSERT_SETTINGS = { insert_distributed_sync: 1 } as const;
+
+const MUTATION_WAIT_MS = 120_000;
+
+function client(url: string, database: string | undefined, requestTimeoutMs: number): ClickHouseClient {
+  return createClient({
+    url,
+    ...(database !== undefined ? { database } : {}),
+    request_timeout: requestTimeoutMs,
+    // Errors reach the caller as exceptions; the client's own console log would only repeat them.
+    log: { level: ClickHouseLogLevel.OFF },
+    // 18.16 closes idle keep-alive sockets after its keep_alive_timeout (3 s by default).
+    keep_alive: { enabled: true, idle_socket_ttl: 2_000 },
+  });
+}
+
+/**
+ * One database on one server or cluster: reads and inserts through the (Distributed) tables,
+ * schema changes and partition operations on each shard's local tables.
+ */
+export class ClickHouseConnection {
+  readonly database: string;
+  readonly cluster: ClickHouseOptions['cluster'];
+  private readonly main: ClickHouseClient;
+  /** One client per shard for local-table work (the main server alone when not a cluster). */
+  private readonly shardClients: readonly ClickHouseClient[];
+  private readonly shardUrls: readonly string[];
+  private readonly timeout: number;
+
+  constructor({ url, database = 'vigil', cluster, requestTimeoutMs = 60_000 }: ClickHouseOptions) {
+    this.database = database;
+    this.cluster = cluster;
+    this.timeout = requestTimeoutMs;
+    this.main = client(url, database, requestTimeoutMs);
+    this.shardUrls = cluster?.shards.length ? cluster.shards : [url];
+    this.shardClients = this.shardUrls.map((u) =>
+      u === url ? this.main : client(u, database, requestTimeoutMs),
+    );
+  }
+
+  /** Whether tables are Distributed over `<name>_local` tables. */
+  get distributed(): boolean {
+    return this.cluster !== undefined;
+  }
+
+  /** The table to read and insert through. */
+  table(name: string): Sql {
+    return ident(name);
+  }
+
+  /** The MergeTree table holding a shard's rows (the table itself on a single server). */
+  localTable(name: string): Sql {
+    return ident(this.distributed ? `${name}_local` : name);
+  }
+
+  /** Creates the database on every shard (idempotent). */
+  async createDatabase(): Promise<void> {
+    await Promise.all(
+      this.shardUrls.map(async (u) => {
+        const c = client(u, undefined, this.timeout);
+        try {
+          await c.command({ query: text(sql`CREATE DATABASE IF NOT EXISTS ${ident(this.database)}`) });
+        } finally {
+          await c.close();
+        }
+      }),
+    );
+  }
+
+  /** Drops the database on every shard (tests). */
+  async dropDatabase(): Promise<void> {
+    await Promise.all(
+      this.shardUrls.map(async (u) => {
+        const c = client(u, undefined, this.timeout);
+        try {
+          await c.command({ query: text(sql`DROP DATABASE IF EXISTS ${ident(this.database)}`) });
+        } finally {
+          await c.close();
+        }
+      }),
+    );
+  }
+
+  /** Rows of a SELECT (JSONEachRow; 64-bit integers arrive as strings). */
+  async rows<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
+    const result = await this.main.query({
+      query: text(query),
+      format: 'JSONEachRow',
+      clickhouse_settings: QUERY_SETTINGS,
+    });
+    return result.json<T>();
+  }
+
+  /** A statement without a result (on the main server). */
+  async command(query: Sql): Promise<void> {
+    await this.main.command({ query: text(query), clickhouse_settings: QUERY_SETTINGS });
+  }
+
+  /** Rows stored as data: JSONEachRow in the request body, never SQL text. */
+  async insert(table: string, values: readonly Record<string, unknown>[]): Promise<void> {
+    if (values.length === 0) return;
+    await this.main.insert({
+      table: text(this.table(table)),
+      values: values as Record<string, unknown>[],
+      format: 'JSONEachRow',
+      ...(this.distributed ? { clickhouse_settings: INSERT_SETTINGS } : {}),
+    });
+  }
+
+  /** A statement on every shard's local tables (DDL, partition drops, mutations), through its URL. */
+  async onEveryShard(query: Sql): Promise<void> {
+    await Promise.all(this.shardClients.map((c) => c.command({ query: text(query) })));
+  }
+
+  /** Rows of a SELECT run on each shard's local tables, concatenated. */
+  async rowsOnEveryShard<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
+    const all = await Promise.all(
+      this.shardClients.map(async (c) =>
+        (
+          await c.query({ query: text(query), format: 'JSONEachRow', clickhouse_settings: QUERY_SETTINGS })
+        ).json<T>(),
+      ),
+    );
+    return all.flat();
+  }
+
+  /**
+   * Waits until no mutation of the table is pending on any shard (18.16 has no `mutations_sync`):
+   * a mutation is asynchronous, and callers of `expire`/`reprice` answer after it is applied.
+   */
+  async awaitMutations(table: string): Promise<void> {
+    const local = this.distributed ? `${table}_local` : table;
+    const deadline = Date.now() + MUTATION_WAIT_MS;
+    for (;;) {
+      const pending = await this.rowsOnEveryShard<{ n: string }>(
+        sql`SELECT count() AS n FROM system.mutations
+            WHERE database = ${str(this.database)} AND table = ${str(local)} AND is_done = 0`,
+      );
+      if (pending.every((r) => Number(r.n) === 0)) return;
+      if (Date.now() > deadline)
+        throw new Error(`mutations of ${table} still pending after ${MUTATION_WAIT_MS / 1000} s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    return (await this.main.ping()).success;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.shardClients.filter((c) => c !== this.main).map((c) => c.close()));
+    await this.main.close();
+  }
+}

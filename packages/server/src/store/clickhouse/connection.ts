@@ -173,6 +173,15 @@ export class ClickHouseConnection {
     }
   }
 
+  /**
+   * Runs `work` once per shard with that shard's own handle (local tables), and sums the results:
+   * work whose rows must stay on the shard that holds them (compaction).
+   */
+  async perShard(work: (shard: Shard) => Promise<number>): Promise<number> {
+    const results = await Promise.all(this.shardClients.map((c) => work(new Shard(this, c))));
+    return results.reduce((a, b) => a + b, 0);
+  }
+
   async ping(): Promise<boolean> {
     return (await this.main.ping()).success;
   }
@@ -180,5 +189,32 @@ export class ClickHouseConnection {
   async close(): Promise<void> {
     await Promise.all(this.shardClients.filter((c) => c !== this.main).map((c) => c.close()));
     await this.main.close();
+  }
+}
+
+/** One shard's server: reads and inserts on its local tables. */
+export class Shard {
+  constructor(
+    private readonly conn: ClickHouseConnection,
+    private readonly client: ClickHouseClient,
+  ) {}
+
+  async rows<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
+    const result = await this.client.query({
+      query: text(query),
+      format: 'JSONEachRow',
+      clickhouse_settings: QUERY_SETTINGS,
+    });
+    return result.json<T>();
+  }
+
+  /** Rows into this shard's local table, as JSONEachRow data in one insert. */
+  async insertLocal(table: string, values: readonly Record<string, unknown>[]): Promise<void> {
+    if (values.length === 0) return;
+    await this.client.insert({
+      table: text(this.conn.localTable(table)),
+      values: values as Record<string, unknown>[],
+      format: 'JSONEachRow',
+    });
   }
 }

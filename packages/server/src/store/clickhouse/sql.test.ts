@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClickHouseServer, startClickHouse } from '../../test/clickhouse.js';
 import { ClickHouseConnection } from './connection.js';
-import { float, ident, int, ms, type Sql, sql, str, strings, uint } from './sql.js';
+import { float, ident, int, limit, ms, type Sql, sql, str, strings, uint } from './sql.js';
 
 /**
  * Each quoting function against a real ClickHouse 18.16: any value quoted and selected back comes
@@ -118,12 +118,16 @@ describe('quoting for ClickHouse 18.16 (no query parameters)', () => {
     await guardedIntact();
   });
 
-  it('int, uint and ms: every safe integer exactly; anything else is refused before SQL', async () => {
+  it('int, uint, ms and limit: every safe integer exactly; anything else is refused before SQL', async () => {
     await fc.assert(
       fc.asyncProperty(fc.maxSafeInteger(), async (n) => {
         expect(Number((await selectOne(int(n))).v)).toBe(n);
         expect(Number((await selectOne(ms(n))).v)).toBe(n);
         if (n >= 0) expect(Number((await selectOne(uint(n))).v)).toBe(n);
+        if (n >= 0) {
+          const rows = await conn.rows(sql`SELECT number FROM system.numbers LIMIT ${limit(n % 4)}`);
+          expect(rows).toHaveLength(n % 4);
+        }
       }),
       RUNS,
     );
@@ -131,6 +135,8 @@ describe('quoting for ClickHouse 18.16 (no query parameters)', () => {
       expect(() => int(bad)).toThrow(TypeError);
     }
     expect(() => uint(-1)).toThrow(TypeError);
+    expect(() => limit(-1)).toThrow(TypeError);
+    expect(() => limit(1.5)).toThrow(TypeError);
   });
 
   it('float: every double exactly, NaN, ±Inf and -0 included', async () => {

@@ -25,6 +25,14 @@ export function sql(strings: TemplateStringsArray, ...parts: readonly Sql[]): Sq
   return frag(out);
 }
 
+/**
+ * SQL text written in this engine's own source (column lists, engine clauses), never a value:
+ * values go through the quoting functions below.
+ */
+export function raw(code: string): Sql {
+  return frag(code);
+}
+
 /** Fragments joined by `sep` (written in code). */
 export function join(parts: readonly Sql[], sep: string): Sql {
   return frag(parts.map((p) => p.__sql).join(sep));
@@ -59,6 +67,12 @@ export function int(value: number): Sql {
 export function uint(value: number): Sql {
   if (!Number.isSafeInteger(value) || value < 0) throw new TypeError(`not a safe unsigned integer: ${value}`);
   return frag(`toUInt64(${value})`);
+}
+
+/** A bare non-negative integer (LIMIT takes no expression): digits only, or it throws. */
+export function limit(value: number): Sql {
+  if (!Number.isSafeInteger(value) || value < 0) throw new TypeError(`not a row count: ${value}`);
+  return frag(String(value));
 }
 
 /**

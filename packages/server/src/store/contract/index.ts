@@ -58,6 +58,30 @@ export function runMetadataContract({ name, newStore }: MetadataContractOptions)
   half({ name, parts: METADATA_METHODS, label: 'metadata half', newStore: open }, metadataContract);
 }
 
+export interface AnalyticalContractOptions {
+  /** Shown in the test names, e.g. `clickhouse`. */
+  name: string;
+  /** Opens a fresh, empty, migrated analytical half (a new one on every call). */
+  newStore: () => Promise<AnalyticalStore>;
+}
+
+/**
+ * Runs the analytical contract alone, for an engine that keeps only that half (ClickHouse): the
+ * same tests `runStoreContract` runs, and the same check that every method was called.
+ */
+export function runAnalyticalContract({ name, newStore }: AnalyticalContractOptions): void {
+  const opened: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    for (const s of opened.splice(0)) await s.close();
+  });
+  const open = async () => {
+    const store = await newStore();
+    opened.push(store);
+    return store;
+  };
+  half({ name, parts: ANALYTICAL_METHODS, label: 'analytical half', newStore: open }, analyticalContract);
+}
+
 /**
  * One half's tests in a describe block: `open` gives a store that notes which listed methods were
  * called, and after the block every method of the half must have been (when every test ran).

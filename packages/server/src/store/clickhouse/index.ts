@@ -1,0 +1,60 @@
+import type {
+  AnalyticalStore,
+  EventStore,
+  HealthStore,
+  Migrator,
+  RollupStore,
+  SampleStore,
+} from '../types.js';
+import { ClickHouseConnection, type ClickHouseOptions } from './connection.js';
+import { ClickHouseMigrator } from './migrator.js';
+import { ClickHouseSampleStore } from './samples.js';
+
+export type { ClickHouseOptions } from './connection.js';
+export { CLICKHOUSE_LATEST_SCHEMA } from './migrations.js';
+
+/** A part not built on ClickHouse yet: every call fails loudly (never a silent empty answer). */
+function notBuilt<T extends object>(part: string): T {
+  return new Proxy({} as T, {
+    get: (_t, method) => () =>
+      Promise.reject(new Error(`ClickHouse engine: ${part}.${String(method)} is not built yet`)),
+  });
+}
+
+/** The analytical half (events, rollups, samples, health) on ClickHouse. */
+export class ClickHouseAnalyticalStore implements AnalyticalStore {
+  readonly engine = 'clickhouse';
+  readonly events: EventStore = notBuilt<EventStore>('events');
+  readonly rollups: RollupStore = notBuilt<RollupStore>('rollups');
+  readonly samples: SampleStore;
+  readonly health: HealthStore = notBuilt<HealthStore>('health');
+  readonly migrations: Migrator;
+
+  constructor(private readonly conn: ClickHouseConnection) {
+    this.samples = new ClickHouseSampleStore(conn);
+    this.migrations = new ClickHouseMigrator(conn);
+  }
+
+  async close(): Promise<void> {
+    await this.conn.close();
+  }
+}
+
+/**
+ * Opens the analytical half on ClickHouse: creates the database when missing and, unless `migrate`
+ * is false, applies pending migrations.
+ */
+export async function openClickHouseAnalytical(
+  options: ClickHouseOptions & { migrate?: boolean },
+): Promise<ClickHouseAnalyticalStore> {
+  const conn = new ClickHouseConnection(options);
+  try {
+    await conn.createDatabase();
+    const store = new ClickHouseAnalyticalStore(conn);
+    if (options.migrate !== false) await store.migrations.up();
+    return store;
+  } catch (err) {
+    await conn.close();
+    throw err;
+  }
+}

@@ -8,6 +8,7 @@ import type {
 } from '../types.js';
 import { ClickHouseConnection, type ClickHouseOptions } from './connection.js';
 import { ClickHouseMigrator } from './migrator.js';
+import { ClickHouseRollupStore } from './rollups.js';
 import { ClickHouseSampleStore } from './samples.js';
 
 export type { ClickHouseOptions } from './connection.js';
@@ -25,13 +26,14 @@ function notBuilt<T extends object>(part: string): T {
 export class ClickHouseAnalyticalStore implements AnalyticalStore {
   readonly engine = 'clickhouse';
   readonly events: EventStore = notBuilt<EventStore>('events');
-  readonly rollups: RollupStore = notBuilt<RollupStore>('rollups');
+  readonly rollups: RollupStore;
   readonly samples: SampleStore;
   readonly health: HealthStore = notBuilt<HealthStore>('health');
   readonly migrations: Migrator;
 
   constructor(private readonly conn: ClickHouseConnection) {
     this.samples = new ClickHouseSampleStore(conn);
+    this.rollups = new ClickHouseRollupStore(conn);
     this.migrations = new ClickHouseMigrator(conn);
   }
 

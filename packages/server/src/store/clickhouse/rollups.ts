@@ -1,0 +1,356 @@
+import {
+  FAMILY_FIELDS,
+  type FieldSummary,
+  mergeRollupRows,
+  RESOLUTION_MS,
+  RESOLUTIONS,
+  type Resolution,
+  ROLLUP_COUNTERS,
+  ROLLUP_FIELDS,
+  type RollupCounter,
+  type RollupFamily,
+  type RollupField,
+  type RollupRow,
+  rollupKeyString,
+} from '../../model/rollup.js';
+import type {
+  CostRewrite,
+  GroupsQuery,
+  RollupGroup,
+  RollupQuery,
+  RollupStore,
+  RollupTile,
+  RollupWatermark,
+  SignalDims,
+  WindowSumQuery,
+} from '../types.js';
+import type { ClickHouseConnection, Shard } from './connection.js';
+import { newRid } from './samples.js';
+import { DAY_MS, expireByDay, floatData, liveRows, num } from './shared.js';
+import { int, join, limit, ms, raw, type Sql, sql, str, strings } from './sql.js';
+
+const KEYS = ['project', 'family', 'grp', 'res', 'bucket', 'dim'];
+
+/** Value columns of these fields (with their sketches when asked). */
+const fieldColumns = (fields: readonly RollupField[], sketches: boolean) =>
+  fields.flatMap((f) => [`${f}_n`, `${f}_sum`, `${f}_min`, `${f}_max`, ...(sketches ? [`${f}_sketch`] : [])]);
+
+const valueColumns = (fields: readonly RollupField[], sketches: boolean) => [
+  ...ROLLUP_COUNTERS,
+  ...fieldColumns(fields, sketches),
+];
+
+type Raw = Record<string, unknown>;
+
+function toRow(r: Raw, prefix = ''): RollupRow {
+  const counters = {} as Record<RollupCounter, number>;
+  for (const c of ROLLUP_COUNTERS) counters[c] = num(r[`${prefix}${c}`] ?? 0);
+  const fields: RollupRow['fields'] = {};
+  for (const f of ROLLUP_FIELDS) {
+    const n = r[`${prefix}${f}_n`];
+    if (n === null || n === undefined) continue;
+    const sketch = r[`${prefix}${f}_sketch`];
+    fields[f] = {
+      n: num(n),
+      sum: num(r[`${prefix}${f}_sum`]),
+      min: num(r[`${prefix}${f}_min`]),
+      max: num(r[`${prefix}${f}_max`]),
+      sketch: typeof sketch === 'string' ? new Uint8Array(Buffer.from(sketch, 'base64')) : null,
+    };
+  }
+  return {
+    project: r.project as string,
+    family: r.family as RollupFamily,
+    res: r.res as Resolution,
+    bucket: num(r.bucket),
+    grp: r.grp as string,
+    dim: r.dim as string,
+    counters,
+    fields,
+  };
+}
+
+/** A rollup row as JSONEachRow data (a new delta unless `rid`/`ver`/`dead` are given). */
+function toData(r: RollupRow, id: { rid?: string; ver?: number; dead?: boolean } = {}): Raw {
+  const out: Raw = {
+    project: r.project,
+    family: r.family,
+    res: r.res,
+    bucket: r.bucket,
+    grp: r.grp,
+    dim: r.dim,
+    rid: id.rid ?? newRid(),
+    ver: id.ver ?? 0,
+    dead: id.dead ? 1 : 0,
+  };
+  for (const c of ROLLUP_COUNTERS) out[c] = r.counters[c];
+  for (const f of ROLLUP_FIELDS) {
+    const s: FieldSummary | undefined = r.fields[f];
+    out[`${f}_n`] = s ? s.n : null;
+    out[`${f}_sum`] = s ? floatData(s.sum) : null;
+    out[`${f}_min`] = s ? floatData(s.min) : null;
+    out[`${f}_max`] = s ? floatData(s.max) : null;
+    out[`${f}_sketch`] = s?.sketch ? Buffer.from(s.sketch).toString('base64') : null;
+  }
+  return out;
+}
+
+/** Bucket ranges of the tiles: `(res = … AND bucket in range) OR …`. */
+function tilesFilter(tiles: readonly RollupTile[]): Sql {
+  return join(
+    tiles.map((t) => sql`(res = ${str(t.res)} AND bucket >= ${ms(t.from)} AND bucket < ${ms(t.to)})`),
+    ' OR ',
+  );
+}
+
+function groupsFilter(groups: readonly RollupGroup[]): Sql {
+  return join(
+    groups.map((g) =>
+      g.dims ? sql`(grp = ${str(g.grp)} AND has(${strings(g.dims)}, dim))` : sql`(grp = ${str(g.grp)})`,
+    ),
+    ' OR ',
+  );
+}
+
+/** Sums of counters and field statistics (no sketches), prefixed `s_`. */
+const sums = (family: RollupFamily) =>
+  raw(
+    [
+      ...ROLLUP_COUNTERS.map((c) => `sum(${c}) AS s_${c}`),
+      ...FAMILY_FIELDS[family].flatMap((f) => [
+        `sum(${f}_n) AS s_${f}_n`,
+        `sum(${f}_sum) AS s_${f}_sum`,
+        `min(${f}_min) AS s_${f}_min`,
+        `max(${f}_max) AS s_${f}_max`,
+      ]),
+    ].join(', '),
+  );
+
+interface LiveRow extends Raw {
+  rid: string;
+  ver: string | number;
+}
+
+/**
+ * Rollups on ClickHouse: delta rows (ReplacingMergeTree over `rid`/`ver`, see migrations.ts) merged
+ * where they are read; the watermark is the greatest (seq, rows) written.
+ */
+export class ClickHouseRollupStore implements RollupStore {
+  constructor(private readonly conn: ClickHouseConnection) {}
+
+  private live(where: Sql, fields: readonly RollupField[], sketches: boolean, local = false): Sql {
+    return liveRows(local ? this.conn.localTable('rollups') : this.conn.table('rollups'), {
+      keys: KEYS,
+      values: valueColumns(fields, sketches),
+      where,
+    });
+  }
+
+  async watermark(): Promise<RollupWatermark> {
+    const [r] = await this.conn.rows<{ seq: string; rows: string }>(
+      sql`SELECT seq, rows FROM ${this.conn.table('rollup_watermarks')} ORDER BY seq DESC, rows DESC LIMIT 1`,
+    );
+    return r ? { seq: num(r.seq), rows: num(r.rows) } : { seq: 0, rows: 0 };
+  }
+
+  private async setWatermark(watermark: RollupWatermark): Promise<void> {
+    await this.conn.insert('rollup_watermarks', [
+      { writer: '', seq: watermark.seq, rows: watermark.rows, at: Date.now() },
+    ]);
+  }
+
+  /**
+   * Rows, then signals, then the watermark (no transactions: a failure before the watermark makes
+   * the writer fold those batches again, the one case where deltas could count twice).
+   */
+  async write(
+    list: readonly RollupRow[],
+    signals: readonly SignalDims[],
+    watermark: RollupWatermark,
+  ): Promise<void> {
+    await this.conn.insert(
+      'rollups',
+      list.map((r) => toData(r)),
+    );
+    const at = Date.now();
+    await this.conn.insert(
+      'signals',
+      signals.map((s) => ({ ...s, at })),
+    );
+    await this.setWatermark(watermark);
+  }
+
+  async read(query: RollupQuery): Promise<RollupRow[]> {
+    if (query.tiles.length === 0) return [];
+    const parts = [
+      sql`project = ${str(query.project)}`,
+      sql`family = ${str(query.family)}`,
+      sql`grp = ${str(query.grp)}`,
+      sql`(${tilesFilter(query.tiles)})`,
+    ];
+    if (query.dims) parts.push(sql`has(${strings(query.dims)}, dim)`);
+    const where = join(parts, ' AND ');
+    const fields = FAMILY_FIELDS[query.family];
+    if (!query.scalarOnly) {
+      const found = await this.conn.rows<Raw>(this.live(where, fields, true));
+      return found.map((r) => toRow(r));
+    }
+    const live = this.live(where, fields, false);
+    let found: Raw[];
+    if (query.scalarOnly === 'by_dim') {
+      const order = query.top
+        ? sql` ORDER BY ${raw(query.top.fields.map((f) => `ifNull(sum(${f}_sum), 0)`).join(' + '))} DESC, dim LIMIT ${limit(Math.max(1, Math.floor(query.top.limit)))}`
+        : sql``;
+      found = await this.conn.rows<Raw>(
+        sql`SELECT project, family, '1m' AS res, min(bucket) AS bucket, grp, dim, ${sums(query.family)}
+            FROM (${live}) GROUP BY project, family, grp, dim${order}`,
+      );
+    } else {
+      found = await this.conn.rows<Raw>(
+        sql`SELECT project, family, res, bucket, grp, dim, ${sums(query.family)}
+            FROM (${live}) GROUP BY project, family, grp, dim, res, bucket`,
+      );
+    }
+    return found.map((r) => toRow(r, 's_'));
+  }
+
+  async sumWindows(query: WindowSumQuery): Promise<{ window: number; row: RollupRow }[]> {
+    const all = query.windows.flat();
+    if (all.length === 0 || query.groups.length === 0) return [];
+    const where = join(
+      [
+        sql`project = ${str(query.project)}`,
+        sql`family = ${str(query.family)}`,
+        sql`(${groupsFilter(query.groups)})`,
+        sql`(${tilesFilter(all)})`,
+      ],
+      ' AND ',
+    );
+    // One scan: each row joins the windows whose tiles hold it.
+    const windows = join(
+      query.windows.map((tiles, i) =>
+        tiles.length === 0 ? sql`toInt64(-1)` : sql`if(${tilesFilter(tiles)}, ${int(i)}, toInt64(-1))`,
+      ),
+      ', ',
+    );
+    const found = await this.conn.rows<Raw>(
+      sql`SELECT win, grp, dim, ${sums(query.family)} FROM (
+            SELECT *, arrayJoin(arrayFilter(w -> w >= 0, [${windows}])) AS win
+            FROM (${this.live(where, FAMILY_FIELDS[query.family], false)}))
+          GROUP BY win, grp, dim`,
+    );
+    return found.map((r) => ({
+      window: num(r.win),
+      row: toRow({ ...r, project: query.project, family: query.family, res: '1m', bucket: 0 }, 's_'),
+    }));
+  }
+
+  async readGroups(query: GroupsQuery): Promise<RollupRow[]> {
+    if (query.tiles.length === 0 || query.groups.length === 0) return [];
+    const where = join(
+      [
+        sql`project = ${str(query.project)}`,
+        sql`family = ${str(query.family)}`,
+        sql`(${groupsFilter(query.groups)})`,
+        sql`(${tilesFilter(query.tiles)})`,
+      ],
+      ' AND ',
+    );
+    const found = await this.conn.rows<Raw>(
+      this.live(where, query.fields ?? FAMILY_FIELDS[query.family], true),
+    );
+    return found.map((r) => toRow(r));
+  }
+
+  async signals(project: string, signalIds: readonly string[]): Promise<SignalDims[]> {
+    if (signalIds.length === 0) return [];
+    const found = await this.conn.rows<Raw>(
+      sql`SELECT project, signal_id, argMin(recommendation_type, at) AS s_type, argMin(explanation_version, at) AS s_version
+          FROM ${this.conn.table('signals')} WHERE project = ${str(project)} AND has(${strings(signalIds)}, signal_id)
+          GROUP BY project, signal_id ORDER BY signal_id`,
+    );
+    return found.map((r) => ({
+      project: r.project as string,
+      signal_id: r.signal_id as string,
+      recommendation_type: r.s_type as string,
+      explanation_version: r.s_version as string,
+    }));
+  }
+
+  async expire(project: string, resolutions: readonly Resolution[], before: number): Promise<number> {
+    if (resolutions.length === 0) return 0;
+    const where = sql`project = ${str(project)} AND has(${strings(resolutions)}, res) AND bucket < ${ms(before)}`;
+    const [r] = await this.conn.rows<{ n: string }>(
+      sql`SELECT count() AS n FROM (${liveRows(this.conn.table('rollups'), { keys: KEYS, values: [], where })})`,
+    );
+    const n = num(r?.n ?? 0);
+    await expireByDay(this.conn, 'rollups', { project, before, time: 'bucket', res: resolutions });
+    return n;
+  }
+
+  async copyShifted(
+    project: string,
+    from: number,
+    to: number,
+    shifts: readonly number[],
+    watermark: RollupWatermark,
+  ): Promise<number> {
+    for (const shift of shifts) {
+      if (shift % DAY_MS !== 0) throw new Error(`copyShifted: ${shift} ms is not whole days`);
+    }
+    let written = 0;
+    for (const res of RESOLUTIONS) {
+      const first = Math.floor(from / RESOLUTION_MS[res]) * RESOLUTION_MS[res];
+      const where = sql`project = ${str(project)} AND res = ${str(res)} AND bucket >= ${ms(first)} AND bucket < ${ms(to)}`;
+      // The originals are read once, before any copy is written.
+      const found = (await this.conn.rows<Raw>(this.live(where, ROLLUP_FIELDS, true))).map((r) => toRow(r));
+      for (const shift of shifts) {
+        await this.conn.insert(
+          'rollups',
+          found.map((r) => toData({ ...r, bucket: r.bucket + shift })),
+        );
+        written += found.length;
+      }
+    }
+    await this.setWatermark(watermark);
+    return written;
+  }
+
+  /**
+   * Merges the live rows of each key into one (mergeRollupRows), per shard: the merged row takes
+   * the `rid` of one of them and the others get a dead row, all one version up, in one insert.
+   */
+  async compact(): Promise<number> {
+    const live = this.live(sql`1`, ROLLUP_FIELDS, true, true);
+    return this.conn.perShard(async (shard) => {
+      const found = await shard.rows<LiveRow>(
+        sql`SELECT * FROM (${live}) WHERE (${raw(KEYS.join(', '))}) IN (
+              SELECT ${raw(KEYS.join(', '))} FROM (${live}) GROUP BY ${raw(KEYS.join(', '))} HAVING count() > 1)`,
+      );
+      return this.mergeOnShard(shard, found);
+    });
+  }
+
+  private async mergeOnShard(shard: Shard, found: readonly LiveRow[]): Promise<number> {
+    if (found.length === 0) return 0;
+    const groups = new Map<string, LiveRow[]>();
+    for (const r of found) {
+      const k = rollupKeyString(toRow(r));
+      groups.set(k, [...(groups.get(k) ?? []), r]);
+    }
+    const out: Raw[] = [];
+    for (const list of groups.values()) {
+      const ver = Math.max(...list.map((r) => Number(r.ver))) + 1;
+      const rows = list.map((r) => toRow(r));
+      const [first, ...rest] = list as [LiveRow, ...LiveRow[]];
+      out.push(toData(mergeRollupRows(rows), { rid: first.rid, ver }));
+      for (const r of rest) out.push(toData(toRow(r), { rid: r.rid, ver, dead: true }));
+    }
+    await shard.insertLocal('rollups', out);
+    return found.length - groups.size;
+  }
+
+  async reprice(_change: CostRewrite): Promise<void> {
+    throw new Error('ClickHouse engine: rollups.reprice is not built yet (it rewrites event costs)');
+  }
+}

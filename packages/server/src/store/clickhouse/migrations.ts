@@ -85,7 +85,8 @@ export const MIGRATIONS: readonly ClickHouseMigration[] = [
         engine: 'ReplacingMergeTree(ver)',
         partitionBy: '(project, res, day)',
         orderBy: '(project, name, res, labels, bucket, rid)',
-        shardBy: 'rid',
+        // Every delta of a key on one shard: compaction merges them all.
+        shardBy: 'cityHash64(project, name, labels)',
       },
       {
         name: 'rollups',
@@ -111,7 +112,7 @@ export const MIGRATIONS: readonly ClickHouseMigration[] = [
         engine: 'ReplacingMergeTree(ver)',
         partitionBy: '(project, res, day)',
         orderBy: '(project, family, grp, res, bucket, dim, rid)',
-        shardBy: 'rid',
+        shardBy: 'cityHash64(project, family, grp, dim)',
       },
       {
         // Forward only: the watermark is the greatest (seq, rows) written.
@@ -167,9 +168,13 @@ function creates(conn: ClickHouseConnection, spec: TableSpec): { local: Sql; dis
   const body = `(${spec.columns.join(', ')}) ENGINE = ${spec.engine} PARTITION BY ${spec.partitionBy} ORDER BY ${spec.orderBy}`;
   const local = join([sql`CREATE TABLE IF NOT EXISTS ${conn.localTable(spec.name)}`, raw(body)], ' ');
   if (!conn.cluster) return { local, distributed: null };
+  // The Distributed table lists the ordinary columns only: 18.16 forwards every column it has to
+  // the shards, and a MATERIALIZED one there refuses the insert.
+  const ordinary = spec.columns.filter((c) => !c.includes(' MATERIALIZED '));
   const distributed = join(
     [
-      sql`CREATE TABLE IF NOT EXISTS ${conn.table(spec.name)} AS ${conn.localTable(spec.name)}`,
+      sql`CREATE TABLE IF NOT EXISTS ${conn.table(spec.name)}`,
+      raw(`(${ordinary.join(', ')})`),
       sql`ENGINE = Distributed(${str(conn.cluster.name)}, ${str(conn.database)}, ${str(`${spec.name}_local`)},`,
       raw(`${spec.shardBy})`),
     ],

@@ -7,6 +7,8 @@ import type {
   SampleStore,
 } from '../types.js';
 import { ClickHouseConnection, type ClickHouseOptions } from './connection.js';
+import { ClickHouseEventStore } from './events.js';
+import { ClickHouseHealthStore } from './health.js';
 import { ClickHouseMigrator } from './migrator.js';
 import { ClickHouseRollupStore } from './rollups.js';
 import { ClickHouseSampleStore } from './samples.js';
@@ -14,24 +16,18 @@ import { ClickHouseSampleStore } from './samples.js';
 export type { ClickHouseOptions } from './connection.js';
 export { CLICKHOUSE_LATEST_SCHEMA } from './migrations.js';
 
-/** A part not built on ClickHouse yet: every call fails loudly (never a silent empty answer). */
-function notBuilt<T extends object>(part: string): T {
-  return new Proxy({} as T, {
-    get: (_t, method) => () =>
-      Promise.reject(new Error(`ClickHouse engine: ${part}.${String(method)} is not built yet`)),
-  });
-}
-
 /** The analytical half (events, rollups, samples, health) on ClickHouse. */
 export class ClickHouseAnalyticalStore implements AnalyticalStore {
   readonly engine = 'clickhouse';
-  readonly events: EventStore = notBuilt<EventStore>('events');
+  readonly events: EventStore;
   readonly rollups: RollupStore;
   readonly samples: SampleStore;
-  readonly health: HealthStore = notBuilt<HealthStore>('health');
+  readonly health: HealthStore;
   readonly migrations: Migrator;
 
   constructor(private readonly conn: ClickHouseConnection) {
+    this.events = new ClickHouseEventStore(conn);
+    this.health = new ClickHouseHealthStore(conn);
     this.samples = new ClickHouseSampleStore(conn);
     this.rollups = new ClickHouseRollupStore(conn);
     this.migrations = new ClickHouseMigrator(conn);

@@ -43,6 +43,38 @@ const SAMPLE_COLUMNS = [
   'label_values Array(String)',
 ];
 
+/**
+ * The typed event fields as of migration 2, written out (a later field is a later migration):
+ * double → Float64, integer → Int64, boolean → UInt8, string → String.
+ */
+const EVENT_TYPED_COLUMNS = [
+  'total_ms Nullable(Float64)',
+  'context_ms Nullable(Float64)',
+  'llm_ms Nullable(Float64)',
+  'prompt_tokens Nullable(Int64)',
+  'completion_tokens Nullable(Int64)',
+  'cache_hit Nullable(UInt8)',
+  'error_type Nullable(String)',
+  'user Nullable(String)',
+  'space Nullable(String)',
+  'model Nullable(String)',
+  'action Nullable(String)',
+  'signal_id Nullable(String)',
+  'recommendation_type Nullable(String)',
+  'confidence Nullable(Float64)',
+  'decision_time_ms Nullable(Float64)',
+  'admin_user Nullable(String)',
+  'explanation_version Nullable(String)',
+  'outcome_status Nullable(String)',
+  'resolution_time_hours Nullable(Float64)',
+  'admin_note_id Nullable(String)',
+  'view Nullable(String)',
+  'cache_read_tokens Nullable(Int64)',
+  'cost_usd Nullable(Float64)',
+  'prompt_cost_usd Nullable(Float64)',
+  'completion_cost_usd Nullable(Float64)',
+];
+
 export const ROLLUP_ID_COLUMNS = ['rid UInt64', 'ver UInt32', 'dead UInt8'];
 
 export const MIGRATIONS: readonly ClickHouseMigration[] = [
@@ -145,6 +177,83 @@ export const MIGRATIONS: readonly ClickHouseMigration[] = [
         partitionBy: '(project, day)',
         orderBy: '(project, day)',
         shardBy: 'cityHash64(project, day)',
+      },
+    ],
+  },
+  {
+    version: 2,
+    name: 'events, their id and outcome indexes, the audit chain, scrub counters',
+    tables: [
+      {
+        name: 'events',
+        columns: [
+          'id String',
+          'project String',
+          'type String',
+          'ts Int64',
+          'received_at Int64',
+          'late UInt8',
+          'version Nullable(String)',
+          ...EVENT_TYPED_COLUMNS,
+          'props Nullable(String)',
+          // The top-level props as text (strings as they are, other values as JSON), to filter on.
+          'prop_keys Array(String)',
+          'prop_values Array(String)',
+          'batch_seq Int64',
+          'batch_row UInt32',
+          'sample_key Int64',
+          `day Date MATERIALIZED ${dayOf('ts')}`,
+        ],
+        engine: 'MergeTree',
+        partitionBy: '(project, day)',
+        orderBy: '(project, ts, id)',
+        shardBy: 'cityHash64(id)',
+      },
+      {
+        // Idempotency looks ids up here (sorted by id), not in the events table (sorted by time).
+        name: 'event_ids',
+        columns: [
+          'id String',
+          'project String',
+          'ts Int64',
+          'batch_seq Int64',
+          `day Date MATERIALIZED ${dayOf('ts')}`,
+        ],
+        engine: 'MergeTree',
+        partitionBy: '(project, day)',
+        orderBy: 'id',
+        shardBy: 'cityHash64(id)',
+      },
+      {
+        name: 'signal_outcomes',
+        columns: ['project String', 'signal_id String', 'event_id String', 'batch_seq Int64'],
+        engine: 'MergeTree',
+        partitionBy: 'project',
+        orderBy: '(project, signal_id)',
+        shardBy: 'cityHash64(project, signal_id)',
+      },
+      {
+        name: 'batches',
+        columns: [
+          'seq Int64',
+          'prev_hash String',
+          'hash String',
+          'row_count UInt32',
+          'committed_at Int64',
+          'expiry Nullable(String)',
+        ],
+        engine: 'MergeTree',
+        partitionBy: 'tuple()',
+        orderBy: 'seq',
+        shardBy: 'seq',
+      },
+      {
+        name: 'scrub_counts',
+        columns: ['project String', 'reason String', 'count UInt64'],
+        engine: 'MergeTree',
+        partitionBy: 'project',
+        orderBy: '(project, reason)',
+        shardBy: 'cityHash64(project, reason)',
       },
     ],
   },

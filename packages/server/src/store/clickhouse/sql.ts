@@ -69,6 +69,14 @@ export function uint(value: number): Sql {
   return frag(`toUInt64(${value})`);
 }
 
+/** An Int64 literal from a bigint (values beyond 2^53, e.g. sample keys and masks). */
+export function bigint(value: bigint): Sql {
+  if (typeof value !== 'bigint' || value < -(1n << 63n) || value >= 1n << 63n) {
+    throw new TypeError(`not a 64-bit integer: ${String(value)}`);
+  }
+  return frag(`toInt64('${value.toString()}')`);
+}
+
 /** A bare non-negative integer (LIMIT takes no expression): digits only, or it throws. */
 export function limit(value: number): Sql {
   if (!Number.isSafeInteger(value) || value < 0) throw new TypeError(`not a row count: ${value}`);

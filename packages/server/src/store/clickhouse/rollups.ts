@@ -27,7 +27,7 @@ import type {
 import type { ClickHouseConnection, Shard } from './connection.js';
 import { newRid } from './samples.js';
 import { DAY_MS, expireByDay, floatData, liveRows, num } from './shared.js';
-import { int, join, limit, ms, raw, type Sql, sql, str, strings } from './sql.js';
+import { float, int, join, limit, ms, raw, type Sql, sql, str, strings } from './sql.js';
 
 const KEYS = ['project', 'family', 'grp', 'res', 'bucket', 'dim'];
 
@@ -350,7 +350,51 @@ export class ClickHouseRollupStore implements RollupStore {
     return found.length - groups.size;
   }
 
-  async reprice(_change: CostRewrite): Promise<void> {
-    throw new Error('ClickHouse engine: rollups.reprice is not built yet (it rewrites event costs)');
+  /**
+   * `vigil reprice`: the events' priced costs by a mutation (a command run by hand, never on a
+   * schedule), then the days' llm rows replaced: each live row gets a dead row one version up on its
+   * shard, and the new rows are inserted. Not one transaction: a reader in between may see the days
+   * without llm rows, and a failure part-way is repaired by running the command again.
+   */
+  async reprice({ project, from, to, costs, rows: list }: CostRewrite): Promise<void> {
+    if (from % DAY_MS !== 0 || to % DAY_MS !== 0 || to <= from)
+      throw new Error(`reprice: [${from}, ${to}) is not a range of whole days`);
+    if (list.some((r) => r.project !== project || r.family !== 'llm' || r.bucket < from || r.bucket >= to))
+      throw new Error('reprice: a row outside the project, the llm family or the days');
+    for (let i = 0; i < costs.length; i += 500) {
+      const part = costs.slice(i, i + 500);
+      const ids = strings(part.map((c) => c.id));
+      // null travels as NaN (a priced cost is never NaN) and comes back as NULL.
+      const column = (pick: (c: (typeof part)[number]) => number | null) =>
+        sql`if(isNaN(transform(id, ${ids}, [${join(
+          part.map((c) => float(pick(c) ?? Number.NaN)),
+          ', ',
+        )}], toFloat64(0))), NULL, transform(id, ${ids}, [${join(
+          part.map((c) => float(pick(c) ?? Number.NaN)),
+          ', ',
+        )}], toFloat64(0)))`;
+      await this.conn.onEveryShard(
+        sql`ALTER TABLE ${this.conn.localTable('events')} UPDATE
+              cost_usd = ${column((c) => c.cost_usd)},
+              prompt_cost_usd = ${column((c) => c.prompt_cost_usd)},
+              completion_cost_usd = ${column((c) => c.completion_cost_usd)}
+            WHERE project = ${str(project)} AND has(${ids}, id)`,
+      );
+      await this.conn.awaitMutations('events');
+    }
+    const where = sql`project = ${str(project)} AND family = 'llm' AND bucket >= ${ms(from)} AND bucket < ${ms(to)}`;
+    const live = this.live(where, ROLLUP_FIELDS, false, true);
+    await this.conn.perShard(async (shard) => {
+      const found = await shard.rows<LiveRow>(live);
+      await shard.insertLocal(
+        'rollups',
+        found.map((r) => toData(toRow(r), { rid: r.rid, ver: Number(r.ver) + 1, dead: true })),
+      );
+      return found.length;
+    });
+    await this.conn.insert(
+      'rollups',
+      list.map((r) => toData(r)),
+    );
   }
 }

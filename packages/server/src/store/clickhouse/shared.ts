@@ -37,7 +37,8 @@ export function liveRows(
     'rid',
     'max(ver) AS l_ver',
     'argMax(dead, ver) AS l_dead',
-    ...values.map((v) => `argMax(${v}, ver) AS l_${v}`),
+    // Through a tuple: argMax skips a NULL argument, and a newer NULL must win over an older value.
+    ...values.map((v) => `argMax(tuple(${v}), ver).1 AS l_${v}`),
   ].join(', ');
   const outer = [...keys, 'rid', 'l_ver AS ver', ...values.map((v) => `l_${v} AS ${v}`)].join(', ');
   return sql`SELECT ${raw(outer)} FROM (SELECT ${raw(inner)} FROM ${table} WHERE ${where}

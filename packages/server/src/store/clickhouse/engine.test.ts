@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MetricSample } from '../../model/index.js';
+import { type ClickHouseServer, startClickHouse } from '../../test/clickhouse.js';
+import { ClickHouseConnection } from './connection.js';
+import { openClickHouseAnalytical } from './index.js';
+import { sql, str } from './sql.js';
+
+/**
+ * What the shared contract cannot see on ClickHouse: retention at whole days drops partitions and
+ * schedules no mutation, two instances migrating at once end in one schema, NaN samples survive.
+ */
+let server: ClickHouseServer;
+beforeAll(async () => {
+  server = await startClickHouse();
+}, 900_000);
+afterAll(async () => {
+  await server?.stop();
+});
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 10, 1);
+let serial = 0;
+
+function sample(over: Partial<MetricSample>): MetricSample {
+  return {
+    project: 'p',
+    name: 'up',
+    labels: {},
+    value: 1,
+    ts: T0,
+    kind: 'gauge',
+    source: 'collector:a',
+    snapshotId: null,
+    ...over,
+  };
+}
+
+describe('ClickHouse engine', () => {
+  it('retention at a whole day drops partitions and leaves no mutation behind', async () => {
+    const database = `engine_${serial++}`;
+    const store = await openClickHouseAnalytical({ url: server.url, database });
+    const conn = new ClickHouseConnection({ url: server.url, database });
+    try {
+      await store.samples.append([0, 1, 2, 3].map((d) => sample({ ts: T0 + d * DAY + 5_000, value: d })));
+      await store.samples.append([sample({ project: 'q', ts: T0 })]);
+      const partitions = async () =>
+        (
+          await conn.rows<{ partition: string }>(
+            sql`SELECT DISTINCT partition FROM system.parts
+                WHERE database = ${str(database)} AND table = 'samples' AND active ORDER BY partition`,
+          )
+        ).map((r) => r.partition);
+      expect(await partitions()).toHaveLength(5);
+      expect(await store.samples.expire('p', T0 + 2 * DAY)).toBe(2);
+      expect(await partitions()).toEqual(["('p','2026-11-03')", "('p','2026-11-04')", "('q','2026-11-01')"]);
+      expect(await store.samples.expireRollups('p', ['1m', '1h', '1d'], T0 + 2 * DAY)).toBe(6);
+      const mutations = await conn.rows(
+        sql`SELECT command FROM system.mutations WHERE database = ${str(database)}`,
+      );
+      expect(mutations).toEqual([]);
+      const left = await store.samples.list({ project: 'p', from: 0, to: T0 + 10 * DAY, limit: 10 });
+      expect(left.map((s) => s.value)).toEqual([3, 2]);
+    } finally {
+      await conn.close();
+      await store.close();
+    }
+  });
+
+  it('two instances opening an empty database at once migrate it to one schema', async () => {
+    const database = `engine_${serial++}`;
+    const [a, b] = await Promise.all([
+      openClickHouseAnalytical({ url: server.url, database }),
+      openClickHouseAnalytical({ url: server.url, database }),
+    ]);
+    try {
+      const [sa, sb] = await Promise.all([a.migrations.status(), b.migrations.status()]);
+      expect(sa.current).toBe(sa.latest);
+      expect(sb).toEqual(sa);
+      expect(await a.samples.append([sample({})])).toBe(1);
+      expect(await b.samples.list({ project: 'p', from: 0, to: T0 + DAY, limit: 10 })).toHaveLength(1);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('keeps NaN and infinite sample values as they are (raw only, never rolled up)', async () => {
+    const store = await openClickHouseAnalytical({ url: server.url, database: `engine_${serial++}` });
+    try {
+      const values = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2];
+      await store.samples.append(values.map((value, i) => sample({ value, ts: T0 + i })));
+      const listed = await store.samples.list({ project: 'p', from: 0, to: T0 + DAY, limit: 10 });
+      expect(listed.map((s) => s.value)).toEqual([...values].reverse());
+      const history = await store.samples.history({
+        project: 'p',
+        name: 'up',
+        from: T0,
+        to: T0 + DAY,
+        bucket: 'minute',
+        maxSeries: 10,
+      });
+      expect(history.map((h) => [h.count, h.sum])).toEqual([[1, 2]]);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -18,7 +18,7 @@ import type {
 } from '../types.js';
 import type { ClickHouseConnection } from './connection.js';
 import { expireByDay, num } from './shared.js';
-import { float, ident, int, join, limit, ms, raw, type Sql, sql, str, strings } from './sql.js';
+import { float, ident, int, join, limit, ms, raw, type Sql, sql, str, stringSet, strings } from './sql.js';
 
 /** Ids per lookup: a literal list stays well under 18.16's max_query_size (256 KiB). */
 const LOOKUP_SLICE = 2_000;
@@ -212,7 +212,7 @@ export class ClickHouseEventStore implements EventStore {
     const found = new Set<string>();
     for (const part of slices([...new Set(ids)], LOOKUP_SLICE)) {
       const hits = await this.conn.rows<{ id: string }>(
-        sql`SELECT DISTINCT id FROM ${this.t('event_ids')} WHERE has(${strings(part)}, id)`,
+        sql`SELECT DISTINCT id FROM ${this.t('event_ids')} WHERE id IN ${stringSet(part)}`,
       );
       for (const h of hits) found.add(h.id);
     }
@@ -224,7 +224,7 @@ export class ClickHouseEventStore implements EventStore {
     for (const part of slices([...new Set(signalIds)], LOOKUP_SLICE)) {
       const hits = await this.conn.rows<{ signal_id: string }>(
         sql`SELECT DISTINCT signal_id FROM ${this.t('signal_outcomes')}
-            WHERE project = ${str(project)} AND has(${strings(part)}, signal_id)`,
+            WHERE project = ${str(project)} AND signal_id IN ${stringSet(part)}`,
       );
       for (const h of hits) found.add(h.signal_id);
     }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClickHouseServer, startClickHouse } from '../../test/clickhouse.js';
 import { ClickHouseConnection } from './connection.js';
-import { float, ident, int, limit, ms, type Sql, sql, str, strings, uint } from './sql.js';
+import { bigint, float, ident, int, limit, ms, type Sql, sql, str, stringSet, strings, uint } from './sql.js';
 
 /**
  * Each quoting function against a real ClickHouse 18.16: any value quoted and selected back comes
@@ -89,7 +89,7 @@ describe('quoting for ClickHouse 18.16 (no query parameters)', () => {
     await guardedIntact();
   });
 
-  it('strings: any list of text is one Array(String) literal, empty included', async () => {
+  it('strings and stringSet: any list of text is one Array(String) literal (empty included) or one IN set', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(nasty, { maxLength: 6 }), async (list) => {
         const row = await selectOne(strings(list));
@@ -98,6 +98,16 @@ describe('quoting for ClickHouse 18.16 (no query parameters)', () => {
           sql`SELECT count() AS c FROM guarded WHERE has(${strings(list)}, name)`,
         );
         expect(Number(hit?.c)).toBe(list.includes('sentinel') ? 1 : 0);
+        if (list.length > 0) {
+          const [inSet] = await conn.rows<{ c: string }>(
+            sql`SELECT count() AS c FROM guarded WHERE name IN ${stringSet(list)}`,
+          );
+          expect(Number(inSet?.c)).toBe(list.includes('sentinel') ? 1 : 0);
+          const [back] = await conn.rows<{ v: string[] }>(
+            sql`SELECT groupArray(x) AS v FROM (SELECT arrayJoin(${strings(list)}) AS x) WHERE x IN ${stringSet(list)}`,
+          );
+          expect(back?.v).toEqual(list);
+        }
       }),
       RUNS,
     );
@@ -137,6 +147,16 @@ describe('quoting for ClickHouse 18.16 (no query parameters)', () => {
     expect(() => uint(-1)).toThrow(TypeError);
     expect(() => limit(-1)).toThrow(TypeError);
     expect(() => limit(1.5)).toThrow(TypeError);
+  });
+
+  it('bigint: every 64-bit integer exactly (sample keys and masks exceed 2^53)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }), async (n) => {
+        expect(BigInt((await selectOne(bigint(n))).v as string)).toBe(n);
+      }),
+      RUNS,
+    );
+    expect(() => bigint(1n << 63n)).toThrow(TypeError);
   });
 
   it('float: every double exactly, NaN, ±Inf and -0 included', async () => {

@@ -114,6 +114,15 @@ export function ident(name: string): Sql {
   return frag(`\`${out}\``);
 }
 
+/**
+ * A set of strings for `x IN …` (which, unlike `has(array, x)`, the primary key index serves).
+ * Never empty: an empty set is the caller's case to answer without SQL.
+ */
+export function stringSet(values: readonly string[]): Sql {
+  if (values.length === 0) throw new TypeError('an IN list needs at least one value');
+  return frag(`(${values.map((v) => str(v).__sql).join(',')})`);
+}
+
 /** An Array(String) literal (typed also when empty). */
 export function strings(values: readonly string[]): Sql {
   if (values.length === 0) return frag('emptyArrayString()');

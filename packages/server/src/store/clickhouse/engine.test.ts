@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MetricSample } from '../../model/index.js';
+import { ROLLUP_COUNTERS, type RollupRow } from '../../model/rollup.js';
 import { type ClickHouseServer, startClickHouse } from '../../test/clickhouse.js';
 import { ClickHouseConnection } from './connection.js';
 import { openClickHouseAnalytical } from './index.js';
+import { createTable, dropTable, MIGRATIONS } from './migrations.js';
 import { sql, str } from './sql.js';
 
 /**
@@ -81,6 +83,44 @@ describe('ClickHouse engine', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('a rollup write that failed after storing its rows is superseded by the next write, not added to', async () => {
+    const database = `engine_${serial++}`;
+    const store = await openClickHouseAnalytical({ url: server.url, database });
+    const conn = new ClickHouseConnection({ url: server.url, database });
+    const row = (n: number): RollupRow => ({
+      project: 'p',
+      family: 'llm',
+      res: '1m',
+      bucket: T0,
+      grp: 'model',
+      dim: 'm1',
+      counters: { ...Object.fromEntries(ROLLUP_COUNTERS.map((c) => [c, 0])), n } as RollupRow['counters'],
+      fields: {},
+    });
+    try {
+      await store.rollups.write([row(2)], [], { seq: 1, rows: 0 });
+      // The watermark's table gone: the rows go in, then the write fails.
+      await dropTable(conn, 'rollup_watermarks');
+      await expect(store.rollups.write([row(3)], [], { seq: 2, rows: 0 })).rejects.toThrow();
+      const spec = MIGRATIONS.flatMap((m) => m.tables).find((t) => t.name === 'rollup_watermarks');
+      if (spec) await createTable(conn, spec);
+      // The writer's next flush: the failed deltas merged into its new ones (3 + 4).
+      await store.rollups.write([row(7)], [], { seq: 3, rows: 0 });
+      const read = await store.rollups.read({
+        project: 'p',
+        family: 'llm',
+        grp: 'model',
+        tiles: [{ res: '1m', from: T0, to: T0 + DAY }],
+        scalarOnly: 'by_dim',
+      });
+      expect(read.map((r) => r.counters.n)).toEqual([9]);
+      expect(await store.rollups.watermark()).toEqual({ seq: 3, rows: 0 });
+    } finally {
+      await conn.close();
+      await store.close();
     }
   });
 

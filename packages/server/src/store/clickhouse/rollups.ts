@@ -136,6 +136,9 @@ interface LiveRow extends Raw {
  * where they are read; the watermark is the greatest (seq, rows) written.
  */
 export class ClickHouseRollupStore implements RollupStore {
+  /** Row ids of a failed write, by rollup key: the next write of a key supersedes them. */
+  private readonly unsettled = new Map<string, { rid: string; ver: number }>();
+
   constructor(private readonly conn: ClickHouseConnection) {}
 
   private live(where: Sql, fields: readonly RollupField[], sketches: boolean, local = false): Sql {
@@ -160,24 +163,39 @@ export class ClickHouseRollupStore implements RollupStore {
   }
 
   /**
-   * Rows, then signals, then the watermark (no transactions: a failure before the watermark makes
-   * the writer fold those batches again, the one case where deltas could count twice).
+   * Rows, then signals, then the watermark; no transactions. A write that fails may have stored its
+   * rows all the same (a timeout, or the watermark insert failing after them), and the writer then
+   * writes the same deltas again merged into its next ones. So the rows of a failed write keep their
+   * row ids for the next write of the same keys, one version up: whichever attempt was stored, the
+   * newest version of each id is the one read, and nothing counts twice. (A writer that dies in
+   * between folds its batches again from the stored watermark: those rows may count twice.)
    */
   async write(
     list: readonly RollupRow[],
     signals: readonly SignalDims[],
     watermark: RollupWatermark,
   ): Promise<void> {
-    await this.conn.insert(
-      'rollups',
-      list.map((r) => toData(r)),
-    );
-    const at = Date.now();
-    await this.conn.insert(
-      'signals',
-      signals.map((s) => ({ ...s, at })),
-    );
-    await this.setWatermark(watermark);
+    const keys = list.map((r) => rollupKeyString(r));
+    const ids = keys.map((k) => {
+      const prev = this.unsettled.get(k);
+      return prev ? { rid: prev.rid, ver: prev.ver + 1 } : { rid: newRid(), ver: 0 };
+    });
+    try {
+      await this.conn.insert(
+        'rollups',
+        list.map((r, i) => toData(r, ids[i])),
+      );
+      const at = Date.now();
+      await this.conn.insert(
+        'signals',
+        signals.map((s) => ({ ...s, at })),
+      );
+      await this.setWatermark(watermark);
+      this.unsettled.clear();
+    } catch (err) {
+      for (const [i, k] of keys.entries()) this.unsettled.set(k, ids[i] as { rid: string; ver: number });
+      throw err;
+    }
   }
 
   async read(query: RollupQuery): Promise<RollupRow[]> {

@@ -167,8 +167,10 @@ export class ClickHouseRollupStore implements RollupStore {
    * rows all the same (a timeout, or the watermark insert failing after them), and the writer then
    * writes the same deltas again merged into its next ones. So the rows of a failed write keep their
    * row ids for the next write of the same keys, one version up: whichever attempt was stored, the
-   * newest version of each id is the one read, and nothing counts twice. (A writer that dies in
-   * between folds its batches again from the stored watermark: those rows may count twice.)
+   * newest version of each id is the one read, and nothing counts twice; this store's compaction
+   * leaves such keys alone until then. (A writer that dies in between folds its batches again from
+   * the stored watermark, and another instance's compaction may merge the rows in between: in those
+   * two cases the rows may count twice.)
    */
   async write(
     list: readonly RollupRow[],
@@ -356,6 +358,9 @@ export class ClickHouseRollupStore implements RollupStore {
       const k = rollupKeyString(toRow(r));
       groups.set(k, [...(groups.get(k) ?? []), r]);
     }
+    // Keys of a failed write wait for the write that supersedes them (see `write`).
+    for (const k of this.unsettled.keys()) groups.delete(k);
+    if (groups.size === 0) return 0;
     const out: Raw[] = [];
     for (const list of groups.values()) {
       const ver = Math.max(...list.map((r) => Number(r.ver))) + 1;
@@ -365,7 +370,7 @@ export class ClickHouseRollupStore implements RollupStore {
       for (const r of rest) out.push(toData(toRow(r), { rid: r.rid, ver, dead: true }));
     }
     await shard.insertLocal('rollups', out);
-    return found.length - groups.size;
+    return [...groups.values()].reduce((n, list) => n + list.length - 1, 0);
   }
 
   /**

@@ -248,36 +248,46 @@ export class ClickHouseEventStore implements EventStore {
     const kept = candidates.filter((r) => !duplicates.has(r.id) && !duplicateOutcomes.has(r.id));
     if (kept.length === 0) return { link: null, duplicates, duplicateOutcomes };
     const { link, scrubbed } = seal(kept);
-    await this.writeBatch(kept, link);
-    if (scrubbed.length > 0)
-      await this.conn.insert(
-        'scrub_counts',
-        scrubbed.map((s) => ({ ...s })),
-      );
+    await this.writeBatch(kept, link, scrubbed);
     await this.insertLink(link);
     return { link, duplicates, duplicateOutcomes };
   }
 
   /** The rows of one batch and their index entries (the link is written by the caller, after). */
-  private async writeBatch(kept: readonly EventRow[], link: ChainLink): Promise<void> {
-    await this.conn.insert(
-      'events',
-      kept.map((r, i) => eventData(r, link.seq, i)),
-    );
-    await this.conn.insert(
-      'event_ids',
-      kept.map((r) => ({ id: r.id, project: r.project, ts: Math.trunc(r.ts), batch_seq: link.seq })),
-    );
+  /**
+   * The rows of one batch, their index entries and scrub counts, side by side (each insert is a
+   * part of its own on 18.16: in parallel they cost about one); the caller writes the link after.
+   * Every row carries the batch number, so a failed write's debris is found and removed.
+   */
+  private async writeBatch(
+    kept: readonly EventRow[],
+    link: ChainLink,
+    scrubbed: readonly ScrubCount[] = [],
+  ): Promise<void> {
     const outcomes = kept.filter((r) => r.type === 'decision.outcome' && r.signal_id !== null);
-    await this.conn.insert(
-      'signal_outcomes',
-      outcomes.map((r) => ({
-        project: r.project,
-        signal_id: r.signal_id,
-        event_id: r.id,
-        batch_seq: link.seq,
-      })),
-    );
+    await Promise.all([
+      this.conn.insert(
+        'events',
+        kept.map((r, i) => eventData(r, link.seq, i)),
+      ),
+      this.conn.insert(
+        'event_ids',
+        kept.map((r) => ({ id: r.id, project: r.project, ts: Math.trunc(r.ts), batch_seq: link.seq })),
+      ),
+      this.conn.insert(
+        'signal_outcomes',
+        outcomes.map((r) => ({
+          project: r.project,
+          signal_id: r.signal_id,
+          event_id: r.id,
+          batch_seq: link.seq,
+        })),
+      ),
+      this.conn.insert(
+        'scrub_counts',
+        scrubbed.map((c) => ({ ...c, batch_seq: link.seq })),
+      ),
+    ]);
   }
 
   private async insertLink(link: ChainLink): Promise<void> {
@@ -294,19 +304,21 @@ export class ClickHouseEventStore implements EventStore {
   }
 
   async discardUnchained(headSeq: number): Promise<number> {
-    const [r] = await this.conn.rows<{ n: string }>(
-      sql`SELECT count() AS n FROM ${this.t('events')} WHERE batch_seq > ${int(headSeq)}`,
-    );
-    const n = num(r?.n ?? 0);
-    if (n === 0) return 0;
-    // A mutation, but only after a failed append (never on a schedule).
-    for (const table of ['events', 'event_ids', 'signal_outcomes']) {
+    let events = 0;
+    // Mutations, but only after a failed append (never on a schedule), and only where debris is.
+    for (const table of ['events', 'event_ids', 'signal_outcomes', 'scrub_counts']) {
+      const [r] = await this.conn.rows<{ n: string }>(
+        sql`SELECT count() AS n FROM ${this.t(table)} WHERE batch_seq > ${int(headSeq)}`,
+      );
+      const n = num(r?.n ?? 0);
+      if (table === 'events') events = n;
+      if (n === 0) continue;
       await this.conn.onEveryShard(
         sql`ALTER TABLE ${this.conn.localTable(table)} DELETE WHERE batch_seq > ${int(headSeq)}`,
       );
       await this.conn.awaitMutations(table);
     }
-    return n;
+    return events;
   }
 
   async listEvents(query: EventQuery): Promise<EventRow[]> {

@@ -249,7 +249,7 @@ export const MIGRATIONS: readonly ClickHouseMigration[] = [
       },
       {
         name: 'scrub_counts',
-        columns: ['project String', 'reason String', 'count UInt64'],
+        columns: ['project String', 'reason String', 'count UInt64', 'batch_seq Int64'],
         engine: 'MergeTree',
         partitionBy: 'project',
         orderBy: '(project, reason)',

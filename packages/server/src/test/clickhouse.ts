@@ -105,7 +105,7 @@ function writeConfig(
   const config = `<?xml version="1.0"?>
 <yandex>
   <logger>
-    <level>warning</level>
+    <level>${process.env.VIGIL_CLICKHOUSE_LOG ?? 'warning'}</level>
     <log>${xmlEscape(join(dir, 'log', 'server.log'))}</log>
     <errorlog>${xmlEscape(join(dir, 'log', 'server.err.log'))}</errorlog>
     <size>10M</size>
@@ -256,7 +256,8 @@ function server(dir: string, ports: Ports, run: Awaited<ReturnType<typeof launch
     startupMs: run.startupMs,
     stop: async () => {
       await stopProcess(run.child);
-      rmSync(dir, { recursive: true, force: true });
+      // VIGIL_KEEP_CLICKHOUSE=1 keeps data and logs for a look after the test.
+      if (process.env.VIGIL_KEEP_CLICKHOUSE !== '1') rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -291,7 +292,8 @@ export async function startClickHouseCluster(name = 'vigil_test'): Promise<Click
   );
   const stop = async () => {
     await Promise.all(shards.map((s) => s.stop()));
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    if (process.env.VIGIL_KEEP_CLICKHOUSE !== '1')
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   };
   const failed = runs.find((r) => r.status === 'rejected');
   if (failed) {

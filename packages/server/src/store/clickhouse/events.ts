@@ -255,9 +255,9 @@ export class ClickHouseEventStore implements EventStore {
 
   /** The rows of one batch and their index entries (the link is written by the caller, after). */
   /**
-   * The rows of one batch, their index entries and scrub counts, side by side (each insert is a
-   * part of its own on 18.16: in parallel they cost about one); the caller writes the link after.
-   * Every row carries the batch number, so a failed write's debris is found and removed.
+   * The rows of one batch, their index entries and scrub counts, one insert after another (four
+   * synchronous Distributed inserts at once crashed an 18.16 shard); the caller writes the link
+   * after. Every row carries the batch number, so a failed write's debris is found and removed.
    */
   private async writeBatch(
     kept: readonly EventRow[],
@@ -265,29 +265,27 @@ export class ClickHouseEventStore implements EventStore {
     scrubbed: readonly ScrubCount[] = [],
   ): Promise<void> {
     const outcomes = kept.filter((r) => r.type === 'decision.outcome' && r.signal_id !== null);
-    await Promise.all([
-      this.conn.insert(
-        'events',
-        kept.map((r, i) => eventData(r, link.seq, i)),
-      ),
-      this.conn.insert(
-        'event_ids',
-        kept.map((r) => ({ id: r.id, project: r.project, ts: Math.trunc(r.ts), batch_seq: link.seq })),
-      ),
-      this.conn.insert(
-        'signal_outcomes',
-        outcomes.map((r) => ({
-          project: r.project,
-          signal_id: r.signal_id,
-          event_id: r.id,
-          batch_seq: link.seq,
-        })),
-      ),
-      this.conn.insert(
-        'scrub_counts',
-        scrubbed.map((c) => ({ ...c, batch_seq: link.seq })),
-      ),
-    ]);
+    await this.conn.insert(
+      'events',
+      kept.map((r, i) => eventData(r, link.seq, i)),
+    );
+    await this.conn.insert(
+      'event_ids',
+      kept.map((r) => ({ id: r.id, project: r.project, ts: Math.trunc(r.ts), batch_seq: link.seq })),
+    );
+    await this.conn.insert(
+      'signal_outcomes',
+      outcomes.map((r) => ({
+        project: r.project,
+        signal_id: r.signal_id,
+        event_id: r.id,
+        batch_seq: link.seq,
+      })),
+    );
+    await this.conn.insert(
+      'scrub_counts',
+      scrubbed.map((c) => ({ ...c, batch_seq: link.seq })),
+    );
   }
 
   private async insertLink(link: ChainLink): Promise<void> {

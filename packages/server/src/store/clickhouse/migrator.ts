@@ -13,16 +13,23 @@ export class ClickHouseMigrator implements Migrator {
 
   private async applied(): Promise<{ versions: Map<number, number>; step: number }> {
     await ensureMigrationsTable(this.conn);
-    const found = await this.conn.rows<{ version: number; m_applied: number; m_at: string; m_step: string }>(
-      sql`SELECT version, argMax(applied, step) AS m_applied, argMax(at, step) AS m_at, max(step) AS m_step
-          FROM ${this.conn.table('vigil_migrations')} GROUP BY version`,
+    // The table is small: every step is read, and the newest step of each version decides (two
+    // instances migrating at once may record one step number twice; the later time then wins).
+    const found = await this.conn.rows<{ version: number; applied: number; at: string; step: string }>(
+      sql`SELECT version, applied, at, step FROM ${this.conn.table('vigil_migrations')}`,
     );
-    const versions = new Map<number, number>();
+    const newest = new Map<number, { applied: number; at: number; step: number }>();
     let step = 0;
     for (const r of found) {
-      if (Number(r.m_applied) === 1) versions.set(Number(r.version), Number(r.m_at));
-      step = Math.max(step, Number(r.m_step));
+      const row = { applied: Number(r.applied), at: Number(r.at), step: Number(r.step) };
+      step = Math.max(step, row.step);
+      const cur = newest.get(Number(r.version));
+      if (!cur || row.step > cur.step || (row.step === cur.step && row.at > cur.at)) {
+        newest.set(Number(r.version), row);
+      }
     }
+    const versions = new Map<number, number>();
+    for (const [version, r] of newest) if (r.applied === 1) versions.set(version, r.at);
     return { versions, step };
   }
 

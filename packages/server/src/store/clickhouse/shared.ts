@@ -30,15 +30,27 @@ export const dayText = (ms: number): string =>
  */
 export function liveRows(
   table: Sql,
-  { keys, values, where }: { keys: readonly string[]; values: readonly string[]; where: Sql },
+  {
+    keys,
+    values,
+    nullable = [],
+    where,
+  }: { keys: readonly string[]; values: readonly string[]; nullable?: readonly string[]; where: Sql },
 ): Sql {
+  const maybeNull = new Set(nullable);
   const inner = [
     ...keys,
     'rid',
     'max(ver) AS l_ver',
     'argMax(dead, ver) AS l_dead',
-    // Through a tuple: argMax skips a NULL argument, and a newer NULL must win over an older value.
-    ...values.map((v) => `argMax(tuple(${v}), ver).1 AS l_${v}`),
+    // argMax skips a NULL argument, and a newer NULL must win over an older value: whether the
+    // newest is NULL is asked apart (argMax over a tuple would keep the NULL, but crashed 18.16
+    // shards answering a Distributed query).
+    ...values.map((v) =>
+      maybeNull.has(v)
+        ? `if(argMax(isNull(${v}), ver) = 1, NULL, argMax(${v}, ver)) AS l_${v}`
+        : `argMax(${v}, ver) AS l_${v}`,
+    ),
   ].join(', ');
   const outer = [...keys, 'rid', 'l_ver AS ver', ...values.map((v) => `l_${v} AS ${v}`)].join(', ');
   return sql`SELECT ${raw(outer)} FROM (SELECT ${raw(inner)} FROM ${table} WHERE ${where}

@@ -101,14 +101,14 @@ describe('ClickHouse engine', () => {
       fields: {},
     });
     try {
-      await store.rollups.write([row(2)], [], { seq: 1, rows: 0 });
+      await store.rollups.write([row(2)], [], { chain: 'a', seq: 1, rows: 0 });
       // The watermark's table gone: the rows go in, then the write fails.
       await dropTable(conn, 'rollup_watermarks');
-      await expect(store.rollups.write([row(3)], [], { seq: 2, rows: 0 })).rejects.toThrow();
+      await expect(store.rollups.write([row(3)], [], { chain: 'a', seq: 2, rows: 0 })).rejects.toThrow();
       const spec = MIGRATIONS.flatMap((m) => m.tables).find((t) => t.name === 'rollup_watermarks');
       if (spec) await createTable(conn, spec);
       // The writer's next flush: the failed deltas merged into its new ones (3 + 4).
-      await store.rollups.write([row(7)], [], { seq: 3, rows: 0 });
+      await store.rollups.write([row(7)], [], { chain: 'a', seq: 3, rows: 0 });
       const read = await store.rollups.read({
         project: 'p',
         family: 'llm',
@@ -117,7 +117,7 @@ describe('ClickHouse engine', () => {
         scalarOnly: 'by_dim',
       });
       expect(read.map((r) => r.counters.n)).toEqual([9]);
-      expect(await store.rollups.watermark()).toEqual({ seq: 3, rows: 0 });
+      expect(await store.rollups.watermark('a')).toEqual({ chain: 'a', seq: 3, rows: 0 });
     } finally {
       await conn.close();
       await store.close();

@@ -2,7 +2,6 @@ import { type EventRow, emptyRow, sampleKey, TYPED_FIELD_NAMES, TYPED_FIELDS } f
 import type {
   AppendBatch,
   Appended,
-  BatchCopy,
   ChainExpiry,
   ChainLink,
   EventQuery,
@@ -79,7 +78,7 @@ function flatProps(props: string | null): { prop_keys: string[]; prop_values: st
   return { prop_keys: keys, prop_values: values };
 }
 
-function eventData(r: EventRow, seq: number, row: number): Record<string, unknown> {
+function eventData(r: EventRow, link: ChainLink, row: number): Record<string, unknown> {
   const out: Record<string, unknown> = {
     id: r.id,
     project: r.project,
@@ -90,7 +89,8 @@ function eventData(r: EventRow, seq: number, row: number): Record<string, unknow
     version: r.version,
     props: r.props,
     ...flatProps(r.props),
-    batch_seq: seq,
+    chain: link.chain,
+    batch_seq: link.seq,
     batch_row: row,
     sample_key: sampleKey(r.id).toString(),
   };
@@ -102,10 +102,11 @@ function eventData(r: EventRow, seq: number, row: number): Record<string, unknow
   return out;
 }
 
-const LINK_SELECT = raw('seq, prev_hash, hash, row_count, committed_at, expiry');
+const LINK_SELECT = raw('chain, seq, prev_hash, hash, row_count, committed_at, expiry');
 
 function toLink(r: Record<string, unknown>): ChainLink {
   const link: ChainLink = {
+    chain: r.chain as string,
     seq: num(r.seq),
     prevHash: r.prev_hash as string,
     hash: r.hash as string,
@@ -194,18 +195,27 @@ export class ClickHouseEventStore implements EventStore {
     return this.conn.table(name);
   }
 
-  async chainHead(): Promise<ChainLink | null> {
+  async chainHead(chain: string): Promise<ChainLink | null> {
     const [r] = await this.conn.rows(
-      sql`SELECT ${LINK_SELECT} FROM ${this.t('batches')} ORDER BY seq DESC LIMIT 1`,
+      sql`SELECT ${LINK_SELECT} FROM ${this.t('batches')} WHERE chain = ${str(chain)} ORDER BY seq DESC LIMIT 1`,
     );
     return r ? toLink(r) : null;
   }
 
-  async chainLink(seq: number): Promise<ChainLink | null> {
+  async chainLink(chain: string, seq: number): Promise<ChainLink | null> {
     const [r] = await this.conn.rows(
-      sql`SELECT ${LINK_SELECT} FROM ${this.t('batches')} WHERE seq = ${int(seq)}`,
+      sql`SELECT ${LINK_SELECT} FROM ${this.t('batches')} WHERE chain = ${str(chain)} AND seq = ${int(seq)}`,
     );
     return r ? toLink(r) : null;
+  }
+
+  async chains(): Promise<ChainLink[]> {
+    return (
+      await this.conn.rows(
+        sql`SELECT ${LINK_SELECT} FROM ${this.t('batches')}
+            WHERE (chain, seq) GLOBAL IN (SELECT chain, max(seq) FROM ${this.t('batches')} GROUP BY chain) ORDER BY chain`,
+      )
+    ).map(toLink);
   }
 
   async findExistingIds(ids: readonly string[]): Promise<Set<string>> {
@@ -267,11 +277,17 @@ export class ClickHouseEventStore implements EventStore {
     const outcomes = kept.filter((r) => r.type === 'decision.outcome' && r.signal_id !== null);
     await this.conn.insert(
       'events',
-      kept.map((r, i) => eventData(r, link.seq, i)),
+      kept.map((r, i) => eventData(r, link, i)),
     );
     await this.conn.insert(
       'event_ids',
-      kept.map((r) => ({ id: r.id, project: r.project, ts: Math.trunc(r.ts), batch_seq: link.seq })),
+      kept.map((r) => ({
+        id: r.id,
+        project: r.project,
+        ts: Math.trunc(r.ts),
+        chain: link.chain,
+        batch_seq: link.seq,
+      })),
     );
     await this.conn.insert(
       'signal_outcomes',
@@ -279,18 +295,20 @@ export class ClickHouseEventStore implements EventStore {
         project: r.project,
         signal_id: r.signal_id,
         event_id: r.id,
+        chain: link.chain,
         batch_seq: link.seq,
       })),
     );
     await this.conn.insert(
       'scrub_counts',
-      scrubbed.map((c) => ({ ...c, batch_seq: link.seq })),
+      scrubbed.map((c) => ({ ...c, chain: link.chain, batch_seq: link.seq })),
     );
   }
 
   private async insertLink(link: ChainLink): Promise<void> {
     await this.conn.insert('batches', [
       {
+        chain: link.chain,
         seq: link.seq,
         prev_hash: link.prevHash,
         hash: link.hash,
@@ -301,18 +319,18 @@ export class ClickHouseEventStore implements EventStore {
     ]);
   }
 
-  async discardUnchained(headSeq: number): Promise<number> {
+  async discardUnchained(chain: string, headSeq: number): Promise<number> {
     let events = 0;
     // Mutations, but only after a failed append (never on a schedule), and only where debris is.
     for (const table of ['events', 'event_ids', 'signal_outcomes', 'scrub_counts']) {
       const [r] = await this.conn.rows<{ n: string }>(
-        sql`SELECT count() AS n FROM ${this.t(table)} WHERE batch_seq > ${int(headSeq)}`,
+        sql`SELECT count() AS n FROM ${this.t(table)} WHERE chain = ${str(chain)} AND batch_seq > ${int(headSeq)}`,
       );
       const n = num(r?.n ?? 0);
       if (table === 'events') events = n;
       if (n === 0) continue;
       await this.conn.onEveryShard(
-        sql`ALTER TABLE ${this.conn.localTable(table)} DELETE WHERE batch_seq > ${int(headSeq)}`,
+        sql`ALTER TABLE ${this.conn.localTable(table)} DELETE WHERE chain = ${str(chain)} AND batch_seq > ${int(headSeq)}`,
       );
       await this.conn.awaitMutations(table);
     }
@@ -388,12 +406,12 @@ export class ClickHouseEventStore implements EventStore {
     return found.map((r) => ({ project: r.project, reason: r.reason, count: num(r.s_count) }));
   }
 
-  /** Links after `after` whose rows add up to about `maxRows` (at least one link). */
-  private async linksAfter(after: number, maxRows: number, expiriesToo = true): Promise<ChainLink[]> {
+  /** The chain's links after `after` whose rows add up to about `maxRows` (at least one link). */
+  private async linksAfter(chain: string, after: number, maxRows: number): Promise<ChainLink[]> {
     const found = (
       await this.conn.rows(
-        sql`SELECT ${LINK_SELECT} FROM ${this.t('batches')} WHERE seq > ${int(after)}
-            ${expiriesToo ? sql`` : sql`AND expiry IS NULL`} ORDER BY seq LIMIT ${limit(Math.max(1, maxRows) + 1)}`,
+        sql`SELECT ${LINK_SELECT} FROM ${this.t('batches')} WHERE chain = ${str(chain)} AND seq > ${int(after)}
+            ORDER BY seq LIMIT ${limit(Math.min(Math.max(1, maxRows) + 1, 10_000))}`,
       )
     ).map(toLink);
     const out: ChainLink[] = [];
@@ -406,10 +424,12 @@ export class ClickHouseEventStore implements EventStore {
     return out;
   }
 
-  private async batchRows(fromSeq: number, toSeq: number): Promise<Map<number, EventRow[]>> {
+  /** The rows of the chain's batches `fromSeq`..`toSeq`, by batch, in chain order. */
+  private async batchRows(chain: string, fromSeq: number, toSeq: number): Promise<Map<number, EventRow[]>> {
     const found = await this.conn.rows(
       sql`SELECT ${EVENT_SELECT}, batch_seq FROM ${this.t('events')}
-          WHERE batch_seq >= ${int(fromSeq)} AND batch_seq <= ${int(toSeq)} ORDER BY batch_seq, batch_row`,
+          WHERE chain = ${str(chain)} AND batch_seq >= ${int(fromSeq)} AND batch_seq <= ${int(toSeq)}
+          ORDER BY batch_seq, batch_row`,
     );
     const bySeq = new Map<number, EventRow[]>();
     for (const r of found) {
@@ -422,14 +442,15 @@ export class ClickHouseEventStore implements EventStore {
   }
 
   async readCommitted(
+    chain: string,
     afterSeq: number,
     maxRows: number,
   ): Promise<{ batches: { seq: number; rows: EventRow[] }[]; throughSeq: number }> {
-    const links = await this.linksAfter(afterSeq, maxRows);
+    const links = await this.linksAfter(chain, afterSeq, maxRows);
     const first = links[0];
     const last = links.at(-1);
     if (!first || !last) return { batches: [], throughSeq: afterSeq };
-    const bySeq = await this.batchRows(first.seq, last.seq);
+    const bySeq = await this.batchRows(chain, first.seq, last.seq);
     const batches = links
       .filter((l) => bySeq.has(l.seq))
       .map((l) => ({ seq: l.seq, rows: bySeq.get(l.seq) as EventRow[] }));
@@ -437,49 +458,27 @@ export class ClickHouseEventStore implements EventStore {
   }
 
   async *readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[]; expired: boolean }> {
-    let after = -1;
-    for (;;) {
-      const links = await this.linksAfter(after, PAGE_ROWS);
-      const first = links[0];
-      const last = links.at(-1);
-      if (!first || !last) return;
-      const bySeq = await this.batchRows(first.seq, last.seq);
-      // This engine never kept expiry marks outside the chain: nothing is marked expired.
-      for (const link of links) yield { link, rows: bySeq.get(link.seq) ?? [], expired: false };
-      after = last.seq;
-    }
-  }
-
-  async lastBatchBefore(project: string, before: number): Promise<number> {
-    const [r] = await this.conn.rows<{ s: string | null }>(
-      sql`SELECT max(batch_seq) AS s FROM ${this.t('events')} WHERE project = ${str(project)} AND ts < ${ms(before)}`,
-    );
-    // 18.16 answers max() over no rows with 0.
-    return r?.s === null || r?.s === undefined ? 0 : num(r.s);
-  }
-
-  async copyBatches({ fromSeq, toSeq, shiftMs, links, ids }: BatchCopy): Promise<void> {
-    if (links.length !== toSeq - fromSeq + 1) throw new Error('copyBatches: one link per source batch');
-    const total = links.reduce((n, l) => n + l.rowCount, 0);
-    if (total !== ids.length) throw new Error(`copyBatches: ${ids.length} ids for ${total} rows`);
-    let next = 0;
-    // A batch at a time, each with its link after its rows: the chain is whole after each.
-    for (const [i, link] of links.entries()) {
-      const source = (await this.batchRows(fromSeq + i, fromSeq + i)).get(fromSeq + i) ?? [];
-      if (source.length !== link.rowCount) {
-        throw new Error(
-          `copyBatches: batch ${fromSeq + i} has ${source.length} rows, its copy ${link.rowCount}`,
-        );
+    for (const head of await this.chains()) {
+      let after = 0;
+      for (;;) {
+        const links = await this.linksAfter(head.chain, after, PAGE_ROWS);
+        const first = links[0];
+        const last = links.at(-1);
+        if (!first || !last) break;
+        const bySeq = await this.batchRows(head.chain, first.seq, last.seq);
+        // This engine never kept expiry marks outside the chain: nothing is marked expired.
+        for (const link of links) yield { link, rows: bySeq.get(link.seq) ?? [], expired: false };
+        after = last.seq;
       }
-      const copies = source.map((r) => ({
-        ...r,
-        id: ids[next++] as string,
-        ts: r.ts + shiftMs,
-        received_at: r.received_at + shiftMs,
-      }));
-      await this.writeBatch(copies, link);
-      await this.insertLink(link);
     }
+  }
+
+  async lastBatchesBefore(project: string, before: number): Promise<Map<string, number>> {
+    const found = await this.conn.rows<{ chain: string; s: string }>(
+      sql`SELECT chain, max(batch_seq) AS s FROM ${this.t('events')}
+          WHERE project = ${str(project)} AND ts < ${ms(before)} GROUP BY chain`,
+    );
+    return new Map(found.map((r) => [r.chain, num(r.s)]));
   }
 
   async expire(
@@ -488,35 +487,33 @@ export class ClickHouseEventStore implements EventStore {
     recorder: ExpiryRecorder,
   ): Promise<{ deleted: number; batches: number; link: ChainLink | null }> {
     const touched = (
-      await this.conn.rows<{ seq: string; n: string }>(
-        sql`SELECT batch_seq AS seq, count() AS n FROM ${this.t('events')}
-            WHERE project = ${str(project)} AND ts < ${ms(before)} GROUP BY batch_seq ORDER BY batch_seq`,
+      await this.conn.rows<{ chain: string; seq: string; n: string }>(
+        sql`SELECT chain, batch_seq AS seq, count() AS n FROM ${this.t('events')}
+            WHERE project = ${str(project)} AND ts < ${ms(before)}
+            GROUP BY chain, batch_seq ORDER BY chain, batch_seq`,
       )
-    ).map((r) => ({ seq: num(r.seq), n: num(r.n) }));
+    ).map((r) => ({ chain: r.chain, seq: num(r.seq), n: num(r.n) }));
     if (touched.length === 0) return { deleted: 0, batches: 0, link: null };
     const deleted = touched.reduce((a, t) => a + t.n, 0);
     await expireByDay(this.conn, 'events', { project, before, time: 'ts' });
     await expireByDay(this.conn, 'event_ids', { project, before, time: 'ts' });
-    const link = recorder.link(
-      { project, before },
-      await this.keptOf(
-        touched.map((t) => t.seq),
-        recorder,
-      ),
-    );
+    const link = recorder.link({ project, before }, await this.keptOf(touched, recorder));
     await this.insertLink(link);
     return { deleted, batches: touched.length, link };
   }
 
-  /** What each of `seqs` keeps now, its remaining rows hashed by `recorder`. */
-  private async keptOf(seqs: readonly number[], recorder: ExpiryRecorder): Promise<ExpiredBatch[]> {
+  /** What each touched batch keeps now, its remaining rows hashed by `recorder`. */
+  private async keptOf(
+    batches: readonly { chain: string; seq: number }[],
+    recorder: ExpiryRecorder,
+  ): Promise<ExpiredBatch[]> {
     const out: ExpiredBatch[] = [];
-    for (const seq of seqs) {
-      const remaining = (await this.batchRows(seq, seq)).get(seq) ?? [];
+    for (const { chain, seq } of batches) {
+      const remaining = (await this.batchRows(chain, seq, seq)).get(seq) ?? [];
       out.push(
         remaining.length === 0
-          ? { seq, remaining: 0, hash: null }
-          : { seq, remaining: remaining.length, hash: recorder.remainingHash(seq, remaining) },
+          ? { chain, seq, remaining: 0, hash: null }
+          : { chain, seq, remaining: remaining.length, hash: recorder.remainingHash(chain, seq, remaining) },
       );
     }
     return out;
@@ -530,7 +527,7 @@ export class ClickHouseEventStore implements EventStore {
   async chainExpiries(): Promise<ChainLink[]> {
     return (
       await this.conn.rows(
-        sql`SELECT ${LINK_SELECT} FROM ${this.t('batches')} WHERE expiry IS NOT NULL ORDER BY seq`,
+        sql`SELECT ${LINK_SELECT} FROM ${this.t('batches')} WHERE expiry IS NOT NULL ORDER BY chain, seq`,
       )
     ).map(toLink);
   }

@@ -147,13 +147,13 @@ export const MIGRATIONS: readonly ClickHouseMigration[] = [
         shardBy: 'cityHash64(project, family, grp, dim)',
       },
       {
-        // Forward only: the watermark is the greatest (seq, rows) written.
+        // One per chain (writer), forward only: a chain's watermark is its greatest (seq, rows).
         name: 'rollup_watermarks',
-        columns: ['writer String', 'seq Int64', 'rows Int64', 'at Int64'],
+        columns: ['chain String', 'seq Int64', 'rows Int64', 'at Int64'],
         engine: 'MergeTree',
         partitionBy: 'tuple()',
-        orderBy: '(writer, seq, rows)',
-        shardBy: 'cityHash64(writer)',
+        orderBy: '(chain, seq, rows)',
+        shardBy: 'cityHash64(chain)',
       },
       {
         // The first dimensions written for a signal count (argMin by `at`).
@@ -182,7 +182,7 @@ export const MIGRATIONS: readonly ClickHouseMigration[] = [
   },
   {
     version: 2,
-    name: 'events, their id and outcome indexes, the audit chain, scrub counters',
+    name: 'events, their id and outcome indexes, the audit chains (one per writer), scrub counters',
     tables: [
       {
         name: 'events',
@@ -199,6 +199,8 @@ export const MIGRATIONS: readonly ClickHouseMigration[] = [
           // The top-level props as text (strings as they are, other values as JSON), to filter on.
           'prop_keys Array(String)',
           'prop_values Array(String)',
+          // The batch: its chain (one per writer) and its number in that chain.
+          'chain String',
           'batch_seq Int64',
           'batch_row UInt32',
           'sample_key Int64',
@@ -216,6 +218,7 @@ export const MIGRATIONS: readonly ClickHouseMigration[] = [
           'id String',
           'project String',
           'ts Int64',
+          'chain String',
           'batch_seq Int64',
           `day Date MATERIALIZED ${dayOf('ts')}`,
         ],
@@ -226,7 +229,7 @@ export const MIGRATIONS: readonly ClickHouseMigration[] = [
       },
       {
         name: 'signal_outcomes',
-        columns: ['project String', 'signal_id String', 'event_id String', 'batch_seq Int64'],
+        columns: ['project String', 'signal_id String', 'event_id String', 'chain String', 'batch_seq Int64'],
         engine: 'MergeTree',
         partitionBy: 'project',
         orderBy: '(project, signal_id)',
@@ -235,6 +238,7 @@ export const MIGRATIONS: readonly ClickHouseMigration[] = [
       {
         name: 'batches',
         columns: [
+          'chain String',
           'seq Int64',
           'prev_hash String',
           'hash String',
@@ -244,12 +248,12 @@ export const MIGRATIONS: readonly ClickHouseMigration[] = [
         ],
         engine: 'MergeTree',
         partitionBy: 'tuple()',
-        orderBy: 'seq',
-        shardBy: 'seq',
+        orderBy: '(chain, seq)',
+        shardBy: 'cityHash64(chain)',
       },
       {
         name: 'scrub_counts',
-        columns: ['project String', 'reason String', 'count UInt64', 'batch_seq Int64'],
+        columns: ['project String', 'reason String', 'count UInt64', 'chain String', 'batch_seq Int64'],
         engine: 'MergeTree',
         partitionBy: 'project',
         orderBy: '(project, reason)',

@@ -2,8 +2,6 @@ import {
   FAMILY_FIELDS,
   type FieldSummary,
   mergeRollupRows,
-  RESOLUTION_MS,
-  RESOLUTIONS,
   type Resolution,
   ROLLUP_COUNTERS,
   ROLLUP_FIELDS,
@@ -150,16 +148,17 @@ export class ClickHouseRollupStore implements RollupStore {
     });
   }
 
-  async watermark(): Promise<RollupWatermark> {
+  async watermark(chain: string): Promise<RollupWatermark> {
     const [r] = await this.conn.rows<{ seq: string; rows: string }>(
-      sql`SELECT seq, rows FROM ${this.conn.table('rollup_watermarks')} ORDER BY seq DESC, rows DESC LIMIT 1`,
+      sql`SELECT seq, rows FROM ${this.conn.table('rollup_watermarks')} WHERE chain = ${str(chain)}
+          ORDER BY seq DESC, rows DESC LIMIT 1`,
     );
-    return r ? { seq: num(r.seq), rows: num(r.rows) } : { seq: 0, rows: 0 };
+    return r ? { chain, seq: num(r.seq), rows: num(r.rows) } : { chain, seq: 0, rows: 0 };
   }
 
   private async setWatermark(watermark: RollupWatermark): Promise<void> {
     await this.conn.insert('rollup_watermarks', [
-      { writer: '', seq: watermark.seq, rows: watermark.rows, at: Date.now() },
+      { chain: watermark.chain, seq: watermark.seq, rows: watermark.rows, at: Date.now() },
     ]);
   }
 
@@ -307,34 +306,6 @@ export class ClickHouseRollupStore implements RollupStore {
     const n = num(r?.n ?? 0);
     await expireByDay(this.conn, 'rollups', { project, before, time: 'bucket', res: resolutions });
     return n;
-  }
-
-  async copyShifted(
-    project: string,
-    from: number,
-    to: number,
-    shifts: readonly number[],
-    watermark: RollupWatermark,
-  ): Promise<number> {
-    for (const shift of shifts) {
-      if (shift % DAY_MS !== 0) throw new Error(`copyShifted: ${shift} ms is not whole days`);
-    }
-    let written = 0;
-    for (const res of RESOLUTIONS) {
-      const first = Math.floor(from / RESOLUTION_MS[res]) * RESOLUTION_MS[res];
-      const where = sql`project = ${str(project)} AND res = ${str(res)} AND bucket >= ${ms(first)} AND bucket < ${ms(to)}`;
-      // The originals are read once, before any copy is written.
-      const found = (await this.conn.rows<Raw>(this.live(where, ROLLUP_FIELDS, true))).map((r) => toRow(r));
-      for (const shift of shifts) {
-        await this.conn.insert(
-          'rollups',
-          found.map((r) => toData({ ...r, bucket: r.bucket + shift })),
-        );
-        written += found.length;
-      }
-    }
-    await this.setWatermark(watermark);
-    return written;
   }
 
   /**

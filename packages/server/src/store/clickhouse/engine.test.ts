@@ -1,7 +1,12 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MetricSample } from '../../model/index.js';
+import { nextLink } from '../../audit/index.js';
+import { type EventRow, emptyRow, type MetricSample } from '../../model/index.js';
 import { ROLLUP_COUNTERS, type RollupRow } from '../../model/rollup.js';
 import { type ClickHouseServer, startClickHouse } from '../../test/clickhouse.js';
+import { openStore } from '../index.js';
 import { ClickHouseConnection } from './connection.js';
 import { openClickHouseAnalytical } from './index.js';
 import { createTable, dropTable, MIGRATIONS } from './migrations.js';
@@ -121,6 +126,54 @@ describe('ClickHouse engine', () => {
     } finally {
       await conn.close();
       await store.close();
+    }
+  });
+
+  it('exports events to CSV as the DuckDB engine does, with progress; backups are refused', async () => {
+    const store = await openClickHouseAnalytical({ url: server.url, database: `engine_${serial++}` });
+    const dataDir = mkdtempSync(join(tmpdir(), 'vigil-export-'));
+    const duck = await openStore({ engine: 'duckdb', dataDir });
+    try {
+      const rows: EventRow[] = [0, 1, 2, 3].map((i) => ({
+        ...emptyRow(),
+        id: `0190a000-0000-7000-8000-00000000000${i}`,
+        project: 'p',
+        type: i === 3 ? 'other' : 'llm.request',
+        ts: T0 + i * 1_001,
+        received_at: T0 + 5,
+        late: i === 1,
+        version: i === 0 ? null : '1.0',
+        total_ms: i * 1.5,
+        prompt_tokens: i,
+        cache_hit: i % 2 === 0,
+        model: i === 2 ? 'a "quoted", model\nname' : 'm',
+        props: i === 0 ? null : JSON.stringify({ k: `v,${i}`, n: i }),
+      }));
+      for (const s of [store, duck]) {
+        const link = nextLink(null, rows, T0);
+        await s.events.appendBatch({ rows, seal: () => ({ link, scrubbed: [] }) });
+      }
+      const exported = async (s: typeof store | typeof duck, name: string) => {
+        const out = join(dataDir, name);
+        const progress: number[] = [];
+        const result = await s.ops.exportEvents(
+          { from: T0 + 1, to: T0 + DAY, type: 'llm.request', format: 'csv', out },
+          (done) => progress.push(done),
+        );
+        return { result, progress, text: readFileSync(out, 'utf8') };
+      };
+      const ch = await exported(store, 'clickhouse.csv');
+      const dk = await exported(duck, 'duckdb.csv');
+      expect(ch.result).toEqual({ rows: 2 });
+      expect(ch.progress.at(-1)).toBe(2);
+      expect(ch.text).toBe(dk.text);
+      expect((await store.ops.rowCounts()).events).toBe(4);
+      await expect(store.ops.backup({ scratchDir: dataDir })).rejects.toMatchObject({ code: 'unsupported' });
+      expect(await store.sizeBytes()).toBe(0);
+    } finally {
+      await duck.close();
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 

@@ -3,6 +3,7 @@ import type {
   EventStore,
   HealthStore,
   Migrator,
+  OpsStore,
   RollupStore,
   SampleStore,
 } from '../types.js';
@@ -10,6 +11,7 @@ import { ClickHouseConnection, type ClickHouseOptions } from './connection.js';
 import { ClickHouseEventStore } from './events.js';
 import { ClickHouseHealthStore } from './health.js';
 import { ClickHouseMigrator } from './migrator.js';
+import { ClickHouseOps } from './ops.js';
 import { ClickHouseRollupStore } from './rollups.js';
 import { ClickHouseSampleStore } from './samples.js';
 
@@ -24,6 +26,8 @@ export class ClickHouseAnalyticalStore implements AnalyticalStore {
   readonly samples: SampleStore;
   readonly health: HealthStore;
   readonly migrations: Migrator;
+  /** Row counts and CSV exports (a backup is refused: ClickHouse has its own tools). */
+  readonly ops: OpsStore;
 
   constructor(private readonly conn: ClickHouseConnection) {
     this.events = new ClickHouseEventStore(conn);
@@ -31,6 +35,12 @@ export class ClickHouseAnalyticalStore implements AnalyticalStore {
     this.samples = new ClickHouseSampleStore(conn);
     this.rollups = new ClickHouseRollupStore(conn);
     this.migrations = new ClickHouseMigrator(conn);
+    this.ops = new ClickHouseOps(conn);
+  }
+
+  /** Nothing is kept on this machine's disk. */
+  async sizeBytes(): Promise<number> {
+    return 0;
   }
 
   async close(): Promise<void> {

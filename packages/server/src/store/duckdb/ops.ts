@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
-import { EVENT_FIELDS, TYPED_FIELD_NAMES } from '../../model/index.js';
+import { EVENT_FIELDS } from '../../model/index.js';
 import { type EventExport, type OpsStore, StoreError, type StoreImage } from '../types.js';
 import { duckdbSaid, LINK_SELECT, num, numOrNull, rows, storeErrorOf, TS, toLink } from './shared.js';
 
@@ -25,18 +25,13 @@ async function countRows(conn: DuckDBConnection, db: string): Promise<Record<str
   return counts;
 }
 
-/** The exported columns: what a person analysing events needs, without chain bookkeeping. */
-const EXPORT_SELECT = [
-  'id::VARCHAR AS id',
-  'project',
-  'type',
-  'ts',
-  'received_at',
-  'late',
-  'version',
-  ...TYPED_FIELD_NAMES.map((n) => `"${n}"`),
-  'props::VARCHAR AS props',
-].join(', ');
+/**
+ * The exported columns: what a person analysing events needs, without chain bookkeeping, in the
+ * order of the CSV header (EVENT_FIELDS: the added typed fields after props).
+ */
+const EXPORT_SELECT = EVENT_FIELDS.map((f) =>
+  f === 'id' ? 'id::VARCHAR AS id' : f === 'props' ? 'props::VARCHAR AS props' : `"${f}"`,
+).join(', ');
 
 /**
  * Operations on the whole store: consistent snapshots (backup), row counts (backup manifest,

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 /**
  * Debian packages the tests drive for real: Chromium for the dashboard's browser tests,
  * Prometheus (scrapes Vigil's /metrics), Alertmanager (receives Vigil's alerts), the node
- * exporter (a target for the prometheus collector) and PostgreSQL (the metadata engine). Installed here, once per run, when missing,
+ * exporter (a target for the prometheus collector), PostgreSQL (the metadata engine) and ClickHouse
+ * (the analytical engine). Installed here, once per run, when missing,
  * so a fresh machine needs nothing done by hand. Never a browser download: Debian's build only.
  */
 const PACKAGES: readonly { name: string; binary: string }[] = [
@@ -14,6 +15,9 @@ const PACKAGES: readonly { name: string; binary: string }[] = [
   { name: 'prometheus-node-exporter', binary: '/usr/bin/prometheus-node-exporter' },
   // The metadata half's PostgreSQL engine (packages/server/src/test/postgres.ts starts it).
   { name: 'postgresql', binary: '/usr/lib/postgresql/15/bin/initdb' },
+  // The analytical half's ClickHouse engine (packages/server/src/test/clickhouse.ts starts it).
+  { name: 'clickhouse-server', binary: '/usr/sbin/clickhouse-server' },
+  { name: 'clickhouse-client', binary: '/usr/bin/clickhouse-client' },
 ];
 
 export default function setup(): void {

@@ -42,7 +42,10 @@ export interface ClickHouseCluster {
   stop(): Promise<void>;
 }
 
-/** Installs Debian's clickhouse-server and -client when the server binary is missing. */
+/**
+ * Installs Debian's clickhouse-server and -client when missing: the global setup installs them once
+ * per run; this is the fallback for a test file run on its own.
+ */
 export function ensureClickHouseInstalled(): void {
   if (existsSync(SERVER_BINARY) && existsSync(CLIENT_BINARY)) return;
   if (process.getuid?.() !== 0) {

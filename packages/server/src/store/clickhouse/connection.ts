@@ -1,4 +1,5 @@
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { StoreError } from '../types.js';
 import { ident, type Sql, sql, str, text } from './sql.js';
 
 /**
@@ -31,6 +32,52 @@ const QUERY_SETTINGS = {
 const INSERT_SETTINGS = { insert_distributed_sync: 1 } as const;
 
 const MUTATION_WAIT_MS = 120_000;
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/** Whether the error is about reaching the server (not about the statement). */
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
+  const message = err instanceof Error ? err.message : '';
+  return /socket hang up|Timeout error|ECONNREFUSED|ECONNRESET|connect ETIMEDOUT/i.test(message);
+}
+
+/** The URL with its password hidden (for messages). */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return '(an unreadable URL)';
+  }
+}
+
+/** The driver's error as the store's: a server out of reach is `StoreError('unavailable')`. */
+function storeErrorOf(err: unknown): unknown {
+  if (err instanceof StoreError || !isConnectionError(err)) return err;
+  return new StoreError('unavailable', `ClickHouse cannot be reached: ${(err as Error).message}`, {
+    cause: err,
+  });
+}
+
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw storeErrorOf(err);
+  }
+}
 
 function client(url: string, database: string | undefined, requestTimeoutMs: number): ClickHouseClient {
   return createClient({
@@ -113,42 +160,48 @@ export class ClickHouseConnection {
 
   /** Rows of a SELECT (JSONEachRow; 64-bit integers arrive as strings). */
   async rows<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
-    const result = await this.main.query({
-      query: text(query),
-      format: 'JSONEachRow',
-      clickhouse_settings: QUERY_SETTINGS,
+    return guarded(async () => {
+      const result = await this.main.query({
+        query: text(query),
+        format: 'JSONEachRow',
+        clickhouse_settings: QUERY_SETTINGS,
+      });
+      return result.json<T>();
     });
-    return result.json<T>();
   }
 
   /** A statement without a result (on the main server). */
   async command(query: Sql): Promise<void> {
-    await this.main.command({ query: text(query), clickhouse_settings: QUERY_SETTINGS });
+    await guarded(() => this.main.command({ query: text(query), clickhouse_settings: QUERY_SETTINGS }));
   }
 
   /** Rows stored as data: JSONEachRow in the request body, never SQL text. */
   async insert(table: string, values: readonly Record<string, unknown>[]): Promise<void> {
     if (values.length === 0) return;
-    await this.main.insert({
-      table: text(this.table(table)),
-      values: values as Record<string, unknown>[],
-      format: 'JSONEachRow',
-      ...(this.distributed ? { clickhouse_settings: INSERT_SETTINGS } : {}),
-    });
+    await guarded(() =>
+      this.main.insert({
+        table: text(this.table(table)),
+        values: values as Record<string, unknown>[],
+        format: 'JSONEachRow',
+        ...(this.distributed ? { clickhouse_settings: INSERT_SETTINGS } : {}),
+      }),
+    );
   }
 
   /** A statement on every shard's local tables (DDL, partition drops, mutations), through its URL. */
   async onEveryShard(query: Sql): Promise<void> {
-    await Promise.all(this.shardClients.map((c) => c.command({ query: text(query) })));
+    await guarded(() => Promise.all(this.shardClients.map((c) => c.command({ query: text(query) }))));
   }
 
   /** Rows of a SELECT run on each shard's local tables, concatenated. */
   async rowsOnEveryShard<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
-    const all = await Promise.all(
-      this.shardClients.map(async (c) =>
-        (
-          await c.query({ query: text(query), format: 'JSONEachRow', clickhouse_settings: QUERY_SETTINGS })
-        ).json<T>(),
+    const all = await guarded(() =>
+      Promise.all(
+        this.shardClients.map(async (c) =>
+          (
+            await c.query({ query: text(query), format: 'JSONEachRow', clickhouse_settings: QUERY_SETTINGS })
+          ).json<T>(),
+        ),
       ),
     );
     return all.flat();
@@ -200,21 +253,25 @@ export class Shard {
   ) {}
 
   async rows<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
-    const result = await this.client.query({
-      query: text(query),
-      format: 'JSONEachRow',
-      clickhouse_settings: QUERY_SETTINGS,
+    return guarded(async () => {
+      const result = await this.client.query({
+        query: text(query),
+        format: 'JSONEachRow',
+        clickhouse_settings: QUERY_SETTINGS,
+      });
+      return result.json<T>();
     });
-    return result.json<T>();
   }
 
   /** Rows into this shard's local table, as JSONEachRow data in one insert. */
   async insertLocal(table: string, values: readonly Record<string, unknown>[]): Promise<void> {
     if (values.length === 0) return;
-    await this.client.insert({
-      table: text(this.conn.localTable(table)),
-      values: values as Record<string, unknown>[],
-      format: 'JSONEachRow',
-    });
+    await guarded(() =>
+      this.client.insert({
+        table: text(this.conn.localTable(table)),
+        values: values as Record<string, unknown>[],
+        format: 'JSONEachRow',
+      }),
+    );
   }
 }

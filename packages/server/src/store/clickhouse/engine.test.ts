@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -174,6 +175,46 @@ describe('ClickHouse engine', () => {
       await duck.close();
       await store.close();
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a server that cannot be used is unreachable at open (password hidden); one gone while serving is unavailable', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const port = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(port));
+      });
+    });
+    const refused = openClickHouseAnalytical({
+      url: `http://vigil:s3cret@127.0.0.1:${closed}`,
+      database: 'x',
+    });
+    await expect(refused).rejects.toMatchObject({
+      code: 'unreachable',
+      message: expect.stringMatching(/running there/),
+    });
+    await expect(refused).rejects.not.toMatchObject({ message: expect.stringMatching(/s3cret/) });
+    await expect(openClickHouseAnalytical({ url: 'postgres://h/db', database: 'x' })).rejects.toMatchObject({
+      code: 'unreachable',
+      message: expect.stringMatching(/not an http/),
+    });
+    const stranger = new URL(server.url);
+    stranger.username = 'nobody';
+    await expect(openClickHouseAnalytical({ url: stranger.toString(), database: 'x' })).rejects.toMatchObject(
+      {
+        code: 'unreachable',
+        message: expect.stringMatching(/user name or password/),
+      },
+    );
+
+    const own = await startClickHouse();
+    const store = await openClickHouseAnalytical({ url: own.url, database: 'gone' });
+    try {
+      await own.stop();
+      await expect(store.events.countEvents()).rejects.toMatchObject({ code: 'unavailable' });
+    } finally {
+      await store.close();
+      await own.stop();
     }
   });
 

@@ -3,10 +3,10 @@ import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nextLink } from '../../audit/index.js';
+import { nextLink, verifyChain } from '../../audit/index.js';
 import { type EventRow, emptyRow, type MetricSample } from '../../model/index.js';
 import { ROLLUP_COUNTERS, type RollupRow } from '../../model/rollup.js';
-import { type ClickHouseServer, startClickHouse } from '../../test/clickhouse.js';
+import { type ClickHouseServer, startClickHouse, startClickHouseCluster } from '../../test/clickhouse.js';
 import { openStore } from '../index.js';
 import { ClickHouseConnection } from './connection.js';
 import { openClickHouseAnalytical } from './index.js';
@@ -215,6 +215,61 @@ describe('ClickHouse engine', () => {
     } finally {
       await store.close();
       await own.stop();
+    }
+  });
+
+  it('two instances on the two shards, each through its own shard: one truth, each its own chain', async () => {
+    const cluster = await startClickHouseCluster('vigil_pair');
+    const shards = cluster.shards.map((s) => s.url);
+    const open = (url: string) =>
+      openClickHouseAnalytical({ url, database: 'pair', cluster: { name: cluster.name, shards } });
+    const a = await open(shards[0] ?? '');
+    const b = await open(shards[1] ?? '');
+    try {
+      const rows: EventRow[] = Array.from({ length: 20 }, (_, i) => ({
+        ...emptyRow(),
+        id: `0190a000-0000-7000-8000-0000000000${String(i).padStart(2, '0')}`,
+        project: 'p',
+        type: 'custom.event',
+        ts: T0 + i,
+        received_at: T0 + i,
+      }));
+      const sealFor = (chain: string) => (kept: readonly EventRow[]) => ({
+        link: nextLink(null, kept, T0, chain),
+        scrubbed: [],
+      });
+      const first = await a.events.appendBatch({ rows, seal: sealFor('a') });
+      expect(first.link?.rowCount).toBe(20);
+      // Acknowledged by one instance: the other answers with it at once.
+      expect(await b.events.countEvents('p')).toBe(20);
+      // The same batch retried to the other instance: every event is a duplicate, nothing is stored.
+      const retried = await b.events.appendBatch({ rows, seal: sealFor('b') });
+      expect(retried).toMatchObject({ link: null });
+      expect(retried.duplicates.size).toBe(20);
+      const more = rows.map((r, i) => ({
+        ...r,
+        id: r.id.replace('-0000000000', '-1000000000'),
+        ts: T0 + 100 + i,
+      }));
+      await b.events.appendBatch({ rows: more, seal: sealFor('b') });
+      expect(await a.events.countEvents('p')).toBe(40);
+      expect((await a.events.chains()).map((l) => [l.chain, l.seq, l.rowCount])).toEqual([
+        ['a', 1, 20],
+        ['b', 1, 20],
+      ]);
+      expect(await verifyChain(b.events)).toMatchObject({ ok: true, batches: 2, events: 40, chains: 2 });
+      // Rows of the two tables live on both shards (the sharding key spreads them).
+      const conn = new ClickHouseConnection({ url: shards[0] ?? '', database: 'pair' });
+      try {
+        const perShard = await conn.rowsOnEveryShard<{ n: string }>(sql`SELECT count() AS n FROM events`);
+        expect(perShard.map((r) => Number(r.n)).every((n) => n > 0)).toBe(true);
+      } finally {
+        await conn.close();
+      }
+    } finally {
+      await a.close();
+      await b.close();
+      await cluster.stop();
     }
   });
 

@@ -5,9 +5,10 @@
  * starts one server, `startClickHouseCluster` two of them with a `remote_servers` entry naming both
  * (two shards, one replica each, no ZooKeeper).
  *
- * Startup, measured on the 2-core machine (spawn → first `Ok.` from `/ping`, `startupMs`): 120-170 ms
- * for one server, ~125 ms for the pair (started side by side); stop (SIGKILL) ~15 ms, where a clean
- * SIGTERM shutdown of 18.16 takes ~8 s. The package install, when needed, is apt's own time.
+ * Startup, measured on the 2-core machine (spawn → first `Ok.` from `/ping`, `startupMs`; load average
+ * 5-10 from other work): 56-170 ms for one server, 59-125 ms for the pair (started side by side);
+ * stop (SIGKILL) ~15 ms, where a clean SIGTERM shutdown of 18.16 takes ~8 s. An apt install, when
+ * needed, takes apt's own time.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

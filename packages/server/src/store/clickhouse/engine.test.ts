@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextLink, verifyChain } from '../../audit/index.js';
 import { type EventRow, emptyRow, type MetricSample } from '../../model/index.js';
-import { ROLLUP_COUNTERS, type RollupRow } from '../../model/rollup.js';
+import { ROLLUP_COUNTERS, type RollupField, type RollupRow } from '../../model/rollup.js';
 import { type ClickHouseServer, startClickHouse, startClickHouseCluster } from '../../test/clickhouse.js';
 import { openStore } from '../index.js';
+import type { RawAggregate } from '../types.js';
 import { ClickHouseConnection } from './connection.js';
 import { openClickHouseAnalytical } from './index.js';
 import { createTable, dropTable, MIGRATIONS } from './migrations.js';
@@ -270,6 +271,42 @@ describe('ClickHouse engine', () => {
       await a.close();
       await b.close();
       await cluster.stop();
+    }
+  });
+
+  it('names that become SQL text are checked against the model: anything else is refused before SQL', async () => {
+    const store = await openClickHouseAnalytical({ url: server.url, database: `engine_${serial++}` });
+    try {
+      const tiles = [{ res: '1m' as const, from: T0, to: T0 + DAY }];
+      const bad = 'total_ms_sum) FROM system.one --' as RollupField;
+      await expect(
+        store.rollups.readGroups({
+          project: 'p',
+          family: 'llm',
+          groups: [{ grp: 'model' }],
+          tiles,
+          fields: [bad],
+        }),
+      ).rejects.toThrow(/not a rollup field/);
+      await expect(
+        store.rollups.read({
+          project: 'p',
+          family: 'llm',
+          grp: 'model',
+          tiles,
+          scalarOnly: 'by_dim',
+          top: { fields: [bad], limit: 1 },
+        }),
+      ).rejects.toThrow(/not a rollup field/);
+      const raw = { project: 'p', type: 't', from: T0, to: T0 + DAY, groupBy: [], filters: [] };
+      await expect(
+        store.events.aggregateRaw({ ...raw, aggregate: 'constructor' as RawAggregate }),
+      ).rejects.toThrow(/not an aggregate/);
+      await expect(
+        store.events.aggregateRaw({ ...raw, aggregate: 'count', bucket: 'toString' as 'day' }),
+      ).rejects.toThrow(/not a bucket/);
+    } finally {
+      await store.close();
     }
   });
 

@@ -355,6 +355,11 @@ export class ClickHouseEventStore implements EventStore {
   }
 
   async aggregateRaw(query: RawAggregateQuery): Promise<RawAggregateRow[]> {
+    // Both pick SQL written here: only their own keys.
+    if (!Object.hasOwn(AGGREGATE_SQL, query.aggregate))
+      throw new Error(`not an aggregate: ${query.aggregate}`);
+    if (query.bucket !== undefined && !Object.hasOwn(BUCKET_SQL, query.bucket))
+      throw new Error(`not a bucket: ${query.bucket}`);
     const value = query.field === undefined ? sql`NULL` : fieldSql(query.field, true);
     const groups = query.groupBy.map((g, i) => sql`${fieldSql(g)} AS ${ident(`g${i}`)}`);
     const groupNames = query.groupBy.map((_, i) => `g${i}`);

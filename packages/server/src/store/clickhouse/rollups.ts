@@ -40,6 +40,15 @@ const valueColumns = (fields: readonly RollupField[], sketches: boolean) => [
 
 type Raw = Record<string, unknown>;
 
+const KNOWN_FIELDS: ReadonlySet<string> = new Set(ROLLUP_FIELDS);
+
+/** Field names become column names in SQL: only the model's own are let through. */
+function checkFields(fields: readonly string[]): readonly RollupField[] {
+  for (const f of fields)
+    if (!KNOWN_FIELDS.has(f)) throw new Error(`not a rollup field: ${JSON.stringify(f)}`);
+  return fields as readonly RollupField[];
+}
+
 function toRow(r: Raw, prefix = ''): RollupRow {
   const counters = {} as Record<RollupCounter, number>;
   for (const c of ROLLUP_COUNTERS) counters[c] = num(r[`${prefix}${c}`] ?? 0);
@@ -219,7 +228,11 @@ export class ClickHouseRollupStore implements RollupStore {
     let found: Raw[];
     if (query.scalarOnly === 'by_dim') {
       const order = query.top
-        ? sql` ORDER BY ${raw(query.top.fields.map((f) => `ifNull(sum(${f}_sum), 0)`).join(' + '))} DESC, dim LIMIT ${limit(Math.max(1, Math.floor(query.top.limit)))}`
+        ? sql` ORDER BY ${raw(
+            checkFields(query.top.fields)
+              .map((f) => `ifNull(sum(${f}_sum), 0)`)
+              .join(' + '),
+          )} DESC, dim LIMIT ${limit(Math.max(1, Math.floor(query.top.limit)))}`
         : sql``;
       found = await this.conn.rows<Raw>(
         sql`SELECT project, family, '1m' AS res, min(bucket) AS bucket, grp, dim, ${sums(query.family)}
@@ -277,7 +290,7 @@ export class ClickHouseRollupStore implements RollupStore {
       ' AND ',
     );
     const found = await this.conn.rows<Raw>(
-      this.live(where, query.fields ?? FAMILY_FIELDS[query.family], true),
+      this.live(where, checkFields(query.fields ?? FAMILY_FIELDS[query.family]), true),
     );
     return found.map((r) => toRow(r));
   }

@@ -176,6 +176,7 @@ export class ClickHouseSampleStore implements SampleStore {
   }
 
   async history(query: SampleHistoryQuery): Promise<SampleHistoryRow[]> {
+    if (!Object.hasOwn(HISTORY_BUCKET, query.bucket)) throw new Error(`not a bucket: ${query.bucket}`);
     const { res, expr } = HISTORY_BUCKET[query.bucket];
     const where = join(
       [

@@ -144,20 +144,6 @@ export class ClickHouseConnection {
     );
   }
 
-  /** Drops the database on every shard (tests). */
-  async dropDatabase(): Promise<void> {
-    await Promise.all(
-      this.shardUrls.map(async (u) => {
-        const c = client(u, undefined, this.timeout);
-        try {
-          await c.command({ query: text(sql`DROP DATABASE IF EXISTS ${ident(this.database)}`) });
-        } finally {
-          await c.close();
-        }
-      }),
-    );
-  }
-
   /** Rows of a SELECT (JSONEachRow; 64-bit integers arrive as strings). */
   async rows<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
     return guarded(async () => {

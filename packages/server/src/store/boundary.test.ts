@@ -11,15 +11,12 @@ function sources(dir: string): string[] {
   );
 }
 
-/** Files outside store/ allowed to name a driver: the test setups that start a real engine server. */
-const ALLOWED = new Set(['test/postgres.ts', 'test/clickhouse.ts']);
-
 describe('the store seam', () => {
   it('no engine driver is imported outside store/', () => {
     const drivers = /from '(@duckdb\/node-api|pg|@clickhouse\/client)'|import\('(@duckdb\/node-api|pg)'\)/;
     const found = sources(src)
       .map((f) => relative(src, f).replaceAll('\\', '/'))
-      .filter((f) => !f.startsWith('store/') && !ALLOWED.has(f))
+      .filter((f) => !f.startsWith('store/'))
       .filter((f) => drivers.test(readFileSync(join(src, f), 'utf8')));
     expect(found).toEqual([]);
   });

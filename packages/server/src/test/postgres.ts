@@ -9,8 +9,8 @@ import { chownSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
+import { createPostgresDatabase, postgresAccepts } from '../store/postgres/index.js';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 const STARTUP_MS = 60_000;
@@ -137,17 +137,10 @@ export async function startPostgres(): Promise<TestPostgres> {
     const deadline = Date.now() + STARTUP_MS;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`postgres exited (${child.exitCode}) on start:\n${log()}`);
-      const client = new pg.Client({ connectionString: url(), connectionTimeoutMillis: 2_000 });
-      try {
-        await client.connect();
-        await client.end();
-        break;
-      } catch {
-        await client.end().catch(() => undefined);
-        if (Date.now() > deadline)
-          throw new Error(`postgres did not accept connections in ${STARTUP_MS / 1000} s:\n${log()}`);
-        await sleep(100);
-      }
+      if (await postgresAccepts(url())) break;
+      if (Date.now() > deadline)
+        throw new Error(`postgres did not accept connections in ${STARTUP_MS / 1000} s:\n${log()}`);
+      await sleep(100);
     }
     pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
     live.add(pid);
@@ -160,13 +153,7 @@ export async function startPostgres(): Promise<TestPostgres> {
         n += 1;
         // A name made here, never from input: CREATE DATABASE takes no parameters.
         const name = `vigil_${process.pid}_${n}`;
-        const admin = new pg.Client({ connectionString: url(), connectionTimeoutMillis: 10_000 });
-        await admin.connect();
-        try {
-          await admin.query(`CREATE DATABASE ${name}`);
-        } finally {
-          await admin.end();
-        }
+        await createPostgresDatabase(url(), name);
         return url(name);
       },
     };

@@ -151,3 +151,31 @@ export async function openPostgresStore({
   }
   return store;
 }
+
+/** Whether a PostgreSQL server accepts a connection at `url` now (setups wait on it). */
+export async function postgresAccepts(url: string, timeoutMs = 2_000): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Creates the database `name` on the server `url` reaches (a user that may create databases).
+ * CREATE DATABASE takes no parameters: the name must be a plain lowercase identifier.
+ */
+export async function createPostgresDatabase(url: string, name: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`not a plain database name: '${name}'`);
+  const admin = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+}

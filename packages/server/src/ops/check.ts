@@ -167,8 +167,11 @@ export async function runChecks({
         const at = (h: ChainLink) =>
           `batch ${h.seq} (${h.hash.slice(0, 12)}…), committed ${new Date(h.committedAt).toISOString()}`;
         const [only] = heads;
-        if (only && heads.length === 1 && only.chain === DEFAULT_CHAIN)
-          return ['ok', `head is ${at(only)}; 'vigil verify' checks every batch`];
+        if (only && heads.length === 1)
+          return [
+            'ok',
+            `${only.chain === DEFAULT_CHAIN ? '' : `chain '${only.chain}': `}head is ${at(only)}; 'vigil verify' checks every batch`,
+          ];
         return [
           'ok',
           `${heads.length} chains (one per instance id): ${heads.map((h) => `'${h.chain}' at ${at(h)}`).join('; ')}; 'vigil verify' checks every batch`,

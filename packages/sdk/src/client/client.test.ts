@@ -245,6 +245,8 @@ describe('tracking back to back', () => {
     expect(encoded).toBe(5_000);
     const storedIs = [...server.stored.values()].map((e) => e.props.i);
     expect(storedIs).toEqual(Array.from({ length: 5_000 }, (_, i) => i));
+    // The server stored the last batch before the client read its answer: wait for the answer.
+    expect(await until(() => c.stats().sent === 5_000, 20_000)).toBe(true);
     expect(c.stats()).toMatchObject({ sent: 5_000, pending: 0, dropped: 0 });
   });
 

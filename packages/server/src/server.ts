@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { AlertEngine } from './alerts/index.js';
-import { RetentionJob, RollupMaintainer } from './analytics/index.js';
+import { RetentionJob, RollupMaintainer, spansOf } from './analytics/index.js';
 import { type AppContext, buildApp, createLogger, ProjectCache } from './api/index.js';
 import { Checkpointer, DEFAULT_CHAIN, loadOrCreateSigningKey, readCheckpoints } from './audit/index.js';
 import { Authenticator, type Bootstrap, bootstrap, LoginThrottle, RateLimiter } from './auth/index.js';
@@ -13,10 +13,16 @@ import { HealthMonitor } from './health/index.js';
 import { GroupCommitter, scrubPolicy } from './ingest/index.js';
 import { createSelfMetrics, observeCommit } from './ops/index.js';
 import { PriceCatalog } from './pricing/index.js';
-import { openStore, RecoveringStore, type Store } from './store/index.js';
+import { openStore, RecoveringStore, type Store, storeIsLocal } from './store/index.js';
 
 /** Free disk the store needs before it counts as writable again after a failure. */
 const MIN_FREE_BYTES = 16 * 1024 * 1024;
+/**
+ * How often rollups are written when other instances share the store: they read this instance's
+ * deltas only once written (a notice then tells them to drop their cached tiles), so an event
+ * acknowledged here is in their answers within this plus a notice's delay, under 1 s.
+ */
+const SHARED_FLUSH_MS = 500;
 
 async function freeSpace(dataDir: string): Promise<void> {
   const fs = await statfs(dataDir);
@@ -109,7 +115,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const log = (component: string) => logger.child({ component });
   const recovering = await RecoveringStore.open({
     open: () => openStore({ dataDir: config.dataDir, ...config.store, migrate: true }),
-    probe: () => freeSpace(config.dataDir),
+    // A store on database servers has no local disk to watch.
+    ...(storeIsLocal(config.store) ? { probe: () => freeSpace(config.dataDir) } : {}),
     retryMs: config.store.recoveryMs,
     log: log('store'),
     onChange: (problem) => {
@@ -143,8 +150,19 @@ export async function startServer(config: Config): Promise<RunningServer> {
       log: log('health'),
       turn,
     });
-    const rollups = new RollupMaintainer(store, { chain: config.instanceId, log: logger, turn });
-    const commits = new ClusterCommits(store.notices, { instanceId: config.instanceId, log: log('cluster') });
+    const commits = new ClusterCommits(store.notices, {
+      instanceId: config.instanceId,
+      log: log('cluster'),
+      onRollups: (spans) => (spans === null ? rollups.cache.clear() : rollups.cache.forget(spans)),
+    });
+    const rollups = new RollupMaintainer(store, {
+      chain: config.instanceId,
+      log: logger,
+      turn,
+      // Shared: another instance sees this one's deltas only once written (1 s after the ack at most).
+      ...(store.shared ? { flushIntervalMs: SHARED_FLUSH_MS } : {}),
+      onWritten: (rows) => commits.rollupsWritten(spansOf(rows)),
+    });
     await commits.start();
     stopping.push(() => commits.close());
     const committer = new GroupCommitter(store.events, {
@@ -175,7 +193,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await alerts.load();
     const retention = new RetentionJob(store, config.retention, {
       log: logger,
-      onDeleted: () => rollups.cache.clear(),
+      onDeleted: () => {
+        rollups.cache.clear();
+        commits.rollupsWritten(null);
+      },
       expireEvents: (project, before) => committer.expire(project, before),
       runRetentionDays: config.telemetry.runRetentionDays,
       turn,
@@ -188,6 +209,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
       schedule: config.telemetry.enabled,
       metrics,
       turn,
+      // Shared: collectors added or removed on another instance are taken in within a second.
+      ...(store.shared ? { syncMs: 1_000 } : {}),
     });
     const ctx: AppContext = {
       config,
@@ -207,7 +230,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
         login: new LoginThrottle(config.rateLimits.loginPerMinute),
       },
       projects: new ProjectCache(store),
-      prices: new PriceCatalog(store.meta, config.llm.prices),
+      // Shared: another instance may change a project's prices; read them again after a second.
+      prices: new PriceCatalog(store.meta, config.llm.prices, store.shared ? 1_000 : undefined),
       state,
       metrics,
     };

@@ -1,5 +1,5 @@
 import { RESOLUTION_MS, type RollupRow } from '../model/rollup.js';
-import type { RollupTile } from '../store/index.js';
+import type { RollupSpan, RollupTile } from '../store/index.js';
 import type { Cell } from './aggregate.js';
 
 interface Entry {
@@ -12,6 +12,22 @@ interface Entry {
 }
 
 const SEP = '\u001f';
+
+/** The span of buckets the rows touch, per project, family and resolution. */
+export function spansOf(rows: readonly RollupRow[]): RollupSpan[] {
+  const spans = new Map<string, RollupSpan>();
+  for (const r of rows) {
+    const scope = `${r.project}${SEP}${r.family}${SEP}${r.res}`;
+    const end = r.bucket + RESOLUTION_MS[r.res];
+    const s = spans.get(scope);
+    if (!s) spans.set(scope, { project: r.project, family: r.family, res: r.res, from: r.bucket, to: end });
+    else {
+      s.from = Math.min(s.from, r.bucket);
+      s.to = Math.max(s.to, end);
+    }
+  }
+  return [...spans.values()];
+}
 
 /** Rough memory of cells held: their sketches' bins plus a fixed cost per cell and field. */
 function sizeOf(cells: ReadonlyMap<string, Cell>): number {
@@ -92,22 +108,20 @@ export class RollupCache {
 
   /** Forgets every tile that holds a bucket of these rows (written, so changed). */
   invalidate(written: readonly RollupRow[]): void {
-    if (written.length === 0) return;
+    this.forget(spansOf(written));
+  }
+
+  /** Forgets every tile that overlaps one of these spans (written elsewhere, so changed). */
+  forget(spans: readonly RollupSpan[]): void {
+    if (spans.length === 0) return;
     this.epoch += 1;
-    const spans = new Map<string, { from: number; to: number }>();
-    for (const r of written) {
-      const scope = `${r.project}${SEP}${r.family}${SEP}${r.res}`;
-      const end = r.bucket + RESOLUTION_MS[r.res];
-      const s = spans.get(scope);
-      if (!s) spans.set(scope, { from: r.bucket, to: end });
-      else {
-        s.from = Math.min(s.from, r.bucket);
-        s.to = Math.max(s.to, end);
-      }
+    const byScope = new Map<string, RollupSpan[]>();
+    for (const s of spans) {
+      const scope = `${s.project}${SEP}${s.family}${SEP}${s.res}`;
+      byScope.set(scope, [...(byScope.get(scope) ?? []), s]);
     }
     for (const [k, e] of this.entries) {
-      const s = spans.get(e.scope);
-      if (s && s.from < e.to && e.from < s.to) this.drop(k);
+      if (byScope.get(e.scope)?.some((s) => s.from < e.to && e.from < s.to)) this.drop(k);
     }
   }
 

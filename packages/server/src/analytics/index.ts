@@ -1,4 +1,5 @@
 export { Cell, cellOf } from './aggregate.js';
+export { spansOf } from './cache.js';
 export type { Aggregate, ExploreQuery, ExploreResult } from './explore.js';
 export { AGGREGATES, explore } from './explore.js';
 export type { Aggregation, MetricDataPoint, MetricType } from './historical.js';

@@ -59,7 +59,8 @@ export class ProjectCache {
   constructor(private readonly store: Store) {}
   async get(id: string): Promise<ProjectRecord | null> {
     const hit = this.cache.get(id);
-    if (hit && Date.now() - hit.at < 5_000) return hit.record;
+    // Other instances sharing the store may change a project: then look again after a second.
+    if (hit && Date.now() - hit.at < (this.store.shared ? 1_000 : 5_000)) return hit.record;
     const record = await this.store.meta.getProject(id);
     this.cache.set(id, { record, at: Date.now() });
     return record;
@@ -96,6 +97,8 @@ const sessionCaches = new WeakMap<
   Map<string, { principal: Promise<Principal>; until: number }>
 >();
 const SESSION_CACHE_MS = 10_000;
+/** With other instances sharing the store, a logout there reaches this one within a second. */
+const SHARED_SESSION_CACHE_MS = 1_000;
 const tokenKey = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 async function fromSession(ctx: AppContext, token: string): Promise<Principal> {
@@ -111,7 +114,10 @@ async function fromSession(ctx: AppContext, token: string): Promise<Principal> {
   // The lookup itself is shared, so requests that arrive together read the store once.
   const principal = ctx.auth.fromSession(token, now);
   if (cache.size >= 10_000) cache.clear();
-  cache.set(key, { principal, until: now + SESSION_CACHE_MS });
+  cache.set(key, {
+    principal,
+    until: now + (ctx.store.shared ? SHARED_SESSION_CACHE_MS : SESSION_CACHE_MS),
+  });
   principal.catch(() => cache.delete(key));
   return principal;
 }

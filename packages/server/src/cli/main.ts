@@ -26,6 +26,7 @@ const CONFIG_FLAGS: Flag[] = [
   'checkpoint-file',
   'checkpoint-key',
   'postgres',
+  'clickhouse',
 ];
 /**
  * What each command takes: its flags (besides --help) and how many arguments. Anything else is a
@@ -71,8 +72,11 @@ Options:
   --config FILE  JSON config file (env VIGIL_CONFIG; default ./vigil.config.json if present)
   --postgres URL keep the metadata (projects, keys, people, rules, …) in PostgreSQL
                  (env VIGIL_POSTGRES_URL; postgres://user:password@host:port/database)
+  --clickhouse URL  keep the events, rollups and samples in ClickHouse (needs --postgres; env
+                 VIGIL_CLICKHOUSE_URL, http://user:password@host:8123; VIGIL_CLICKHOUSE_DATABASE,
+                 default vigil): nothing on local disk, any number of instances (docs/scale-out.md)
   --to N         migration target version
-  --engine E     with the metadata in PostgreSQL: the engine to migrate (duckdb or postgres)
+  --engine E     with the metadata in PostgreSQL: the engine to migrate (duckdb, postgres or clickhouse)
   --json         machine-readable output
   --token T      admin bearer token for smoke and for a backup through the server (env VIGIL_ADMIN_TOKEN)
   --url URL      the running server to back up through (default: the configured host and port)
@@ -87,11 +91,11 @@ admin user's password when it is first created.`;
 
 const TIMES = 'Times: ISO-8601 (2026-01-31, 2026-01-31T12:00:00Z) or epoch milliseconds; UTC.';
 const STORE =
-  '--data DIR (env VIGIL_DATA), --postgres URL (env VIGIL_POSTGRES_URL) and --config FILE (env VIGIL_CONFIG) pick the store.';
+  '--data DIR (env VIGIL_DATA), --postgres URL (env VIGIL_POSTGRES_URL), --clickhouse URL (env VIGIL_CLICKHOUSE_URL) and --config FILE (env VIGIL_CONFIG) pick the store.';
 
 /** `vigil <command> --help`: one command, its flags and what it takes. */
 const COMMAND_HELP: Record<string, string> = {
-  serve: `Usage: vigil serve [--port N] [--host H] [--data DIR] [--postgres URL] [--config FILE]
+  serve: `Usage: vigil serve [--port N] [--host H] [--data DIR] [--postgres URL] [--clickhouse URL] [--config FILE]
 
 Runs the server: HTTP API, ingestion, dashboard, schedules. On an empty data directory it creates
 the default project, the admin user and a first ingest key, and prints them once.
@@ -99,6 +103,8 @@ the default project, the admin user and a first ingest key, and prints them once
   --host H       address to bind (env VIGIL_HOST; default 127.0.0.1)
   --data DIR     data directory (env VIGIL_DATA; default ./vigil-data)
   --postgres URL the metadata half in PostgreSQL (env VIGIL_POSTGRES_URL; docs/scale-out.md)
+  --clickhouse URL  the analytical half in ClickHouse, with --postgres: nothing on local disk, as
+                 many instances as you like behind a load balancer (env VIGIL_CLICKHOUSE_URL)
   --config FILE  JSON config file (env VIGIL_CONFIG; default ./vigil.config.json if present)
   --checkpoint-file FILE, --checkpoint-key FILE   signed audit checkpoints (see docs/security.md)
 Env: VIGIL_ADMIN_TOKEN, VIGIL_ADMIN_PASSWORD, VIGIL_LOG_LEVEL (docs/configuration.md).`,
@@ -109,7 +115,7 @@ Shows or changes the store's schema version. Needs the store to itself (stop the
   up [--to N]    apply migrations up to N (default: the latest)
   down --to N    revert to version N (with the newer release, before going back to an older one)
   --engine E     with the metadata in PostgreSQL each engine has its own versions: status and up
-                 cover both, --to and down need the engine named (duckdb or postgres)
+                 cover both, --to and down need the engine named (duckdb, postgres or clickhouse)
   --json         one JSON object on stdout
 ${STORE}`,
   verify: `Usage: vigil verify [--json] [--checkpoint-file FILE] [--checkpoint-key FILE]
@@ -213,6 +219,7 @@ async function main(argv: string[]): Promise<number> {
     checkpointFile: values['checkpoint-file'],
     checkpointKeyFile: values['checkpoint-key'],
     postgresUrl: values.postgres,
+    clickhouseUrl: values.clickhouse,
   };
   const token = values.token ?? process.env.VIGIL_ADMIN_TOKEN;
   // These two must work with a broken configuration: check reports it, smoke needs none.
@@ -377,6 +384,7 @@ function parse(argv: string[]) {
       'checkpoint-key': { type: 'string' },
       out: { type: 'string' },
       postgres: { type: 'string' },
+      clickhouse: { type: 'string' },
       engine: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -393,7 +401,11 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
   const lines = [
     '',
     `Vigil is running at ${server.url}`,
-    `  data directory: ${config.dataDir}`,
+    ...(config.store.clickhouse
+      ? [
+          `  events: ClickHouse at ${redactedUrl(config.store.clickhouse.url)} (instance ${config.instanceId})`,
+        ]
+      : [`  data directory: ${config.dataDir}`]),
     ...(config.store.postgres ? [`  metadata: PostgreSQL at ${redactedUrl(config.store.postgres.url)}`] : []),
     `  dashboard: ${server.url}/   (log in as user 'admin')`,
   ];

@@ -1,14 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { CommitNotice, NoticeStore } from '../store/index.js';
+import type { CommitNotice, NoticeStore, RollupSpan } from '../store/index.js';
 
 /** A publish waits this long to carry the projects of several commits in one notice. */
 const PUBLISH_MS = 100;
+
+/** A notice holds at most this many rollup spans; beyond, it says "all" (null). */
+const MAX_SPANS = 40;
 
 /**
  * Commits of every instance sharing the store, counted per project for the live view: this
  * instance's own as they happen, the others' as their notices arrive (published at most every
  * 100 ms, with the projects committed since). A counter only moves; its value means nothing else.
+ * The same notices carry the rollup buckets each instance wrote, so the others forget what they
+ * cached of them (`onRollups`).
  */
 export class ClusterCommits {
   /** Names this instance in its notices (its own come back and are not counted twice). */
@@ -18,12 +23,19 @@ export class ClusterCommits {
   private unnamed = 0;
   private all = 0;
   private readonly unpublished = new Set<string>();
+  /** Rollup spans written since the last notice; null: too many, or all (retention). */
+  private unpublishedRollups: RollupSpan[] | null = [];
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => Promise<void>) | null = null;
 
   constructor(
     private readonly notices: NoticeStore,
-    private readonly o: { instanceId: string; log: FastifyBaseLogger },
+    private readonly o: {
+      instanceId: string;
+      log: FastifyBaseLogger;
+      /** Another instance wrote these rollup buckets (null: any bucket). */
+      onRollups?: (spans: readonly RollupSpan[] | null) => void;
+    },
   ) {
     this.from = `${o.instanceId}/${randomUUID().slice(0, 8)}`;
   }
@@ -32,7 +44,9 @@ export class ClusterCommits {
   async start(): Promise<void> {
     try {
       this.unsubscribe = await this.notices.subscribe((notice) => {
-        if (notice.from !== this.from) this.count(notice.projects);
+        if (notice.from === this.from) return;
+        if (notice.projects === null || notice.projects.length > 0) this.count(notice.projects);
+        if (notice.rollups !== undefined) this.o.onRollups?.(notice.rollups);
       });
     } catch (err) {
       this.o.log.warn({ err }, "live view: other instances' commits are not heard; this one's are");
@@ -44,6 +58,21 @@ export class ClusterCommits {
     const list = [...projects];
     this.count(list);
     for (const p of list) this.unpublished.add(p);
+    this.schedule();
+  }
+
+  /** This instance wrote rollup rows in these spans (null: changed any, as retention does). */
+  rollupsWritten(spans: readonly RollupSpan[] | null): void {
+    if (spans !== null && spans.length === 0) return;
+    if (spans === null || this.unpublishedRollups === null) this.unpublishedRollups = null;
+    else {
+      this.unpublishedRollups.push(...spans);
+      if (this.unpublishedRollups.length > MAX_SPANS) this.unpublishedRollups = null;
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
     this.timer ??= setTimeout(() => void this.publish(), PUBLISH_MS);
   }
 
@@ -66,9 +95,15 @@ export class ClusterCommits {
 
   private async publish(): Promise<void> {
     this.timer = null;
-    if (this.unpublished.size === 0) return;
-    const notice: CommitNotice = { from: this.from, projects: [...this.unpublished] };
+    const rollups = this.unpublishedRollups;
+    if (this.unpublished.size === 0 && rollups !== null && rollups.length === 0) return;
+    const notice: CommitNotice = {
+      from: this.from,
+      projects: [...this.unpublished],
+      ...(rollups === null || rollups.length > 0 ? { rollups } : {}),
+    };
     this.unpublished.clear();
+    this.unpublishedRollups = [];
     await this.notices.publish(notice).catch((err: unknown) => {
       this.o.log.warn({ err }, 'live view: a commit notice was not published to the other instances');
     });

@@ -70,6 +70,11 @@ export interface OrchestratorOptions {
   clock?: () => number;
   /** Run on schedule only while this instance holds the scheduler lease (once per cluster). */
   turn?: SchedulerTurn;
+  /**
+   * Read the stored collectors again this often, for those other instances sharing the store add
+   * or remove (off when not given: this instance makes every change itself).
+   */
+  syncMs?: number;
 }
 
 export class CollectorConflict extends Error {
@@ -106,6 +111,9 @@ export class CollectorOrchestrator {
   private readonly box: SecretBox | null;
   private timer: NodeJS.Timeout | null = null;
   private maintenance: NodeJS.Timeout | null = null;
+  private sync: NodeJS.Timeout | null = null;
+  /** Moves on every add or remove here: a stored list read before one is out of date. */
+  private edits = 0;
   private stopped = true;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly running = new Set<string>();
@@ -152,6 +160,39 @@ export class CollectorOrchestrator {
     const every = this.options.maintenanceMs ?? 5 * 60_000;
     this.maintenance = setInterval(() => void this.maintain(), every);
     this.maintenance.unref();
+    if (this.options.syncMs !== undefined) {
+      this.sync = setInterval(() => void this.syncStored(), this.options.syncMs);
+      this.sync.unref();
+    }
+  }
+
+  /** Takes in the stored collectors another instance added, and drops those it removed. */
+  async syncStored(): Promise<void> {
+    const edits = this.edits;
+    let records: CollectorRecord[];
+    try {
+      records = await this.options.store.collectors.listCollectors(null);
+    } catch (err) {
+      this.options.log.warn({ err }, 'collectors: the stored list could not be read again; trying later');
+      return;
+    }
+    if (this.stopped || edits !== this.edits) return;
+    const stored = new Set<string>();
+    let changed = false;
+    for (const record of records) {
+      const key = this.key(record.project, record.name);
+      stored.add(key);
+      if (this.entries.has(key)) continue;
+      this.entries.set(key, this.fromRecord(record));
+      changed = true;
+    }
+    for (const [key, entry] of this.entries) {
+      if (entry.origin === 'api' && !stored.has(key)) {
+        this.entries.delete(key);
+        changed = true;
+      }
+    }
+    if (changed && (this.options.schedule ?? true)) this.reschedule();
   }
 
   private entry(
@@ -243,6 +284,7 @@ export class CollectorOrchestrator {
       throw new CollectorConflict(`a collector named '${spec.name}' already exists`);
     }
     const entry = this.entry(spec, 'api', id);
+    this.edits += 1;
     this.entries.set(key, entry);
     if (!this.stopped && (this.options.schedule ?? true)) this.reschedule();
     return entry;
@@ -256,9 +298,11 @@ export class CollectorOrchestrator {
     if (entry.origin === 'config') {
       throw new CollectorConflict(`'${name}' comes from the config file; remove it there`);
     }
+    this.edits += 1;
     await this.options.store.collectors.deleteCollector(project, name);
     await this.options.store.collectors.forgetLatest(project, name);
     this.entries.delete(key);
+    this.edits += 1;
     return true;
   }
 
@@ -450,6 +494,7 @@ export class CollectorOrchestrator {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.maintenance) clearInterval(this.maintenance);
+    if (this.sync) clearInterval(this.sync);
     this.timer = null;
     this.maintenance = null;
     await Promise.allSettled([...this.inFlight]);

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scratchDirs } from '../test/harness.js';
-import { ConfigError, loadConfig } from './index.js';
+import { ConfigError, checkpointPaths, loadConfig } from './index.js';
 
 const scratch = scratchDirs();
 afterEach(() => scratch.cleanup());
@@ -72,6 +72,88 @@ describe('the metadata half on PostgreSQL', () => {
     expect(() => withFile({ store: { postgres: { url, pool: 9 } } })).toThrow(ConfigError);
     try {
       loadConfig({}, { VIGIL_POSTGRES_URL: 'mysql://u:secret@h/db' }, scratch.fresh());
+    } catch (err) {
+      expect((err as Error).message).not.toContain('secret');
+    }
+  });
+});
+
+describe('the analytical half on ClickHouse', () => {
+  const postgres = 'postgres://vigil:pw@db.internal:5432/vigil';
+  const url = 'http://vigil:secret@ch.internal:8123';
+  // Nothing is kept on local disk: the checkpoints' places are named (here a webhook and a key).
+  const checkpoints = {
+    VIGIL_CHECKPOINT_KEY_FILE: '/run/secrets/vigil-key.pem',
+    VIGIL_CHECKPOINT_WEBHOOK_URL: 'https://audit.internal/vigil',
+  };
+
+  it('is read from the file, VIGIL_CLICKHOUSE_URL / _DATABASE and --clickhouse, with the cluster from the file', () => {
+    const env = { VIGIL_POSTGRES_URL: postgres, ...checkpoints };
+    expect(loadConfig({}, env, scratch.fresh()).store.clickhouse).toBeUndefined();
+    const dir = scratch.fresh();
+    const cluster = { name: 'vigil', shards: ['http://ch1:8123', 'http://ch2:8123'] };
+    writeFileSync(
+      join(dir, 'vigil.config.json'),
+      JSON.stringify({ store: { clickhouse: { url, cluster } } }),
+    );
+    expect(loadConfig({}, env, dir).store.clickhouse).toEqual({ url, cluster });
+    expect(
+      loadConfig(
+        {},
+        { ...env, VIGIL_CLICKHOUSE_URL: 'http://env:8123', VIGIL_CLICKHOUSE_DATABASE: 'tele' },
+        dir,
+      ).store.clickhouse,
+    ).toEqual({ url: 'http://env:8123', database: 'tele', cluster });
+    expect(
+      loadConfig(
+        { clickhouseUrl: 'https://flag:8443' },
+        { ...env, VIGIL_CLICKHOUSE_URL: 'http://env:8123' },
+        dir,
+      ).store.clickhouse?.url,
+    ).toBe('https://flag:8443');
+    // The checkpoints go nowhere by default: no file beside a data directory that is not used.
+    expect(checkpointPaths(loadConfig({}, env, dir))).toEqual({
+      file: null,
+      keyFile: '/run/secrets/vigil-key.pem',
+    });
+  });
+
+  it('needs PostgreSQL, a usable URL, and places for the checkpoints, and says which', () => {
+    const dir = scratch.fresh();
+    expect(() => loadConfig({ clickhouseUrl: url }, checkpoints, dir)).toThrow(
+      /--clickhouse puts the events in ClickHouse, which needs the metadata .* in PostgreSQL: give --postgres URL or VIGIL_POSTGRES_URL too/,
+    );
+    const env = { VIGIL_POSTGRES_URL: postgres, ...checkpoints };
+    expect(() => loadConfig({}, { ...env, VIGIL_CLICKHOUSE_URL: 'ch.internal:8123' }, dir)).toThrow(
+      /VIGIL_CLICKHOUSE_URL does not start with http:\/\/ or https:\/\//,
+    );
+    expect(() => loadConfig({}, { ...env, VIGIL_CLICKHOUSE_DATABASE: 'tele' }, dir)).toThrow(
+      /VIGIL_CLICKHOUSE_DATABASE is set but no ClickHouse is/,
+    );
+    expect(() =>
+      loadConfig({}, { ...env, VIGIL_CLICKHOUSE_URL: url, VIGIL_CLICKHOUSE_DATABASE: 'a-b;' }, dir),
+    ).toThrow(/store\/clickhouse\/database/);
+    expect(() => loadConfig({ clickhouseUrl: url }, { VIGIL_POSTGRES_URL: postgres }, dir)).toThrow(
+      /keeps nothing, so the signed audit checkpoints need places of yours: the signing key \(--checkpoint-key/,
+    );
+    expect(() =>
+      loadConfig({ clickhouseUrl: url, checkpointKeyFile: '/k.pem' }, { VIGIL_POSTGRES_URL: postgres }, dir),
+    ).toThrow(/VIGIL_CHECKPOINT_WEBHOOK_URL, or --checkpoint-file FILE/);
+    // A file of yours will do instead of a webhook; or no checkpoints at all.
+    expect(
+      loadConfig(
+        { clickhouseUrl: url, checkpointKeyFile: '/k.pem', checkpointFile: '/audit/c.jsonl' },
+        { VIGIL_POSTGRES_URL: postgres },
+        dir,
+      ).checkpoints.file,
+    ).toBe('/audit/c.jsonl');
+    writeFileSync(join(dir, 'vigil.config.json'), JSON.stringify({ checkpoints: { enabled: false } }));
+    expect(
+      loadConfig({ clickhouseUrl: url }, { VIGIL_POSTGRES_URL: postgres }, dir).store.clickhouse?.url,
+    ).toBe(url);
+    try {
+      loadConfig({ clickhouseUrl: 'ftp://u:secret@h' }, { VIGIL_POSTGRES_URL: postgres }, dir);
+      expect.unreachable();
     } catch (err) {
       expect((err as Error).message).not.toContain('secret');
     }

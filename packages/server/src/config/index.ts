@@ -142,6 +142,33 @@ const ConfigSchema = Type.Object({
     postgres: Type.Optional(
       Type.Object({ url: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
     ),
+    /**
+     * The analytical half (events, rollups, samples, health) on ClickHouse, with the metadata on
+     * PostgreSQL: nothing is kept on local disk and any number of instances share the store (env
+     * VIGIL_CLICKHOUSE_URL and VIGIL_CLICKHOUSE_DATABASE, flag --clickhouse).
+     */
+    clickhouse: Type.Optional(
+      Type.Object(
+        {
+          /** `http://user:password@host:8123` of one server or of a load balancer over the cluster. */
+          url: Type.String({ minLength: 1 }),
+          /** Default `vigil`, created when missing. */
+          database: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' })),
+          /** A cluster of `remote_servers`: MergeTree tables on each shard, a Distributed table over them. */
+          cluster: Type.Optional(
+            Type.Object(
+              {
+                name: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' }),
+                /** Each shard's own HTTP URL (schema changes and retention run on each). */
+                shards: Type.Array(Type.String({ pattern: '^https?://' }), { minItems: 1 }),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /** After the store fails (e.g. a full disk), how often it tries to reopen and write again. */
     recoveryMs: Type.Integer({ minimum: 10 }),
   }),
@@ -358,6 +385,8 @@ export interface ConfigOverrides {
   checkpointKeyFile?: string | undefined;
   /** `--postgres URL`: the metadata half on PostgreSQL. */
   postgresUrl?: string | undefined;
+  /** `--clickhouse URL`: the analytical half on ClickHouse. */
+  clickhouseUrl?: string | undefined;
 }
 
 /**
@@ -418,6 +447,22 @@ export function loadConfig(
     config.store.postgres = { url: overrides.postgresUrl };
     postgresFrom = '--postgres';
   }
+  let clickhouseFrom = 'store.clickhouse.url';
+  if (env.VIGIL_CLICKHOUSE_URL) {
+    config.store.clickhouse = { ...config.store.clickhouse, url: env.VIGIL_CLICKHOUSE_URL };
+    clickhouseFrom = 'VIGIL_CLICKHOUSE_URL';
+  }
+  if (overrides.clickhouseUrl !== undefined) {
+    config.store.clickhouse = { ...config.store.clickhouse, url: overrides.clickhouseUrl };
+    clickhouseFrom = '--clickhouse';
+  }
+  if (env.VIGIL_CLICKHOUSE_DATABASE) {
+    if (!config.store.clickhouse)
+      throw new ConfigError(
+        'invalid configuration: VIGIL_CLICKHOUSE_DATABASE is set but no ClickHouse is; give --clickhouse URL or VIGIL_CLICKHOUSE_URL too',
+      );
+    config.store.clickhouse.database = env.VIGIL_CLICKHOUSE_DATABASE;
+  }
   if (overrides.host !== undefined) config.host = overrides.host;
   if (overrides.port !== undefined) config.port = overrides.port;
   if (overrides.dataDir !== undefined) config.dataDir = overrides.dataDir;
@@ -447,6 +492,15 @@ export function loadConfig(
   const postgresUrl = config.store.postgres?.url;
   const postgresProblem = postgresUrl === undefined ? null : postgresUrlProblem(postgresUrl);
   if (postgresProblem) throw new ConfigError(`invalid configuration: ${postgresFrom} ${postgresProblem}`);
+  const clickhouse = config.store.clickhouse;
+  if (clickhouse) {
+    const problem = clickhouseUrlProblem(clickhouse.url);
+    if (problem) throw new ConfigError(`invalid configuration: ${clickhouseFrom} ${problem}`);
+    if (postgresUrl === undefined)
+      throw new ConfigError(
+        `invalid configuration: ${clickhouseFrom} puts the events in ClickHouse, which needs the metadata (projects, keys, people, rules) in PostgreSQL: give --postgres URL or VIGIL_POSTGRES_URL too`,
+      );
+  }
   const checkpointProblem = checkpointPlacementProblem(config);
   if (checkpointProblem) throw new ConfigError(`invalid configuration: ${checkpointProblem}`);
   const names = new Set<string>();
@@ -471,15 +525,25 @@ export function loadConfig(
   return config;
 }
 
-/** Where checkpoints are kept: the configured places, or the defaults next to the data directory. */
-export function checkpointPaths(config: Pick<Config, 'dataDir' | 'checkpoints'>): {
+/**
+ * Where checkpoints are kept: the configured places, or the defaults next to the data directory
+ * (none with the store on ClickHouse, which uses no data directory: the configuration names them).
+ */
+export function checkpointPaths(
+  config: Pick<Config, 'dataDir' | 'checkpoints'> & { store?: Pick<Config['store'], 'clickhouse'> },
+): {
   file: string | null;
   keyFile: string;
 } {
   const dataDir = resolve(config.dataDir);
   const dir = join(dirname(dataDir), `${basename(dataDir)}-audit`);
+  const local = !config.store?.clickhouse;
   const file =
-    config.checkpoints.file === undefined ? join(dir, 'checkpoints.jsonl') : config.checkpoints.file;
+    config.checkpoints.file === undefined
+      ? local
+        ? join(dir, 'checkpoints.jsonl')
+        : null
+      : config.checkpoints.file;
   const keyFile =
     config.checkpoints.keyFile ?? join(file === null ? dir : dirname(file), 'checkpoint-key.pem');
   return { file, keyFile };
@@ -488,6 +552,13 @@ export function checkpointPaths(config: Pick<Config, 'dataDir' | 'checkpoints'>)
 /** A checkpoint kept with the data is deleted with it: the file and key must live elsewhere. */
 function checkpointPlacementProblem(config: Config): string | null {
   if (!config.checkpoints.enabled) return null;
+  if (config.store.clickhouse) {
+    // Nothing on local disk: no default place next to a data directory; the operator names one.
+    const { file, keyFile, webhookUrl } = config.checkpoints;
+    if (keyFile === undefined || (file === undefined && !webhookUrl))
+      return 'with the store on ClickHouse and PostgreSQL this machine keeps nothing, so the signed audit checkpoints need places of yours: the signing key (--checkpoint-key FILE or VIGIL_CHECKPOINT_KEY_FILE, a secret you mount; created there when missing) and where checkpoints go (VIGIL_CHECKPOINT_WEBHOOK_URL, or --checkpoint-file FILE on storage that outlives the machine); or set checkpoints.enabled to false';
+    return null;
+  }
   const { file, keyFile } = checkpointPaths(config);
   if (file === null && !config.checkpoints.webhookUrl)
     return 'checkpoints need a file or a webhookUrl (or set checkpoints.enabled to false)';
@@ -548,6 +619,20 @@ function merge(target: Record<string, unknown>, source: Record<string, unknown>,
       target[key] = value;
     }
   }
+}
+
+/** What is wrong with a ClickHouse URL (its password never repeated), or null when it is usable. */
+export function clickhouseUrlProblem(url: string): string | null {
+  const form = 'give http://user:password@host:8123';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `is not a URL; ${form}`;
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    return `does not start with http:// or https:// (ClickHouse is reached over HTTP); ${form}`;
+  return null;
 }
 
 /** What is wrong with a PostgreSQL URL (its password never repeated), or null when it is usable. */

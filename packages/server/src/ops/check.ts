@@ -9,7 +9,7 @@ import {
   checkpointPaths,
   loadConfig,
 } from '../config/index.js';
-import { type ChainLink, type EventStore, openStore, type Store } from '../store/index.js';
+import { type ChainLink, type EventStore, openStore, type Store, storeIsLocal } from '../store/index.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -84,7 +84,9 @@ export async function runChecks({
   }
   const dataDir = config.dataDir;
 
+  const local = storeIsLocal(config.store);
   const dirStatus = await step('data directory', () => {
+    if (!local) return ['ok', 'not used: the store is on its database servers'];
     if (!existsSync(dataDir))
       return [
         'fail',
@@ -194,7 +196,8 @@ export async function runChecks({
     await store?.close();
   }
 
-  if (dirStatus === 'fail' && !existsSync(dataDir)) skip('disk space', 'needs the data directory');
+  if (!local) skip('disk space', 'the store keeps nothing on this machine');
+  else if (dirStatus === 'fail' && !existsSync(dataDir)) skip('disk space', 'needs the data directory');
   else
     await step('disk space', () => {
       const fs = statfsSync(dataDir);

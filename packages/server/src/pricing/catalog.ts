@@ -29,28 +29,30 @@ export function configuredPrices(list: readonly ConfiguredPrice[]): Map<string, 
 
 /**
  * The price book of each project, read on every ingest request: built once from the shipped
- * table, the config file and the project's own list, and rebuilt when the project's list changes.
+ * table, the config file and the project's own list, and rebuilt when the project's list changes
+ * here, or after `maxAgeMs` (when other instances sharing the store may change it).
  */
 export class PriceCatalog {
-  private readonly books = new Map<string, Promise<PriceBook>>();
+  private readonly books = new Map<string, { book: Promise<PriceBook>; at: number }>();
   private readonly configured: Map<string, PriceEntry[]>;
 
   constructor(
     private readonly meta: Pick<AccountStore, 'llmPrices' | 'putLlmPrices'>,
     configured: readonly ConfiguredPrice[] = [],
+    private readonly maxAgeMs = Number.POSITIVE_INFINITY,
   ) {
     this.configured = configuredPrices(configured);
   }
 
   /** The project's effective prices. */
   book(project: string): Promise<PriceBook> {
-    let found = this.books.get(project);
-    if (!found) {
-      found = this.load(project);
-      this.books.set(project, found);
-      found.catch(() => this.books.delete(project));
-    }
-    return found;
+    const now = Date.now();
+    const found = this.books.get(project);
+    if (found && now - found.at < this.maxAgeMs) return found.book;
+    const book = this.load(project);
+    this.books.set(project, { book, at: now });
+    book.catch(() => this.books.delete(project));
+    return book;
   }
 
   /** The project's own entries (what `PUT` last stored). */

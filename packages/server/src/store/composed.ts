@@ -10,6 +10,7 @@ import {
 /** An analytical half with the whole-store operations of its engine (a whole store qualifies). */
 export interface SeparateAnalytical extends AnalyticalStore {
   readonly engine: string;
+  readonly shared: boolean;
   readonly ops: OpsStore;
   sizeBytes(): Promise<number>;
 }
@@ -45,6 +46,7 @@ export function composeStore(analytical: SeparateAnalytical, metadata: SeparateM
   let closing: Promise<void> | null = null;
   return {
     engine: `${analytical.engine}+${metadata.engine}`,
+    shared: analytical.shared,
     schemas,
     events: analytical.events,
     rollups: analytical.rollups,

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { composeStore } from './composed.js';
+import { openClickHouseAnalytical } from './clickhouse/index.js';
+import { composeStore, type SeparateAnalytical } from './composed.js';
 import {
   DUCKDB_LATEST_SCHEMA,
   duckdbStoreExists,
@@ -18,45 +19,87 @@ export interface StoreOptions {
   /** Default `duckdb`, the embedded engine (one file in the data directory). */
   engine?: 'duckdb';
   duckdb?: { memoryLimit?: string };
-  /** The metadata half on PostgreSQL (the analytical half stays on `engine`). */
+  /** The metadata half on PostgreSQL (the analytical half stays on `engine` unless `clickhouse`). */
   postgres?: { url?: string } | undefined;
+  /**
+   * The analytical half on ClickHouse (needs `postgres` for the metadata half): with both, the
+   * store keeps nothing in the data directory and any number of instances may share it.
+   */
+  clickhouse?: ClickHouseStoreOptions | undefined;
   /** Apply pending migrations on open (the server does; `vigil migrate` does not). */
   migrate?: boolean;
 }
 
+/** Where the analytical half lives on ClickHouse (`store.clickhouse` in the configuration). */
+export interface ClickHouseStoreOptions {
+  /** `http://user:password@host:8123`: one server, or a load balancer in front of the cluster. */
+  url?: string;
+  /** Default `vigil`. */
+  database?: string;
+  /** Tables spread over the shards of this `remote_servers` cluster (`shards`: each one's HTTP URL). */
+  cluster?: { name: string; shards: string[] };
+}
+
 /**
  * Opens the store the options name (creating it when there is none): DuckDB in the data
- * directory, with the metadata half on PostgreSQL when `postgres.url` is set.
+ * directory, with the metadata half on PostgreSQL when `postgres.url` is set, and the analytical
+ * half on ClickHouse too when `clickhouse.url` is.
  */
-export async function openStore({ dataDir, duckdb, postgres, migrate }: StoreOptions): Promise<Store> {
+export async function openStore({
+  dataDir,
+  duckdb,
+  postgres,
+  clickhouse,
+  migrate,
+}: StoreOptions): Promise<Store> {
+  const migrating = migrate !== undefined ? { migrate } : {};
   const open = () =>
     openDuckDBStore({
       dataDir,
       ...(duckdb?.memoryLimit ? { memoryLimit: duckdb.memoryLimit } : {}),
-      ...(migrate !== undefined ? { migrate } : {}),
+      ...migrating,
     });
-  if (!postgres?.url) return open();
+  if (!postgres?.url) {
+    if (clickhouse?.url)
+      throw new StoreError(
+        'unsupported',
+        'the analytical half on ClickHouse needs the metadata half on PostgreSQL (--postgres URL, VIGIL_POSTGRES_URL): instances sharing ClickHouse must share projects, keys and rules too',
+      );
+    return open();
+  }
   // PostgreSQL first: a wrong URL is reported before the data directory is touched.
-  const metadata = await openPostgresStore({
-    url: postgres.url,
-    ...(migrate !== undefined ? { migrate } : {}),
-  });
+  const metadata = await openPostgresStore({ url: postgres.url, ...migrating });
   try {
-    return composeStore(await open(), metadata);
+    const analytical: SeparateAnalytical = clickhouse?.url
+      ? await openClickHouseAnalytical({
+          url: clickhouse.url,
+          ...(clickhouse.database ? { database: clickhouse.database } : {}),
+          ...(clickhouse.cluster ? { cluster: clickhouse.cluster } : {}),
+          ...migrating,
+        })
+      : await open();
+    return composeStore(analytical, metadata);
   } catch (err) {
     await metadata.close().catch(() => undefined);
     throw err;
   }
 }
 
+/** Whether the store keeps its data in the data directory (false: all of it on database servers). */
+export function storeIsLocal({ clickhouse }: Pick<StoreOptions, 'clickhouse'>): boolean {
+  return !clickhouse?.url;
+}
+
 /** Whether there is a store where the options point (commands that only read must not create one). */
-export function storeExists({ dataDir }: StoreOptions): boolean {
-  return duckdbStoreExists(dataDir);
+export function storeExists(options: StoreOptions): boolean {
+  // A store on servers is looked for by opening it (which reports one that cannot be reached).
+  return !storeIsLocal(options) || duckdbStoreExists(options.dataDir);
 }
 
 /** Makes a backup image of the engine (`ops.backup`) the store where the options point. */
 export async function restoreStore({ dataDir, postgres }: StoreOptions, image: Readable): Promise<void> {
   if (postgres?.url)
+    // With ClickHouse too, nothing of the store is in the backup file either.
     throw new StoreError(
       'unsupported',
       'this configuration keeps the metadata half in PostgreSQL, which a Vigil backup file does not hold; restore PostgreSQL with its own tools (pg_restore or psql from a pg_dump) and see docs/scale-out.md',
@@ -125,6 +168,7 @@ export type {
   RetentionOverrides,
   RollupGroup,
   RollupQuery,
+  RollupSpan,
   RollupStore,
   RollupTile,
   RollupWatermark,

@@ -70,6 +70,9 @@ export function interceptStore(
     get schemas() {
       return current().schemas;
     },
+    get shared() {
+      return current().shared;
+    },
     ...(parts as Pick<Store, StorePart>),
     sizeBytes: top.sizeBytes,
     close: top.close,

@@ -75,6 +75,12 @@ export interface MetadataStore {
 export interface Store extends AnalyticalStore, MetadataStore {
   readonly engine: string;
   /**
+   * Whether other processes may write the analytical half at the same time (the instances of a
+   * cluster on ClickHouse): then what one process wrote is all it can know of by itself, and it
+   * must learn of the others' writes through `notices`. False for a store one process opens (DuckDB).
+   */
+  readonly shared: boolean;
+  /**
    * The schema of each engine the store uses, with its own migrator and versions: one for a store
    * on one engine (then the same as `migrations`), one per half when the halves are on different
    * engines (then `migrations` is the analytical half's). `vigil migrate` and `vigil check` go
@@ -346,7 +352,22 @@ export interface LeaseStore {
 /** A notice of committed events: from which instance, of which projects (null: any, too many to name). */
 export interface CommitNotice {
   from: string;
+  /** Projects with newly committed events; null: too many to name (any project). */
   projects: readonly string[] | null;
+  /**
+   * Rollup buckets the sender wrote or deleted, so the others drop what they cached of them; null:
+   * too many to name (forget every cached bucket). Absent: none.
+   */
+  rollups?: readonly RollupSpan[] | null;
+}
+
+/** The buckets in [from, to) of one project's rollup family at one resolution. */
+export interface RollupSpan {
+  project: string;
+  family: string;
+  res: string;
+  from: number;
+  to: number;
 }
 
 /**

@@ -1,13 +1,57 @@
 /**
- * Test harness: a real Vigil server on 127.0.0.1 (random port) over a fresh DuckDB file.
+ * Test harness: a real Vigil server on 127.0.0.1 (random port) over a fresh store: a DuckDB file,
+ * or with `VIGIL_TEST_ENGINE=clickhouse` fresh databases on real ClickHouse and PostgreSQL servers
+ * started for the test file (the API suite runs both ways: see vitest.config.ts).
  * Used by the server's and the SDK's integration tests.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { type Config, defaultConfig } from '../config/index.js';
 import type { EventView } from '../model/index.js';
 import { type RunningServer, startServer } from '../server.js';
+import { type ClickHouseServer, startClickHouse } from './clickhouse.js';
+import { startPostgres, type TestPostgres } from './postgres.js';
+
+/** The engine `startVigil` puts the store on. */
+export const TEST_ENGINE: 'duckdb' | 'clickhouse' =
+  process.env.VIGIL_TEST_ENGINE === 'clickhouse' ? 'clickhouse' : 'duckdb';
+
+/** The servers of this test file, started at the first `startVigil` and stopped after its tests. */
+let servers: Promise<{ clickhouse: ClickHouseServer; postgres: TestPostgres }> | null = null;
+if (TEST_ENGINE === 'clickhouse') {
+  afterAll(async () => {
+    const started = await servers?.catch(() => null);
+    servers = null;
+    await Promise.all([started?.clickhouse.stop(), started?.postgres.stop()]);
+  }, 60_000);
+}
+/** The databases of each data directory's store, so a server started again finds its data. */
+const databases = new Map<string, { postgres: string; clickhouse: string }>();
+
+/** Store settings for the store of `dataDir` on the test engine (nothing for DuckDB). */
+async function engineStore(dataDir: string): Promise<Partial<Config['store']>> {
+  if (TEST_ENGINE === 'duckdb') return {};
+  servers ??= (async () => {
+    const [clickhouse, postgres] = await Promise.allSettled([startClickHouse(), startPostgres()]);
+    if (clickhouse.status === 'fulfilled' && postgres.status === 'fulfilled')
+      return { clickhouse: clickhouse.value, postgres: postgres.value };
+    if (clickhouse.status === 'fulfilled') await clickhouse.value.stop();
+    if (postgres.status === 'fulfilled') await postgres.value.stop();
+    throw clickhouse.status === 'rejected' ? clickhouse.reason : (postgres as PromiseRejectedResult).reason;
+  })();
+  const { clickhouse, postgres } = await servers;
+  let names = databases.get(dataDir);
+  if (!names) {
+    names = { postgres: await postgres.fresh(), clickhouse: `vigil_${process.pid}_${databases.size}` };
+    databases.set(dataDir, names);
+  }
+  return {
+    postgres: { url: names.postgres },
+    clickhouse: { url: clickhouse.url, database: names.clickhouse },
+  };
+}
 
 type DeepPartial<T> = {
   [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K];
@@ -80,7 +124,23 @@ export async function startVigil(
   options: { dataDir?: string; config?: DeepPartial<Config>; ingestKey?: string } = {},
 ): Promise<Vigil> {
   const dataDir = options.dataDir ?? tempDir();
-  const server = await startServer(testConfig(dataDir, options.config));
+  const config = testConfig(dataDir, options.config);
+  if (!config.store.postgres) {
+    config.store = { ...config.store, ...(await engineStore(dataDir)) };
+    // Nothing local to keep them beside: the checkpoints go where they would on DuckDB.
+    if (config.store.clickhouse)
+      config.checkpoints = {
+        ...config.checkpoints,
+        file: config.checkpoints.file ?? join(`${dataDir}-audit`, 'checkpoints.jsonl'),
+        keyFile: config.checkpoints.keyFile ?? join(`${dataDir}-audit`, 'checkpoint-key.pem'),
+      };
+  }
+  const server = await startServer(config);
+  const engine = server.context.store.engine;
+  if (TEST_ENGINE === 'clickhouse' && !options.config?.store && engine !== 'clickhouse+postgres') {
+    await server.close();
+    throw new Error(`VIGIL_TEST_ENGINE=clickhouse, but the server's store is on ${engine}`);
+  }
   const ingestKey = server.bootstrap.created?.ingestKey ?? options.ingestKey ?? '';
   const vigil: Vigil = {
     url: server.url,

@@ -22,6 +22,8 @@ export { CLICKHOUSE_LATEST_SCHEMA } from './migrations.js';
 /** The analytical half (events, rollups, samples, health) on ClickHouse. */
 export class ClickHouseAnalyticalStore implements AnalyticalStore {
   readonly engine = 'clickhouse';
+  /** Any number of instances write the same database (each its own audit chain). */
+  readonly shared = true;
   readonly events: EventStore;
   readonly rollups: RollupStore;
   readonly samples: SampleStore;

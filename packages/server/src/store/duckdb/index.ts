@@ -47,6 +47,8 @@ export interface DuckDBStoreOptions {
 
 class DuckDBStore implements Store {
   readonly engine = 'duckdb';
+  /** One process opens the file at a time. */
+  readonly shared = false;
   readonly events: EventStore;
   readonly meta: AccountStore;
   readonly snapshots: SnapshotStore;

@@ -24,8 +24,15 @@ export class PostgresNotices implements NoticeStore {
 
   async publish(notice: CommitNotice): Promise<void> {
     let payload = JSON.stringify(notice);
-    // Too many projects to name: "some", and every listener looks again.
-    if (payload.length > MAX_PAYLOAD) payload = JSON.stringify({ from: notice.from, projects: null });
+    // Too much to name: "any", and every listener looks again.
+    if (payload.length > MAX_PAYLOAD && notice.rollups)
+      payload = JSON.stringify({ ...notice, rollups: null });
+    if (payload.length > MAX_PAYLOAD)
+      payload = JSON.stringify({
+        from: notice.from,
+        projects: null,
+        ...(notice.rollups !== undefined ? { rollups: null } : {}),
+      });
     await this.db.run('SELECT pg_notify($1, $2)', [CHANNEL, payload]);
   }
 

@@ -376,6 +376,7 @@ export class RollupMaintainer {
       const found = new Map(
         (await this.store.rollups.signals(project, [...ids])).map((s) => [s.signal_id, s]),
       );
+      if (this.store.shared) await this.findRecommendations(project, ids, found);
       for (const id of ids) this.remember(sigKey(project, id), found.get(id) ?? null);
     }
     for (const r of rows) {
@@ -384,6 +385,35 @@ export class RollupMaintainer {
           ? this.signalCache.get(sigKey(r.project, r.signal_id))
           : undefined;
       this.pending.add(r, signal ?? undefined);
+    }
+  }
+
+  /**
+   * Another instance may have stored a signal's recommendation without having written its
+   * dimensions yet (it does at its next flush): its event is stored once acknowledged, so an outcome
+   * sent after that ack is grouped as on one instance. One lookup per signal not found (then
+   * remembered), so only outcomes without any recommendation cost a search each.
+   */
+  private async findRecommendations(
+    project: string,
+    ids: ReadonlySet<string>,
+    found: Map<string, SignalDims>,
+  ): Promise<void> {
+    for (const id of ids) {
+      if (found.has(id)) continue;
+      const [r] = await this.store.events.listEvents({
+        project,
+        types: ['decision.recommendation'],
+        where: [{ field: 'signal_id', value: id }],
+        limit: 1,
+      });
+      if (r)
+        found.set(id, {
+          project,
+          signal_id: id,
+          recommendation_type: r.recommendation_type ?? 'unknown',
+          explanation_version: r.explanation_version ?? 'unknown',
+        });
     }
   }
 

@@ -67,7 +67,10 @@ export async function runChecks({
       if (err instanceof ConfigError) return ['fail', err.message.replaceAll('\n', ' ')];
       throw err;
     }
-    return ['ok', `valid; data directory ${config.dataDir}, listening on ${config.host}:${config.port}`];
+    const where = storeIsLocal(config.store)
+      ? `data directory ${config.dataDir}`
+      : `store on ClickHouse and PostgreSQL, instance ${config.instanceId}`;
+    return ['ok', `valid; ${where}, listening on ${config.host}:${config.port}`];
   });
   if (!config) {
     for (const n of [

@@ -35,7 +35,7 @@ function eventJson(now: number): string {
   return `{"id":"${id}","type":"llm.request","ts":${now},"version":"2.3.1","props":{"total_ms":${context + llm + 3},"context_ms":${context},"llm_ms":${llm},"prompt_tokens":${300 + (n % 1700)},"completion_tokens":${failed ? 0 : 50 + (n % 450)},"cache_hit":${n % 3 === 0},${failed ? `"error_type":"${ERRORS[n % 4]}",` : ''}"user":"user-${n % 1000}","space":"space-${n % 20}","model":"${MODELS[n % 4]}"}}`;
 }
 
-function body(): string {
+export function body(): string {
   const now = Date.now();
   const parts = new Array<string>(BATCH);
   for (let i = 0; i < BATCH; i++) parts[i] = eventJson(now);

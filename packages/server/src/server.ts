@@ -160,7 +160,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       log: logger,
       turn,
       // Shared: another instance sees this one's deltas only once written (1 s after the ack at most).
-      ...(store.shared ? { flushIntervalMs: SHARED_FLUSH_MS } : {}),
+      ...(store.shared.analytical ? { flushIntervalMs: SHARED_FLUSH_MS } : {}),
       onWritten: (rows) => commits.rollupsWritten(spansOf(rows)),
     });
     await commits.start();
@@ -210,7 +210,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       metrics,
       turn,
       // Shared: collectors added or removed on another instance are taken in within a second.
-      ...(store.shared ? { syncMs: 1_000 } : {}),
+      ...(store.shared.metadata ? { syncMs: 1_000 } : {}),
     });
     const ctx: AppContext = {
       config,
@@ -231,7 +231,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       },
       projects: new ProjectCache(store),
       // Shared: another instance may change a project's prices; read them again after a second.
-      prices: new PriceCatalog(store.meta, config.llm.prices, store.shared ? 1_000 : undefined),
+      prices: new PriceCatalog(store.meta, config.llm.prices, store.shared.metadata ? 1_000 : undefined),
       state,
       metrics,
     };

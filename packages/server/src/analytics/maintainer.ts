@@ -376,7 +376,7 @@ export class RollupMaintainer {
       const found = new Map(
         (await this.store.rollups.signals(project, [...ids])).map((s) => [s.signal_id, s]),
       );
-      if (this.store.shared) await this.findRecommendations(project, ids, found);
+      if (this.store.shared.analytical) await this.findRecommendations(project, ids, found);
       for (const id of ids) this.remember(sigKey(project, id), found.get(id) ?? null);
     }
     for (const r of rows) {

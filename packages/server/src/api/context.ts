@@ -60,7 +60,7 @@ export class ProjectCache {
   async get(id: string): Promise<ProjectRecord | null> {
     const hit = this.cache.get(id);
     // Other instances sharing the store may change a project: then look again after a second.
-    if (hit && Date.now() - hit.at < (this.store.shared ? 1_000 : 5_000)) return hit.record;
+    if (hit && Date.now() - hit.at < (this.store.shared.metadata ? 1_000 : 5_000)) return hit.record;
     const record = await this.store.meta.getProject(id);
     this.cache.set(id, { record, at: Date.now() });
     return record;
@@ -116,7 +116,7 @@ async function fromSession(ctx: AppContext, token: string): Promise<Principal> {
   if (cache.size >= 10_000) cache.clear();
   cache.set(key, {
     principal,
-    until: now + (ctx.store.shared ? SHARED_SESSION_CACHE_MS : SESSION_CACHE_MS),
+    until: now + (ctx.store.shared.metadata ? SHARED_SESSION_CACHE_MS : SESSION_CACHE_MS),
   });
   principal.catch(() => cache.delete(key));
   return principal;

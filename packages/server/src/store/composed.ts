@@ -10,7 +10,7 @@ import {
 /** An analytical half with the whole-store operations of its engine (a whole store qualifies). */
 export interface SeparateAnalytical extends AnalyticalStore {
   readonly engine: string;
-  readonly shared: boolean;
+  readonly shared: { readonly analytical: boolean };
   readonly ops: OpsStore;
   sizeBytes(): Promise<number>;
 }
@@ -46,7 +46,8 @@ export function composeStore(analytical: SeparateAnalytical, metadata: SeparateM
   let closing: Promise<void> | null = null;
   return {
     engine: `${analytical.engine}+${metadata.engine}`,
-    shared: analytical.shared,
+    // The metadata engine (PostgreSQL) serves any number of instances.
+    shared: { analytical: analytical.shared.analytical, metadata: true },
     schemas,
     events: analytical.events,
     rollups: analytical.rollups,

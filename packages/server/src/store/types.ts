@@ -75,11 +75,12 @@ export interface MetadataStore {
 export interface Store extends AnalyticalStore, MetadataStore {
   readonly engine: string;
   /**
-   * Whether other processes may write the analytical half at the same time (the instances of a
-   * cluster on ClickHouse): then what one process wrote is all it can know of by itself, and it
-   * must learn of the others' writes through `notices`. False for a store one process opens (DuckDB).
+   * Which halves other processes may write at the same time (the instances of a cluster: the
+   * metadata on PostgreSQL, the analytical half on ClickHouse). What a process wrote to a shared
+   * half is all it knows of by itself: it must read again what it caches, or learn of the others'
+   * writes through `notices`. Neither for a store one process opens (DuckDB).
    */
-  readonly shared: boolean;
+  readonly shared: { readonly analytical: boolean; readonly metadata: boolean };
   /**
    * The schema of each engine the store uses, with its own migrator and versions: one for a store
    * on one engine (then the same as `migrations`), one per half when the halves are on different

@@ -23,7 +23,7 @@ export { CLICKHOUSE_LATEST_SCHEMA } from './migrations.js';
 export class ClickHouseAnalyticalStore implements AnalyticalStore {
   readonly engine = 'clickhouse';
   /** Any number of instances write the same database (each its own audit chain). */
-  readonly shared = true;
+  readonly shared = { analytical: true };
   readonly events: EventStore;
   readonly rollups: RollupStore;
   readonly samples: SampleStore;

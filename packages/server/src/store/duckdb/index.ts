@@ -48,7 +48,7 @@ export interface DuckDBStoreOptions {
 class DuckDBStore implements Store {
   readonly engine = 'duckdb';
   /** One process opens the file at a time. */
-  readonly shared = false;
+  readonly shared = { analytical: false, metadata: false };
   readonly events: EventStore;
   readonly meta: AccountStore;
   readonly snapshots: SnapshotStore;

@@ -325,7 +325,8 @@ describe('the authorization matrix', () => {
       }
     }
     expect(wrong).toEqual([]);
-  });
+    // Every route as every caller, one after another: minutes on database servers of a busy machine.
+  }, 180_000);
 
   it("never lets another project's admin, key or person, reach the default project", async () => {
     const wrong: string[] = [];

@@ -87,7 +87,8 @@ describe('vigil with --clickhouse and --postgres', () => {
     expect(backup.stderr).toMatch(
       /in postgres and its events in clickhouse.*pg_dump.*\[store: unsupported\]/s,
     );
-  });
+    // Eight CLI processes one after another (each compiles the CLI with tsx): slow on a busy machine.
+  }, 120_000);
 
   it('a ClickHouse that is not there is one line with a code, the password hidden', async () => {
     const { flags, env } = await freshStore();

@@ -114,7 +114,8 @@ describe('vigil with --postgres', () => {
     const restore = runCli(['restore', file, '--force', ...pg]);
     expect(restore.status).toBe(1);
     expect(restore.stdout).toMatch(/restore refused: .*PostgreSQL.*pg_restore.*nothing was changed/s);
-  });
+    // Eight CLI processes one after another (each compiles the CLI with tsx): slow on a busy machine.
+  }, 120_000);
 
   it('a URL it cannot use, or a server that is not there, is one clear line with a code, not a stack trace', () => {
     const dataDir = scratch.fresh();

@@ -12,6 +12,7 @@ const only = process.argv[2];
 const suites = [
   'ingest.ts',
   'store.ts',
+  'verify.ts',
   'otlp.ts',
   'sdk.ts',
   'health.ts',

@@ -7,9 +7,10 @@
  * hiding an edit behind a deletion needs a new link, which the next checkpoint pins.
  */
 import { createHash } from 'node:crypto';
-import type { EventRow } from '../model/index.js';
+import type { EventColumns, EventRow } from '../model/index.js';
 import type { ChainExpiry, ChainLink, EventStore, ExpiredBatch, ExpiryRecorder } from '../store/index.js';
 import { DEFAULT_CHAIN } from './checkpoint.js';
+import { hashColumnRows } from './columns.js';
 // A cycle with index.ts, used only at call time: the canonical row encoding lives there.
 import { canonicalRow, genesisHash } from './index.js';
 
@@ -19,10 +20,25 @@ const DAY = 86_400_000;
  * a chain other than the default one names its chain: there are as many batches 1 as chains). */
 export function remainingHash(chain: string, seq: number, rows: readonly EventRow[]): string {
   const hash = createHash('sha256');
-  const place = chain === DEFAULT_CHAIN ? `${seq}` : `${chain}\n${seq}`;
-  hash.update(`remaining\n${place}\n${rows.length}\n`);
+  hash.update(remainingHeader(chain, seq, rows.length));
   for (const row of rows) hash.update(`${canonicalRow(row)}\n`);
   return hash.digest('hex');
+}
+
+function remainingHeader(chain: string, seq: number, count: number): string {
+  const place = chain === DEFAULT_CHAIN ? `${seq}` : `${chain}\n${seq}`;
+  return `remaining\n${place}\n${count}\n`;
+}
+
+/** `remainingHash` of rows `from`..`to` (exclusive) of the columns. */
+export function remainingHashColumns(
+  chain: string,
+  seq: number,
+  columns: EventColumns,
+  from: number,
+  to: number,
+): string {
+  return hashColumnRows(remainingHeader(chain, seq, to - from), columns, from, to);
 }
 
 /** The expiry's text as hashed: fixed key order, so the same expiry always hashes the same. */

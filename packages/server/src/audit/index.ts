@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { CHAINED_FIELDS, type EventRow, wellFormed } from '../model/index.js';
+import { CHAINED_FIELDS, type EventColumns, type EventRow, wellFormed } from '../model/index.js';
 import type { ChainExpiry, ChainLink, EventStore } from '../store/index.js';
 import { type Checkpoint, DEFAULT_CHAIN } from './checkpoint.js';
-import { ExpiryIndex, hashExpiry, remainingHash } from './expiry.js';
+import { hashColumnRows } from './columns.js';
+import { ExpiryIndex, hashExpiry, remainingHashColumns } from './expiry.js';
 
 export type { Checkpoint, CheckpointLog, CheckpointReason } from './checkpoint.js';
 export {
@@ -18,7 +19,8 @@ export {
 } from './checkpoint.js';
 export type { CheckpointerOptions, CheckpointWebhook } from './checkpointer.js';
 export { Checkpointer } from './checkpointer.js';
-export { expireOffline, expiryRecorder, hashExpiry, remainingHash } from './expiry.js';
+export { hashColumnRows } from './columns.js';
+export { expireOffline, expiryRecorder, hashExpiry, remainingHash, remainingHashColumns } from './expiry.js';
 
 /** The hash that precedes the first batch of the default chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -54,6 +56,9 @@ export function canonicalRow(row: EventRow): string {
   return `${line}]`;
 }
 
+const batchHeader = (prevHash: string, seq: number, committedAt: number, count: number) =>
+  `${prevHash}\n${seq}\n${committedAt}\n${count}\n`;
+
 /** SHA-256 over the previous hash, the batch's position and its rows' canonical encoding. */
 export function hashBatch(
   prevHash: string,
@@ -62,9 +67,21 @@ export function hashBatch(
   rows: readonly EventRow[],
 ): string {
   const hash = createHash('sha256');
-  hash.update(`${prevHash}\n${seq}\n${committedAt}\n${rows.length}\n`);
+  hash.update(batchHeader(prevHash, seq, committedAt, rows.length));
   for (const row of rows) hash.update(`${canonicalRow(row)}\n`);
   return hash.digest('hex');
+}
+
+/** `hashBatch` of rows `from`..`to` (exclusive) of the columns. */
+export function hashBatchColumns(
+  prevHash: string,
+  seq: number,
+  committedAt: number,
+  columns: EventColumns,
+  from: number,
+  to: number,
+): string {
+  return hashColumnRows(batchHeader(prevHash, seq, committedAt, to - from), columns, from, to);
 }
 
 /** The link of the batch after `prev` in `chain` (prev null: the chain's first). */
@@ -153,54 +170,60 @@ export async function verifyChain(
     const reason = `${end}, but the checkpoint signed at ${when(c.at)} records batch ${c.seq}: ${lost} were deleted`;
     return report({ chain: name, seq: nextSeq, reason }, c);
   };
-  for await (const { link, rows } of events.readChain()) {
-    if (link.chain !== chain) {
-      if (chain !== null) {
-        const cut = endOf(chain, expectedSeq);
-        if (cut) return cut;
+  for await (const { columns, batches: page } of events.readChain()) {
+    for (const { link, from, to } of page) {
+      const rowCount = to - from;
+      if (link.chain !== chain) {
+        if (chain !== null) {
+          const cut = endOf(chain, expectedSeq);
+          if (cut) return cut;
+        }
+        chain = link.chain;
+        seen.add(chain);
+        prevHash = genesisHash(chain);
+        expectedSeq = 1;
       }
-      chain = link.chain;
-      seen.add(chain);
-      prevHash = genesisHash(chain);
-      expectedSeq = 1;
-    }
-    const checkpoint = checkpoints.get(link.chain);
-    const bad = (reason: string) => report({ chain: link.chain, seq: link.seq, reason }, checkpoint);
-    if (link.seq !== expectedSeq)
-      return bad(`expected batch ${expectedSeq} next, found ${link.seq} (a batch is missing)`);
-    if (link.prevHash !== prevHash) return bad('its previous-hash does not match the batch before it');
-    if (checkpoint && link.seq === checkpoint.seq && link.hash !== checkpoint.hash) {
-      return bad(
-        `its hash differs from the checkpoint signed at ${when(checkpoint.at)} (the batch was replaced)`,
-      );
-    }
-    const touched = expiries.stateOf(link.chain, link.seq);
-    if (link.expiry) {
-      if (rows.length > 0) return bad(`it records an expiry but ${rows.length} events are stored in it`);
-      if (hashExpiry(prevHash, link.seq, link.committedAt, link.expiry) !== link.hash)
-        return bad('the expiry it records does not match its hash (the record was altered)');
-      const problem = invalidExpiry.get(`${link.chain}\n${link.seq}`);
-      if (problem) return bad(`the expiry it records cannot be: ${problem}`);
-    } else if (touched) {
-      // Retention deleted some of its events: what it keeps must be what the expiry recorded.
-      const by = `the expiry recorded in batch ${touched.by.seq}${touched.by.chain === link.chain ? '' : ` of chain '${touched.by.chain}'`}`;
-      if (rows.length !== touched.remaining)
-        return bad(`${rows.length} of its events are stored but ${by} leaves ${touched.remaining}`);
-      if ('hash' in touched && remainingHash(link.chain, link.seq, rows) !== touched.hash)
-        return bad(`its events kept after ${by} do not match it (an event was altered)`);
-      expired += 1;
-    } else {
-      if (rows.length !== link.rowCount)
-        return bad(`it records ${link.rowCount} events but ${rows.length} are stored`);
-      if (hashBatch(prevHash, link.seq, link.committedAt, rows) !== link.hash) {
-        return bad('its stored events do not match its hash (an event was altered)');
+      const checkpoint = checkpoints.get(link.chain);
+      const bad = (reason: string) => report({ chain: link.chain, seq: link.seq, reason }, checkpoint);
+      if (link.seq !== expectedSeq)
+        return bad(`expected batch ${expectedSeq} next, found ${link.seq} (a batch is missing)`);
+      if (link.prevHash !== prevHash) return bad('its previous-hash does not match the batch before it');
+      if (checkpoint && link.seq === checkpoint.seq && link.hash !== checkpoint.hash) {
+        return bad(
+          `its hash differs from the checkpoint signed at ${when(checkpoint.at)} (the batch was replaced)`,
+        );
       }
+      const touched = expiries.stateOf(link.chain, link.seq);
+      if (link.expiry) {
+        if (rowCount > 0) return bad(`it records an expiry but ${rowCount} events are stored in it`);
+        if (hashExpiry(prevHash, link.seq, link.committedAt, link.expiry) !== link.hash)
+          return bad('the expiry it records does not match its hash (the record was altered)');
+        const problem = invalidExpiry.get(`${link.chain}\n${link.seq}`);
+        if (problem) return bad(`the expiry it records cannot be: ${problem}`);
+      } else if (touched) {
+        // Retention deleted some of its events: what it keeps must be what the expiry recorded.
+        const by = `the expiry recorded in batch ${touched.by.seq}${touched.by.chain === link.chain ? '' : ` of chain '${touched.by.chain}'`}`;
+        if (rowCount !== touched.remaining)
+          return bad(`${rowCount} of its events are stored but ${by} leaves ${touched.remaining}`);
+        if (
+          'hash' in touched &&
+          remainingHashColumns(link.chain, link.seq, columns, from, to) !== touched.hash
+        )
+          return bad(`its events kept after ${by} do not match it (an event was altered)`);
+        expired += 1;
+      } else {
+        if (rowCount !== link.rowCount)
+          return bad(`it records ${link.rowCount} events but ${rowCount} are stored`);
+        if (hashBatchColumns(prevHash, link.seq, link.committedAt, columns, from, to) !== link.hash) {
+          return bad('its stored events do not match its hash (an event was altered)');
+        }
+      }
+      prevHash = link.hash;
+      expectedSeq += 1;
+      batches += 1;
+      count += rowCount;
+      onProgress?.(batches, count);
     }
-    prevHash = link.hash;
-    expectedSeq += 1;
-    batches += 1;
-    count += rows.length;
-    onProgress?.(batches, count);
   }
   if (chain !== null) {
     const cut = endOf(chain, expectedSeq);

@@ -1,3 +1,12 @@
+export type {
+  BooleanColumn,
+  ColumnKind,
+  EventColumn,
+  EventColumns,
+  NumberColumn,
+  StringColumn,
+} from './columns.js';
+export { COLUMN_KINDS, EventColumnsBuilder, eventColumnsOf, eventRowOf, eventRowsOf } from './columns.js';
 export type { BuiltinType, EventRow, EventView, FieldKind, TypedField, TypedFieldSpec } from './event.js';
 export {
   ADDED_TYPED_FIELDS,

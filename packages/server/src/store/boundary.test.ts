@@ -13,7 +13,8 @@ function sources(dir: string): string[] {
 
 describe('the store seam', () => {
   it('no engine driver is imported outside store/', () => {
-    const drivers = /from '(@duckdb\/node-api|pg|@clickhouse\/client)'|import\('(@duckdb\/node-api|pg)'\)/;
+    const drivers =
+      /from '(@duckdb\/node-api|@duckdb\/node-bindings|pg|@clickhouse\/client)'|import\('(@duckdb\/node-api|@duckdb\/node-bindings|pg)'\)/;
     const found = sources(src)
       .map((f) => relative(src, f).replaceAll('\\', '/'))
       .filter((f) => !f.startsWith('store/'))

@@ -131,6 +131,7 @@ export type {
   Appended,
   ChainExpiry,
   ChainLink,
+  ChainPage,
   CollectorLatest,
   CollectorRecord,
   CollectorRunRecord,

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { EventRow, MetricSample, PersonRole, Role, TypedField } from '../model/index.js';
+import type { EventColumns, EventRow, MetricSample, PersonRole, Role, TypedField } from '../model/index.js';
 import type { Resolution, RollupFamily, RollupField, RollupRow } from '../model/rollup.js';
 
 /*
@@ -147,6 +147,15 @@ export interface ExpiryRecorder {
   link(scope: { project: string | null; before: number | null }, batches: readonly ExpiredBatch[]): ChainLink;
 }
 
+/** Whole batches of the chain and their rows as stored, as columns (`EventStore.readChain`). */
+export interface ChainPage {
+  /** The rows of the page's batches. */
+  columns: EventColumns;
+  /** The batches in chain order: rows `from`..`to` (exclusive) of `columns` are each one's, in
+   * order; `expired` batches lost rows to retention (marks of releases before chained expiries). */
+  batches: { link: ChainLink; from: number; to: number; expired: boolean }[];
+}
+
 export interface ScrubCount {
   project: string;
   reason: string;
@@ -226,9 +235,8 @@ export interface EventStore {
     maxRows: number,
   ): Promise<{ batches: { seq: number; rows: EventRow[] }[]; throughSeq: number }>;
   /** Every batch of every chain with its rows as stored, for `vigil verify`: chain by chain (by
-   * name), each in its order; `expired` batches lost rows to retention and can only be checked for
-   * their place in the chain. */
-  readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[]; expired: boolean }>;
+   * name), each in its order, a page of whole batches at a time with their rows as columns. */
+  readChain(): AsyncIterable<ChainPage>;
   /** For each chain, its newest batch holding an event of the project older than `before` (chains
    * without one are left out). */
   lastBatchesBefore(project: string, before: number): Promise<Map<string, number>>;

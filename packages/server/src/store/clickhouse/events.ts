@@ -1,9 +1,17 @@
-import { type EventRow, emptyRow, sampleKey, TYPED_FIELD_NAMES, TYPED_FIELDS } from '../../model/index.js';
+import {
+  EventColumnsBuilder,
+  type EventRow,
+  emptyRow,
+  sampleKey,
+  TYPED_FIELD_NAMES,
+  TYPED_FIELDS,
+} from '../../model/index.js';
 import type {
   AppendBatch,
   Appended,
   ChainExpiry,
   ChainLink,
+  ChainPage,
   EventQuery,
   EventStore,
   ExpiredBatch,
@@ -462,7 +470,7 @@ export class ClickHouseEventStore implements EventStore {
     return { batches, throughSeq: last.seq };
   }
 
-  async *readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[]; expired: boolean }> {
+  async *readChain(): AsyncIterable<ChainPage> {
     for (const head of await this.chains()) {
       let after = 0;
       for (;;) {
@@ -471,8 +479,14 @@ export class ClickHouseEventStore implements EventStore {
         const last = links.at(-1);
         if (!first || !last) break;
         const bySeq = await this.batchRows(head.chain, first.seq, last.seq);
-        // This engine never kept expiry marks outside the chain: nothing is marked expired.
-        for (const link of links) yield { link, rows: bySeq.get(link.seq) ?? [], expired: false };
+        const columns = new EventColumnsBuilder(links.reduce((n, l) => n + l.rowCount, 0));
+        const batches = links.map((link) => {
+          const from = columns.length;
+          for (const row of bySeq.get(link.seq) ?? []) columns.addRow(row);
+          // This engine never kept expiry marks outside the chain: nothing is marked expired.
+          return { link, from, to: columns.length, expired: false };
+        });
+        yield { columns: columns.done(), batches };
         after = last.seq;
       }
     }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { DEFAULT_CHAIN as C, expiryRecorder, nextLink, verifyChain } from '../../audit/index.js';
-import { type EventRow, emptyRow, type MetricSample, sampleRank } from '../../model/index.js';
+import { type EventRow, emptyRow, eventRowsOf, type MetricSample, sampleRank } from '../../model/index.js';
 import { ROLLUP_COUNTERS, type RollupCounter, type RollupRow } from '../../model/rollup.js';
 import type { AnalyticalStore, ChainLink, ScrubCount } from '../types.js';
 
@@ -228,9 +228,11 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     });
 
     const chain: { link: ChainLink; rows: EventRow[] }[] = [];
-    for await (const { link, rows, expired } of store.events.readChain()) {
-      expect(expired).toBe(false);
-      chain.push({ link, rows });
+    for await (const { columns, batches: page } of store.events.readChain()) {
+      for (const { link, from, to, expired } of page) {
+        expect(expired).toBe(false);
+        chain.push({ link, rows: eventRowsOf(columns, from, to) });
+      }
     }
     expect(chain).toEqual(batches.map((rows, i) => ({ link: links[i], rows })));
     expect(await verifyChain(store.events)).toEqual({ ok: true, batches: 3, events: 6 });
@@ -241,6 +243,56 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     expect(await store.events.discardUnchained(C, links[2]?.seq ?? 0)).toBe(0);
     expect(await store.events.discardUnchained(C, links[1]?.seq ?? 0)).toBe(2);
     expect(await store.events.countEvents('p')).toBe(4);
+  });
+
+  it('gives the chain back as stored, to the byte: escaped and long text, any UUID, any number', async () => {
+    const store = await open();
+    const rows = [
+      event({
+        id: '00000000-0000-0000-0000-000000000000',
+        version: '\ufeffbom first',
+        user: 'twelve bytes',
+        space: 'thirteen byte',
+        model: 'é😀\u2028\u007f',
+        props: '{"q":"\\"quoted\\" \\\\ back\\nslash \\u0001"}',
+      }),
+      event({
+        id: 'ffffffff-ffff-ffff-ffff-ffffffffffff',
+        late: true,
+        total_ms: -0,
+        context_ms: 0.1 + 0.2,
+        llm_ms: 1e21,
+        confidence: 5e-324,
+        prompt_tokens: 2_147_483_647,
+        completion_tokens: 0,
+        cache_hit: false,
+        cache_read_tokens: 0,
+        cost_usd: 0.0042,
+      }),
+      event({
+        id: '80000000-0000-0000-0000-000000000000',
+        error_type: 'a lone \ud800 surrogate',
+        // Longer than a pass of the hasher's escaper and than its buffer once escaped.
+        props: JSON.stringify({ note: 'é"\\\n\u0002'.repeat(6_000) }),
+      }),
+      event({
+        id: '7fffffff-ffff-ffff-ffff-ffffffffffff',
+        cost_usd: 1.25,
+        prompt_cost_usd: 1,
+        completion_cost_usd: 0.25,
+        cache_hit: true,
+      }),
+    ];
+    const link = await append(store, rows);
+    const read: EventRow[] = [];
+    for await (const { columns, batches: page } of store.events.readChain()) {
+      for (const { from, to } of page) read.push(...eventRowsOf(columns, from, to));
+    }
+    // As stored: a lone surrogate, which no UTF-8 text holds, as U+FFFD.
+    const stored = rows.map((r) => ({ ...r, error_type: r.error_type?.toWellFormed() ?? null }));
+    expect(read).toEqual(stored);
+    expect(await verifyChain(store.events)).toEqual({ ok: true, batches: 1, events: rows.length });
+    expect(await store.events.chainHead(C)).toEqual(link);
   });
 
   it('answers exact aggregates over raw events, bucketed, grouped and filtered', async () => {

@@ -4,6 +4,7 @@ import {
   DOUBLE,
   type DuckDBConnection,
   DuckDBDataChunk,
+  type DuckDBResult,
   DuckDBTimestampValue,
   type DuckDBType,
   type DuckDBValue,
@@ -23,6 +24,7 @@ import type {
   AppendBatch,
   Appended,
   ChainLink,
+  ChainPage,
   EventQuery,
   EventStore,
   ExpiredBatch,
@@ -34,6 +36,7 @@ import type {
   RawAggregateRow,
   ScrubCount,
 } from '../types.js';
+import { COLUMNS_SELECT, readColumns } from './columns.js';
 import {
   EVENT_SELECT,
   LINK_SELECT,
@@ -429,43 +432,114 @@ export class DuckDBEventStore implements EventStore {
     ).map(toLink);
   }
 
-  async *readChain(): AsyncIterable<{ link: ChainLink; rows: EventRow[]; expired: boolean }> {
-    const PAGE = 64;
-    let after: { chain: string; seq: number } = { chain: '', seq: 0 };
+  async *readChain(): AsyncIterable<ChainPage> {
+    const links = new LinkCursor(this.reader);
+    const anyExpired = await this.reader.run(async (c) => {
+      const [r] = await rows(c, 'SELECT count(*) AS n FROM expired_batches');
+      return num(r?.n) > 0;
+    });
+    // The next page's rows are read by the engine while the caller checks this one. They come in
+    // the order they were appended, which is chain order: sorting them would cost more than
+    // everything else DuckDB does here, so the order is checked as they are read instead, and a
+    // page that is not in order (never seen) is read again sorted.
+    const sql = (keys: readonly number[], sorted: boolean) =>
+      `SELECT ${COLUMNS_SELECT} FROM events WHERE ${keyFilter(keys)}${sorted ? ' ORDER BY batch_seq, batch_row' : ''}`;
+    const read = async (page: ChainLink[] & { keys: number[] }) => {
+      const [result, expired] = await this.reader.run(async (c) => [
+        await fetched(c, sql(page.keys, false)),
+        // Marks of releases with one chain: their seq is the batch's key.
+        anyExpired
+          ? new Set(
+              (await rows(c, `SELECT seq FROM expired_batches WHERE ${keyFilter(page.keys, 'seq')}`)).map(
+                (r) => num(r.seq),
+              ),
+            )
+          : new Set<number>(),
+      ]);
+      return { page, result: result as Fetched, expired };
+    };
+    let first = await links.page();
+    if (!first) return;
+    let pending = read(first);
     for (;;) {
-      const page = await this.reader.run((c) =>
-        rows(
-          c,
-          `${LINK_SELECT.replace('SELECT ', 'SELECT batch, ')} WHERE chain > $1 OR (chain = $1 AND seq > $2) ORDER BY chain, seq LIMIT ${PAGE}`,
-          [after.chain, BigInt(after.seq)],
-        ),
-      );
+      const { page, result, expired } = await pending;
+      const next = await links.page();
+      if (next) pending = read(next);
+      let { columns, keys, sorted } = readColumns(result.result, result.chunks);
+      if (!sorted) {
+        const again = await this.reader.run((c) => fetched(c, sql(page.keys, true)));
+        ({ columns, keys, sorted } = readColumns(again.result, again.chunks));
+      }
+      // Rows come by batch key: each batch's are one run of them.
+      const runs = new Map<number, { from: number; to: number }>();
+      for (let i = 0; i < keys.length; ) {
+        const key = keys[i] as number;
+        const from = i;
+        while (i < keys.length && keys[i] === key) i++;
+        runs.set(key, { from, to: i });
+      }
+      yield {
+        columns,
+        batches: page.map((link, k) => {
+          const key = page.keys[k] as number;
+          const run = runs.get(key) ?? { from: 0, to: 0 };
+          return { link, from: run.from, to: run.to, expired: expired.has(key) };
+        }),
+      };
+      if (!next) return;
+      first = next;
+    }
+  }
+}
+
+type Fetched = { result: DuckDBResult; chunks: DuckDBDataChunk[] };
+
+/** A query's result with every chunk fetched (the copies are made off the JS thread). */
+async function fetched(conn: DuckDBConnection, sql: string): Promise<Fetched> {
+  const result = await conn.run(sql);
+  return { result, chunks: await result.fetchAllChunks() };
+}
+
+/** The links of every chain in chain order, a page of whole batches of about 50,000 rows at a time. */
+class LinkCursor {
+  private buffered: (ChainLink & { key: number })[] = [];
+  private after = { chain: '', seq: 0 };
+  private done = false;
+  constructor(private readonly reader: Serial) {}
+
+  async page(): Promise<(ChainLink[] & { keys: number[] }) | null> {
+    const out = Object.assign([] as ChainLink[], { keys: [] as number[] });
+    let inPage = 0;
+    for (;;) {
+      if (this.buffered.length === 0 && !this.done) await this.fill();
+      const link = this.buffered[0];
+      if (!link) break;
       // Whole batches up to about 50,000 rows at a time (at least one): memory stays bounded
       // whatever the batch sizes (a backfill writes 50,000-row batches).
-      let keep = 0;
-      for (let inPage = 0; keep < page.length; keep++) {
-        inPage += num(page[keep]?.row_count);
-        if (keep > 0 && inPage > 50_000) break;
-      }
-      page.length = keep;
-      const last = page.at(-1);
-      if (!last) return;
-      const keys = page.map((r) => num(r.batch));
-      const byKey = await this.reader.run((c) => batchRows(c, keys));
-      // Marks of releases with one chain: their seq is the batch's key.
-      const expired = new Set(
-        (
-          await this.reader.run((c) =>
-            rows(c, `SELECT seq FROM expired_batches WHERE ${keyFilter(keys, 'seq')}`),
-          )
-        ).map((r) => num(r.seq)),
-      );
-      for (const r of page) {
-        const key = num(r.batch);
-        yield { link: toLink(r), rows: byKey.get(key) ?? [], expired: expired.has(key) };
-      }
-      after = { chain: last.chain as string, seq: num(last.seq) };
+      if (out.length > 0 && inPage + link.rowCount > 50_000) break;
+      this.buffered.shift();
+      const { key, ...plain } = link;
+      out.push(plain);
+      out.keys.push(key);
+      inPage += link.rowCount;
     }
+    return out.length > 0 ? out : null;
+  }
+
+  private async fill(): Promise<void> {
+    const LINKS = 4_096;
+    const found = await this.reader.run((c) =>
+      rows(
+        c,
+        `${LINK_SELECT.replace('SELECT ', 'SELECT batch, ')} WHERE chain > $1 OR (chain = $1 AND seq > $2) ORDER BY chain, seq LIMIT ${LINKS}`,
+        [this.after.chain, BigInt(this.after.seq)],
+      ),
+    );
+    if (found.length < LINKS) this.done = true;
+    const last = found.at(-1);
+    if (last) this.after = { chain: last.chain as string, seq: num(last.seq) };
+    // Front-to-back: the buffer is empty when it is filled.
+    this.buffered = found.map((r) => Object.assign(toLink(r), { key: num(r.batch) }));
   }
 }
 
@@ -512,8 +586,14 @@ async function insertLink(conn: DuckDBConnection, link: ChainLink, key: number):
 
 /** SQL selecting rows of the batches with these keys (integers: no request value), pruned to their range. */
 function keyFilter(keys: readonly number[], column = 'batch_seq'): string {
-  const lo = Math.min(...keys);
-  const hi = Math.max(...keys);
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const k of keys) {
+    lo = Math.min(lo, k);
+    hi = Math.max(hi, k);
+  }
+  // Every key of the range (one chain's consecutive batches): the range alone says it.
+  if (new Set(keys).size === hi - lo + 1) return `${column} BETWEEN ${Math.trunc(lo)} AND ${Math.trunc(hi)}`;
   return `${column} BETWEEN ${lo} AND ${hi} AND ${column} IN (${keys.map((k) => Math.trunc(k)).join(',')})`;
 }
 

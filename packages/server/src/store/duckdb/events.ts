@@ -458,36 +458,41 @@ export class DuckDBEventStore implements EventStore {
       ]);
       return { page, result: result as Fetched, expired };
     };
-    let first = await links.page();
+    const first = await links.page();
     if (!first) return;
     let pending = read(first);
-    for (;;) {
-      const { page, result, expired } = await pending;
-      const next = await links.page();
-      if (next) pending = read(next);
-      let { columns, keys, sorted } = readColumns(result.result, result.chunks);
-      if (!sorted) {
-        const again = await this.reader.run((c) => fetched(c, sql(page.keys, true)));
-        ({ columns, keys, sorted } = readColumns(again.result, again.chunks));
+    try {
+      for (;;) {
+        const { page, result, expired } = await pending;
+        const next = await links.page();
+        if (next) pending = read(next);
+        let { columns, keys, sorted } = readColumns(result.result, result.chunks);
+        if (!sorted) {
+          const again = await this.reader.run((c) => fetched(c, sql(page.keys, true)));
+          ({ columns, keys, sorted } = readColumns(again.result, again.chunks));
+        }
+        // Rows come by batch key: each batch's are one run of them.
+        const runs = new Map<number, { from: number; to: number }>();
+        for (let i = 0; i < keys.length; ) {
+          const key = keys[i] as number;
+          const from = i;
+          while (i < keys.length && keys[i] === key) i++;
+          runs.set(key, { from, to: i });
+        }
+        yield {
+          columns,
+          batches: page.map((link, k) => {
+            const key = page.keys[k] as number;
+            const run = runs.get(key) ?? { from: 0, to: 0 };
+            return { link, from: run.from, to: run.to, expired: expired.has(key) };
+          }),
+        };
+        if (!next) return;
       }
-      // Rows come by batch key: each batch's are one run of them.
-      const runs = new Map<number, { from: number; to: number }>();
-      for (let i = 0; i < keys.length; ) {
-        const key = keys[i] as number;
-        const from = i;
-        while (i < keys.length && keys[i] === key) i++;
-        runs.set(key, { from, to: i });
-      }
-      yield {
-        columns,
-        batches: page.map((link, k) => {
-          const key = page.keys[k] as number;
-          const run = runs.get(key) ?? { from: 0, to: 0 };
-          return { link, from: run.from, to: run.to, expired: expired.has(key) };
-        }),
-      };
-      if (!next) return;
-      first = next;
+    } finally {
+      // A caller that stops early (verify at the first bad batch) leaves the next page's read
+      // running: it ends before the store can be closed, and its failure is nobody's.
+      await pending.catch(() => undefined);
     }
   }
 }

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BATCH, body, DURATION_S, httpIngest, post, rssMb, startServer } from './ingest.js';
+import { BATCH, DURATION_S, eventsBody, httpIngest, post, rssMb, startServer } from './ingest.js';
 
 const WARMUP_S = 2;
 /** Seconds without requests before the idle memory is read. */
@@ -42,7 +42,7 @@ try {
       if (due >= end) break;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const payload = body();
+      const payload = eventsBody();
       inFlight.push(
         post(agent, port, key, payload).then(
           (status) => {

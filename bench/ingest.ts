@@ -4,14 +4,21 @@
  * the raw DuckDB appender rate for the same rows (no HTTP, no validation) as the baseline.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nextLink } from '../packages/server/src/audit/index.js';
 import { type EventRow, emptyRow } from '../packages/server/src/model/index.js';
+import {
+  type BaselineEvent,
+  baselineRow,
+  type InsertBaseline,
+  openInsertBaseline,
+} from '../packages/server/src/store/clickhouse/baseline.js';
 import { openStore } from '../packages/server/src/store/index.js';
+import { type ClickHouseServer, startClickHouse } from '../packages/server/src/test/clickhouse.js';
 
 export const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_S = 2;
@@ -25,20 +32,40 @@ let seq = 0;
 const idPrefix = () => Date.now().toString(16).padStart(12, '0');
 
 /** A realistic llm.request event as the SDK would send it (fresh UUIDv7-shaped id each time). */
-function eventJson(now: number): string {
+export function llmEvent(now: number): BaselineEvent {
   const n = seq++;
   const hex = idPrefix();
   const id = `${hex.slice(0, 8)}-${hex.slice(8)}-7${(n & 0xfff).toString(16).padStart(3, '0')}-8${((n >>> 12) & 0xfff).toString(16).padStart(3, '0')}-${((n * 2654435761) >>> 0).toString(16).padStart(8, '0')}${(n & 0xffff).toString(16).padStart(4, '0')}`;
   const context = 20 + (n % 97);
   const llm = 200 + ((n * 7919) % 2800);
   const failed = n % 50 === 0;
-  return `{"id":"${id}","type":"llm.request","ts":${now},"version":"2.3.1","props":{"total_ms":${context + llm + 3},"context_ms":${context},"llm_ms":${llm},"prompt_tokens":${300 + (n % 1700)},"completion_tokens":${failed ? 0 : 50 + (n % 450)},"cache_hit":${n % 3 === 0},${failed ? `"error_type":"${ERRORS[n % 4]}",` : ''}"user":"user-${n % 1000}","space":"space-${n % 20}","model":"${MODELS[n % 4]}"}}`;
+  return {
+    id,
+    type: 'llm.request',
+    ts: now,
+    version: '2.3.1',
+    props: {
+      total_ms: context + llm + 3,
+      context_ms: context,
+      llm_ms: llm,
+      prompt_tokens: 300 + (n % 1700),
+      completion_tokens: failed ? 0 : 50 + (n % 450),
+      cache_hit: n % 3 === 0,
+      ...(failed ? { error_type: ERRORS[n % 4] } : {}),
+      user: `user-${n % 1000}`,
+      space: `space-${n % 20}`,
+      model: MODELS[n % 4],
+    },
+  };
 }
 
-export function body(): string {
+export const eventJson = (now: number): string => JSON.stringify(llmEvent(now));
+
+/** A `/v1/events` body of `n` fresh events. */
+export function eventsBody(n = BATCH): string {
   const now = Date.now();
-  const parts = new Array<string>(BATCH);
-  for (let i = 0; i < BATCH; i++) parts[i] = eventJson(now);
+  const parts = new Array<string>(n);
+  for (let i = 0; i < n; i++) parts[i] = eventJson(now);
   return `{"events":[${parts.join(',')}]}`;
 }
 
@@ -58,7 +85,7 @@ export function post(
         method: 'POST',
         agent,
         headers: {
-          authorization: `Bearer ${key}`,
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
           'content-type': contentType,
           'content-length': Buffer.byteLength(payload),
         },
@@ -90,6 +117,7 @@ export function cpuMicros(pid: number): number {
 export async function startServer(
   dataDir: string,
 ): Promise<{ child: ChildProcess; port: number; key: string }> {
+  mkdirSync(dataDir, { recursive: true });
   const config = join(dataDir, 'bench.config.json');
   writeFileSync(
     config,
@@ -123,25 +151,40 @@ export async function startServer(
   });
 }
 
+/** What a run of keep-alive senders measured against one server. */
+export interface Drive {
+  /** Items per second acknowledged with a 200 over the measured seconds. */
+  rate: number;
+  /** CPU time of the server process (all threads) per acknowledged item. */
+  cpuPerItemUs: number;
+  /** CPU time of the senders (this process) per acknowledged item. */
+  senderCpuPerItemUs: number;
+  rss: { rss: number; hwm: number };
+  statuses: Map<number, number>;
+}
+
+export interface DriveOptions {
+  makeBody?: () => string | Buffer;
+  /** Items in each body. */
+  perBody?: number;
+  path?: string;
+  contentType?: string;
+}
+
 /**
- * Keep-alive senders posting `makeBody()` for the warm-up and then the measured seconds against
- * a fresh server; the rate counts items (`perBody` each) acknowledged with a 200.
+ * CONCURRENCY keep-alive senders in this process posting `makeBody()` to the server on `port`
+ * (process `pid`, for its CPU and memory) for the warm-up and then the measured seconds; the rate
+ * counts items (`perBody` each) acknowledged with a 200. No `key`: no authorization header.
  */
-export async function httpIngest(
-  dataDir: string,
+export async function drive(
+  { port, pid, key = '' }: { port: number; pid: number; key?: string },
   {
-    makeBody = body as () => string | Buffer,
+    makeBody = eventsBody,
     perBody = BATCH,
     path = '/v1/events',
     contentType = 'application/json',
-  } = {},
-): Promise<{
-  rate: number;
-  cpuPerItemUs: number;
-  rss: { rss: number; hwm: number };
-  statuses: Map<number, number>;
-}> {
-  const { child, port, key } = await startServer(dataDir);
+  }: DriveOptions = {},
+): Promise<Drive> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   let counting = false;
   let acked = 0;
@@ -160,24 +203,42 @@ export async function httpIngest(
   await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
   counting = true;
   const t0 = performance.now();
-  const cpu0 = cpuMicros(child.pid as number);
+  const cpu0 = cpuMicros(pid);
+  const own0 = process.cpuUsage();
   const sampler = setInterval(() => {
-    const m = rssMb(child.pid as number);
+    const m = rssMb(pid);
     if (m.rss > peakRss.rss) peakRss = m;
   }, 250);
   await new Promise((r) => setTimeout(r, DURATION_S * 1000));
   const elapsed = (performance.now() - t0) / 1000;
   counting = false;
   const counted = acked;
-  const cpu = cpuMicros(child.pid as number) - cpu0;
+  const cpu = cpuMicros(pid) - cpu0;
+  const own = process.cpuUsage(own0);
   stop = true;
   clearInterval(sampler);
   await Promise.all(senders);
   agent.destroy();
-  peakRss.hwm = rssMb(child.pid as number).hwm;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
-  return { rate: counted / elapsed, cpuPerItemUs: cpu / Math.max(1, counted), rss: peakRss, statuses };
+  peakRss.hwm = rssMb(pid).hwm;
+  const per = Math.max(1, counted);
+  return {
+    rate: counted / elapsed,
+    cpuPerItemUs: cpu / per,
+    senderCpuPerItemUs: (own.user + own.system) / per,
+    rss: peakRss,
+    statuses,
+  };
+}
+
+/** `drive` against a fresh Vigil server on `dataDir` (stopped afterwards, also on error). */
+export async function httpIngest(dataDir: string, options: DriveOptions = {}): Promise<Drive> {
+  const { child, port, key } = await startServer(dataDir);
+  try {
+    return await drive({ port, key, pid: child.pid as number }, options);
+  } finally {
+    child.kill('SIGTERM');
+    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.on('exit', r));
+  }
 }
 
 /** The same rows straight into DuckDB through the store's appender, in group-commit-sized batches. */
@@ -186,7 +247,7 @@ async function rawAppender(dataDir: string, rows: number, batch: number): Promis
   const now = Date.now();
   const make = (): EventRow[] =>
     Array.from({ length: batch }, () => {
-      const e = JSON.parse(eventJson(now)) as { id: string; version: string; props: Record<string, unknown> };
+      const e = llmEvent(now);
       const row = emptyRow();
       Object.assign(row, e.props);
       row.id = e.id;
@@ -194,7 +255,7 @@ async function rawAppender(dataDir: string, rows: number, batch: number): Promis
       row.type = 'llm.request';
       row.ts = now;
       row.received_at = now;
-      row.version = e.version;
+      row.version = e.version ?? null;
       return row;
     });
   const batches = Array.from({ length: Math.ceil(rows / batch) }, make);
@@ -210,6 +271,81 @@ async function rawAppender(dataDir: string, rows: number, batch: number): Promis
   return rate;
 }
 
+let peerBatches = 0;
+
+/** The same kind of fresh events as `eventsBody`, as the peer's JSONEachRow rows (one a line). */
+export function rowsBody(n: number): string {
+  const now = Date.now();
+  const batchSeq = peerBatches++;
+  const lines = new Array<string>(n);
+  for (let i = 0; i < n; i++)
+    lines[i] = JSON.stringify(
+      baselineRow(llmEvent(now), { receivedAt: now, chain: 'bench', batchSeq, batchRow: i }),
+    );
+  return lines.join('\n');
+}
+
+/** `drive` of ClickHouse's own insert (the peer) at `batch` rows a body, into an emptied table. */
+export async function driveInsertBaseline(
+  server: { httpPort: number; pid: number },
+  peer: InsertBaseline,
+  batch: number,
+): Promise<Drive> {
+  await peer.reset();
+  return drive(
+    { port: server.httpPort, pid: server.pid },
+    { makeBody: () => rowsBody(batch), perBody: batch, path: peer.insertPath, contentType: 'text/plain' },
+  );
+}
+
+export const statusText = (statuses: Map<number, number>): string =>
+  [...statuses].map(([s, n]) => `${s}:${n}`).join(',');
+
+const load = () => loadavg()[0]?.toFixed(2);
+
+/**
+ * Vigil's HTTP ingest (DuckDB) against ClickHouse's own HTTP JSONEachRow insert of the same events
+ * (issue 18), at each batch size. Fair by construction: the same senders (this process, one
+ * thread, CONCURRENCY keep-alive connections, the same `post`), the same batch size and events
+ * (fresh ids, built per body in both runs: object → JSON text, the peer's mapped to columns
+ * first), both servers on loopback of this machine starting from an empty table, one after the
+ * other, interleaved per batch size so a change of the machine's load hits both. Nothing is
+ * pinned: the senders' process and the server under test share the 2 cores as the OS schedules
+ * them; each line prints the CPU both took per event, so a sender that costs more on one side shows.
+ * ClickHouse answers 200 once the block is written as a part (no fsync: 18.16's default); Vigil
+ * after its DuckDB commit. The ClickHouse server is started here and stopped by its pid.
+ */
+async function versusClickHouse(dir: string): Promise<void> {
+  let server: ClickHouseServer;
+  try {
+    server = await startClickHouse();
+  } catch (err) {
+    const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    console.log(`ingest.vs_clickhouse not measured: clickhouse-server did not start (${reason})`);
+    return;
+  }
+  try {
+    const peer = await openInsertBaseline(server.url);
+    try {
+      for (const batch of [100, 1_000, 10_000]) {
+        const vigil = await httpIngest(join(dir, `vs-clickhouse-${batch}`), {
+          makeBody: () => eventsBody(batch),
+          perBody: batch,
+        });
+        const clickhouse = await driveInsertBaseline(server, peer, batch);
+        const ratio = vigil.rate / clickhouse.rate;
+        console.log(
+          `ingest.vs_clickhouse batch=${batch} senders=${CONCURRENCY} seconds=${DURATION_S} vigil_events_per_s=${Math.round(vigil.rate)} clickhouse_rows_per_s=${Math.round(clickhouse.rate)} ratio=${ratio.toFixed(2)} target>=1.0 met=${ratio >= 1 ? 'yes' : 'no'} server_cpu_us_per_event=${vigil.cpuPerItemUs.toFixed(1)}/${clickhouse.cpuPerItemUs.toFixed(1)} sender_cpu_us_per_event=${vigil.senderCpuPerItemUs.toFixed(1)}/${clickhouse.senderCpuPerItemUs.toFixed(1)} statuses=${statusText(vigil.statuses)}/${statusText(clickhouse.statuses)} load1=${load()}`,
+        );
+      }
+    } finally {
+      await peer.close();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
 // Run as a suite, not when another suite imports the helpers above.
 const isMain = process.argv[1] === fileURLToPath(import.meta.url);
 if (isMain) {
@@ -217,7 +353,7 @@ if (isMain) {
   try {
     const http = await httpIngest(dir);
     const raw = await rawAppender(dir, 500_000, 5_000);
-    const codes = [...http.statuses].map(([s, n]) => `${s}:${n}`).join(',');
+    const codes = statusText(http.statuses);
     console.log(
       `ingest.http events_per_s=${Math.round(http.rate)} concurrency=${CONCURRENCY} batch=${BATCH} seconds=${DURATION_S} statuses=${codes} target>=250000 met=${http.rate >= 250_000 ? 'yes' : 'no'}`,
     );
@@ -233,6 +369,7 @@ if (isMain) {
     console.log(
       `ingest.server_rss_mb peak_sampled=${Math.round(http.rss.rss)} vm_hwm=${Math.round(http.rss.hwm)} target<=300 met=${http.rss.hwm <= 300 ? 'yes' : 'no'}`,
     );
+    await versusClickHouse(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

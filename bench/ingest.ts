@@ -16,8 +16,8 @@ import {
   baselineRow,
   type InsertBaseline,
   openInsertBaseline,
-} from '../packages/server/src/store/clickhouse/baseline.js';
-import { openStore } from '../packages/server/src/store/index.js';
+  openStore,
+} from '../packages/server/src/store/index.js';
 import { type ClickHouseServer, startClickHouse } from '../packages/server/src/test/clickhouse.js';
 
 export const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
@@ -114,14 +114,19 @@ export function cpuMicros(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
+/**
+ * A Vigil server (built JS, own process) on a free loopback port. `config` adds to the bench's
+ * configuration; `key`: an ingest key made before (a second instance on a shared store prints none).
+ */
 export async function startServer(
   dataDir: string,
+  { config = {}, key: knownKey }: { config?: Record<string, unknown>; key?: string } = {},
 ): Promise<{ child: ChildProcess; port: number; key: string }> {
   mkdirSync(dataDir, { recursive: true });
-  const config = join(dataDir, 'bench.config.json');
+  const file = join(dataDir, 'bench.config.json');
   writeFileSync(
-    config,
-    JSON.stringify({ logLevel: 'warn', rateLimits: { ingest: { ratePerSec: 1e9, burst: 1e9 } } }),
+    file,
+    JSON.stringify({ logLevel: 'warn', rateLimits: { ingest: { ratePerSec: 1e9, burst: 1e9 } }, ...config }),
   );
   const child = spawn(
     process.execPath,
@@ -135,7 +140,7 @@ export async function startServer(
       '--data',
       join(dataDir, 'data'),
       '--config',
-      config,
+      file,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -144,21 +149,30 @@ export async function startServer(
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       const url = /running at http:\/\/[^:]+:(\d+)/.exec(out);
-      const key = /ingest key:\s+(vgl_\S+)/.exec(out);
-      if (url && key) resolve({ child, port: Number(url[1]), key: key[1] as string });
+      const key = knownKey ?? /ingest key:\s+(vgl_\S+)/.exec(out)?.[1];
+      if (url && key) resolve({ child, port: Number(url[1]), key });
     });
     child.on('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
   });
 }
 
-/** What a run of keep-alive senders measured against one server. */
+/** Stops a server `startServer` started and waits for its exit. */
+export async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** What a run of keep-alive senders measured against the servers. */
 export interface Drive {
   /** Items per second acknowledged with a 200 over the measured seconds. */
   rate: number;
-  /** CPU time of the server process (all threads) per acknowledged item. */
+  /** CPU time of the server processes (all threads) per acknowledged item. */
   cpuPerItemUs: number;
   /** CPU time of the senders (this process) per acknowledged item. */
   senderCpuPerItemUs: number;
+  /** The largest server's memory. */
   rss: { rss: number; hwm: number };
   statuses: Map<number, number>;
 }
@@ -171,13 +185,20 @@ export interface DriveOptions {
   contentType?: string;
 }
 
+/** A server to send to: its port and process (for its CPU and memory); no `key`: no authorization. */
+export interface Target {
+  port: number;
+  pid: number;
+  key?: string;
+}
+
 /**
- * CONCURRENCY keep-alive senders in this process posting `makeBody()` to the server on `port`
- * (process `pid`, for its CPU and memory) for the warm-up and then the measured seconds; the rate
- * counts items (`perBody` each) acknowledged with a 200. No `key`: no authorization header.
+ * CONCURRENCY keep-alive senders in this process posting `makeBody()` for the warm-up and then the
+ * measured seconds, sender i to server i mod n (several servers: a load balancer's round robin);
+ * the rate counts items (`perBody` each) acknowledged with a 200.
  */
 export async function drive(
-  { port, pid, key = '' }: { port: number; pid: number; key?: string },
+  servers: Target | readonly Target[],
   {
     makeBody = eventsBody,
     perBody = BATCH,
@@ -185,13 +206,17 @@ export async function drive(
     contentType = 'application/json',
   }: DriveOptions = {},
 ): Promise<Drive> {
+  const targets = Array.isArray(servers) ? servers : [servers as Target];
+  const pids = targets.map((t) => t.pid);
+  const serverCpu = () => pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   let counting = false;
   let acked = 0;
   let stop = false;
   let peakRss = { rss: 0, hwm: 0 };
   const statuses = new Map<number, number>();
-  const sender = async () => {
+  const sender = async (i: number) => {
+    const { port, key = '' } = targets[i % targets.length] as Target;
     while (!stop) {
       const status = await post(agent, port, key, makeBody(), { path, contentType });
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
@@ -199,27 +224,29 @@ export async function drive(
       else if (status === 429) await new Promise((r) => setTimeout(r, 50));
     }
   };
-  const senders = Array.from({ length: CONCURRENCY }, sender);
+  const senders = Array.from({ length: CONCURRENCY }, (_, i) => sender(i));
   await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
   counting = true;
   const t0 = performance.now();
-  const cpu0 = cpuMicros(pid);
+  const cpu0 = serverCpu();
   const own0 = process.cpuUsage();
   const sampler = setInterval(() => {
-    const m = rssMb(pid);
-    if (m.rss > peakRss.rss) peakRss = m;
+    for (const pid of pids) {
+      const m = rssMb(pid);
+      if (m.rss > peakRss.rss) peakRss = m;
+    }
   }, 250);
   await new Promise((r) => setTimeout(r, DURATION_S * 1000));
   const elapsed = (performance.now() - t0) / 1000;
   counting = false;
   const counted = acked;
-  const cpu = cpuMicros(pid) - cpu0;
+  const cpu = serverCpu() - cpu0;
   const own = process.cpuUsage(own0);
   stop = true;
   clearInterval(sampler);
   await Promise.all(senders);
   agent.destroy();
-  peakRss.hwm = rssMb(pid).hwm;
+  peakRss.hwm = Math.max(...pids.map((pid) => rssMb(pid).hwm));
   const per = Math.max(1, counted);
   return {
     rate: counted / elapsed,
@@ -236,8 +263,7 @@ export async function httpIngest(dataDir: string, options: DriveOptions = {}): P
   try {
     return await drive({ port, key, pid: child.pid as number }, options);
   } finally {
-    child.kill('SIGTERM');
-    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.on('exit', r));
+    await stopServer(child);
   }
 }
 

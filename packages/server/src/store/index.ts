@@ -111,6 +111,13 @@ export async function restoreStore({ dataDir, postgres }: StoreOptions, image: R
 export function latestSchemaVersion(_options: Pick<StoreOptions, 'engine'> = {}): number {
   return DUCKDB_LATEST_SCHEMA;
 }
+/** The ingest bench's peer: ClickHouse's own insert of the same events (not used by the server). */
+export {
+  type BaselineEvent,
+  baselineRow,
+  type InsertBaseline,
+  openInsertBaseline,
+} from './clickhouse/baseline.js';
 export { type Fault, type FaultTiming, FaultyStore } from './faults.js';
 export { interceptStore, STORE_PARTS, type StoreCall, type StorePart } from './intercept.js';
 export { RecoveringStore, type RecoveringStoreOptions } from './recovery.js';

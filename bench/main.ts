@@ -20,6 +20,8 @@ const suites = [
   'alerts.ts',
   'telemetry.ts',
   'dashboard.ts',
+  'scaleout.ts',
+  'scaleout-dashboard.ts',
 ].filter((f) => existsSync(join(here, f)) && (!only || f.startsWith(only)));
 let failed = 0;
 for (const suite of suites) {

@@ -1,0 +1,92 @@
+/**
+ * Dashboard queries on ClickHouse against the same on DuckDB (issue 16): one generated set
+ * (BENCH_SCALEOUT_EVENTS, default 30 M over 30 days; the same seed and end time on both) written
+ * through each store's ordinary writes (`vigil generate`'s), DuckDB in a temporary directory,
+ * ClickHouse (+ PostgreSQL for the metadata) on private loopback servers; then the analytics
+ * bench's questions, each on one engine and then the other, from rollups (as the dashboard asks
+ * them) and on raw rows. Nothing is cached between runs: both sets are built every run.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RollupMaintainer } from '../packages/server/src/analytics/index.js';
+import { DEFAULT_CHAIN } from '../packages/server/src/audit/index.js';
+import { openStore, type Store, type StoreOptions } from '../packages/server/src/store/index.js';
+import { type ClickHouseServer, startClickHouse } from '../packages/server/src/test/clickhouse.js';
+import { startPostgres, type TestPostgres } from '../packages/server/src/test/postgres.js';
+import { dashboardCases, fill, p95, silent } from './analytics.js';
+
+const EVENTS = Number(process.env.BENCH_SCALEOUT_EVENTS ?? 30_000_000);
+const TARGET_MS = 50;
+
+/** A store with its set written, reopened (cold), and a rollup maintainer reading as the server does. */
+async function loaded(
+  options: StoreOptions,
+  end: number,
+): Promise<{ store: Store; maintainer: RollupMaintainer }> {
+  const writing = await openStore(options);
+  try {
+    await fill(writing, EVENTS, end);
+  } finally {
+    await writing.close();
+  }
+  const store = await openStore(options);
+  const maintainer = new RollupMaintainer(store, { log: silent });
+  await maintainer.start((await store.events.chainHead(DEFAULT_CHAIN))?.seq ?? 0);
+  return { store, maintainer };
+}
+
+const reason = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0];
+const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-scaleout-dashboard-'));
+let clickhouse: ClickHouseServer | undefined;
+let postgres: TestPostgres | undefined;
+const opened: { store: Store; maintainer: RollupMaintainer }[] = [];
+try {
+  try {
+    clickhouse = await startClickHouse();
+    postgres = await startPostgres();
+  } catch (err) {
+    console.log(`scaleout.dashboard not measured: a database server did not start (${reason(err)})`);
+  }
+  if (clickhouse && postgres) {
+    const end = Math.floor(Date.now() / 60_000) * 60_000;
+    const started = Date.now();
+    // One after the other: each load has the machine to itself.
+    const duck = await loaded({ dataDir: join(dir, 'duckdb') }, end);
+    opened.push(duck);
+    const duckLoadS = (Date.now() - started) / 1000;
+    const ch = await loaded(
+      {
+        dataDir: join(dir, 'clickhouse'),
+        postgres: { url: await postgres.fresh() },
+        clickhouse: { url: clickhouse.url },
+      },
+      end,
+    );
+    opened.push(ch);
+    const chLoadS = (Date.now() - started) / 1000 - duckLoadS;
+    console.error(
+      `loaded ${EVENTS} events through each store's writes: DuckDB ${duckLoadS.toFixed(0)} s, ClickHouse + PostgreSQL ${chLoadS.toFixed(0)} s`,
+    );
+    const duckCases = dashboardCases(duck.store, duck.maintainer, end);
+    const chCases = dashboardCases(ch.store, ch.maintainer, end);
+    for (const [i, [name, duckRollups, duckRaw]] of duckCases.entries()) {
+      const [, chRollups, chRaw] = chCases[i] as (typeof chCases)[number];
+      const d = await p95(duckRollups);
+      const c = await p95(chRollups);
+      const dRaw = (await p95(duckRaw, 5)).warm;
+      const cRaw = (await p95(chRaw, 5)).warm;
+      console.log(
+        `scaleout.dashboard.${name} events=${EVENTS} clickhouse_p95_ms=${c.warm.toFixed(1)} duckdb_p95_ms=${d.warm.toFixed(1)} ratio=${(c.warm / d.warm).toFixed(2)} cold_ms=${c.cold.toFixed(0)}/${d.cold.toFixed(0)} raw_p95_ms=${cRaw.toFixed(1)}/${dRaw.toFixed(1)} raw_ratio=${(cRaw / dRaw).toFixed(2)} target_clickhouse_p95<=${TARGET_MS} met=${c.warm <= TARGET_MS ? 'yes' : 'no'} load1=${loadavg()[0]?.toFixed(2)}`,
+      );
+    }
+  }
+} finally {
+  for (const { store, maintainer } of opened) {
+    await maintainer.stop();
+    await store.close();
+  }
+  await postgres?.stop();
+  await clickhouse?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}

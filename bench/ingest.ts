@@ -318,10 +318,16 @@ export async function driveInsertBaseline(
   batch: number,
 ): Promise<Drive> {
   await peer.reset();
-  return drive(
+  const run = await drive(
     { port: server.httpPort, pid: server.pid },
     { makeBody: () => rowsBody(batch), perBody: batch, path: peer.insertPath, contentType: 'text/plain' },
   );
+  // Every 200 stored its rows, no more and no fewer: the peer's rate counts stored rows.
+  const acknowledged = (run.statuses.get(200) ?? 0) * batch;
+  const stored = await peer.count();
+  if (stored !== acknowledged)
+    throw new Error(`ClickHouse acknowledged ${acknowledged} rows but holds ${stored}`);
+  return run;
 }
 
 export const statusText = (statuses: Map<number, number>): string =>

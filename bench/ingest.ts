@@ -1,7 +1,9 @@
 /**
  * Ingest throughput: the real server (built JS, own process) on loopback, keep-alive senders
  * posting batches of 500 realistic llm.request events, 200 only after commit. In the same run,
- * the raw DuckDB appender rate for the same rows (no HTTP, no validation) as the baseline.
+ * the raw DuckDB appender rate for the same rows (no HTTP, no validation) as the baseline, and
+ * ClickHouse's own HTTP JSONEachRow insert of the same events at batch 100, 1,000 and 10,000
+ * against Vigil at the same batch size (`versusClickHouse`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

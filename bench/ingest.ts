@@ -352,7 +352,7 @@ const load = () => loadavg()[0]?.toFixed(2);
 async function versusClickHouse(dir: string): Promise<void> {
   let server: ClickHouseServer;
   try {
-    server = await startClickHouse();
+    server = await startClickHouse({ storage: 'disk' });
   } catch (err) {
     const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0];
     console.log(`ingest.vs_clickhouse not measured: clickhouse-server did not start (${reason})`);

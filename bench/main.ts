@@ -11,6 +11,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const only = process.argv[2];
 const suites = [
   'ingest.ts',
+  'ingest-latency.ts',
   'store.ts',
   'verify.ts',
   'otlp.ts',

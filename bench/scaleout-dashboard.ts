@@ -43,7 +43,7 @@ let postgres: TestPostgres | undefined;
 const opened: { store: Store; maintainer: RollupMaintainer }[] = [];
 try {
   try {
-    clickhouse = await startClickHouse();
+    clickhouse = await startClickHouse({ storage: 'disk' });
     postgres = await startPostgres();
   } catch (err) {
     console.log(`scaleout.dashboard not measured: a database server did not start (${reason(err)})`);

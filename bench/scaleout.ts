@@ -63,7 +63,7 @@ let clickhouse: ClickHouseServer | undefined;
 let postgres: TestPostgres | undefined;
 try {
   try {
-    clickhouse = await startClickHouse();
+    clickhouse = await startClickHouse({ storage: 'disk' });
     postgres = await startPostgres();
   } catch (err) {
     console.log(`scaleout.ingest not measured: a database server did not start (${reason(err)})`);

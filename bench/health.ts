@@ -22,21 +22,24 @@ const DAY_MS = 86_400_000;
 const CHUNK = 100_000;
 const RUNS = 7;
 
-/** A UUIDv7-shaped id for `ts` (time-ordered, like the SDK's). */
+/**
+ * A UUIDv7 id for `ts` as the SDK makes them (packages/sdk/src/event/uuidv7.ts): time-ordered, then
+ * random bits. The tail must be random: the health sample ranks events by it (model/sampling.ts).
+ */
 function idFor(ts: number, rand: Buffer, k: number): string {
   const hex = ts.toString(16).padStart(12, '0');
-  const r = rand.toString('hex', (k % 1000) * 8, (k % 1000) * 8 + 8);
-  const n = (k >>> 0).toString(16).padStart(12, '0').slice(-12);
-  return `${hex.slice(0, 8)}-${hex.slice(8)}-7${r.slice(0, 3)}-8${r.slice(3, 6)}-${n}`;
+  const r = rand.toString('hex', (k % CHUNK) * 10, (k % CHUNK) * 10 + 10);
+  const variant = ((Number.parseInt(r.slice(3, 4), 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8)}-7${r.slice(0, 3)}-${variant}${r.slice(4, 7)}-${r.slice(7, 19)}`;
 }
 
 /** Writes the set through the store's append path (chain links are placeholders: nothing verifies them here). */
 async function build(store: Store, firstDay: number): Promise<void> {
-  const rand = randomBytes(8_000);
   let seq = 0;
   let k = 0;
   for (let d = 0; d < DAYS; d++) {
     for (let start = 0; start < PER_DAY; start += CHUNK) {
+      const rand = randomBytes(CHUNK * 10);
       const rows: EventRow[] = [];
       for (let i = start; i < Math.min(PER_DAY, start + CHUNK); i++, k++) {
         const row = emptyRow();
@@ -95,7 +98,7 @@ async function time<T>(fn: () => Promise<T>): Promise<{ cold: number; warm: numb
   return { cold: runs[0] as number, warm: median(runs.slice(1)), last: last as T };
 }
 
-const keep = process.env.BENCH_HEALTH_DIR ? join(process.env.BENCH_HEALTH_DIR, `set-${TOTAL}`) : null;
+const keep = process.env.BENCH_HEALTH_DIR ? join(process.env.BENCH_HEALTH_DIR, `set-${TOTAL}-v2`) : null;
 const dir = keep ?? mkdtempSync(join(tmpdir(), 'vigil-bench-health-'));
 try {
   const reuse = keep !== null && existsSync(join(dir, 'built'));

@@ -282,17 +282,33 @@ function serverDir({ storage = 'memory' }: ClickHouseStorage): string {
   return mkdtempSync(join(base, 'vigil-clickhouse-'));
 }
 
+/**
+ * A port is free when asked for and taken when the server binds it: in between another process
+ * (a test starting its own server) may get it. Such a start is tried again on other ports, twice.
+ */
+async function onFreePorts<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= 3 || !/Address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
 /** Starts one ClickHouse server on free loopback ports (installing the package first if needed). */
 export async function startClickHouse(options: ClickHouseStorage = {}): Promise<ClickHouseServer> {
   ensureClickHouseInstalled();
-  const dir = serverDir(options);
-  try {
-    const ports = await allocate();
-    return server(dir, ports, await launch(dir, ports));
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
+  return onFreePorts(async () => {
+    const dir = serverDir(options);
+    try {
+      const ports = await allocate();
+      return server(dir, ports, await launch(dir, ports));
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  });
 }
 
 /**
@@ -304,24 +320,26 @@ export async function startClickHouseCluster(
   options: ClickHouseStorage = {},
 ): Promise<ClickHouseCluster> {
   ensureClickHouseInstalled();
-  const dirs = [0, 1].map(() => serverDir(options));
-  const ports = [await allocate(), await allocate()];
-  const started = Date.now();
-  const runs = await Promise.allSettled(
-    dirs.map((dir, i) => launch(dir, ports[i] as Ports, { name, shards: ports })),
-  );
-  const shards = runs.flatMap((r, i) =>
-    r.status === 'fulfilled' ? [server(dirs[i] as string, ports[i] as Ports, r.value)] : [],
-  );
-  const stop = async () => {
-    await Promise.all(shards.map((s) => s.stop()));
-    if (process.env.VIGIL_KEEP_CLICKHOUSE !== '1')
-      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  };
-  const failed = runs.find((r) => r.status === 'rejected');
-  if (failed) {
-    await stop();
-    throw failed.reason;
-  }
-  return { name, shards, startupMs: Date.now() - started, stop };
+  return onFreePorts(async () => {
+    const dirs = [0, 1].map(() => serverDir(options));
+    const ports = [await allocate(), await allocate()];
+    const started = Date.now();
+    const runs = await Promise.allSettled(
+      dirs.map((dir, i) => launch(dir, ports[i] as Ports, { name, shards: ports })),
+    );
+    const shards = runs.flatMap((r, i) =>
+      r.status === 'fulfilled' ? [server(dirs[i] as string, ports[i] as Ports, r.value)] : [],
+    );
+    const stop = async () => {
+      await Promise.all(shards.map((s) => s.stop()));
+      if (process.env.VIGIL_KEEP_CLICKHOUSE !== '1')
+        for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    };
+    const failed = runs.find((r) => r.status === 'rejected');
+    if (failed) {
+      await stop();
+      throw failed.reason;
+    }
+    return { name, shards, startupMs: Date.now() - started, stop };
+  });
 }

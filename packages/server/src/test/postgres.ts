@@ -72,7 +72,21 @@ process.once('exit', () => {
   }
 });
 
+/**
+ * Starts a private server on a free loopback port. The port is free when asked for and taken when
+ * the server binds it: in between another process may get it, and the start is tried again, twice.
+ */
 export async function startPostgres(): Promise<TestPostgres> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startPostgresOnce();
+    } catch (err) {
+      if (attempt >= 3 || !/Address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startPostgresOnce(): Promise<TestPostgres> {
   ensureInstalled();
   const dir = mkdtempSync(join(tmpdir(), 'vigil-pg-'));
   const data = join(dir, 'data');

@@ -6,10 +6,10 @@ import {
   TYPED_FIELD_NAMES,
   TYPED_FIELDS,
 } from '../../model/index.js';
+import { linkFromRow } from '../links.js';
 import type {
   AppendBatch,
   Appended,
-  ChainExpiry,
   ChainLink,
   ChainPage,
   EventQuery,
@@ -112,24 +112,7 @@ function eventData(r: EventRow, link: ChainLink, row: number): Record<string, un
 
 const LINK_SELECT = raw('chain, seq, prev_hash, hash, row_count, committed_at, expiry');
 
-function toLink(r: Record<string, unknown>): ChainLink {
-  const link: ChainLink = {
-    chain: r.chain as string,
-    seq: num(r.seq),
-    prevHash: r.prev_hash as string,
-    hash: r.hash as string,
-    rowCount: num(r.row_count),
-    committedAt: num(r.committed_at),
-  };
-  if (typeof r.expiry === 'string') {
-    try {
-      link.expiry = JSON.parse(r.expiry) as ChainExpiry;
-    } catch {
-      // Unreadable: the link is checked as a batch of events and its hash will not match.
-    }
-  }
-  return link;
-}
+const toLink = (r: Record<string, unknown>): ChainLink => linkFromRow(r, num);
 
 /** A prop's text (NULL when the event has no such prop). */
 const propText = (prop: string) =>

@@ -1,6 +1,7 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { type EventRow, emptyRow, TYPED_FIELD_NAMES } from '../../model/index.js';
-import { type ChainExpiry, type ChainLink, StoreError } from '../types.js';
+import { linkFromRow } from '../links.js';
+import { type ChainLink, StoreError } from '../types.js';
 
 // DuckDB's words for a database that cannot go on: a full or failing disk, or an instance
 // invalidated by such an error (every later call fails until it is reopened), or closed.
@@ -112,21 +113,4 @@ export function toEventRow(r: Record<string, unknown>): EventRow {
 export const LINK_SELECT =
   'SELECT chain, seq, prev_hash, hash, row_count, epoch_ms(committed_at) AS committed_at, expiry FROM batches';
 
-export function toLink(r: Record<string, unknown>): ChainLink {
-  const link: ChainLink = {
-    chain: r.chain as string,
-    seq: num(r.seq),
-    prevHash: r.prev_hash as string,
-    hash: r.hash as string,
-    rowCount: num(r.row_count),
-    committedAt: num(r.committed_at),
-  };
-  if (typeof r.expiry === 'string') {
-    try {
-      link.expiry = JSON.parse(r.expiry) as ChainExpiry;
-    } catch {
-      // Unreadable: the link is checked as a batch of events and its hash will not match.
-    }
-  }
-  return link;
-}
+export const toLink = (r: Record<string, unknown>): ChainLink => linkFromRow(r, num);

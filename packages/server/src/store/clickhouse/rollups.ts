@@ -152,7 +152,6 @@ export class ClickHouseRollupStore implements RollupStore {
     return liveRows(local ? this.conn.localTable('rollups') : this.conn.table('rollups'), {
       keys: KEYS,
       values: valueColumns(fields, sketches),
-      nullable: fieldColumns(fields, sketches),
       where,
     });
   }

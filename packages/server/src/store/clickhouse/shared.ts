@@ -27,30 +27,24 @@ export const dayText = (ms: number): string =>
  * migrations.ts): each `rid`'s newest version, dead ones left out — what a background merge keeps,
  * computed at read time so answers never depend on whether the engine merged yet. `keys` are the
  * sorting-key columns (constant per `rid`), `values` the others; `where` may only test keys.
+ *
+ * `argMax` skips NULL arguments (NULL only when every version is NULL), so a NULL value is read
+ * right only because a newer version of a row never turns a value into NULL: a retried write's
+ * version holds its deltas merged with later ones, a compacted row the merge of its parts, and a
+ * dead row its own values. One aggregate per column: asking apart whether the newest is NULL
+ * doubled the aggregates, and 18.16 took twice as long over the same rows (argMax over a tuple
+ * would keep the NULL, but crashed 18.16 shards answering a Distributed query).
  */
 export function liveRows(
   table: Sql,
-  {
-    keys,
-    values,
-    nullable = [],
-    where,
-  }: { keys: readonly string[]; values: readonly string[]; nullable?: readonly string[]; where: Sql },
+  { keys, values, where }: { keys: readonly string[]; values: readonly string[]; where: Sql },
 ): Sql {
-  const maybeNull = new Set(nullable);
   const inner = [
     ...keys,
     'rid',
     'max(ver) AS l_ver',
     'argMax(dead, ver) AS l_dead',
-    // argMax skips a NULL argument, and a newer NULL must win over an older value: whether the
-    // newest is NULL is asked apart (argMax over a tuple would keep the NULL, but crashed 18.16
-    // shards answering a Distributed query).
-    ...values.map((v) =>
-      maybeNull.has(v)
-        ? `if(argMax(isNull(${v}), ver) = 1, NULL, argMax(${v}, ver)) AS l_${v}`
-        : `argMax(${v}, ver) AS l_${v}`,
-    ),
+    ...values.map((v) => `argMax(${v}, ver) AS l_${v}`),
   ].join(', ');
   const outer = [...keys, 'rid', 'l_ver AS ver', ...values.map((v) => `l_${v} AS ${v}`)].join(', ');
   return sql`SELECT ${raw(outer)} FROM (SELECT ${raw(inner)} FROM ${table} WHERE ${where}

@@ -103,6 +103,7 @@ function writeConfig(
   dir: string,
   ports: Ports,
   cluster?: { name: string; shards: readonly Ports[] },
+  memoryBytes = 1_000_000_000,
 ): string {
   for (const sub of ['data', 'tmp', 'user_files', 'format_schemas', 'log']) mkdirSync(join(dir, sub));
   const p = (sub: string) => xmlEscape(`${join(dir, sub)}/`);
@@ -143,7 +144,7 @@ function writeConfig(
   <profiles>
     <default>
       <max_threads>2</max_threads>
-      <max_memory_usage>1000000000</max_memory_usage>
+      <max_memory_usage>${memoryBytes}</max_memory_usage>
       <background_pool_size>2</background_pool_size>
       <background_schedule_pool_size>2</background_schedule_pool_size>
       <max_distributed_connections>8</max_distributed_connections>
@@ -220,8 +221,13 @@ function tail(dir: string): string {
     .join('\n');
 }
 
-async function launch(dir: string, ports: Ports, cluster?: { name: string; shards: readonly Ports[] }) {
-  const config = writeConfig(dir, ports, cluster);
+async function launch(
+  dir: string,
+  ports: Ports,
+  cluster?: { name: string; shards: readonly Ports[] },
+  memoryBytes?: number,
+) {
+  const config = writeConfig(dir, ports, cluster, memoryBytes);
   const started = Date.now();
   const child = spawn(SERVER_BINARY, [`--config-file=${config}`], {
     cwd: dir,
@@ -274,6 +280,11 @@ export interface ClickHouseStorage {
    * shared disk. `disk`: the temporary directory, for benchmarks that compare with a store on disk.
    */
   storage?: 'memory' | 'disk';
+  /**
+   * The most memory one query may use (`max_memory_usage`; default 1 GB here, 10 GB in a server's
+   * own default profile). Benchmarks over tens of millions of events ask for the server default.
+   */
+  queryMemoryBytes?: number;
 }
 
 function serverDir({ storage = 'memory' }: ClickHouseStorage): string {
@@ -303,7 +314,7 @@ export async function startClickHouse(options: ClickHouseStorage = {}): Promise<
     const dir = serverDir(options);
     try {
       const ports = await allocate();
-      return server(dir, ports, await launch(dir, ports));
+      return server(dir, ports, await launch(dir, ports, undefined, options.queryMemoryBytes));
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
       throw err;
@@ -325,7 +336,7 @@ export async function startClickHouseCluster(
     const ports = [await allocate(), await allocate()];
     const started = Date.now();
     const runs = await Promise.allSettled(
-      dirs.map((dir, i) => launch(dir, ports[i] as Ports, { name, shards: ports })),
+      dirs.map((dir, i) => launch(dir, ports[i] as Ports, { name, shards: ports }, options.queryMemoryBytes)),
     );
     const shards = runs.flatMap((r, i) =>
       r.status === 'fulfilled' ? [server(dirs[i] as string, ports[i] as Ports, r.value)] : [],

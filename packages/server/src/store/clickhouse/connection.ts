@@ -33,6 +33,42 @@ const INSERT_SETTINGS = { insert_distributed_sync: 1 } as const;
 
 const MUTATION_WAIT_MS = 120_000;
 
+/**
+ * Rows per insert request. The server parses one request into blocks of up to a million rows, and a
+ * day of rollup rows with their sketches in one block went past 18.16's memory limit for a query;
+ * the rows' data objects are also made one request at a time.
+ */
+const INSERT_ROWS = 10_000;
+
+type Data = Record<string, unknown>;
+
+/**
+ * `values` as JSONEachRow inserts of at most `INSERT_ROWS` rows each, one after the other (`toData`
+ * makes each request's data when it is sent). Each request is stored or not on its own: a failure
+ * part-way leaves the earlier ones stored, which the writers of large inserts repair (events: rows
+ * after the chain head are debris; rollups: the next write's versions supersede the rows).
+ */
+async function insertChunked<T>(
+  client: ClickHouseClient,
+  table: string,
+  values: readonly T[],
+  toData: ((value: T, index: number) => Data) | undefined,
+  settings: Record<string, number> | undefined,
+): Promise<void> {
+  for (let start = 0; start < values.length; start += INSERT_ROWS) {
+    const part = values.slice(start, start + INSERT_ROWS);
+    const data = toData ? part.map((v, i) => toData(v, start + i)) : (part as unknown as Data[]);
+    await guarded(() =>
+      client.insert({
+        table,
+        values: data,
+        format: 'JSONEachRow',
+        ...(settings ? { clickhouse_settings: settings } : {}),
+      }),
+    );
+  }
+}
+
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -161,16 +197,22 @@ export class ClickHouseConnection {
     await guarded(() => this.main.command({ query: text(query), clickhouse_settings: QUERY_SETTINGS }));
   }
 
-  /** Rows stored as data: JSONEachRow in the request body, never SQL text. */
-  async insert(table: string, values: readonly Record<string, unknown>[]): Promise<void> {
-    if (values.length === 0) return;
-    await guarded(() =>
-      this.main.insert({
-        table: text(this.table(table)),
-        values: values as Record<string, unknown>[],
-        format: 'JSONEachRow',
-        ...(this.distributed ? { clickhouse_settings: INSERT_SETTINGS } : {}),
-      }),
+  /**
+   * Rows stored as data: JSONEachRow in the request body, never SQL text; `toData` makes a row's
+   * data from a value (else the values are the data). Large inserts go as several requests (see
+   * `insertChunked`).
+   */
+  async insert<T = Data>(
+    table: string,
+    values: readonly T[],
+    toData?: (value: T, index: number) => Data,
+  ): Promise<void> {
+    await insertChunked(
+      this.main,
+      text(this.table(table)),
+      values,
+      toData,
+      this.distributed ? INSERT_SETTINGS : undefined,
     );
   }
 
@@ -249,15 +291,8 @@ export class Shard {
     });
   }
 
-  /** Rows into this shard's local table, as JSONEachRow data in one insert. */
-  async insertLocal(table: string, values: readonly Record<string, unknown>[]): Promise<void> {
-    if (values.length === 0) return;
-    await guarded(() =>
-      this.client.insert({
-        table: text(this.conn.localTable(table)),
-        values: values as Record<string, unknown>[],
-        format: 'JSONEachRow',
-      }),
-    );
+  /** Rows into this shard's local table, as JSONEachRow data (see `insertChunked`). */
+  async insertLocal(table: string, values: readonly Data[]): Promise<void> {
+    await insertChunked(this.client, text(this.conn.localTable(table)), values, undefined, undefined);
   }
 }

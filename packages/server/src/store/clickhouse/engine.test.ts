@@ -75,6 +75,36 @@ describe('ClickHouse engine', () => {
     }
   });
 
+  it('an append larger than one insert request is stored whole, in parts the server can take', async () => {
+    const database = `engine_${serial++}`;
+    const store = await openClickHouseAnalytical({ url: server.url, database });
+    const conn = new ClickHouseConnection({ url: server.url, database });
+    try {
+      const rows = Array.from({ length: 25_000 }, (_, i) => {
+        const r = emptyRow();
+        r.id = `00000000-0000-7000-8000-${i.toString(16).padStart(12, '0')}`;
+        r.project = 'p';
+        r.type = 'big';
+        r.ts = T0 + i;
+        r.received_at = T0 + i;
+        return r;
+      });
+      const link = nextLink(null, rows, T0, 'default');
+      await store.events.appendBatch({ rows, seal: () => ({ link, scrubbed: [] }) });
+      expect(await store.events.countEvents('p')).toBe(25_000);
+      // Three requests, so three parts before any merge.
+      const [parts] = await conn.rows<{ n: string }>(
+        sql`SELECT count() AS n FROM system.parts WHERE database = ${str(database)} AND table = 'events'`,
+      );
+      expect(Number(parts?.n)).toBeGreaterThanOrEqual(3);
+      const again = await store.events.appendBatch({ rows, seal: () => ({ link, scrubbed: [] }) });
+      expect(again.duplicates.size).toBe(25_000);
+    } finally {
+      await conn.close();
+      await store.close();
+    }
+  });
+
   it('two instances opening an empty database at once migrate it to one schema', async () => {
     const database = `engine_${serial++}`;
     const [a, b] = await Promise.all([

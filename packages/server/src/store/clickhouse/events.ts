@@ -266,10 +266,7 @@ export class ClickHouseEventStore implements EventStore {
     scrubbed: readonly ScrubCount[] = [],
   ): Promise<void> {
     const outcomes = kept.filter((r) => r.type === 'decision.outcome' && r.signal_id !== null);
-    await this.conn.insert(
-      'events',
-      kept.map((r, i) => eventData(r, link, i)),
-    );
+    await this.conn.insert('events', kept, (r, i) => eventData(r, link, i));
     await this.conn.insert(
       'event_ids',
       kept.map((r) => ({

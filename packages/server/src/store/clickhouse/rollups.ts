@@ -191,10 +191,7 @@ export class ClickHouseRollupStore implements RollupStore {
       return prev ? { rid: prev.rid, ver: prev.ver + 1 } : { rid: newRid(), ver: 0 };
     });
     try {
-      await this.conn.insert(
-        'rollups',
-        list.map((r, i) => toData(r, ids[i])),
-      );
+      await this.conn.insert('rollups', list, (r, i) => toData(r, ids[i]));
       const at = Date.now();
       await this.conn.insert(
         'signals',

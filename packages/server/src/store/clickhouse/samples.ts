@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { labelsKey, type MetricSample, type SampleKind } from '../../model/index.js';
 import { rollupDeltas } from '../sample-rollups.js';
 import type {
@@ -13,9 +13,19 @@ import type { ClickHouseConnection } from './connection.js';
 import { expireByDay, floatData, liveRows, num } from './shared.js';
 import { join, limit, ms, raw, type Sql, sql, str, strings } from './sql.js';
 
+const ridPool = Buffer.alloc(8 * 1024);
+let ridAt = ridPool.length;
+
 /** A random row id for a delta row (the ReplacingMergeTree key of one delta and its versions). */
 export function newRid(): string {
-  return randomBytes(8).readBigUInt64LE(0).toString();
+  // One call to the system's random source per 1,024 ids (one call per id was 3% of a backfill's CPU).
+  if (ridAt >= ridPool.length) {
+    randomFillSync(ridPool);
+    ridAt = 0;
+  }
+  const id = ridPool.readBigUInt64LE(ridAt);
+  ridAt += 8;
+  return id.toString();
 }
 
 /** Conditions on the label arrays: the series carries every one of these label values. */

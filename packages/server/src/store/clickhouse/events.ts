@@ -24,7 +24,7 @@ import type {
   ScrubCount,
 } from '../types.js';
 import type { ClickHouseConnection } from './connection.js';
-import { expireByDay, num } from './shared.js';
+import { expireByDay, num, withinDays } from './shared.js';
 import { float, ident, int, join, limit, ms, raw, type Sql, sql, str, stringSet, strings } from './sql.js';
 
 /** Ids per lookup: a literal list stays well under 18.16's max_query_size (256 KiB). */
@@ -330,6 +330,7 @@ export class ClickHouseEventStore implements EventStore {
     if (query.types && query.types.length > 0) where.push(sql`has(${strings(query.types)}, type)`);
     if (query.from !== undefined) where.push(sql`ts >= ${ms(query.from)}`);
     if (query.to !== undefined) where.push(sql`ts < ${ms(query.to)}`);
+    where.push(withinDays(this.conn, query.from, query.to));
     for (const w of query.where ?? []) where.push(propEquals(w));
     if (query.before) {
       const ts = ms(query.before.ts);
@@ -357,6 +358,7 @@ export class ClickHouseEventStore implements EventStore {
         sql`type = ${str(query.type)}`,
         sql`ts >= ${ms(query.from)}`,
         sql`ts < ${ms(query.to)}`,
+        withinDays(this.conn, query.from, query.to),
         ...query.filters.map(propEquals),
       ],
       ' AND ',

@@ -2,7 +2,7 @@ import { type EventRow, SAMPLE_RANK_BOUND, sampleMask } from '../../model/index.
 import type { EventWindow, HealthStore, RejectionCount, TypeStats } from '../types.js';
 import type { ClickHouseConnection } from './connection.js';
 import { EVENT_SELECT, toEventRow } from './events.js';
-import { num } from './shared.js';
+import { num, withinDays } from './shared.js';
 import { bigint, limit, ms, type Sql, sql, str, strings } from './sql.js';
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -18,7 +18,9 @@ export class ClickHouseHealthStore implements HealthStore {
 
   private window(w: EventWindow, column = 'ts'): Sql {
     const col = column === 'ts' ? sql`ts` : sql`received_at`;
-    return sql`project = ${str(w.project)} AND ${col} >= ${ms(w.from)} AND ${col} < ${ms(w.to)}`;
+    // Partitions are days of `ts`: a window of receipt times may hold events of any day.
+    const days = column === 'ts' ? sql` AND ${withinDays(this.conn, w.from, w.to)}` : sql``;
+    return sql`project = ${str(w.project)} AND ${col} >= ${ms(w.from)} AND ${col} < ${ms(w.to)}${days}`;
   }
 
   async addRejections(counts: readonly RejectionCount[]): Promise<void> {

@@ -24,7 +24,7 @@ import type {
 } from '../types.js';
 import type { ClickHouseConnection, Shard } from './connection.js';
 import { newRid } from './samples.js';
-import { DAY_MS, expireByDay, floatData, liveRows, num } from './shared.js';
+import { DAY_MS, expireByDay, floatData, liveRows, num, withinDays } from './shared.js';
 import { float, int, join, limit, ms, raw, type Sql, sql, str, strings } from './sql.js';
 
 const KEYS = ['project', 'family', 'grp', 'res', 'bucket', 'dim'];
@@ -102,10 +102,16 @@ function toData(r: RollupRow, id: { rid?: string; ver?: number; dead?: boolean }
   return out;
 }
 
-/** Bucket ranges of the tiles: `(res = … AND bucket in range) OR …`. */
-function tilesFilter(tiles: readonly RollupTile[]): Sql {
+/**
+ * Bucket ranges of the tiles: `(res = … AND bucket in range) OR …`; with the days of each range
+ * too where the table's own rows are read through `days` (partition pruning, see `withinDays`).
+ */
+function tilesFilter(tiles: readonly RollupTile[], days: ClickHouseConnection | null): Sql {
   return join(
-    tiles.map((t) => sql`(res = ${str(t.res)} AND bucket >= ${ms(t.from)} AND bucket < ${ms(t.to)})`),
+    tiles.map(
+      (t) =>
+        sql`(res = ${str(t.res)}${days ? sql` AND ${withinDays(days, t.from, t.to)}` : sql``} AND bucket >= ${ms(t.from)} AND bucket < ${ms(t.to)})`,
+    ),
     ' OR ',
   );
 }
@@ -211,7 +217,7 @@ export class ClickHouseRollupStore implements RollupStore {
       sql`project = ${str(query.project)}`,
       sql`family = ${str(query.family)}`,
       sql`grp = ${str(query.grp)}`,
-      sql`(${tilesFilter(query.tiles)})`,
+      sql`(${tilesFilter(query.tiles, this.conn)})`,
     ];
     if (query.dims) parts.push(sql`has(${strings(query.dims)}, dim)`);
     const where = join(parts, ' AND ');
@@ -251,14 +257,14 @@ export class ClickHouseRollupStore implements RollupStore {
         sql`project = ${str(query.project)}`,
         sql`family = ${str(query.family)}`,
         sql`(${groupsFilter(query.groups)})`,
-        sql`(${tilesFilter(all)})`,
+        sql`(${tilesFilter(all, this.conn)})`,
       ],
       ' AND ',
     );
     // One scan: each row joins the windows whose tiles hold it.
     const windows = join(
       query.windows.map((tiles, i) =>
-        tiles.length === 0 ? sql`toInt64(-1)` : sql`if(${tilesFilter(tiles)}, ${int(i)}, toInt64(-1))`,
+        tiles.length === 0 ? sql`toInt64(-1)` : sql`if(${tilesFilter(tiles, null)}, ${int(i)}, toInt64(-1))`,
       ),
       ', ',
     );
@@ -281,7 +287,7 @@ export class ClickHouseRollupStore implements RollupStore {
         sql`project = ${str(query.project)}`,
         sql`family = ${str(query.family)}`,
         sql`(${groupsFilter(query.groups)})`,
-        sql`(${tilesFilter(query.tiles)})`,
+        sql`(${tilesFilter(query.tiles, this.conn)})`,
       ],
       ' AND ',
     );

@@ -10,7 +10,7 @@ import type {
   SeriesInfo,
 } from '../types.js';
 import type { ClickHouseConnection } from './connection.js';
-import { expireByDay, floatData, liveRows, num } from './shared.js';
+import { expireByDay, floatData, liveRows, num, withinDays } from './shared.js';
 import { join, limit, ms, raw, type Sql, sql, str, strings } from './sql.js';
 
 const ridPool = Buffer.alloc(8 * 1024);
@@ -195,6 +195,7 @@ export class ClickHouseSampleStore implements SampleStore {
         sql`res = ${str(res)}`,
         sql`bucket >= ${ms(query.from)}`,
         sql`bucket < ${ms(query.to)}`,
+        withinDays(this.conn, query.from, query.to),
       ],
       ' AND ',
     );

@@ -153,7 +153,7 @@ describe('analytics invariants (random event streams)', () => {
       }),
       { numRuns: 25 },
     );
-  });
+  }, 120_000);
 
   it('coarser rollups equal merges of finer ones, also after compaction', async () => {
     const project = `merge${run++}`;

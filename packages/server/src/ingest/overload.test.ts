@@ -27,8 +27,12 @@ const OVERLOAD_MS = 8_000;
  * server under full load is 300 MB).
  */
 const RSS_GROWTH = 1.5;
-/** Growth allowed on a small server: 3x overload peaked 60-100 MB above the earlier 256 MB after the
- * 2026-12-03 merges (cause not found yet; the absolute ceiling below is unchanged). */
+/**
+ * Growth allowed on a small server, above the median of its memory over the capacity phase. 256 MB
+ * (the bound before 2026-12-03) failed 1 run of 3 with the median too (peak 743 MB over a median of
+ * ~413 MB at load ~8): the server may hold up to `ingest.maxInFlightBytes` (256 MB) of bodies
+ * besides, so it stays at 384 MB until that memory is cut (the absolute ceiling is unchanged).
+ */
 const RSS_HEADROOM = 384 * 1024 * 1024;
 const RSS_CEILING = 1024 * 1024 * 1024;
 
@@ -108,8 +112,19 @@ describe('ingest under overload', () => {
       return stored / (ms / 1000);
     };
     await closedLoop(2_000);
-    const capacity = await closedLoop(4_000); // events per second
-    const rssAtCapacity = rssOf(pid);
+    // Memory at capacity: the median of samples over the measured phase (one sample caught the
+    // server between a checkpoint or GC and its next, anywhere within 100 MB).
+    const samples: number[] = [];
+    const sampler = setInterval(() => samples.push(rssOf(pid)), 100);
+    let capacity: number;
+    try {
+      capacity = await closedLoop(4_000); // events per second
+    } finally {
+      clearInterval(sampler);
+    }
+    samples.push(rssOf(pid));
+    samples.sort((a, b) => a - b);
+    const rssAtCapacity = samples[Math.floor(samples.length / 2)] as number;
     expect(capacity).toBeGreaterThan(0);
 
     // Overload: open loop at three times that, whatever the answers. The bodies are made first,

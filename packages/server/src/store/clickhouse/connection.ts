@@ -45,8 +45,10 @@ type Data = Record<string, unknown>;
 /**
  * `values` as JSONEachRow inserts of at most `INSERT_ROWS` rows each, one after the other (`toData`
  * makes each request's data when it is sent). Each request is stored or not on its own: a failure
- * part-way leaves the earlier ones stored, which the writers of large inserts repair (events: rows
- * after the chain head are debris; rollups: the next write's versions supersede the rows).
+ * part-way leaves the earlier ones stored, as a failure between a write's several inserts already
+ * did. Events and rollups repair it (rows after the chain head are debris; the next rollup write's
+ * versions supersede its rows); a metric sample append retried after such a failure may keep its
+ * first parts twice, as on a cluster, whose shards store their parts apart.
  */
 async function insertChunked<T>(
   client: ClickHouseClient,

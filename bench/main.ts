@@ -12,6 +12,7 @@ const only = process.argv[2];
 const suites = [
   'ingest.ts',
   'ingest-latency.ts',
+  'ingest-growth.ts',
   'store.ts',
   'verify.ts',
   'otlp.ts',

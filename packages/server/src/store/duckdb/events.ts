@@ -13,6 +13,7 @@ import {
   TIMESTAMP,
   VARCHAR,
 } from '@duckdb/node-api';
+import duckdb from '@duckdb/node-bindings';
 import {
   ADDED_TYPED_FIELDS,
   type EventRow,
@@ -37,6 +38,7 @@ import type {
   ScrubCount,
 } from '../types.js';
 import { COLUMNS_SELECT, readColumns } from './columns.js';
+import { IdFilter } from './idfilter.js';
 import {
   EVENT_SELECT,
   LINK_SELECT,
@@ -170,10 +172,71 @@ async function outcomeSignals(
 }
 
 export class DuckDBEventStore implements EventStore {
+  /** The ids this store holds, as a filter (made at the first id check; null before or after a failed build). */
+  private ids: IdFilter | null = null;
+  /** Whether `ids` holds every stored id (its build from the table has finished). */
+  private idsReady = false;
+  private idsBuild: Promise<void> | null = null;
+  private stopping = false;
+
+  /** `connect`: a connection of its own for building the id filter (none: ids are always checked in the table). */
   constructor(
     private readonly writer: Serial,
     private readonly reader: Serial,
+    private readonly connect?: () => Promise<DuckDBConnection>,
   ) {}
+
+  /** Whether the id filter holds every stored id, once its build (if one runs) has ended. */
+  async idFilterReady(): Promise<boolean> {
+    await this.idsBuild;
+    return this.idsReady;
+  }
+
+  /** Ends the id filter's build (before the store's connections close). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.idsBuild;
+  }
+
+  /**
+   * The subset of `ids` stored (in any project), on the writer's connection: only the ids the
+   * filter cannot rule out are looked up in the table. The first call makes the filter, sized
+   * from the table's count, and starts filling it from the table on a connection of its own;
+   * until that has read every row, every id is looked up.
+   */
+  private async existing(conn: DuckDBConnection, ids: readonly string[]): Promise<Set<string>> {
+    if (!this.ids && this.connect && !this.stopping) {
+      const [r] = await rows(conn, 'SELECT count(*) AS n FROM events');
+      const filter = new IdFilter(num(r?.n ?? 0));
+      this.ids = filter;
+      this.idsReady = false;
+      // Ids committed from here on are added by the appends; the build's snapshot (taken after
+      // this) holds every one committed before.
+      this.idsBuild = this.buildIds(filter).catch(() => {
+        // Ids go on being looked up in the table; the next check makes a new filter.
+        if (this.ids === filter) this.ids = null;
+      });
+    }
+    const filter = this.idsReady ? this.ids : null;
+    return existingIds(conn, filter ? ids.filter((id) => filter.mayHave(id)) : ids);
+  }
+
+  private async buildIds(filter: IdFilter): Promise<void> {
+    const conn = await (this.connect as () => Promise<DuckDBConnection>)();
+    try {
+      const result = await conn.stream('SELECT id FROM events');
+      for (;;) {
+        if (this.stopping) return;
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        const n = chunk.rowCount;
+        filter.addStored(duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk.chunk, 0), n * 16), n);
+      }
+      if (this.ids === filter) this.idsReady = true;
+    } finally {
+      conn.closeSync();
+    }
+  }
 
   async chainHead(chain: string): Promise<ChainLink | null> {
     const [r] = await this.reader.run((c) =>
@@ -201,13 +264,13 @@ export class DuckDBEventStore implements EventStore {
   }
 
   async findExistingIds(ids: readonly string[]): Promise<Set<string>> {
-    return this.writer.run((c) => existingIds(c, ids));
+    return this.writer.run((c) => this.existing(c, ids));
   }
 
   async appendBatch({ rows: candidates, seal }: AppendBatch): Promise<Appended> {
     return this.writer.transaction(async (conn) => {
       // Idempotency inside the write: what is stored (in any project) is left out.
-      const duplicates = await existingIds(
+      const duplicates = await this.existing(
         conn,
         candidates.map((r) => r.id),
       );
@@ -237,6 +300,9 @@ export class DuckDBEventStore implements EventStore {
         appender.appendDataChunk(chunk);
       }
       appender.closeSync();
+      // Before the commit: an append that reports a failure after committing leaves no id out.
+      const filter = this.ids;
+      if (filter) for (const r of kept) filter.add(r.id);
       const newOutcomes = kept.filter((r) => r.type === 'decision.outcome' && r.signal_id !== null);
       if (newOutcomes.length > 0) {
         await conn.run(

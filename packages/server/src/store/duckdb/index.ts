@@ -8,7 +8,6 @@ import {
   type AccountStore,
   type AlertStore,
   type CollectorStore,
-  type EventStore,
   type HealthStore,
   type LeaseStore,
   type Migrator,
@@ -49,7 +48,7 @@ class DuckDBStore implements Store {
   readonly engine = 'duckdb';
   /** One process opens the file at a time. */
   readonly shared = { analytical: false, metadata: false };
-  readonly events: EventStore;
+  readonly events: DuckDBEventStore;
   readonly meta: AccountStore;
   readonly snapshots: SnapshotStore;
   readonly migrations: Migrator;
@@ -70,7 +69,7 @@ class DuckDBStore implements Store {
     private readonly file: string,
   ) {
     const [writer, meta, reader, rollups] = connections as [Serial, Serial, Serial, Serial];
-    this.events = new DuckDBEventStore(writer, reader);
+    this.events = new DuckDBEventStore(writer, reader, () => instance.connect());
     this.rollups = new DuckDBRollupStore(rollups);
     this.health = new DuckDBHealthStore(writer, reader);
     this.samples = new DuckDBSampleStore(writer, reader);
@@ -100,6 +99,7 @@ class DuckDBStore implements Store {
     if (this.closed) return;
     this.closed = true;
     await this.ops.drain();
+    await this.events.stop();
     // Wait for queued work on every connection, then checkpoint so the file stands alone.
     await Promise.all(this.connections.map((s) => s.run(async () => undefined)));
     await this.connections[0]?.run((c) => c.run('CHECKPOINT')).catch(() => undefined);

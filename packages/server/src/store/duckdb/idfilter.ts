@@ -6,7 +6,7 @@
  *
  * A blocked Bloom filter: each id sets and tests BITS_SET bits of one 512-bit block (one cache
  * line), about BITS_PER_ID bits an id, which answers "maybe" for about 2 in a million ids it never
- * saw. It never forgets an id it was told of (deleted events leave their bits: a "maybe" costs a
+ * saw (5 in a million when a slice is full). It never forgets an id it was told of (deleted events leave their bits: a "maybe" costs a
  * lookup, never a wrong answer). When the ids outgrow a slice's capacity a slice twice as large
  * is added; a lookup asks every slice. Ids are parsed from their canonical text (lowercase
  * 8-4-4-4-12) or read as DuckDB keeps them (16 bytes, little-endian, top bit flipped); both give
@@ -18,7 +18,20 @@ const BITS_SET = 16;
 export const BITS_PER_ID = 32;
 const MIN_CAPACITY = 1 << 20;
 
-const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const DASH = 0x2d;
+
+/** `acc` followed by the lowercase hex digits of `s` from `from` to `to` (at most 8 in all), or -1. */
+function hex(s: string, from: number, to: number, acc: number): number {
+  if (acc < 0) return -1;
+  let v = acc;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
 
 /** murmur3's 32-bit finalizer. */
 function mix(h: number): number {
@@ -53,9 +66,12 @@ class Slice {
 
   add(a: number, b: number): void {
     const base = this.base(a);
-    const step = b | 1;
+    // Each bit of the block from 9 bits of its own (three from each mix of `b`).
+    let x = b;
     for (let i = 0; i < BITS_SET; i++) {
-      const bit = (b + Math.imul(i, step)) >>> 23;
+      const k = i % 3;
+      if (k === 0) x = mix((x + 0x9e3779b9) | 0);
+      const bit = (x >>> (9 * k)) & 511;
       const w = base + (bit >>> 5);
       this.words[w] = (this.words[w] as number) | (1 << (bit & 31));
     }
@@ -64,9 +80,12 @@ class Slice {
 
   has(a: number, b: number): boolean {
     const base = this.base(a);
-    const step = b | 1;
+    // Each bit of the block from 9 bits of its own (three from each mix of `b`).
+    let x = b;
     for (let i = 0; i < BITS_SET; i++) {
-      const bit = (b + Math.imul(i, step)) >>> 23;
+      const k = i % 3;
+      if (k === 0) x = mix((x + 0x9e3779b9) | 0);
+      const bit = (x >>> (9 * k)) & 511;
       if (((this.words[base + (bit >>> 5)] as number) & (1 << (bit & 31))) === 0) return false;
     }
     return true;
@@ -97,15 +116,22 @@ export class IdFilter {
     return this.slices.reduce((n, s) => n + s.words.byteLength, 0);
   }
 
+  /** Hashes a canonical id's 32 hex digits; false for any other spelling. */
   private hashText(id: string): boolean {
-    if (id.length !== 36 || !CANONICAL.test(id)) return false;
-    hashWords(
-      Number.parseInt(id.slice(0, 8), 16),
-      Number.parseInt(id.slice(9, 13) + id.slice(14, 18), 16),
-      Number.parseInt(id.slice(19, 23) + id.slice(24, 28), 16),
-      Number.parseInt(id.slice(28, 36), 16),
-      this.h,
-    );
+    if (
+      id.length !== 36 ||
+      id.charCodeAt(8) !== DASH ||
+      id.charCodeAt(13) !== DASH ||
+      id.charCodeAt(18) !== DASH ||
+      id.charCodeAt(23) !== DASH
+    )
+      return false;
+    const w0 = hex(id, 0, 8, 0);
+    const w1 = hex(id, 14, 18, hex(id, 9, 13, 0));
+    const w2 = hex(id, 24, 28, hex(id, 19, 23, 0));
+    const w3 = hex(id, 28, 36, 0);
+    if (w0 < 0 || w1 < 0 || w2 < 0 || w3 < 0) return false;
+    hashWords(w0, w1, w2, w3, this.h);
     return true;
   }
 

@@ -11,7 +11,7 @@ import { CollectorOrchestrator } from './collectors/index.js';
 import { type Config, checkpointPaths } from './config/index.js';
 import { HealthMonitor } from './health/index.js';
 import { GroupCommitter, scrubPolicy } from './ingest/index.js';
-import { createSelfMetrics, observeCommit } from './ops/index.js';
+import { collectWhenQuiet, createSelfMetrics, observeCommit } from './ops/index.js';
 import { PriceCatalog } from './pricing/index.js';
 import { openStore, RecoveringStore, type Store, storeIsLocal } from './store/index.js';
 
@@ -177,6 +177,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
       },
       observeCommit: (c) => observeCommit(metrics, c),
     });
+    // An idle server gives back the heap a load left behind (see collectWhenQuiet).
+    const stopCollecting = collectWhenQuiet({ activity: () => committer.stats.commits });
+    stopping.push(async () => stopCollecting());
     const checkpointer = await startChain(config, { store, committer, rollups, metrics }, log('audit'));
     if (checkpointer) stopping.push(() => checkpointer.stop());
     alerts = new AlertEngine({

@@ -14,6 +14,7 @@ export {
 } from './commands.js';
 export type { GenerateOptions } from './generate.js';
 export { generateEvents } from './generate.js';
+export { collectWhenQuiet } from './idle-memory.js';
 export type { AuditMetricSource, SelfMetricSources, SelfMetrics } from './self-metrics.js';
 export { createSelfMetrics, observeCommit } from './self-metrics.js';
 export type { SmokeStep } from './smoke.js';

@@ -62,12 +62,14 @@ class DuckDBStore implements Store {
   readonly notices: NoticeStore = new LocalNotices();
   readonly schemas: readonly StoreSchema[];
   private closed = false;
+  private readonly quietCheckpoints: NodeJS.Timeout;
 
   constructor(
     private readonly instance: DuckDBInstance,
     private readonly connections: Serial[],
     private readonly file: string,
   ) {
+    this.quietCheckpoints = checkpointWhenQuiet(connections[0] as Serial, `${file}.wal`);
     const [writer, meta, reader, rollups] = connections as [Serial, Serial, Serial, Serial];
     this.events = new DuckDBEventStore(writer, reader, () => instance.connect());
     this.rollups = new DuckDBRollupStore(rollups);
@@ -98,6 +100,7 @@ class DuckDBStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.quietCheckpoints);
     await this.ops.drain();
     await this.events.stop();
     // Wait for queued work on every connection, then checkpoint so the file stands alone.
@@ -106,6 +109,29 @@ class DuckDBStore implements Store {
     for (const s of this.connections) s.conn.closeSync();
     this.instance.closeSync();
   }
+}
+
+/** A write-ahead log this small is left for DuckDB's own checkpoint (an idle server's few writes). */
+const QUIET_CHECKPOINT_MIN_BYTES = 64 * 1024;
+
+/**
+ * Checkpoints the file once its write-ahead log has not grown for a second: DuckDB checkpoints by
+ * itself only inside the commit that takes the log past 16 MB, so a server idle after a load kept
+ * up to that much log to replay and the blocks it holds in memory.
+ */
+function checkpointWhenQuiet(writer: Serial, wal: string): NodeJS.Timeout {
+  let last = -1;
+  return setInterval(() => {
+    let size = 0;
+    try {
+      size = statSync(wal).size;
+    } catch {
+      // No log: nothing to checkpoint.
+    }
+    if (size >= QUIET_CHECKPOINT_MIN_BYTES && size === last)
+      void writer.run((c) => c.run('CHECKPOINT')).catch(() => undefined);
+    last = size;
+  }, 1_000).unref();
 }
 
 export async function openDuckDBStore({
@@ -117,7 +143,12 @@ export async function openDuckDBStore({
   const file = join(dataDir, DUCKDB_FILE);
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(file, { memory_limit: memoryLimit });
+    instance = await DuckDBInstance.create(file, {
+      memory_limit: memoryLimit,
+      // DuckDB's allocator gives memory it freed back to the system from a thread of its own; without
+      // it only later allocations do, and a server idle after a load kept what it no longer used.
+      allocator_background_threads: 'true',
+    });
   } catch (err) {
     const message = (err as Error).message;
     if (/lock/i.test(message)) {

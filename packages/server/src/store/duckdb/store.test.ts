@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nextLink, verifyChain } from '../../audit/index.js';
-import { type EventRow, sampleRank } from '../../model/index.js';
+import { type EventRow, emptyRow, sampleRank } from '../../model/index.js';
 import { call, readEvents, scratchDirs, startVigil, type Vigil } from '../../test/harness.js';
 import { DUCKDB_FILE, idRanges, openDuckDBStore } from './index.js';
 import { MIGRATIONS } from './migrations.js';
@@ -237,6 +239,35 @@ describe('DuckDB store', () => {
     await store.close();
     expect(report.firstBad).toMatchObject({ seq: 3 });
   });
+
+  it('checkpoints the file once its write-ahead log has stopped growing for a second', async () => {
+    const dataDir = fresh();
+    const store = await openDuckDBStore({ dataDir });
+    const wal = join(dataDir, `${DUCKDB_FILE}.wal`);
+    const walBytes = () => (existsSync(wal) ? statSync(wal).size : 0);
+    try {
+      const rows = Array.from({ length: 5_000 }, (_, i) => {
+        const r = emptyRow();
+        r.id = randomUUID();
+        r.project = 'p';
+        r.type = 'quiet.test';
+        r.ts = Date.UTC(2026, 10, 1) + i;
+        r.received_at = r.ts;
+        r.props = JSON.stringify({ note: `event ${i} `.repeat(8) });
+        return r;
+      });
+      const link = nextLink(null, rows, Date.now(), 'default');
+      await store.events.appendBatch({ rows, seal: () => ({ link, scrubbed: [] }) });
+      // Far below DuckDB's own threshold (16 MB): only the quiet checkpoint empties it.
+      expect(walBytes()).toBeGreaterThanOrEqual(64 * 1024);
+      const deadline = Date.now() + 30_000;
+      while (walBytes() >= 64 * 1024 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(walBytes()).toBeLessThan(64 * 1024);
+      expect(await store.events.countEvents('p')).toBe(5_000);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
 
   it('refuses a second process on the same data directory with a clear message', async () => {
     const dataDir = fresh();

@@ -314,7 +314,10 @@ export class AlertEngine {
 
   /**
    * Hands out what receivers must hear: firing alerts not yet notified (new, or a silence that
-   * ended), resolved alerts whose firing was notified, and Alertmanager re-sends.
+   * ended), resolved alerts whose firing was notified, and Alertmanager re-sends. Whether a firing
+   * or a resolution was notified is stored before it is handed out: an instance killed in between
+   * leaves that notification unsent rather than sent twice (the instance that takes the lease over
+   * reads the stored state, and a webhook hears each transition once).
    */
   private async notify(now: number): Promise<number> {
     const wants = [...this.entries.values()].filter(
@@ -327,17 +330,19 @@ export class AlertEngine {
     const silenced = (ruleId: string) => silences.some((s) => s.ruleId === ruleId && s.endsAt > now);
     const persist: AlertStateRecord[] = [];
     const touched: Entry[] = [];
-    let sent = 0;
+    const sends: (() => number)[] = [];
     for (const e of wants) {
       const receivers = await this.delivery.receiversOf(e.rule);
       if (e.state.status === 'resolved') {
-        sent += this.deliver(e, receivers, 'resolved', now);
+        const notifiedState = e.state;
+        sends.push(() => this.deliver(e, receivers, 'resolved', now, notifiedState));
         e.state = { ...e.state, notified: false };
         persist.push(this.stateRecord(e, e.state, now));
         touched.push(e);
       } else if (!e.state.notified) {
         if (silenced(e.rule.id)) continue;
-        sent += this.deliver(e, receivers, 'firing', now);
+        const firingState = e.state;
+        sends.push(() => this.deliver(e, receivers, 'firing', now, firingState));
         e.state = { ...e.state, notified: true };
         persist.push(this.stateRecord(e, e.state, now));
         touched.push(e);
@@ -345,17 +350,21 @@ export class AlertEngine {
         // Alertmanager forgets alerts that are not re-sent; webhooks hear each transition once.
         e.pushedAt = now;
         if (!silenced(e.rule.id)) {
-          sent += this.deliver(
-            e,
-            receivers.filter((r) => r.type === 'alertmanager'),
-            'firing',
-            now,
+          sends.push(() =>
+            this.deliver(
+              e,
+              receivers.filter((r) => r.type === 'alertmanager'),
+              'firing',
+              now,
+            ),
           );
         }
       }
     }
     await this.o.store.alerts.writeCycle({ states: persist, alerts: [], transitions: [] });
     for (const e of touched) e.persisted = durableKey(e.state, e.times);
+    let sent = 0;
+    for (const send of sends) sent += send();
     return sent;
   }
 
@@ -363,8 +372,14 @@ export class AlertEngine {
     return now - e.pushedAt >= this.o.config.alertmanagerResendMs;
   }
 
-  private deliver(e: Entry, receivers: Receiver[], status: 'firing' | 'resolved', now: number): number {
-    const { sent, pushed } = this.delivery.send(e.rule, e.state, e.times.intervalMs, receivers, status, now);
+  private deliver(
+    e: Entry,
+    receivers: Receiver[],
+    status: 'firing' | 'resolved',
+    now: number,
+    state: Entry['state'] = e.state,
+  ): number {
+    const { sent, pushed } = this.delivery.send(e.rule, state, e.times.intervalMs, receivers, status, now);
     if (pushed) e.pushedAt = now;
     return sent;
   }

@@ -65,6 +65,16 @@ class Slice {
   }
 
   add(a: number, b: number): void {
+    this.probe(a, b, true);
+    this.count++;
+  }
+
+  has(a: number, b: number): boolean {
+    return this.probe(a, b, false);
+  }
+
+  /** Sets (`set`) or tests the id's bits of its block; false as soon as a tested bit is clear. */
+  private probe(a: number, b: number, set: boolean): boolean {
     const base = this.base(a);
     // Each bit of the block from 9 bits of its own (three from each mix of `b`).
     let x = b;
@@ -73,20 +83,9 @@ class Slice {
       if (k === 0) x = mix((x + 0x9e3779b9) | 0);
       const bit = (x >>> (9 * k)) & 511;
       const w = base + (bit >>> 5);
-      this.words[w] = (this.words[w] as number) | (1 << (bit & 31));
-    }
-    this.count++;
-  }
-
-  has(a: number, b: number): boolean {
-    const base = this.base(a);
-    // Each bit of the block from 9 bits of its own (three from each mix of `b`).
-    let x = b;
-    for (let i = 0; i < BITS_SET; i++) {
-      const k = i % 3;
-      if (k === 0) x = mix((x + 0x9e3779b9) | 0);
-      const bit = (x >>> (9 * k)) & 511;
-      if (((this.words[base + (bit >>> 5)] as number) & (1 << (bit & 31))) === 0) return false;
+      const mask = 1 << (bit & 31);
+      if (set) this.words[w] = (this.words[w] as number) | mask;
+      else if (((this.words[w] as number) & mask) === 0) return false;
     }
     return true;
   }

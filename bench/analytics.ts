@@ -11,7 +11,7 @@ import { generateEvents } from '../packages/server/src/ops/index.js';
 import { openStore, type Store } from '../packages/server/src/store/index.js';
 
 const EVENTS = Number(process.env.BENCH_ANALYTICS_EVENTS ?? 30_000_000);
-const DAYS = 30;
+export const DAYS = 30;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = process.env.BENCH_ANALYTICS_DIR ?? join(root, '.vigil-bench', `analytics-${EVENTS}`);
 const DAY = 86_400_000;
@@ -23,10 +23,16 @@ export const silent = {
 } as never;
 
 /** The generated set (`vigil generate`'s writes, progress on stderr), ending at `now`. */
-export async function fill(store: Store, events: number, now = Date.now()): Promise<void> {
+export async function fill(
+  store: Store,
+  events: number,
+  now = Date.now(),
+  repeatedEvents: 'append' | 'skip' = 'append',
+): Promise<void> {
   const started = Date.now();
   await generateEvents(store, {
     events,
+    repeatedEvents,
     days: DAYS,
     now,
     log: silent,

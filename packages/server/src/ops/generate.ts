@@ -18,6 +18,11 @@ export interface GenerateOptions {
    * Fold every day's events instead of folding the first day and repeating its rollup rows. Much slower; the default repeats when the project is empty and `days` whole.
    */
   noRepeat?: boolean;
+  /**
+   * `skip`: the repeated days get their rollup rows but not their events, which a bench then copies
+   * inside the engine (`copyEventDays`); default `append`, as batches of the audit chain.
+   */
+  repeatedEvents?: 'append' | 'skip';
   onProgress?: (done: number, total: number) => void;
   /** Announces a step after the events are written (it shows no count). */
   onPhase?: (what: string) => void;
@@ -151,7 +156,7 @@ export async function generateEvents(
   // The maintainer wrote the first day as deltas over several flushes: one row per key to repeat.
   const repeated = mergedByKey(firstDay.splice(0));
   for (let day = 1; repeat && day < days; day++) {
-    await appendDay(day, async () => undefined);
+    if (options.repeatedEvents !== 'skip') await appendDay(day, async () => undefined);
     const shift = day * DAY;
     const at = head as ChainLink;
     await store.rollups.write(
@@ -162,7 +167,7 @@ export async function generateEvents(
   }
   onPhase?.('compacting rollups');
   await maintainer.compactAll();
-  return { events: total, batches };
+  return { events: repeat && options.repeatedEvents === 'skip' ? perRun : total, batches };
 }
 
 /** Rows merged per rollup key, as a read of them would merge them. */

@@ -1,8 +1,8 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-/** The full garbage collection V8 runs on request, or null where it cannot be had. */
-function fullCollection(): (() => void) | null {
+/** V8's full garbage collection, run on request, or null where it cannot be had. */
+function exposedCollector(): (() => void) | null {
   const exposed = (globalThis as { gc?: () => void }).gc;
   if (exposed) return exposed;
   try {
@@ -13,6 +13,20 @@ function fullCollection(): (() => void) | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Two full collections, or null where V8's cannot be had: the first frees the garbage but V8 keeps
+ * the pages it held (on the half-load bench, 131 MB of heap reserved with 28 MB live), the second
+ * gives them back to the system (68 MB reserved).
+ */
+function fullCollection(): (() => void) | null {
+  const gc = exposedCollector();
+  if (!gc) return null;
+  return () => {
+    gc();
+    gc();
+  };
 }
 
 /**

@@ -33,6 +33,7 @@ export async function copyClickHouseEventDays(
       );
     const firstDay = sql`project = ${str(project)} AND ts >= ${int(from)} AND ts < ${int(from + dayMs)}`;
     const before = await count(sql`project = ${str(project)}`);
+    const target = join(columns.map(ident), ', ');
     for (let day = 1; day < days; day++) {
       const shift = int(day * dayMs);
       const select = columns.map((c) => {
@@ -40,7 +41,6 @@ export async function copyClickHouseEventDays(
         if (c === 'ts' || c === 'received_at') return sql`${ident(c)} + ${shift}`;
         return ident(c);
       });
-      const target = join(columns.map(ident), ', ');
       await conn.command(
         sql`INSERT INTO ${ident('events')} (${target}) SELECT ${join(select, ', ')} FROM ${ident('events')} WHERE ${firstDay}`,
       );

@@ -30,11 +30,11 @@ function fullCollection(): (() => void) | null {
 }
 
 /**
- * Once per quiet spell after work (`activity` unchanged for `quietMs`), one full garbage
- * collection. V8 collects when it allocates: a server idle after a load kept its heap as the load
- * left it (112 MB reserved, half of it garbage, on the half-load bench), for as long as it stayed
- * idle; collected, the heap shrinks to what is live (33 MB there) and its pages go back to the
- * system. Runs only while nothing is being ingested, so no request waits behind it. Returns a stop.
+ * Once per quiet spell after work (`activity` unchanged for `quietMs`), `collect` (by default
+ * `fullCollection`). V8 collects when it allocates: a server idle after a load kept its heap as the
+ * load left it, garbage included, for as long as it stayed idle; collected, the heap shrinks to
+ * what is live and its pages go back to the system. Runs only while nothing is being ingested, so
+ * no request waits behind it. Returns a stop.
  */
 export function collectWhenQuiet({
   activity,

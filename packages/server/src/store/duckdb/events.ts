@@ -178,6 +178,8 @@ export class DuckDBEventStore implements EventStore {
   private idsReady = false;
   private idsBuild: Promise<void> | null = null;
   private stopping = false;
+  /** The newest batch key, known between this writer's transactions (null: read from the table). */
+  private newestKey: number | null = null;
 
   /** `connect`: a connection of its own for building the id filter (none: ids are always checked in the table). */
   constructor(
@@ -267,8 +269,35 @@ export class DuckDBEventStore implements EventStore {
     return this.writer.run((c) => this.existing(c, ids));
   }
 
+  /**
+   * The key the next batch takes. One process writes a DuckDB file, so after the first read of the
+   * table the newest key is known here; a transaction that takes one forgets it until it commits.
+   */
+  private async nextBatchKey(conn: DuckDBConnection): Promise<number> {
+    const newest = this.newestKey ?? (await newestBatchKey(conn));
+    this.newestKey = null;
+    return newest + 1;
+  }
+
+  /** A write transaction that records one link under a new batch key (`task` takes it from `key`). */
+  private linkTransaction<T>(
+    task: (conn: DuckDBConnection, key: () => Promise<number>) => Promise<T>,
+  ): Promise<T> {
+    let taken: number | null = null;
+    return this.writer.transaction(
+      (conn) =>
+        task(conn, async () => {
+          taken = await this.nextBatchKey(conn);
+          return taken;
+        }),
+      () => {
+        if (taken !== null) this.newestKey = taken;
+      },
+    );
+  }
+
   async appendBatch({ rows: candidates, seal }: AppendBatch): Promise<Appended> {
-    return this.writer.transaction(async (conn) => {
+    return this.linkTransaction(async (conn, nextKey) => {
       // Idempotency inside the write: what is stored (in any project) is left out.
       const duplicates = await this.existing(
         conn,
@@ -290,7 +319,7 @@ export class DuckDBEventStore implements EventStore {
       const kept = candidates.filter((r) => !duplicates.has(r.id) && !duplicateOutcomes.has(r.id));
       if (kept.length === 0) return { link: null, duplicates, duplicateOutcomes };
       const { link, scrubbed } = seal(kept);
-      const key = await nextBatchKey(conn);
+      const key = await nextKey();
       const appender = await conn.createAppender('events');
       const types = EVENT_COLUMNS.map((c) => c.type);
       for (let start = 0; start < kept.length; start += 2048) {
@@ -311,7 +340,7 @@ export class DuckDBEventStore implements EventStore {
             .join(',')}`,
         );
       }
-      await insertLink(conn, link, key);
+      await appendLink(conn, link, key);
       for (const s of scrubbed) {
         await conn.run(
           `INSERT INTO scrub_counts VALUES ($1, $2, $3)
@@ -324,6 +353,7 @@ export class DuckDBEventStore implements EventStore {
   }
 
   async discardUnchained(chain: string, headSeq: number): Promise<number> {
+    this.newestKey = null;
     return this.writer.transaction(async (c) => {
       // One process writes a DuckDB file: rows after the newest key of any link are the debris of
       // its failed append; the chain's batches after `headSeq` are removed with their rows.
@@ -461,7 +491,7 @@ export class DuckDBEventStore implements EventStore {
     before: number,
     recorder: ExpiryRecorder,
   ): Promise<{ deleted: number; batches: number; link: ChainLink | null }> {
-    return this.writer.transaction(async (c) => {
+    return this.linkTransaction(async (c, nextKey) => {
       const touched = (
         await rows(
           c,
@@ -475,18 +505,18 @@ export class DuckDBEventStore implements EventStore {
         before,
       ]);
       const link = recorder.link({ project, before }, await keptOf(c, touched, recorder));
-      await insertLink(c, link, await nextBatchKey(c));
+      await appendLink(c, link, await nextKey());
       return { deleted: Number(deleted.rowsChanged), batches: touched.length, link };
     });
   }
 
   async adoptExpiredMarks(recorder: ExpiryRecorder): Promise<ChainLink | null> {
-    return this.writer.transaction(async (c) => {
+    return this.linkTransaction(async (c, nextKey) => {
       // Marks of releases with one chain: their seq is the batch's key.
       const marked = (await rows(c, 'SELECT seq FROM expired_batches ORDER BY seq')).map((r) => num(r.seq));
       if (marked.length === 0) return null;
       const link = recorder.link({ project: null, before: null }, await keptOf(c, marked, recorder));
-      await insertLink(c, link, await nextBatchKey(c));
+      await appendLink(c, link, await nextKey());
       await c.run('DELETE FROM expired_batches');
       return link;
     });
@@ -632,27 +662,29 @@ function columnValues(
   return part.map((r) => r[name]);
 }
 
-/** The key the next batch takes: one process writes a DuckDB file, inside its write transaction. */
-async function nextBatchKey(conn: DuckDBConnection): Promise<number> {
+/** The newest batch key in the table (0 when none). */
+async function newestBatchKey(conn: DuckDBConnection): Promise<number> {
   const [r] = await rows(conn, 'SELECT coalesce(max(batch), 0) AS k FROM batches');
-  return num(r?.k) + 1;
+  return num(r?.k);
 }
 
-async function insertLink(conn: DuckDBConnection, link: ChainLink, key: number): Promise<void> {
-  await conn.run(
-    `INSERT INTO batches (batch, chain, seq, prev_hash, hash, row_count, committed_at, expiry)
-     VALUES ($1, $2, $3, $4, $5, $6, ${TS('$7')}, $8)`,
-    [
-      BigInt(key),
-      link.chain,
-      BigInt(link.seq),
-      link.prevHash,
-      link.hash,
-      link.rowCount,
-      link.committedAt,
-      link.expiry ? JSON.stringify(link.expiry) : null,
-    ],
-  );
+/**
+ * Records `link` under `key`, through an appender: no statement to prepare and run, so the write
+ * transaction makes no trip to DuckDB's threads for it (columns in the order migration 15 made them).
+ */
+async function appendLink(conn: DuckDBConnection, link: ChainLink, key: number): Promise<void> {
+  const appender = await conn.createAppender('batches');
+  appender.appendBigInt(BigInt(key));
+  appender.appendVarchar(link.chain);
+  appender.appendBigInt(BigInt(link.seq));
+  appender.appendVarchar(link.prevHash);
+  appender.appendVarchar(link.hash);
+  appender.appendInteger(link.rowCount);
+  appender.appendTimestamp(new DuckDBTimestampValue(BigInt(link.committedAt) * 1000n));
+  if (link.expiry) appender.appendVarchar(JSON.stringify(link.expiry));
+  else appender.appendNull();
+  appender.endRow();
+  appender.closeSync();
 }
 
 /** SQL selecting rows of the batches with these keys (integers: no request value), pruned to their range. */

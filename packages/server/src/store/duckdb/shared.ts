@@ -50,12 +50,14 @@ export class Serial {
     this.tail = next.catch(() => undefined);
     return next;
   }
-  async transaction<T>(task: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  /** `committed` runs right after the COMMIT, before any other task on the connection. */
+  async transaction<T>(task: (conn: DuckDBConnection) => Promise<T>, committed?: () => void): Promise<T> {
     return this.run(async (conn) => {
       await conn.run('BEGIN TRANSACTION');
       try {
         const result = await task(conn);
         await conn.run('COMMIT');
+        committed?.();
         return result;
       } catch (err) {
         await conn.run('ROLLBACK').catch(() => undefined);

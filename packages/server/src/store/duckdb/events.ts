@@ -1,26 +1,13 @@
 import {
-  BIGINT,
-  BOOLEAN,
-  DOUBLE,
   type DuckDBConnection,
-  DuckDBDataChunk,
+  type DuckDBDataChunk,
   type DuckDBResult,
   DuckDBTimestampValue,
-  type DuckDBType,
   type DuckDBValue,
-  INTEGER,
   listValue,
-  TIMESTAMP,
-  VARCHAR,
 } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
-import {
-  ADDED_TYPED_FIELDS,
-  type EventRow,
-  FIRST_TYPED_FIELDS,
-  sampleKey,
-  TYPED_FIELDS,
-} from '../../model/index.js';
+import { type EventRow, TYPED_FIELDS } from '../../model/index.js';
 import type {
   AppendBatch,
   Appended,
@@ -37,6 +24,7 @@ import type {
   RawAggregateRow,
   ScrubCount,
 } from '../types.js';
+import { appendEventRows } from './append.js';
 import { COLUMNS_SELECT, readColumns } from './columns.js';
 import { IdFilter } from './idfilter.js';
 import {
@@ -50,31 +38,6 @@ import {
   toEventRow,
   toLink,
 } from './shared.js';
-
-const DUCK_TYPE = { double: DOUBLE, integer: INTEGER, boolean: BOOLEAN, string: VARCHAR } as const;
-
-/** Column order of the events table, with the types the appender writes. */
-const EVENT_COLUMNS: readonly {
-  name: keyof EventRow | 'batch_seq' | 'batch_row' | 'sample_key';
-  type: DuckDBType;
-}[] = [
-  // id is written as text and cast to UUID by DuckDB.
-  { name: 'id', type: VARCHAR },
-  { name: 'project', type: VARCHAR },
-  { name: 'type', type: VARCHAR },
-  { name: 'ts', type: TIMESTAMP },
-  { name: 'received_at', type: TIMESTAMP },
-  { name: 'late', type: BOOLEAN },
-  { name: 'version', type: VARCHAR },
-  ...FIRST_TYPED_FIELDS.map((name) => ({ name, type: DUCK_TYPE[TYPED_FIELDS[name].kind] })),
-  { name: 'props', type: VARCHAR },
-  { name: 'batch_seq', type: BIGINT },
-  { name: 'batch_row', type: INTEGER },
-  // Columns added by later migrations come after the batch columns (ALTER TABLE appends).
-  ...ADDED_TYPED_FIELDS.map((name) => ({ name, type: DUCK_TYPE[TYPED_FIELDS[name].kind] })),
-  // Migration 14 (after the typed fields of migration 11); a later column goes after it.
-  { name: 'sample_key', type: BIGINT },
-];
 
 const q = (name: string) => `"${name}"`;
 type Param = (v: DuckDBValue) => string;
@@ -321,13 +284,7 @@ export class DuckDBEventStore implements EventStore {
       const { link, scrubbed } = seal(kept);
       const key = await nextKey();
       const appender = await conn.createAppender('events');
-      const types = EVENT_COLUMNS.map((c) => c.type);
-      for (let start = 0; start < kept.length; start += 2048) {
-        const part = kept.slice(start, start + 2048);
-        const chunk = DuckDBDataChunk.create(types, part.length);
-        chunk.setColumns(EVENT_COLUMNS.map(({ name }) => columnValues(name, part, key, start)));
-        appender.appendDataChunk(chunk);
-      }
+      appendEventRows(appender, kept, key);
       appender.closeSync();
       // Before the commit: an append that reports a failure after committing leaves no id out.
       const filter = this.ids;
@@ -642,24 +599,6 @@ class LinkCursor {
     // Front-to-back: the buffer is empty when it is filled.
     this.buffered = found.map((r) => Object.assign(toLink(r), { key: num(r.batch) }));
   }
-}
-
-function columnValues(
-  name: (typeof EVENT_COLUMNS)[number]['name'],
-  part: readonly EventRow[],
-  key: number,
-  start: number,
-): DuckDBValue[] {
-  if (name === 'batch_seq') {
-    const s = BigInt(key);
-    return part.map(() => s);
-  }
-  if (name === 'batch_row') return part.map((_, i) => start + i);
-  if (name === 'sample_key') return part.map((r) => sampleKey(r.id));
-  if (name === 'ts' || name === 'received_at') {
-    return part.map((r) => new DuckDBTimestampValue(BigInt(r[name]) * 1000n));
-  }
-  return part.map((r) => r[name]);
 }
 
 /** The newest batch key in the table (0 when none). */

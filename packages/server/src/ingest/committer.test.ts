@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { verifyChain } from '../audit/index.js';
 import { defaultConfig } from '../config/index.js';
 import type { AppendBatch, EventStore, Store } from '../store/index.js';
 import { openStore } from '../store/index.js';
@@ -79,8 +80,13 @@ describe('GroupCommitter', () => {
     gate.release();
     expect(await first).toHaveLength(10);
     await new Promise((r) => setTimeout(r, 20));
+    const released = Date.now();
     gate.release();
     const outcomes = await Promise.all(queued);
+    // The second batch was sealed ahead, while the first committed (before its own append was let
+    // through), and its link holds.
+    expect((await store.events.chainHead('default'))?.committedAt).toBeLessThan(released);
+    expect(await verifyChain(store.events)).toEqual({ ok: true, batches: 2, events: 99 });
     expect(outcomes.map((o) => o.length)).toEqual([30, 30, 29]);
     expect(outcomes.flat().every((o) => o === 'stored')).toBe(true);
     expect(gate.appended).toEqual([10, 89]);
@@ -112,5 +118,32 @@ describe('GroupCommitter', () => {
     fail = false;
     expect(await committer.submit(batch)).toEqual(Array(5).fill('stored'));
     expect((await inner.chainHead('default'))?.seq).toBe(1);
+  });
+
+  it('seals a batch readied during a commit that then fails again, on the head the store holds', async () => {
+    dir = tempDir();
+    store = await openStore({ dataDir: dir });
+    const inner = store.events;
+    let fail = true;
+    const flaky: EventStore = Object.create(inner);
+    flaky.appendBatch = async (batch) => {
+      if (!fail) return inner.appendBatch(batch);
+      fail = false;
+      // Fails after sealing, once the next batch has been readied on the link it will never have.
+      batch.seal(batch.rows);
+      await new Promise((r) => setTimeout(r, 20));
+      throw new Error('disk full');
+    };
+    const committer = new GroupCommitter(flaky, {
+      maxInFlightEvents: 100,
+      maxCommitEvents: 100,
+      log: silent,
+    });
+    await committer.start();
+    const failed = committer.submit(events(5));
+    const next = committer.submit(events(7));
+    await expect(failed).rejects.toMatchObject({ code: 'commit_failed' });
+    expect(await next).toEqual(Array(7).fill('stored'));
+    expect(await verifyChain(inner)).toEqual({ ok: true, batches: 1, events: 7 });
   });
 });

@@ -29,6 +29,19 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
+/** Requests committed together, with what is known of them before the store is asked. */
+interface Group {
+  requests: Pending[];
+  size: number;
+  outcomes: CommitOutcome[][];
+  all: { event: ValidEvent; g: number; i: number }[];
+  /** The events left after the group's own duplicates, in order. */
+  candidates: { event: ValidEvent; g: number; i: number }[];
+  rows: EventRow[];
+  /** The link sealed ahead (while the commit before ran), if every candidate is kept after it. */
+  ahead: ChainLink | null;
+}
+
 /** One commit as /metrics sees it; `ok` false when it failed (nothing of it acknowledged). */
 export interface CommitObservation {
   seconds: number;
@@ -53,6 +66,8 @@ export class GroupCommitter {
   private queue: Pending[] = [];
   private queuedEvents = 0;
   private committingEvents = 0;
+  /** The next group, taken from the queue and readied while the commit before it runs. */
+  private next: Group | null = null;
   private running: Promise<void> | null = null;
   private head: ChainLink | null = null;
   private closing = false;
@@ -125,7 +140,7 @@ export class GroupCommitter {
 
   /** Events accepted into memory and not yet committed. */
   get inFlight(): number {
-    return this.queuedEvents + this.committingEvents;
+    return this.queuedEvents + (this.next?.size ?? 0) + this.committingEvents;
   }
 
   get saturated(): boolean {
@@ -194,21 +209,14 @@ export class GroupCommitter {
 
   private async drainQueue(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
-        const group: Pending[] = [];
-        let size = 0;
-        while (this.queue.length > 0) {
-          const next = this.queue[0] as Pending;
-          if (group.length > 0 && size + next.events.length > this.options.maxCommitEvents) break;
-          group.push(next);
-          size += next.events.length;
-          this.queue.shift();
-        }
-        this.queuedEvents -= size;
+      while (this.next || this.queue.length > 0) {
+        const group = this.next ?? this.takeGroup(null);
+        this.next = null;
+        const { requests, size } = group;
         this.committingEvents = size;
         try {
           const outcomes = await this.exclusive(() => this.commit(group));
-          group.forEach((p, i) => {
+          requests.forEach((p, i) => {
             p.resolve(outcomes[i] as CommitOutcome[]);
           });
         } catch (err) {
@@ -221,7 +229,7 @@ export class GroupCommitter {
             err instanceof VigilError || err instanceof StoreError
               ? err
               : new VigilError('commit_failed', { retryAfter: 2, cause: err });
-          for (const p of group) p.reject(refusal);
+          for (const p of requests) p.reject(refusal);
         } finally {
           this.committingEvents = 0;
         }
@@ -233,7 +241,68 @@ export class GroupCommitter {
     }
   }
 
-  private async commit(group: readonly Pending[]): Promise<CommitOutcome[][]> {
+  /**
+   * Takes the next group from the queue (up to `maxCommitEvents`) and settles what needs no store:
+   * within it, the first of an id and the first outcome of a signal win. `after`: the link the
+   * commit running now seals; the group's own is sealed ahead on it (for when nothing is left out).
+   */
+  private takeGroup(after: ChainLink | null): Group {
+    const requests: Pending[] = [];
+    let size = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0] as Pending;
+      if (requests.length > 0 && size + next.events.length > this.options.maxCommitEvents) break;
+      requests.push(next);
+      size += next.events.length;
+      this.queue.shift();
+    }
+    this.queuedEvents -= size;
+    const outcomes = requests.map((p) => new Array<CommitOutcome>(p.events.length).fill('stored'));
+    const all: Group['all'] = [];
+    requests.forEach((p, g) => {
+      p.events.forEach((event, i) => {
+        all.push({ event, g, i });
+      });
+    });
+    // Against what is stored, the append itself leaves out what it already holds (idempotency is part of it).
+    const seenIds = new Set<string>();
+    const seenOutcomes = new Set<string>();
+    const candidates = all.filter(({ event, g, i }) => {
+      const { id, type, project, signal_id } = event.row;
+      if (seenIds.has(id)) {
+        (outcomes[g] as CommitOutcome[])[i] = 'duplicate';
+        return false;
+      }
+      seenIds.add(id);
+      if (type === 'decision.outcome') {
+        const key = `${project}\u0000${signal_id}`;
+        if (seenOutcomes.has(key)) {
+          (outcomes[g] as CommitOutcome[])[i] = 'duplicate_outcome';
+          return false;
+        }
+        seenOutcomes.add(key);
+      }
+      return true;
+    });
+    const rows = candidates.map((c) => c.event.row);
+    const ahead = after && rows.length > 0 ? nextLink(after, rows, Date.now(), this.chain) : null;
+    return { requests, size, outcomes, all, candidates, rows, ahead };
+  }
+
+  /**
+   * Readies the next group while the commit sealed as `sealed` waits for the engine (its rows are
+   * written, its commit is running): the next group's link is hashed then, and the store may ready
+   * its rows, not in its own commit.
+   */
+  private readyNext(sealed: ChainLink): void {
+    setImmediate(() => {
+      if (this.next || this.queue.length === 0 || this.closing) return;
+      this.next = this.takeGroup(sealed);
+      this.store.prepareAppend(this.next.rows);
+    });
+  }
+
+  private async commit(group: Group): Promise<CommitOutcome[][]> {
     const started = performance.now();
     try {
       return await this.commitGroup(group, started);
@@ -285,37 +354,9 @@ export class GroupCommitter {
     this.unsure = false;
   }
 
-  private async commitGroup(group: readonly Pending[], started: number): Promise<CommitOutcome[][]> {
+  private async commitGroup(group: Group, started: number): Promise<CommitOutcome[][]> {
     if (this.unsure) await this.reconcile();
-    const outcomes = group.map((p) => new Array<CommitOutcome>(p.events.length).fill('stored'));
-    const all: { event: ValidEvent; g: number; i: number }[] = [];
-    group.forEach((p, g) => {
-      p.events.forEach((event, i) => {
-        all.push({ event, g, i });
-      });
-    });
-
-    // Within this group, the first of an id and the first outcome of a signal win; against what is
-    // stored, the append itself leaves out what it already holds (idempotency is part of it).
-    const seenIds = new Set<string>();
-    const seenOutcomes = new Set<string>();
-    const candidates = all.filter(({ event, g, i }) => {
-      const { id, type, project, signal_id } = event.row;
-      if (seenIds.has(id)) {
-        (outcomes[g] as CommitOutcome[])[i] = 'duplicate';
-        return false;
-      }
-      seenIds.add(id);
-      if (type === 'decision.outcome') {
-        const key = `${project}\u0000${signal_id}`;
-        if (seenOutcomes.has(key)) {
-          (outcomes[g] as CommitOutcome[])[i] = 'duplicate_outcome';
-          return false;
-        }
-        seenOutcomes.add(key);
-      }
-      return true;
-    });
+    const { outcomes, all, candidates, ahead } = group;
 
     let scrubbed: readonly ScrubCount[] = [];
     let stored = 0;
@@ -325,13 +366,20 @@ export class GroupCommitter {
       let keptIds = new Set<string>();
       const seal = (kept: readonly EventRow[]) => {
         keptIds = new Set(kept.map((r) => r.id));
-        sealed = nextLink(this.head, kept, Date.now(), this.chain);
+        // Sealed ahead on the head this commit continues, over the same rows: that link is this one.
+        const aheadHolds =
+          ahead !== null &&
+          kept.length === group.rows.length &&
+          ahead.seq === (this.head?.seq ?? 0) + 1 &&
+          ahead.prevHash === this.head?.hash;
+        sealed = aheadHolds ? ahead : nextLink(this.head, kept, Date.now(), this.chain);
+        this.readyNext(sealed);
         scrubbed = countScrubs(kept.map((r) => byId.get(r.id) as ValidEvent));
         return { link: sealed, scrubbed };
       };
       let appended: Appended;
       try {
-        appended = await this.store.appendBatch({ rows: candidates.map((c) => c.event.row), seal });
+        appended = await this.store.appendBatch({ rows: group.rows, seal });
       } catch (err) {
         this.unsure = true;
         // An engine may report a failure after the batch is committed (a checkpoint failing
@@ -349,7 +397,7 @@ export class GroupCommitter {
         );
         // Committed as sealed: what the append left out is what it did not seal (a left-out outcome
         // is taken for a second outcome of its signal).
-        const left = candidates.map((c) => c.event.row).filter((r) => !keptIds.has(r.id));
+        const left = group.rows.filter((r) => !keptIds.has(r.id));
         const isOutcome = (r: EventRow) => r.type === 'decision.outcome';
         appended = {
           link,
@@ -365,9 +413,9 @@ export class GroupCommitter {
       }
       const link = appended.link;
       if (link) {
-        const rows = candidates
-          .map((c) => c.event.row)
-          .filter((r) => !appended.duplicates.has(r.id) && !appended.duplicateOutcomes.has(r.id));
+        const rows = group.rows.filter(
+          (r) => !appended.duplicates.has(r.id) && !appended.duplicateOutcomes.has(r.id),
+        );
         stored = rows.length;
         this.head = link;
         this.options.onCommitted?.(link, rows);
@@ -376,7 +424,7 @@ export class GroupCommitter {
       } else scrubbed = [];
     }
     const idDuplicates = outcomes.flat().filter((o) => o === 'duplicate').length;
-    await this.recordRejections(group, all, outcomes);
+    await this.recordRejections(group.requests, all, outcomes);
     this.stats.lastCommitMs = performance.now() - started;
     this.options.observeCommit?.({
       seconds: this.stats.lastCommitMs / 1000,

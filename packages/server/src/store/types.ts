@@ -216,6 +216,12 @@ export interface EventStore {
    */
   appendBatch(batch: AppendBatch): Promise<Appended>;
   /**
+   * Work an engine may do ahead for rows it will be given to append (the same array, as
+   * `AppendBatch.rows`), while the append before them commits. Results are the same without it:
+   * an engine may do nothing here.
+   */
+  prepareAppend(rows: readonly EventRow[]): void;
+  /**
    * Removes rows the chain's writer stored under a batch after `headSeq`: debris of an append
    * that failed and so never joined the chain (an engine may keep part of a failed write, e.g.
    * when the disk fills during a checkpoint). Only that writer calls it. Returns the event rows

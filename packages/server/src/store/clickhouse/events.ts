@@ -232,6 +232,9 @@ export class ClickHouseEventStore implements EventStore {
     return found;
   }
 
+  /** Nothing to ready: the insert's body is made in the append, from the rows it keeps. */
+  prepareAppend(): void {}
+
   async appendBatch({ rows: candidates, seal }: AppendBatch): Promise<Appended> {
     const duplicates = await this.findExistingIds(candidates.map((r) => r.id));
     const duplicateOutcomes = new Set<string>();

@@ -179,8 +179,11 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     });
     const fresh = event({ ts: T0 + MINUTE });
     let sealed: readonly EventRow[] = [];
+    // Readied ahead as the committer does: what the append leaves out is still left out.
+    const candidates = [again, second, otherProject, fresh];
+    store.events.prepareAppend(candidates);
     const result = await store.events.appendBatch({
-      rows: [again, second, otherProject, fresh],
+      rows: candidates,
       seal: (kept) => {
         sealed = kept;
         return { link: nextLink(first, kept, T0 + 1), scrubbed: [] };
@@ -202,6 +205,20 @@ export function analyticalContract(open: () => Promise<AnalyticalStore>): void {
     });
     expect(none).toEqual({ link: null, duplicates: new Set([fresh.id]), duplicateOutcomes: new Set() });
     expect(await store.events.chainHead(C)).toEqual(result.link);
+    expect((await verifyChain(store.events)).ok).toBe(true);
+  });
+
+  it('appends rows readied ahead (prepareAppend) as it appends any', async () => {
+    const store = await open();
+    const rows = [
+      event({ version: '1.2.0', total_ms: 12.5, prompt_tokens: 7, cache_hit: true, model: 'm' }),
+      event({ project: 'q', ts: T0 + MINUTE, props: '{"k":"v"}' }),
+    ];
+    store.events.prepareAppend(rows);
+    const link = await append(store, rows);
+    expect(await store.events.chainHead(C)).toEqual(link);
+    expect(await store.events.listEvents({ project: 'p', limit: 10 })).toEqual([rows[0]]);
+    expect(await store.events.listEvents({ project: 'q', limit: 10 })).toEqual([rows[1]]);
     expect((await verifyChain(store.events)).ok).toBe(true);
   });
 

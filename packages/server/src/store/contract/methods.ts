@@ -27,6 +27,7 @@ export const ANALYTICAL_METHODS = {
     chains: true,
     findExistingIds: true,
     appendBatch: true,
+    prepareAppend: true,
     listEvents: true,
     aggregateRaw: true,
     countEvents: true,

@@ -49,12 +49,13 @@ const TWO_32 = 4_294_967_296;
 
 let logicalTypes: duckdb.LogicalType[] | null = null;
 
-/**
- * Appends `rows` to the appender's `events` table as batch `key` (each row's place in the batch
- * is its index in `rows`).
- */
-export function appendEventRows(appender: DuckDBAppender, rows: readonly EventRow[], key: number): void {
+/** Event rows written into data chunks, all but their batch key (known only in the append). */
+export type EventChunks = readonly { chunk: duckdb.DataChunk; rows: number }[];
+
+/** Writes `rows` into data chunks (each row's place in its batch is its index in `rows`). */
+export function eventChunks(rows: readonly EventRow[]): EventChunks {
   logicalTypes ??= EVENT_COLUMNS.map((c) => c.type.toLogicalType().logical_type);
+  const chunks: { chunk: duckdb.DataChunk; rows: number }[] = [];
   for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
     const n = Math.min(CHUNK_ROWS, rows.length - start);
     const chunk = duckdb.create_data_chunk(logicalTypes);
@@ -62,13 +63,33 @@ export function appendEventRows(appender: DuckDBAppender, rows: readonly EventRo
     const valid = new Uint8Array(Math.ceil(n / 64) * 8);
     for (let c = 0; c < EVENT_COLUMNS.length; c++) {
       const column = EVENT_COLUMNS[c] as Column;
+      if (column.name === 'batch_seq') continue;
       valid.fill(0xff);
       const vector = duckdb.data_chunk_get_vector(chunk, c);
-      if (writeColumn(vector, column, rows, start, n, key, valid)) {
+      if (writeColumn(vector, column, rows, start, n, valid)) {
         duckdb.vector_ensure_validity_writable(vector);
         duckdb.copy_data_to_vector_validity(vector, 0, valid.buffer, 0, valid.byteLength);
       }
     }
+    chunks.push({ chunk, rows: n });
+  }
+  return chunks;
+}
+
+const BATCH_SEQ = EVENT_COLUMNS.findIndex((c) => c.name === 'batch_seq');
+
+/** Appends chunks of `eventChunks` to the appender's `events` table as batch `key`. */
+export function appendEventChunks(appender: DuckDBAppender, chunks: EventChunks, key: number): void {
+  for (const { chunk, rows } of chunks) {
+    const words = new Uint32Array(2 * rows);
+    for (let i = 0; i < rows; i++) setInt64(words, i, key);
+    duckdb.copy_data_to_vector(
+      duckdb.data_chunk_get_vector(chunk, BATCH_SEQ),
+      0,
+      words.buffer,
+      0,
+      words.byteLength,
+    );
     appender.appendDataChunk(new DuckDBDataChunk(chunk));
   }
 }
@@ -80,22 +101,18 @@ function writeColumn(
   rows: readonly EventRow[],
   start: number,
   n: number,
-  key: number,
   valid: Uint8Array,
 ): boolean {
   const copy = (items: ArrayBufferView) =>
     duckdb.copy_data_to_vector(vector, 0, items.buffer as ArrayBuffer, items.byteOffset, items.byteLength);
-  if (name === 'batch_seq' || name === 'sample_key') {
-    // Two 32-bit words a value (little-endian), no BigInt.
+  if (name === 'sample_key') {
+    // The event's sample key (model/sampling.ts): the last 62 bits of its id, as two 32-bit
+    // words (little-endian), no BigInt.
     const words = new Uint32Array(2 * n);
     for (let i = 0; i < n; i++) {
-      if (name === 'batch_seq') setInt64(words, i, key);
-      else {
-        // The event's sample key (model/sampling.ts): the last 62 bits of its id.
-        const id = (rows[start + i] as EventRow).id;
-        words[2 * i] = Number.parseInt(id.slice(28, 36), 16);
-        words[2 * i + 1] = Number.parseInt(id.slice(19, 23) + id.slice(24, 28), 16) & 0x3fff_ffff;
-      }
+      const id = (rows[start + i] as EventRow).id;
+      words[2 * i] = Number.parseInt(id.slice(28, 36), 16);
+      words[2 * i + 1] = Number.parseInt(id.slice(19, 23) + id.slice(24, 28), 16) & 0x3fff_ffff;
     }
     copy(words);
     return false;

@@ -24,7 +24,7 @@ import type {
   RawAggregateRow,
   ScrubCount,
 } from '../types.js';
-import { appendEventRows } from './append.js';
+import { appendEventChunks, type EventChunks, eventChunks } from './append.js';
 import { COLUMNS_SELECT, readColumns } from './columns.js';
 import { IdFilter } from './idfilter.js';
 import {
@@ -259,6 +259,13 @@ export class DuckDBEventStore implements EventStore {
     );
   }
 
+  /** Rows written into data chunks ahead of their append (`prepareAppend`). */
+  private prepared = new WeakMap<readonly EventRow[], EventChunks>();
+
+  prepareAppend(rows: readonly EventRow[]): void {
+    this.prepared.set(rows, eventChunks(rows));
+  }
+
   async appendBatch({ rows: candidates, seal }: AppendBatch): Promise<Appended> {
     return this.linkTransaction(async (conn, nextKey) => {
       // Idempotency inside the write: what is stored (in any project) is left out.
@@ -284,7 +291,8 @@ export class DuckDBEventStore implements EventStore {
       const { link, scrubbed } = seal(kept);
       const key = await nextKey();
       const appender = await conn.createAppender('events');
-      appendEventRows(appender, kept, key);
+      const ready = kept.length === candidates.length ? this.prepared.get(candidates) : undefined;
+      appendEventChunks(appender, ready ?? eventChunks(kept), key);
       appender.closeSync();
       // Before the commit: an append that reports a failure after committing leaves no id out.
       const filter = this.ids;

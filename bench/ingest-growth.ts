@@ -26,12 +26,12 @@ import { openStore } from '../packages/server/src/store/index.js';
 import {
   BATCH,
   CONCURRENCY,
-  cpuMicros,
   type Drive,
   DURATION_S,
   drive,
   llmEvent,
   post,
+  settle,
   startServer,
   statusText,
   stopServer,
@@ -110,17 +110,6 @@ async function fill(dataDir: string, kind: Kind, total: number): Promise<void> {
     if (head) await store.rollups.write([], [], { chain: head.chain, seq: head.seq, rows: 0 });
   } finally {
     await store.close();
-  }
-}
-
-/** Waits until the server's CPU stays under 10% for 2 s (its rollups have caught up); returns the seconds waited. */
-async function settle(pid: number): Promise<number> {
-  const t0 = performance.now();
-  for (;;) {
-    const before = cpuMicros(pid);
-    await new Promise((r) => setTimeout(r, 2_000));
-    if (cpuMicros(pid) - before < 200_000) return (performance.now() - t0) / 1000;
-    if (performance.now() - t0 > 1_800_000) throw new Error('the server did not fall idle in 30 min');
   }
 }
 

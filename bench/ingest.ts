@@ -108,6 +108,21 @@ export function rssMb(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
+/**
+ * Waits until `pid` stays under 10% of a core for 2 s (a server done with its background work:
+ * rollups catching up, ClickHouse merging the parts of the run before); returns the seconds waited.
+ */
+export async function settle(pid: number, limitS = 1_800): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const before = cpuMicros(pid);
+    await new Promise((r) => setTimeout(r, 2_000));
+    if (cpuMicros(pid) - before < 200_000) return (performance.now() - t0) / 1000;
+    if (performance.now() - t0 > limitS * 1000)
+      throw new Error(`process ${pid} did not fall idle in ${limitS} s`);
+  }
+}
+
 /** CPU time (user + system, all threads) the process has used so far, in microseconds. */
 export function cpuMicros(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -320,6 +335,7 @@ export async function driveInsertBaseline(
   batch: number,
 ): Promise<Drive> {
   await peer.reset();
+  await settle(server.pid, 300);
   const run = await drive(
     { port: server.httpPort, pid: server.pid },
     { makeBody: () => rowsBody(batch), perBody: batch, path: peer.insertPath, contentType: 'text/plain' },
@@ -347,7 +363,8 @@ const load = () => loadavg()[0]?.toFixed(2);
  * pinned: the senders' process and the server under test share the 2 cores as the OS schedules
  * them; each line prints the CPU both took per event, so a sender that costs more on one side shows.
  * ClickHouse answers 200 once the block is written as a part (no fsync: 18.16's default); Vigil
- * after its DuckDB commit. The ClickHouse server is started here and stopped by its pid.
+ * after its DuckDB commit. Each run starts once the ClickHouse server has fallen idle (its merges of
+ * the run before done). The ClickHouse server is started here and stopped by its pid.
  */
 async function versusClickHouse(dir: string): Promise<void> {
   let server: ClickHouseServer;
@@ -362,6 +379,9 @@ async function versusClickHouse(dir: string): Promise<void> {
     const peer = await openInsertBaseline(server.url);
     try {
       for (const batch of [100, 1_000, 10_000]) {
+        // ClickHouse merges the small parts of a run for a while after it: each side is measured
+        // once that is done, not beside it.
+        await settle(server.pid, 300);
         const vigil = await httpIngest(join(dir, `vs-clickhouse-${batch}`), {
           makeBody: () => eventsBody(batch),
           perBody: batch,
